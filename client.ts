@@ -1,0 +1,140 @@
+/**
+ * `chat connect`: the terminal client on a terminal, pipe mode otherwise.
+ *
+ * @module
+ */
+
+import { LineStream, type ServerEvent } from "./protocol.ts";
+import { ChatLink, LinkError, type LinkTarget } from "./src/chat_link.ts";
+import { CONNECT_DEFAULTS } from "./src/limits.ts";
+import { TokenBucket } from "./src/rate_limiter.ts";
+import { runTerminalClient } from "./src/terminal_client.ts";
+import { renderText } from "./src/text_dialect.ts";
+
+/** Options for `chat connect`. */
+export interface ConnectOptions extends LinkTarget {
+  nick?: string;
+  room?: string;
+  password?: string;
+  /** Pipe mode prints raw protocol events. */
+  json: boolean;
+}
+
+/** Runs `chat connect`; returns the process exit code. */
+export async function connect(options: ConnectOptions): Promise<number> {
+  if (Deno.stdin.isTerminal()) return await runTerminalClient(options);
+  return await runPipeClient(options);
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Pipe mode: each stdin line is sent as a message, events are printed one per
+ * line, and at EOF the client waits for the echo of every message it sent
+ * (the server's receipt) before it exits 0.
+ */
+export async function runPipeClient(options: ConnectOptions): Promise<number> {
+  const print = (event: ServerEvent, raw?: string) => {
+    const text = options.json
+      ? (raw ?? JSON.stringify(event)) + "\n"
+      : renderText(event);
+    Deno.stdout.writeSync(encoder.encode(text));
+  };
+  if (!options.nick) {
+    console.error("chat: --nick is needed when stdin is not a terminal");
+    return 2;
+  }
+  let link: ChatLink;
+  try {
+    link = await ChatLink.open(options);
+  } catch (error) {
+    console.error(`chat: ${(error as Error).message}`);
+    return 1;
+  }
+  try {
+    const welcome = await link.hello({
+      nick: options.nick,
+      room: options.room,
+      password: options.password,
+    });
+    if (welcome.type === "error") {
+      console.error(`chat: ${welcome.message}`);
+      link.close();
+      return 1;
+    }
+    print(welcome);
+    const me = welcome.nick;
+    let outstanding = 0;
+    let inputDone = false;
+    const allEchoed = Promise.withResolvers<void>();
+    const checkDone = () => {
+      if (inputDone && outstanding === 0) allEchoed.resolve();
+    };
+
+    const reading = (async () => {
+      for (;;) {
+        const event = await link.next();
+        if (event === undefined) return "closed";
+        if (typeof event === "string") {
+          console.error(event);
+          continue;
+        }
+        print(event);
+        if (event.type === "msg" && event.from === me) outstanding--;
+        if (event.type === "error" && outstanding > 0) outstanding--;
+        if (event.type === "bye") return "bye";
+        checkDone();
+      }
+    })();
+
+    const bucket = new TokenBucket({
+      rate: welcome.server.rate ?? 0,
+      burst: welcome.server.burst ?? 1,
+    });
+    const sending = (async () => {
+      const lines = Deno.stdin.readable.pipeThrough(new LineStream());
+      for await (const line of lines) {
+        if (line.trim() === "") continue;
+        while (!bucket.take()) await sleep(50);
+        outstanding++;
+        await link.send({ type: "say", text: line });
+      }
+      inputDone = true;
+      checkDone();
+    })();
+
+    const outcome = await Promise.race([
+      reading,
+      sending.then(() => allEchoed.promise).then(() => "done" as const),
+    ]);
+    if (outcome === "done") {
+      await link.send({ type: "quit" }).catch(() => {});
+      await Promise.race([reading, sleep(2000)]);
+      link.close();
+      return 0;
+    }
+    link.close();
+    if (outstanding > 0 || !inputDone) {
+      console.error(
+        `chat: the server closed the connection${
+          outstanding > 0 ? `; ${outstanding} message(s) not confirmed` : ""
+        }`,
+      );
+      return 1;
+    }
+    return 0;
+  } catch (error) {
+    link.close();
+    if (error instanceof LinkError) {
+      console.error(`chat: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export { CONNECT_DEFAULTS };

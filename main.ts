@@ -1,0 +1,285 @@
+/**
+ * The `chat` command: parses the command line and runs `serve` or `connect`.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { VERSION } from "./protocol.ts";
+import { connect, type ConnectOptions } from "./client.ts";
+import { serve, type ServeOptions } from "./server.ts";
+import { CONNECT_DEFAULTS, SERVE_DEFAULTS } from "./src/limits.ts";
+
+/** A mistake on the command line: printed as one line, exit code 2. */
+export class UsageError extends Error {}
+
+const MAIN_HELP =
+  `chat ${VERSION}: a group chat for the terminal, in one binary.
+
+Usage:
+  chat serve [options]            start a server others can join
+  chat connect [HOST[:PORT]] [options]
+                                  join a server (or use: nc HOST PORT)
+  chat --version                  print the version
+  chat COMMAND --help             options of serve or connect
+`;
+
+const SERVE_HELP = `Usage: chat serve [options]
+
+Start a chat server. It prints the \`chat connect\` lines to share.
+
+Options:
+  --host HOST          address to listen on (default ${SERVE_DEFAULTS.host}; :: for IPv6)
+  --port PORT          TCP port, 0 picks a free one (default ${SERVE_DEFAULTS.port})
+  --room NAME          the room newcomers join (default ${SERVE_DEFAULTS.room})
+  --db PATH            SQLite file for history; :memory: keeps nothing (default ${SERVE_DEFAULTS.db})
+  --name NAME          server name shown to clients (default ${SERVE_DEFAULTS.name})
+  --password PW        require this password to join
+  --max-clients N      connections at once; more are told "server full" (default ${SERVE_DEFAULTS.maxClients})
+  --history N          messages a newcomer sees (default ${SERVE_DEFAULTS.history})
+
+Limits:
+  --rate N             messages per second per client, 0 = off (default ${SERVE_DEFAULTS.rate})
+  --burst N            messages a client may send at once (default ${SERVE_DEFAULTS.burst})
+  --flood-seconds N    flooding this long disconnects (default ${SERVE_DEFAULTS.floodSeconds})
+  --max-queue BYTES    unsent bytes before a slow client is dropped (default ${SERVE_DEFAULTS.maxQueueBytes})
+  --handshake-seconds N  time to send a nickname (default ${SERVE_DEFAULTS.handshakeSeconds})
+  -h, --help           show this help
+`;
+
+const CONNECT_HELP = `Usage: chat connect [HOST[:PORT]] [options]
+
+Join a chat server (default ${CONNECT_DEFAULTS.host}:${CONNECT_DEFAULTS.port}). IPv6: [::1]:7777.
+On a terminal it is interactive; with stdin from a pipe, each input line is
+sent as a message and the client exits once the server confirmed them all.
+
+Options:
+  --nick NAME          your nickname (asked for on a terminal if missing)
+  --room NAME          room to join (default: the server's)
+  --password PW        the server's password, if it has one
+  --json               pipe mode: print raw protocol events (for bots)
+  -h, --help           show this help
+`;
+
+function parsePort(text: string, flag: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) {
+    throw new UsageError(
+      `${flag} must be a port number 0–65535, not "${text}"`,
+    );
+  }
+  return port;
+}
+
+function parseCount(
+  text: string | undefined,
+  flag: string,
+  fallback: number,
+): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text)) {
+    throw new UsageError(`${flag} must be a whole number, not "${text}"`);
+  }
+  return Number(text);
+}
+
+function parseFlags<
+  T extends Record<string, { type: "string" | "boolean"; short?: string }>,
+>(
+  args: string[],
+  options: T,
+) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    const message = (error as Error).message
+      .replace(/\. To specify a positional argument.*$/s, "")
+      .replace(/^Unknown option '(.*?)'.*/s, "unknown option $1");
+    throw new UsageError(message);
+  }
+}
+
+/** Reads `chat serve` flags. */
+export function parseServeArgs(args: string[]): ServeOptions | "help" {
+  const { values, positionals } = parseFlags(args, {
+    host: { type: "string" },
+    port: { type: "string" },
+    room: { type: "string" },
+    db: { type: "string" },
+    name: { type: "string" },
+    password: { type: "string" },
+    "max-clients": { type: "string" },
+    history: { type: "string" },
+    rate: { type: "string" },
+    burst: { type: "string" },
+    "flood-seconds": { type: "string" },
+    "max-queue": { type: "string" },
+    "handshake-seconds": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) return "help";
+  if (positionals.length > 0) {
+    throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  }
+  const rate = values.rate === undefined
+    ? SERVE_DEFAULTS.rate
+    : Number(values.rate);
+  if (!Number.isFinite(rate) || rate < 0) {
+    throw new UsageError(`--rate must be a number ≥ 0, not "${values.rate}"`);
+  }
+  const options: ServeOptions = {
+    host: values.host ?? SERVE_DEFAULTS.host,
+    port: values.port === undefined
+      ? SERVE_DEFAULTS.port
+      : parsePort(values.port, "--port"),
+    room: values.room ?? SERVE_DEFAULTS.room,
+    db: values.db ?? SERVE_DEFAULTS.db,
+    name: values.name ?? SERVE_DEFAULTS.name,
+    password: values.password,
+    maxClients: parseCount(
+      values["max-clients"],
+      "--max-clients",
+      SERVE_DEFAULTS.maxClients,
+    ),
+    history: parseCount(values.history, "--history", SERVE_DEFAULTS.history),
+    rate,
+    burst: parseCount(values.burst, "--burst", SERVE_DEFAULTS.burst),
+    floodSeconds: parseCount(
+      values["flood-seconds"],
+      "--flood-seconds",
+      SERVE_DEFAULTS.floodSeconds,
+    ),
+    maxQueueBytes: parseCount(
+      values["max-queue"],
+      "--max-queue",
+      SERVE_DEFAULTS.maxQueueBytes,
+    ),
+    handshakeSeconds: parseCount(
+      values["handshake-seconds"],
+      "--handshake-seconds",
+      SERVE_DEFAULTS.handshakeSeconds,
+    ),
+  };
+  if (!/^[\p{L}\p{M}\p{N}_-]{1,32}$/u.test(options.room)) {
+    throw new UsageError(
+      `--room must be 1–32 letters, digits, _ or -, not "${options.room}"`,
+    );
+  }
+  if (options.maxClients < 1) {
+    throw new UsageError("--max-clients must be at least 1");
+  }
+  return options;
+}
+
+/** Splits `HOST[:PORT]`, `[v6]:PORT` or a bare IPv6 address. */
+export function parseTarget(
+  text: string | undefined,
+): { host: string; port: number } {
+  if (text === undefined || text === "") {
+    return { host: CONNECT_DEFAULTS.host, port: CONNECT_DEFAULTS.port };
+  }
+  const bracketed = text.match(/^\[([^\]]+)\](?::(.*))?$/);
+  if (bracketed) {
+    return {
+      host: bracketed[1],
+      port: bracketed[2] === undefined
+        ? CONNECT_DEFAULTS.port
+        : parsePort(bracketed[2], "port"),
+    };
+  }
+  const colons = text.split(":").length - 1;
+  if (colons === 1) {
+    const [host, port] = text.split(":");
+    return {
+      host: host || CONNECT_DEFAULTS.host,
+      port: parsePort(port, "port"),
+    };
+  }
+  return { host: text, port: CONNECT_DEFAULTS.port };
+}
+
+/** Reads `chat connect` flags. */
+export function parseConnectArgs(args: string[]): ConnectOptions | "help" {
+  const { values, positionals } = parseFlags(args, {
+    nick: { type: "string" },
+    room: { type: "string" },
+    password: { type: "string" },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) return "help";
+  if (positionals.length > 1) {
+    throw new UsageError(`unexpected argument "${positionals[1]}"`);
+  }
+  const target = parseTarget(positionals[0]);
+  if (target.port === 0) throw new UsageError("port must be 1–65535");
+  return {
+    ...target,
+    nick: values.nick,
+    room: values.room,
+    password: values.password,
+    json: values.json ?? false,
+  };
+}
+
+/** Runs the command line; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  try {
+    switch (command) {
+      case "serve": {
+        const options = parseServeArgs(rest);
+        if (options === "help") return print(SERVE_HELP);
+        await serve(options);
+        return 0;
+      }
+      case "connect": {
+        const options = parseConnectArgs(rest);
+        if (options === "help") return print(CONNECT_HELP);
+        return await connect(options);
+      }
+      case "--version":
+      case "-V":
+      case "version":
+        return print(`chat ${VERSION}\n`);
+      case undefined:
+      case "--help":
+      case "-h":
+      case "help":
+        return print(MAIN_HELP);
+      default:
+        throw new UsageError(`unknown command "${command}" (try: chat --help)`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`chat: ${error.message}`);
+      return 2;
+    }
+    if (error instanceof Deno.errors.AddrInUse) {
+      console.error(
+        `chat: that port is already in use (try --port 0 or another port)`,
+      );
+      return 1;
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      console.error(`chat: ${(error as Error).message.split("\n")[0]}`);
+      return 1;
+    }
+    if (error instanceof Deno.errors.AddrNotAvailable) {
+      console.error(
+        `chat: cannot listen on that address: ${(error as Error).message}`,
+      );
+      return 1;
+    }
+    throw error;
+  }
+}
+
+function print(text: string): number {
+  console.log(text.trimEnd());
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

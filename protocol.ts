@@ -1,0 +1,379 @@
+/**
+ * The wire protocol: frames, their validation, and line framing.
+ *
+ * docs/protocol.md is the contract; this module is its executable form. It is
+ * pure: no sockets, no clocks, no storage.
+ *
+ * @module
+ */
+
+import { PROTOCOL_LIMITS } from "./src/limits.ts";
+
+/** Version reported in `welcome.server.version` and by `chat --version`. */
+export const VERSION = "0.1.0";
+
+// ---------------------------------------------------------------------------
+// Errors
+
+/** Every error code the server can send, with the human wording of each. */
+export const ERROR_MESSAGES = {
+  bad_json: "that line is not valid JSON",
+  bad_frame: "that frame has a missing or wrong field",
+  unknown_type: "unknown frame type",
+  unknown_command: "unknown command (try /help)",
+  not_ready: "say hello first",
+  already_joined: "you have already said hello",
+  nick_invalid: "a nickname is 1–24 letters, digits, _ or -",
+  nick_taken: "that nickname is taken",
+  room_invalid: "a room name is 1–32 letters, digits, _ or -",
+  empty: "empty message, nothing sent",
+  text_too_long: "message too long (at most 4000 characters)",
+  too_long: "line too long (at most 16 KiB), discarded",
+  invalid_utf8: "that line is not valid UTF-8",
+  no_such_user: "no such user",
+  bad_password: "wrong password",
+  rate_limited: "slow down: message not delivered",
+  server_full: "server full, try again later",
+  store_failed: "the server could not store that message; it was not sent",
+} as const;
+
+/** One of the server's error codes. */
+export type ErrorCode = keyof typeof ERROR_MESSAGES;
+
+// ---------------------------------------------------------------------------
+// Client → server
+
+/** The first JSON frame of a connection. */
+export interface HelloFrame {
+  type: "hello";
+  nick: string;
+  room?: string;
+  password?: string;
+  /** Resume: replay every stored room message with a larger id. */
+  since?: number;
+}
+
+/** A frame a client sends after its hello. */
+export type CommandFrame =
+  | { type: "say"; text: string }
+  | { type: "me"; text: string }
+  | { type: "dm"; to: string; text: string }
+  | { type: "nick"; nick: string }
+  | { type: "join"; room: string }
+  | { type: "who" }
+  | { type: "rooms" }
+  | { type: "ping" }
+  | { type: "quit"; reason?: string };
+
+/** Any frame a client may send. */
+export type ClientFrame = HelloFrame | CommandFrame;
+
+// ---------------------------------------------------------------------------
+// Server → client
+
+/** A room message as stored and replayed in history. */
+export interface RoomMessage {
+  type: "msg";
+  id: number;
+  ts: number;
+  room: string;
+  from: string;
+  text: string;
+  me?: boolean;
+}
+
+/** A private message (never stored). */
+export interface DirectMessage {
+  type: "dm";
+  id: number;
+  ts: number;
+  from: string;
+  to: string;
+  text: string;
+}
+
+/** What `welcome` says about the server. */
+export interface ServerInfo {
+  name: string;
+  version: string;
+  /** Messages per second a client may send (0: no limit), and the burst. */
+  rate?: number;
+  burst?: number;
+}
+
+/** Every event the server sends, a union discriminated on `type`. */
+export type ServerEvent =
+  | {
+    type: "welcome";
+    nick: string;
+    room: string;
+    users: string[];
+    history: RoomMessage[];
+    server: ServerInfo;
+  }
+  | RoomMessage
+  | DirectMessage
+  | { type: "join"; ts: number; room: string; nick: string; users?: number }
+  | {
+    type: "leave";
+    ts: number;
+    room: string;
+    nick: string;
+    reason?: string;
+    users?: number;
+  }
+  | { type: "nick"; ts: number; old: string; new: string }
+  | { type: "who"; room: string; users: string[] }
+  | { type: "rooms"; rooms: { name: string; users: number }[] }
+  | { type: "error"; code: ErrorCode; message: string }
+  | { type: "pong" }
+  | { type: "bye"; reason: string };
+
+/** Builds the `error` event for a code, with its standard wording unless given. */
+export function errorEvent(code: ErrorCode, message?: string): ServerEvent {
+  return { type: "error", code, message: message ?? ERROR_MESSAGES[code] };
+}
+
+// ---------------------------------------------------------------------------
+// Parsing client frames
+
+/** The result of parsing one client line: a frame, or the error to send back. */
+export type ParseResult =
+  | { ok: true; frame: ClientFrame }
+  | { ok: false; code: ErrorCode; message?: string };
+
+function fail(code: ErrorCode, message?: string): ParseResult {
+  return { ok: false, code, message };
+}
+
+function isString(value: unknown): value is string {
+  return typeof value === "string";
+}
+
+function isOptional<T>(
+  value: unknown,
+  check: (v: unknown) => v is T,
+): value is T | undefined {
+  return value === undefined || check(value);
+}
+
+function isId(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) &&
+    value >= 0;
+}
+
+/**
+ * Parses one JSON-dialect line into a frame, checking every field's type.
+ * Field contents (nick rules, text length) are the hub's concern.
+ *
+ * @example
+ * ```ts
+ * parseClientFrame('{"type":"say","text":"hi"}');
+ * // → { ok: true, frame: { type: "say", text: "hi" } }
+ * ```
+ */
+export function parseClientFrame(line: string): ParseResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return fail("bad_json");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return fail("bad_frame", 'a frame is a JSON object with a "type"');
+  }
+  const f = value as Record<string, unknown>;
+  switch (f.type) {
+    case "hello":
+      if (
+        !isString(f.nick) || !isOptional(f.room, isString) ||
+        !isOptional(f.password, isString) || !isOptional(f.since, isId)
+      ) {
+        return fail(
+          "bad_frame",
+          'hello needs "nick" (string), optional "room", "password" (strings), "since" (id)',
+        );
+      }
+      return {
+        ok: true,
+        frame: {
+          type: "hello",
+          nick: f.nick,
+          room: f.room,
+          password: f.password,
+          since: f.since,
+        },
+      };
+    case "say":
+    case "me":
+      if (!isString(f.text)) {
+        return fail("bad_frame", `${f.type} needs "text" (string)`);
+      }
+      return { ok: true, frame: { type: f.type, text: f.text } };
+    case "dm":
+      if (!isString(f.to) || !isString(f.text)) {
+        return fail("bad_frame", 'dm needs "to" and "text" (strings)');
+      }
+      return { ok: true, frame: { type: "dm", to: f.to, text: f.text } };
+    case "nick":
+      if (!isString(f.nick)) {
+        return fail("bad_frame", 'nick needs "nick" (string)');
+      }
+      return { ok: true, frame: { type: "nick", nick: f.nick } };
+    case "join":
+      if (!isString(f.room)) {
+        return fail("bad_frame", 'join needs "room" (string)');
+      }
+      return { ok: true, frame: { type: "join", room: f.room } };
+    case "who":
+    case "rooms":
+    case "ping":
+      return { ok: true, frame: { type: f.type } };
+    case "quit":
+      if (!isOptional(f.reason, isString)) {
+        return fail("bad_frame", 'quit takes an optional "reason" (string)');
+      }
+      return { ok: true, frame: { type: "quit", reason: f.reason } };
+    default:
+      return fail(
+        "unknown_type",
+        isString(f.type)
+          ? `unknown frame type "${f.type.slice(0, 40)}"`
+          : 'a frame needs a "type"',
+      );
+  }
+}
+
+/**
+ * Parses one server line (JSON dialect) into an event. Returns `undefined` for
+ * a line that is not a JSON object with a string `type` (the banner, for one).
+ */
+export function parseServerEvent(line: string): ServerEvent | undefined {
+  if (!line.startsWith("{")) return undefined;
+  try {
+    const value = JSON.parse(line);
+    if (typeof value?.type === "string") return value as ServerEvent;
+  } catch {
+    // Not an event: callers treat it like any other non-JSON line.
+  }
+  return undefined;
+}
+
+const encoder = new TextEncoder();
+
+/** Encodes a frame or event as one JSON line, newline included. */
+export function encodeJsonLine(value: ClientFrame | ServerEvent): Uint8Array {
+  return encoder.encode(JSON.stringify(value) + "\n");
+}
+
+// ---------------------------------------------------------------------------
+// Line framing
+
+/** What {@linkcode LineSplitter} hands to its consumer. */
+export type LinePiece =
+  | { kind: "line"; bytes: Uint8Array }
+  | { kind: "too_long" };
+
+const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+
+/**
+ * Splits a byte stream into lines on `\n` (a `\r` before it is dropped),
+ * enforcing the frame limit on the bytes as they arrive: a line that grows
+ * past `maxBytes` is reported once as `too_long` and the rest of it, up to its
+ * newline, is discarded without being buffered, so memory never grows with a
+ * line.
+ */
+export class LineSplitter {
+  #parts: Uint8Array[] = [];
+  #partBytes = 0;
+  #discarding = false;
+  #maxBytes: number;
+
+  /** @param maxBytes the longest line kept, newline excluded. @default {16384} */
+  constructor(maxBytes: number = PROTOCOL_LIMITS.maxFrameBytes) {
+    this.#maxBytes = maxBytes;
+  }
+
+  /** True when bytes of an unfinished line are held. */
+  get hasPartial(): boolean {
+    return this.#partBytes > 0;
+  }
+
+  /** Feeds a chunk; calls `emit` for each complete line or overflow. */
+  push(chunk: Uint8Array, emit: (piece: LinePiece) => void): void {
+    let start = 0;
+    while (start < chunk.length) {
+      const newline = chunk.indexOf(NEWLINE, start);
+      const end = newline === -1 ? chunk.length : newline;
+      if (this.#discarding) {
+        if (newline !== -1) this.#discarding = false;
+      } else if (this.#partBytes + (end - start) > this.#maxBytes + 1) {
+        // +1 leaves room for a `\r` that belongs to a `\r\n`.
+        this.#parts = [];
+        this.#partBytes = 0;
+        this.#discarding = newline === -1;
+        emit({ kind: "too_long" });
+      } else if (newline === -1) {
+        this.#parts.push(chunk.slice(start, end));
+        this.#partBytes += end - start;
+      } else {
+        const line = this.#join(chunk.subarray(start, end));
+        const length = line.length > 0 && line[line.length - 1] ===
+            CARRIAGE_RETURN
+          ? line.length - 1
+          : line.length;
+        if (length > this.#maxBytes) emit({ kind: "too_long" });
+        else emit({ kind: "line", bytes: line.subarray(0, length) });
+      }
+      if (newline === -1) break;
+      start = newline + 1;
+    }
+  }
+
+  /** Takes whatever unfinished line is held (for EOF or an unframed peer). */
+  takePartial(): Uint8Array | undefined {
+    if (this.#partBytes === 0) return undefined;
+    const line = this.#join(new Uint8Array(0));
+    return line;
+  }
+
+  #join(tail: Uint8Array): Uint8Array {
+    if (this.#parts.length === 0) return tail;
+    const line = new Uint8Array(this.#partBytes + tail.length);
+    let offset = 0;
+    for (const part of this.#parts) {
+      line.set(part, offset);
+      offset += part.length;
+    }
+    line.set(tail, offset);
+    this.#parts = [];
+    this.#partBytes = 0;
+    return line;
+  }
+}
+
+/**
+ * A `TransformStream` of bytes into decoded lines (invalid UTF-8 replaced),
+ * for code that reads a server with Web streams, such as the client.
+ */
+export class LineStream extends TransformStream<Uint8Array, string> {
+  /** @param maxBytes lines longer than this are dropped. */
+  constructor(maxBytes = 1024 * 1024) {
+    const splitter = new LineSplitter(maxBytes);
+    const decoder = new TextDecoder();
+    super({
+      transform(chunk, controller) {
+        splitter.push(chunk, (piece) => {
+          if (piece.kind === "line") {
+            controller.enqueue(decoder.decode(piece.bytes));
+          }
+        });
+      },
+      flush(controller) {
+        const rest = splitter.takePartial();
+        if (rest) controller.enqueue(decoder.decode(rest));
+      },
+    });
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * `chat serve`: the listener, the connection set and the hub's clock.
+ *
+ * A message's whole path: {@linkcode Connection} reads a line and hands the
+ * frame to the {@linkcode Hub}; the hub queues it; once per tick the server
+ * calls `hub.flush()`, which stores the batch and hands every recipient the
+ * same encoded bytes; each connection writes what it was handed in one call.
+ *
+ * @module
+ */
+
+import { VERSION } from "./protocol.ts";
+import { Connection } from "./src/connection.ts";
+import { Hub } from "./src/hub.ts";
+import { SERVE_DEFAULTS } from "./src/limits.ts";
+import { SqliteStore } from "./src/store.ts";
+
+/** Options for {@linkcode startServer}; every field has a default in limits.ts. */
+export interface ServeOptions {
+  host: string;
+  port: number;
+  room: string;
+  db: string;
+  name: string;
+  password?: string;
+  maxClients: number;
+  history: number;
+  rate: number;
+  burst: number;
+  maxQueueBytes: number;
+  handshakeSeconds: number;
+  floodSeconds: number;
+}
+
+/** A running server. */
+export interface RunningServer {
+  /** Where it listens, with the real port. */
+  addr: Deno.NetAddr;
+  /** Says `bye` to everyone, flushes storage and stops listening. */
+  shutdown(reason?: string): Promise<void>;
+  /** Resolves when the server has stopped. */
+  finished: Promise<void>;
+}
+
+/** Writes a timestamped log line on stderr. */
+function logLine(line: string): void {
+  const time = new Date().toISOString().slice(11, 19);
+  console.error(`${time} ${line}`);
+}
+
+/** Starts listening and serving; resolves once the port is bound. */
+export function startServer(
+  options: ServeOptions,
+  log: (line: string) => void = logLine,
+): RunningServer {
+  const store = new SqliteStore(options.db);
+  let flushScheduled = false;
+  const hub = new Hub({
+    store,
+    defaultRoom: options.room,
+    history: options.history,
+    name: options.name,
+    rate: options.rate,
+    burst: options.burst,
+    requestFlush: () => {
+      if (flushScheduled) return;
+      flushScheduled = true;
+      // A macrotask, not a microtask: every line read in this turn of the
+      // event loop joins the same transaction (group commit).
+      setTimeout(() => {
+        flushScheduled = false;
+        hub.flush();
+      }, 0);
+    },
+    onStoreError: (error) => log(`store error: ${error}`),
+  });
+  const listener = Deno.listen({ hostname: options.host, port: options.port });
+  const connections = new Set<Connection>();
+  const banner =
+    `Welcome to ${options.name} (chat ${VERSION}). Please choose a nickname:`;
+  const settings = {
+    hub,
+    password: options.password,
+    rate: options.rate,
+    burst: options.burst,
+    maxQueueBytes: options.maxQueueBytes,
+    handshakeMs: options.handshakeSeconds * 1000,
+    floodMs: options.floodSeconds * 1000,
+    banner,
+    log,
+  };
+  let stopping = false;
+
+  async function acceptLoop(): Promise<void> {
+    for await (const conn of listener) {
+      if (connections.size >= options.maxClients) {
+        refuseFull(conn, options.maxClients, log);
+        continue;
+      }
+      const connection = new Connection(conn, settings);
+      connections.add(connection);
+      connection.run().finally(() => connections.delete(connection));
+    }
+  }
+
+  const accepting = acceptLoop().catch((error) => {
+    if (!stopping) log(`listener error: ${error}`);
+  });
+
+  async function shutdown(reason = "server shutting down"): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    listener.close();
+    hub.flush();
+    for (const connection of connections) {
+      connection.close(reason, { type: "bye", reason });
+    }
+    await Promise.all([...connections].map((c) => c.drained));
+    await accepting;
+    store.close();
+  }
+
+  const finished = Promise.withResolvers<void>();
+  return {
+    addr: listener.addr as Deno.NetAddr,
+    shutdown: (reason) => shutdown(reason).then(finished.resolve),
+    finished: finished.promise,
+  };
+}
+
+function refuseFull(
+  conn: Deno.Conn,
+  maxClients: number,
+  log: (line: string) => void,
+): void {
+  const addr = conn.remoteAddr as Deno.NetAddr;
+  log(`full ${addr.hostname}:${addr.port}: refused (${maxClients} clients)`);
+  const text =
+    `Sorry, this server is full (${maxClients} clients). Try again later.\n`;
+  conn.write(new TextEncoder().encode(text)).catch(() => {}).finally(() => {
+    try {
+      conn.close();
+    } catch {
+      // Already gone.
+    }
+  });
+}
+
+/** The IPv4 addresses others on the network can reach this machine at. */
+export function shareableAddresses(host: string): string[] {
+  if (host !== "0.0.0.0" && host !== "::") return [host];
+  try {
+    const addresses = Deno.networkInterfaces()
+      .filter((i) => i.family === "IPv4" && !i.address.startsWith("127."))
+      .map((i) => i.address);
+    return addresses.length > 0 ? [...new Set(addresses)] : ["127.0.0.1"];
+  } catch {
+    return ["127.0.0.1"];
+  }
+}
+
+/** Runs `chat serve` until SIGINT or SIGTERM; prints how to join. */
+export async function serve(options: ServeOptions): Promise<void> {
+  const server = startServer(options);
+  const { port } = server.addr;
+  const lines = [
+    `chat ${VERSION}: "${options.name}" listening on ${
+      formatHost(server.addr.hostname)
+    }:${port}`,
+    `history: ${
+      options.db === ":memory:" ? "in memory (not kept)" : options.db
+    }`,
+    "Classmates can join with one of:",
+  ];
+  for (const address of shareableAddresses(options.host)) {
+    lines.push(`  chat connect ${formatHost(address)}:${port}`);
+    lines.push(`  nc ${address} ${port}`);
+  }
+  lines.push("Press Ctrl-C to stop.");
+  console.log(lines.join("\n"));
+
+  const stop = () => {
+    logLine("shutting down");
+    server.shutdown().then(() => Deno.exit(0));
+    // Never hang on exit: storage is committed per tick already.
+    setTimeout(() => Deno.exit(0), 1800);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
+  await server.finished;
+}
+
+function formatHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+export { SERVE_DEFAULTS };

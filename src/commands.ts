@@ -1,0 +1,156 @@
+/**
+ * Slash commands as data: one table drives parsing, dispatch and `/help`, for
+ * both the server's text dialect and the terminal client.
+ *
+ * @module
+ */
+
+import type { CommandFrame } from "../protocol.ts";
+
+/** One slash command. */
+export interface Command {
+  /** The name, with its slash: `/nick`. */
+  name: string;
+  /** Other names for the same command. */
+  aliases?: string[];
+  /** The argument synopsis shown by `/help`: `NAME`. */
+  args: string;
+  /** One line of help. */
+  help: string;
+  /**
+   * Turns the argument text into a frame, or returns the usage error.
+   * Commands without it are handled by the client alone (`/r`, `/clear`).
+   */
+  toFrame?: (args: string) => CommandFrame | string;
+}
+
+function required(
+  usage: string,
+  build: (value: string) => CommandFrame,
+): (args: string) => CommandFrame | string {
+  return (args) => args === "" ? `usage: ${usage}` : build(args);
+}
+
+/** Every command, in `/help` order. */
+export const COMMANDS: readonly Command[] = [
+  {
+    name: "/help",
+    aliases: ["/?"],
+    args: "",
+    help: "List the commands.",
+  },
+  {
+    name: "/nick",
+    args: "NAME",
+    help: "Change your nickname.",
+    toFrame: required("/nick NAME", (nick) => ({ type: "nick", nick })),
+  },
+  {
+    name: "/msg",
+    aliases: ["/dm", "/w"],
+    args: "NICK TEXT",
+    help: "Send a private message.",
+    toFrame: (args) => {
+      const space = args.indexOf(" ");
+      if (space <= 0 || args.slice(space + 1).trim() === "") {
+        return "usage: /msg NICK TEXT";
+      }
+      return {
+        type: "dm",
+        to: args.slice(0, space),
+        text: args.slice(space + 1),
+      };
+    },
+  },
+  {
+    name: "/r",
+    args: "TEXT",
+    help: "Reply privately to the last person who messaged you.",
+  },
+  {
+    name: "/me",
+    args: "ACTION",
+    help: "Say what you are doing: /me waves → * alice waves",
+    toFrame: required("/me ACTION", (text) => ({ type: "me", text })),
+  },
+  {
+    name: "/who",
+    aliases: ["/names"],
+    args: "",
+    help: "List the people in your room.",
+    toFrame: () => ({ type: "who" }),
+  },
+  {
+    name: "/join",
+    aliases: ["/j"],
+    args: "ROOM",
+    help: "Move to another room (it is made if it does not exist).",
+    toFrame: required("/join ROOM", (room) => ({ type: "join", room })),
+  },
+  {
+    name: "/rooms",
+    aliases: ["/list"],
+    args: "",
+    help: "List the rooms and how many are in each.",
+    toFrame: () => ({ type: "rooms" }),
+  },
+  {
+    name: "/clear",
+    args: "",
+    help: "Clear the screen.",
+  },
+  {
+    name: "/quit",
+    aliases: ["/exit", "/q"],
+    args: "[REASON]",
+    help: "Leave the chat.",
+    toFrame: (reason) =>
+      reason === "" ? { type: "quit" } : { type: "quit", reason },
+  },
+];
+
+/** Finds a command by name or alias (`/nick`, case-insensitive). */
+export function findCommand(name: string): Command | undefined {
+  const wanted = name.toLowerCase();
+  return COMMANDS.find((c) => c.name === wanted || c.aliases?.includes(wanted));
+}
+
+/** A line typed by a user, after the `/` rules are applied. */
+export type TypedLine =
+  | { kind: "say"; text: string }
+  | { kind: "command"; command: Command; args: string }
+  | { kind: "unknown"; name: string };
+
+/**
+ * Reads a typed line: `/name args` is a command, `//x` says `/x`, anything
+ * else is a message.
+ */
+export function parseTypedLine(line: string): TypedLine {
+  if (!line.startsWith("/") || line.startsWith("//")) {
+    return { kind: "say", text: line.startsWith("//") ? line.slice(1) : line };
+  }
+  const space = line.indexOf(" ");
+  const name = space === -1 ? line : line.slice(0, space);
+  const args = space === -1 ? "" : line.slice(space + 1).trim();
+  const command = findCommand(name);
+  return command
+    ? { kind: "command", command, args }
+    : { kind: "unknown", name };
+}
+
+/** The `/help` text: one line per command. */
+export function helpLines(
+  include: (command: Command) => boolean = () => true,
+): string[] {
+  const rows = COMMANDS.filter(include).map((c) => {
+    const usage = c.args ? `${c.name} ${c.args}` : c.name;
+    const aliases = c.aliases ? ` (also ${c.aliases.join(", ")})` : "";
+    return { usage, text: c.help + aliases };
+  });
+  const width = Math.max(...rows.map((r) => r.usage.length));
+  return [
+    ...rows.map((r) => `  ${r.usage.padEnd(width)}  ${r.text}`),
+    "  //text" + " ".repeat(Math.max(0, width - 6)) +
+    "  Send a line that starts with /.",
+  ];
+}

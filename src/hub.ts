@@ -1,0 +1,413 @@
+/**
+ * The chat core: rooms, membership, nicknames and broadcast decisions.
+ *
+ * It knows nothing about sockets. A connection is a {@linkcode Recipient} that
+ * receives {@linkcode Outgoing} events; the server feeds the hub frames.
+ * Everything here is synchronous, so tests drive it with fake recipients.
+ *
+ * A room message travels: {@linkcode Hub.handle} (`say`) checks and cleans the
+ * text, gives it an id and queues it; {@linkcode Hub.flush} (once per tick)
+ * stores the queue in one transaction, then hands each message, encoded once,
+ * to every member of its room. The sender's own copy is the delivery receipt,
+ * so nothing is echoed before it is stored.
+ *
+ * @module
+ */
+
+import {
+  type CommandFrame,
+  type DirectMessage,
+  type ErrorCode,
+  errorEvent,
+  type RoomMessage,
+  type ServerEvent,
+  type ServerInfo,
+  VERSION,
+} from "../protocol.ts";
+import { PROTOCOL_LIMITS, SERVE_DEFAULTS } from "./limits.ts";
+import {
+  characterCount,
+  cleanText,
+  isValidNick,
+  isValidRoom,
+  nickKey,
+} from "./sanitize.ts";
+import type { MessageStore } from "./store.ts";
+import { renderText } from "./text_dialect.ts";
+
+/** How a connection wants its events encoded. */
+export type Dialect = "json" | "text";
+
+const encoder = new TextEncoder();
+
+/**
+ * An event on its way out, encoded at most once per dialect however many
+ * members receive it.
+ */
+export class Outgoing {
+  #json?: Uint8Array;
+  #text?: Uint8Array;
+
+  /** @param event the event to send. */
+  constructor(readonly event: ServerEvent) {}
+
+  /** The event's bytes in `dialect`, computed on first use. */
+  bytes(dialect: Dialect): Uint8Array {
+    if (dialect === "json") {
+      return this.#json ??= encoder.encode(JSON.stringify(this.event) + "\n");
+    }
+    return this.#text ??= encoder.encode(renderText(this.event));
+  }
+}
+
+/** The sending side of a connection, as the hub sees it. */
+export interface Recipient {
+  /** Queues an event for this connection; must not block. */
+  deliver(out: Outgoing): void;
+}
+
+/** A member of the chat: one connection that has said hello. */
+export class Session {
+  /** Current nickname. */
+  nick: string;
+  /** Current room. */
+  room: string;
+  /** When it joined, ms since the epoch. */
+  readonly joinedAt: number;
+
+  /** Use {@linkcode Hub.hello} to make one. */
+  constructor(
+    readonly recipient: Recipient,
+    nick: string,
+    room: string,
+    joinedAt: number,
+  ) {
+    this.nick = nick;
+    this.room = room;
+    this.joinedAt = joinedAt;
+  }
+
+  /** Sends one event to this member alone. */
+  send(event: ServerEvent): void {
+    this.recipient.deliver(new Outgoing(event));
+  }
+}
+
+/** Options for {@linkcode Hub}. */
+export interface HubOptions {
+  /** Where room messages are kept. */
+  store: MessageStore;
+  /** The room a hello without one joins. @default {"lobby"} */
+  defaultRoom?: string;
+  /** Messages in a welcome's history. @default {50} */
+  history?: number;
+  /** The server's name in `welcome`. @default {"chat"} */
+  name?: string;
+  /** The rate limit to announce in `welcome` (enforced by the server). */
+  rate?: number;
+  /** The burst to announce in `welcome`. */
+  burst?: number;
+  /** Called when messages are waiting for {@linkcode Hub.flush}. */
+  requestFlush?: () => void;
+  /** The clock. @default {Date.now} */
+  now?: () => number;
+  /** Called when storing fails, with the error. */
+  onStoreError?: (error: unknown) => void;
+}
+
+/** A hello, checked for field types by the protocol codec. */
+export interface HelloRequest {
+  nick: string;
+  room?: string;
+  since?: number;
+}
+
+/** Rooms, members and broadcast. See the module doc for a message's path. */
+export class Hub {
+  #rooms = new Map<string, Set<Session>>();
+  #byNick = new Map<string, Session>();
+  #pending: { message: RoomMessage; sender: Session }[] = [];
+  #nextId: number;
+  #store: MessageStore;
+  #defaultRoom: string;
+  #history: number;
+  #server: ServerInfo;
+  #requestFlush: () => void;
+  #now: () => number;
+  #onStoreError: (error: unknown) => void;
+
+  /** Creates a hub over a store; ids continue after the store's last. */
+  constructor(options: HubOptions) {
+    this.#store = options.store;
+    this.#nextId = options.store.lastId() + 1;
+    this.#defaultRoom = options.defaultRoom ?? SERVE_DEFAULTS.room;
+    this.#history = options.history ?? SERVE_DEFAULTS.history;
+    this.#server = {
+      name: options.name ?? SERVE_DEFAULTS.name,
+      version: VERSION,
+      rate: options.rate ?? 0,
+      burst: options.burst ?? 0,
+    };
+    this.#requestFlush = options.requestFlush ?? (() => {});
+    this.#now = options.now ?? Date.now;
+    this.#onStoreError = options.onStoreError ?? (() => {});
+  }
+
+  /** How many members are connected. */
+  get size(): number {
+    return this.#byNick.size;
+  }
+
+  /** The default room. */
+  get defaultRoom(): string {
+    return this.#defaultRoom;
+  }
+
+  /** The members of a room, in join order. */
+  members(room: string): Session[] {
+    return [...this.#rooms.get(room) ?? []];
+  }
+
+  /** The member with this nickname (any case or compatibility form). */
+  findMember(nick: string): Session | undefined {
+    return this.#byNick.get(nickKey(nick));
+  }
+
+  /** Why a nickname cannot be taken now, or `undefined` if it can. */
+  checkNick(nick: string, self?: Session): ErrorCode | undefined {
+    if (!isValidNick(nick)) return "nick_invalid";
+    const holder = this.#byNick.get(nickKey(nick));
+    if (holder && holder !== self) return "nick_taken";
+    return undefined;
+  }
+
+  /**
+   * Admits a connection: claims the nickname, sends `welcome` with history
+   * and announces the join. Returns the error code instead when refused.
+   */
+  hello(recipient: Recipient, request: HelloRequest): Session | ErrorCode {
+    const nick = request.nick.trim();
+    const refusal = this.checkNick(nick);
+    if (refusal) return refusal;
+    const room = request.room?.trim() || this.#defaultRoom;
+    if (!isValidRoom(room)) return "room_invalid";
+    const session = new Session(recipient, nick, room, this.#now());
+    this.#byNick.set(nickKey(nick), session);
+    this.#enter(session, room, request.since);
+    return session;
+  }
+
+  /** Handles one command from a member. `quit` is the server's to handle. */
+  handle(session: Session, frame: CommandFrame): void {
+    switch (frame.type) {
+      case "say":
+      case "me":
+        return this.#say(session, frame.text, frame.type === "me");
+      case "dm":
+        return this.#directMessage(session, frame.to, frame.text);
+      case "nick":
+        return this.#rename(session, frame.nick.trim());
+      case "join":
+        return this.#move(session, frame.room.trim());
+      case "who":
+        return session.send({
+          type: "who",
+          room: session.room,
+          users: this.#nicks(session.room),
+        });
+      case "rooms":
+        return session.send({ type: "rooms", rooms: this.#roomList() });
+      case "ping":
+        return session.send({ type: "pong" });
+      case "quit":
+        return;
+    }
+  }
+
+  /** Removes a member and announces it; safe to call twice. */
+  leave(session: Session, reason?: string): void {
+    if (this.#byNick.get(nickKey(session.nick)) !== session) return;
+    this.#byNick.delete(nickKey(session.nick));
+    this.#exit(session, reason);
+  }
+
+  /** True when messages wait to be stored and sent. */
+  get hasPending(): boolean {
+    return this.#pending.length > 0;
+  }
+
+  /**
+   * Stores every queued message in one transaction, then broadcasts each to
+   * its room, encoded once. If storing fails, nothing is sent and each sender
+   * gets an error: a message is never echoed unless it is stored.
+   */
+  flush(): void {
+    if (this.#pending.length === 0) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    try {
+      this.#store.append(batch.map((p) => p.message));
+    } catch (error) {
+      this.#onStoreError(error);
+      for (const { sender } of batch) {
+        sender.send(errorEvent("store_failed"));
+      }
+      return;
+    }
+    for (const { message } of batch) this.#broadcast(message.room, message);
+  }
+
+  #say(session: Session, rawText: string, me: boolean): void {
+    const text = this.#checkText(session, rawText);
+    if (text === undefined) return;
+    const message: RoomMessage = {
+      type: "msg",
+      id: this.#nextId++,
+      ts: this.#now(),
+      room: session.room,
+      from: session.nick,
+      text,
+    };
+    if (me) message.me = true;
+    if (this.#pending.length === 0) this.#requestFlush();
+    this.#pending.push({ message, sender: session });
+  }
+
+  #directMessage(session: Session, to: string, rawText: string): void {
+    const target = this.findMember(to.trim());
+    if (!target) {
+      return session.send(
+        errorEvent("no_such_user", `no one is called ${cleanText(to.trim())}`),
+      );
+    }
+    const text = this.#checkText(session, rawText);
+    if (text === undefined) return;
+    const message: DirectMessage = {
+      type: "dm",
+      id: this.#nextId++,
+      ts: this.#now(),
+      from: session.nick,
+      to: target.nick,
+      text,
+    };
+    const out = new Outgoing(message);
+    target.recipient.deliver(out);
+    if (target !== session) session.recipient.deliver(out);
+  }
+
+  /** The cleaned text, or `undefined` after telling the sender why not. */
+  #checkText(session: Session, rawText: string): string | undefined {
+    const text = cleanText(rawText).trim();
+    if (text === "") {
+      session.send(errorEvent("empty"));
+      return undefined;
+    }
+    if (
+      text.length > PROTOCOL_LIMITS.maxTextChars &&
+      characterCount(text) > PROTOCOL_LIMITS.maxTextChars
+    ) {
+      session.send(errorEvent("text_too_long"));
+      return undefined;
+    }
+    return text;
+  }
+
+  #rename(session: Session, nick: string): void {
+    if (nick === session.nick) return;
+    const refusal = this.checkNick(nick, session);
+    if (refusal) return session.send(errorEvent(refusal));
+    const old = session.nick;
+    this.#byNick.delete(nickKey(old));
+    this.#byNick.set(nickKey(nick), session);
+    session.nick = nick;
+    this.#broadcast(session.room, {
+      type: "nick",
+      ts: this.#now(),
+      old,
+      new: nick,
+    });
+  }
+
+  #move(session: Session, room: string): void {
+    if (!isValidRoom(room)) return session.send(errorEvent("room_invalid"));
+    if (room === session.room) {
+      return session.send(this.#welcome(session, undefined));
+    }
+    this.#exit(session, `moved to ${room}`);
+    session.room = room;
+    this.#enter(session, room, undefined);
+  }
+
+  #enter(session: Session, room: string, since: number | undefined): void {
+    let members = this.#rooms.get(room);
+    if (!members) this.#rooms.set(room, members = new Set());
+    members.add(session);
+    session.room = room;
+    session.send(this.#welcome(session, since));
+    this.#broadcast(room, {
+      type: "join",
+      ts: this.#now(),
+      room,
+      nick: session.nick,
+      users: members.size,
+    }, session);
+  }
+
+  #exit(session: Session, reason: string | undefined): void {
+    const members = this.#rooms.get(session.room);
+    if (!members?.delete(session)) return;
+    if (members.size === 0) this.#rooms.delete(session.room);
+    const event: ServerEvent = {
+      type: "leave",
+      ts: this.#now(),
+      room: session.room,
+      nick: session.nick,
+      users: members.size,
+    };
+    if (reason) event.reason = reason;
+    this.#broadcast(session.room, event);
+  }
+
+  #welcome(session: Session, since: number | undefined): ServerEvent {
+    const history = since === undefined
+      ? this.#store.history(session.room, 0, this.#history)
+      : this.#store.history(
+        session.room,
+        since,
+        Math.max(this.#history, PROTOCOL_LIMITS.maxResumeHistory),
+      );
+    return {
+      type: "welcome",
+      nick: session.nick,
+      room: session.room,
+      users: this.#nicks(session.room),
+      history,
+      server: this.#server,
+    };
+  }
+
+  #nicks(room: string): string[] {
+    return [...this.#rooms.get(room) ?? []].map((s) => s.nick);
+  }
+
+  #roomList(): { name: string; users: number }[] {
+    const rooms = [...this.#rooms].map(([name, members]) => ({
+      name,
+      users: members.size,
+    }));
+    if (!this.#rooms.has(this.#defaultRoom)) {
+      rooms.push({ name: this.#defaultRoom, users: 0 });
+    }
+    return rooms.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Sends one event to every member of a room, encoded once. */
+  #broadcast(room: string, event: ServerEvent, except?: Session): void {
+    const members = this.#rooms.get(room);
+    if (!members) return;
+    const out = new Outgoing(event);
+    for (const member of members) {
+      if (member !== except) member.recipient.deliver(out);
+    }
+  }
+}

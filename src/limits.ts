@@ -1,0 +1,57 @@
+/**
+ * Every limit and default of the server and client, in one place.
+ *
+ * `--help`, the README's "Limits and safety" table and the code all read from
+ * here, so a limit is changed by touching this file alone.
+ *
+ * @module
+ */
+
+/** Defaults for `chat serve`. */
+export const SERVE_DEFAULTS = {
+  host: "0.0.0.0",
+  port: 7777,
+  room: "lobby",
+  db: "chat.db",
+  name: "chat",
+  maxClients: 1000,
+  history: 50,
+  /** Messages per second a connection may send (token bucket refill); 0 turns the limit off. */
+  rate: 5,
+  /** Messages a connection may send at once before the rate applies. */
+  burst: 10,
+  /** Bytes waiting to be written to one connection before it is dropped as a slow consumer. */
+  maxQueueBytes: 1024 * 1024,
+  /** Seconds a new connection may take to send its first valid line. */
+  handshakeSeconds: 30,
+  /** Seconds of continuous flooding after which a connection is disconnected. */
+  floodSeconds: 10,
+} as const;
+
+/** Protocol limits fixed by docs/protocol.md. */
+export const PROTOCOL_LIMITS = {
+  /** One frame (line), in bytes, newline excluded. */
+  maxFrameBytes: 16 * 1024,
+  /** One message text, in characters (code points). */
+  maxTextChars: 4000,
+  /** Nicknames are 1–24 characters. */
+  maxNickChars: 24,
+  /** Room names are 1–32 characters. */
+  maxRoomChars: 32,
+  /** At most this many messages are replayed to a client resuming with `since`. */
+  maxResumeHistory: 1000,
+} as const;
+
+/** Defaults for `chat connect`. */
+export const CONNECT_DEFAULTS = {
+  host: "localhost",
+  port: 7777,
+  /** Reconnect backoff starts here and doubles. */
+  retryStartMs: 1000,
+  /** Reconnect backoff never waits longer than this. */
+  retryMaxMs: 30_000,
+  /** Lines typed while offline that are kept to be sent on reconnect. */
+  maxPendingLines: 100,
+  /** Pipe mode: how long to wait at EOF for the echoes of sent messages. */
+  drainTimeoutMs: 30_000,
+} as const;
