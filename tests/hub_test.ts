@@ -1,0 +1,310 @@
+/** The hub without sockets: fake members record what they were sent. */
+
+import assert from "node:assert/strict";
+import type { ServerEvent } from "../protocol.ts";
+import {
+  Hub,
+  type Outgoing,
+  type Recipient,
+  type Session,
+} from "../src/hub.ts";
+import { MemoryStore } from "../src/store.ts";
+
+class FakeMember implements Recipient {
+  readonly events: ServerEvent[] = [];
+  readonly outgoing: Outgoing[] = [];
+  deliver(out: Outgoing): void {
+    this.outgoing.push(out);
+    this.events.push(out.event);
+  }
+  take(type?: ServerEvent["type"]): ServerEvent[] {
+    const taken = this.events.filter((e) => !type || e.type === type);
+    this.events.length = 0;
+    return taken;
+  }
+}
+
+function setup(options: { history?: number; failStore?: boolean } = {}) {
+  const store = new MemoryStore();
+  if (options.failStore) {
+    store.append = () => {
+      throw new Error("disk full");
+    };
+  }
+  let flushes = 0;
+  let clock = 1_000;
+  const hub = new Hub({
+    store,
+    history: options.history,
+    requestFlush: () => flushes++,
+    now: () => clock++,
+  });
+  const join = (nick: string, room?: string, since?: number) => {
+    const member = new FakeMember();
+    const session = hub.hello(member, { nick, room, since });
+    assert.equal(typeof session, "object", `${nick} joins`);
+    return { member, session: session as Session };
+  };
+  return { hub, store, join, flushes: () => flushes };
+}
+
+Deno.test("a room message is stored before anyone sees it, then reaches every member once", () => {
+  const { hub, store, join, flushes } = setup();
+  const alice = join("alice");
+  const bob = join("bob");
+  alice.member.take();
+  bob.member.take();
+  hub.handle(alice.session, { type: "say", text: "hi" });
+  assert.equal(flushes(), 1, "the hub asks for a flush");
+  assert.deepEqual(alice.member.take(), [], "nothing is sent before the flush");
+  assert.equal(store.messages.length, 0);
+  hub.flush();
+  assert.equal(store.messages.length, 1);
+  const [toAlice] = alice.member.take("msg");
+  const [toBob] = bob.member.take("msg");
+  assert.deepEqual(toAlice, toBob);
+  assert.equal(toAlice.type === "msg" && toAlice.from, "alice");
+});
+
+Deno.test("a broadcast is encoded once per dialect, whatever the room size", () => {
+  const { hub, join } = setup();
+  const members = Array.from({ length: 20 }, (_, i) => join(`m${i}`));
+  for (const m of members) m.member.outgoing.length = 0;
+  hub.handle(members[0].session, { type: "say", text: "once" });
+  hub.flush();
+  const first = members[0].member.outgoing[0];
+  for (const m of members) {
+    assert.equal(m.member.outgoing[0], first, "the same Outgoing");
+  }
+  assert.equal(first.bytes("json"), first.bytes("json"), "bytes are cached");
+  assert.match(
+    new TextDecoder().decode(first.bytes("text")),
+    /^\d\d:\d\d m0: once\n$/,
+  );
+});
+
+Deno.test("a batch keeps the order of ids, and messages go to their own room only", () => {
+  const { hub, join } = setup();
+  const alice = join("alice");
+  const bob = join("bob", "games");
+  alice.member.take();
+  bob.member.take();
+  hub.handle(alice.session, { type: "say", text: "1" });
+  hub.handle(bob.session, { type: "say", text: "games" });
+  hub.handle(alice.session, { type: "me", text: "2" });
+  hub.flush();
+  const seen = alice.member.take("msg");
+  assert.deepEqual(seen.map((e) => e.type === "msg" && e.text), ["1", "2"]);
+  assert.equal(seen[1].type === "msg" && seen[1].me, true);
+  const ids = seen.map((e) => e.type === "msg" ? e.id : 0);
+  assert.ok(ids[0] < ids[1]);
+  assert.deepEqual(
+    bob.member.take("msg").map((e) => e.type === "msg" && e.text),
+    ["games"],
+  );
+});
+
+Deno.test("when storing fails nothing is echoed and the sender is told", () => {
+  const { hub, join } = setup({ failStore: true });
+  const alice = join("alice");
+  const bob = join("bob");
+  alice.member.take();
+  bob.member.take();
+  hub.handle(alice.session, { type: "say", text: "lost?" });
+  hub.flush();
+  assert.deepEqual(bob.member.take(), []);
+  const [error] = alice.member.take();
+  assert.equal(error.type === "error" && error.code, "store_failed");
+});
+
+Deno.test("nicknames are unique across case and compatibility forms", () => {
+  const { hub, join } = setup();
+  join("Alice");
+  for (const nick of ["alice", "ALICE", "ａｌｉｃｅ"]) {
+    assert.equal(hub.hello(new FakeMember(), { nick }), "nick_taken", nick);
+  }
+  for (const nick of ["", "a b", "x".repeat(25), "evil\u202e", "bell\x07"]) {
+    assert.equal(
+      hub.hello(new FakeMember(), { nick }),
+      "nick_invalid",
+      JSON.stringify(nick),
+    );
+  }
+  assert.equal(typeof hub.hello(new FakeMember(), { nick: "小明" }), "object");
+  assert.equal(
+    typeof hub.hello(new FakeMember(), { nick: "x".repeat(24) }),
+    "object",
+  );
+});
+
+Deno.test("text is sanitised, and empty or overlong text is refused", () => {
+  const { hub, join, store } = setup();
+  const alice = join("alice");
+  alice.member.take();
+  hub.handle(alice.session, {
+    type: "say",
+    text: "  \x1b]0;pwned\x07hi\u202e\tthere  ",
+  });
+  hub.flush();
+  assert.equal(store.messages[0].text, "]0;pwnedhi there");
+  hub.handle(alice.session, { type: "say", text: " \t " });
+  hub.handle(alice.session, { type: "say", text: "字".repeat(4001) });
+  hub.flush();
+  const codes = alice.member.take("error").map((e) =>
+    e.type === "error" && e.code
+  );
+  assert.deepEqual(codes, ["empty", "text_too_long"]);
+  hub.handle(alice.session, { type: "say", text: "字".repeat(4000) });
+  hub.flush();
+  assert.equal(store.messages.length, 2, "exactly 4000 characters is allowed");
+});
+
+Deno.test("join and leave are announced to the room with its size", () => {
+  const { hub, join } = setup();
+  const alice = join("alice");
+  const [welcome] = alice.member.take();
+  assert.equal(welcome.type, "welcome");
+  const bob = join("bob");
+  const [announce] = alice.member.take();
+  assert.deepEqual({ ...announce, ts: 0 }, {
+    type: "join",
+    ts: 0,
+    room: "lobby",
+    nick: "bob",
+    users: 2,
+  });
+  hub.leave(bob.session, "gone");
+  hub.leave(bob.session, "twice");
+  const leaves = alice.member.take();
+  assert.equal(leaves.length, 1);
+  assert.deepEqual({ ...leaves[0], ts: 0 }, {
+    type: "leave",
+    ts: 0,
+    room: "lobby",
+    nick: "bob",
+    reason: "gone",
+    users: 1,
+  });
+  assert.equal(
+    typeof hub.hello(new FakeMember(), { nick: "bob" }),
+    "object",
+    "nick is free again",
+  );
+});
+
+Deno.test("renaming announces the change and frees the old name", () => {
+  const { hub, join } = setup();
+  const alice = join("alice");
+  const bob = join("bob");
+  alice.member.take();
+  hub.handle(bob.session, { type: "nick", nick: "ALICE" });
+  assert.equal(bob.member.take("error")[0].type, "error");
+  hub.handle(bob.session, { type: "nick", nick: "robert" });
+  const [event] = alice.member.take();
+  assert.deepEqual({ ...event, ts: 0 }, {
+    type: "nick",
+    ts: 0,
+    old: "bob",
+    new: "robert",
+  });
+  assert.equal(hub.findMember("BOB"), undefined);
+  assert.equal(hub.findMember("Robert"), bob.session);
+});
+
+Deno.test("moving rooms leaves one, welcomes into the other with its history", () => {
+  const { hub, join } = setup();
+  const alice = join("alice");
+  const bob = join("bob", "games");
+  hub.handle(bob.session, { type: "say", text: "in games" });
+  hub.flush();
+  alice.member.take();
+  bob.member.take();
+  hub.handle(alice.session, { type: "join", room: "games" });
+  const [welcome] = alice.member.take();
+  assert.ok(welcome.type === "welcome");
+  assert.equal(welcome.room, "games");
+  assert.deepEqual(welcome.users, ["bob", "alice"]);
+  assert.deepEqual(welcome.history.map((m) => m.text), ["in games"]);
+  const [joined] = bob.member.take();
+  assert.equal(joined.type === "join" && joined.nick, "alice");
+  hub.handle(alice.session, { type: "rooms" });
+  const [rooms] = alice.member.take();
+  assert.deepEqual(rooms.type === "rooms" && rooms.rooms, [
+    { name: "games", users: 2 },
+    { name: "lobby", users: 0 },
+  ]);
+  hub.handle(alice.session, { type: "join", room: "no spaces" });
+  assert.equal(alice.member.take()[0].type, "error");
+});
+
+Deno.test("history: the last N for newcomers, everything after since for a resume", () => {
+  const { hub, join } = setup({ history: 2 });
+  const alice = join("alice");
+  for (const text of ["a", "b", "c", "d"]) {
+    hub.handle(alice.session, { type: "say", text });
+  }
+  hub.flush();
+  const late = new FakeMember();
+  hub.hello(late, { nick: "late" });
+  const [welcome] = late.take();
+  assert.ok(welcome.type === "welcome");
+  assert.deepEqual(welcome.history.map((m) => m.text), ["c", "d"]);
+  const resumed = new FakeMember();
+  hub.hello(resumed, { nick: "resumed", since: welcome.history[0].id - 2 });
+  const [resume] = resumed.take();
+  assert.ok(resume.type === "welcome");
+  assert.deepEqual(resume.history.map((m) => m.text), ["b", "c", "d"]);
+});
+
+Deno.test("a message said before a resume but stored after arrives exactly once", () => {
+  const { hub, join } = setup();
+  const alice = join("alice");
+  hub.handle(alice.session, { type: "say", text: "early" });
+  hub.flush();
+  hub.handle(alice.session, { type: "say", text: "in flight" });
+  const late = new FakeMember();
+  hub.hello(late, { nick: "late", since: 0 });
+  hub.flush();
+  const texts = late.events.flatMap((e) =>
+    e.type === "welcome"
+      ? e.history.map((m) => m.text)
+      : e.type === "msg"
+      ? [e.text]
+      : []
+  );
+  assert.deepEqual(texts, ["early", "in flight"]);
+});
+
+Deno.test("private messages reach the recipient and the sender only, and are not stored", () => {
+  const { hub, join, store } = setup();
+  const alice = join("alice");
+  const bob = join("bob", "elsewhere");
+  const carol = join("carol");
+  for (const m of [alice, bob, carol]) m.member.take();
+  hub.handle(alice.session, { type: "dm", to: "Bob", text: "hi" });
+  assert.equal(bob.member.take("dm").length, 1);
+  assert.equal(alice.member.take("dm").length, 1);
+  assert.deepEqual(carol.member.take(), []);
+  assert.equal(store.messages.length, 0);
+  hub.handle(alice.session, { type: "dm", to: "nobody", text: "hi" });
+  const [error] = alice.member.take();
+  assert.equal(error.type === "error" && error.code, "no_such_user");
+});
+
+Deno.test("ids continue after the store's last id", () => {
+  const store = new MemoryStore();
+  store.append([{
+    type: "msg",
+    id: 41,
+    ts: 1,
+    room: "lobby",
+    from: "x",
+    text: "old",
+  }]);
+  const hub = new Hub({ store });
+  const member = new FakeMember();
+  const session = hub.hello(member, { nick: "alice" }) as Session;
+  hub.handle(session, { type: "say", text: "new" });
+  hub.flush();
+  assert.equal(store.messages[1].id, 42);
+});
