@@ -199,6 +199,9 @@ export class Hub {
 
   /** Handles one command from a member. `quit` is the server's to handle. */
   handle(session: Session, frame: CommandFrame): void {
+    // Anything but a room message first lets queued messages go out, so a
+    // member sees replies in the order it sent its lines.
+    if (frame.type !== "say" && frame.type !== "me") this.flush();
     switch (frame.type) {
       case "say":
       case "me":
@@ -227,6 +230,8 @@ export class Hub {
   /** Removes a member and announces it; safe to call twice. */
   leave(session: Session, reason?: string): void {
     if (this.#byNick.get(nickKey(session.nick)) !== session) return;
+    // A member's last messages (and their echoes) go out before it leaves.
+    this.flush();
     this.#byNick.delete(nickKey(session.nick));
     this.#exit(session, reason);
   }

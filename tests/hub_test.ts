@@ -308,3 +308,21 @@ Deno.test("ids continue after the store's last id", () => {
   hub.flush();
   assert.equal(store.messages[1].id, 42);
 });
+
+Deno.test("a member's queued messages go out before its leave and before its next command", () => {
+  const { hub, join } = setup();
+  const alice = join("alice");
+  const bob = join("bob");
+  alice.member.take();
+  hub.handle(bob.session, { type: "say", text: "last words" });
+  hub.handle(bob.session, { type: "who" });
+  const order = bob.member.take().map((e) => e.type);
+  assert.deepEqual(order.slice(-2), ["msg", "who"]);
+  hub.handle(bob.session, { type: "say", text: "really last" });
+  hub.leave(bob.session, "quit");
+  assert.deepEqual(alice.member.take().map((e) => e.type), [
+    "msg",
+    "msg",
+    "leave",
+  ]);
+});

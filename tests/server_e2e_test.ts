@@ -373,3 +373,21 @@ Deno.test("bad flags and values exit 2 with one line, no stack trace", async () 
   const version = await runChat(["--version"]);
   assert.match(version.stdout, /^chat \d+\.\d+\.\d+\n$/);
 });
+
+Deno.test("lines sent together with /quit are delivered, echoed, and then bye", async () => {
+  const server = await ServerProcess.start();
+  const watcher = await TestClient.join(server.port, "watcher");
+  const text = await TestClient.connect(server.port);
+  try {
+    await text.nextLine();
+    text.write("bob\nhi all\n/who\n/quit\n");
+    await text.waitForLine(/^\d\d:\d\d bob: hi all$/);
+    await text.waitForLine("* In lobby (2): watcher, bob");
+    await text.waitForLine("* Bye");
+    const msg = await watcher.client.waitFor((e) => e.type === "msg");
+    assert.equal(msg.type === "msg" && msg.text, "hi all");
+  } finally {
+    await Promise.all([watcher.client.close(), text.close()]);
+    await server.stop();
+  }
+});
