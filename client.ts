@@ -6,7 +6,6 @@
 
 import { LineStream, type ServerEvent } from "./protocol.ts";
 import { ChatLink, LinkError, type LinkTarget } from "./src/chat_link.ts";
-import { CONNECT_DEFAULTS } from "./src/limits.ts";
 import { TokenBucket } from "./src/rate_limiter.ts";
 import { runTerminalClient } from "./src/terminal_client.ts";
 import { renderText } from "./src/text_dialect.ts";
@@ -136,5 +135,3 @@ export async function runPipeClient(options: ConnectOptions): Promise<number> {
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
-
-export { CONNECT_DEFAULTS };

@@ -12,7 +12,6 @@
 import { VERSION } from "./protocol.ts";
 import { Connection } from "./src/connection.ts";
 import { Hub } from "./src/hub.ts";
-import { SERVE_DEFAULTS } from "./src/limits.ts";
 import { SqliteStore } from "./src/store.ts";
 
 /** Options for {@linkcode startServer}; every field has a default in limits.ts. */
@@ -48,7 +47,7 @@ function logLine(line: string): void {
   console.error(`${time} ${line}`);
 }
 
-/** Starts listening and serving; resolves once the port is bound. */
+/** Binds the port and starts serving; the returned server knows its real port. */
 export function startServer(
   options: ServeOptions,
   log: (line: string) => void = logLine,
@@ -193,5 +192,3 @@ export async function serve(options: ServeOptions): Promise<void> {
 function formatHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
-
-export { SERVE_DEFAULTS };
