@@ -30,6 +30,7 @@ export const ERROR_MESSAGES = {
   text_too_long: "message too long (at most 4000 characters)",
   too_long: "line too long (at most 16 KiB), discarded",
   invalid_utf8: "that line is not valid UTF-8",
+  bad_text: "that line holds a NUL byte (binary data?); nothing was sent",
   no_such_user: "no such user",
   bad_password: "wrong password",
   rate_limited: "slow down: message not delivered",

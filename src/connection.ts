@@ -27,8 +27,10 @@ import {
   type Recipient,
   type Session,
 } from "./hub.ts";
+import { SAFETY_TIMINGS } from "./limits.ts";
 import { passwordMatches } from "./password.ts";
 import { TokenBucket } from "./rate_limiter.ts";
+import { cleanText } from "./sanitize.ts";
 
 /** Settings a connection needs from the server. */
 export interface ConnectionSettings {
@@ -47,12 +49,22 @@ export interface ConnectionSettings {
 
 const encoder = new TextEncoder();
 const READ_BUFFER_BYTES = 4096;
-/** Pause before closing after a wrong password, to slow guessing. */
-const WRONG_PASSWORD_DELAY_MS = 1000;
 /** How long a closing connection may take to write its last bytes. */
 const LINGER_MS = 2000;
 
 type Stage = "nick" | "password" | "member" | "closing";
+
+/**
+ * Frames the flood limit counts: the ones other people see (a rename or a
+ * room change is announced to a whole room, so it can spam like a message).
+ */
+const REACHES_OTHERS: ReadonlySet<string> = new Set([
+  "say",
+  "me",
+  "dm",
+  "nick",
+  "join",
+]);
 
 /** A connection from accept to close. Call {@linkcode Connection.run}. */
 export class Connection implements Recipient {
@@ -105,7 +117,10 @@ export class Connection implements Recipient {
     }
     this.#handshakeTimer = setTimeout(() => {
       this.#settings.log(`timeout ${this.peer}: no hello`);
-      this.close("no hello in time");
+      this.close("no hello in time", {
+        type: "bye",
+        reason: "no nickname or hello in time",
+      });
     }, this.#settings.handshakeMs);
     this.#writeLine(this.#settings.banner);
     const splitter = new LineSplitter();
@@ -224,6 +239,11 @@ export class Connection implements Recipient {
   }
 
   #receive(bytes: Uint8Array): void {
+    // After a wrong password nothing more is read: no second guess per delay.
+    if (this.#stage === "closing") return;
+    // NUL never belongs in chat text; refusing the line says so, where
+    // stripping it would silently send something else.
+    if (bytes.includes(0)) return this.#sendError("bad_text");
     let line: string;
     try {
       line = this.#decoder.decode(bytes);
@@ -295,7 +315,7 @@ export class Connection implements Recipient {
     if (typed.kind === "unknown") {
       return this.#sendError(
         "unknown_command",
-        `unknown command ${typed.name.slice(0, 40)} (try /help)`,
+        `unknown command ${cleanText(typed.name.slice(0, 40))} (try /help)`,
       );
     }
     if (typed.command.name === "/help") {
@@ -339,19 +359,21 @@ export class Connection implements Recipient {
     setTimeout(
       () =>
         this.close("wrong password", { type: "bye", reason: "wrong password" }),
-      WRONG_PASSWORD_DELAY_MS,
+      SAFETY_TIMINGS.wrongPasswordDelayMs,
     );
   }
 
   #command(frame: Exclude<ClientFrame, { type: "hello" }>): void {
     const session = this.#session!;
     if (frame.type === "quit") {
-      return this.close(frame.reason?.slice(0, 100) || "quit", {
+      // The reason is shown to the room in the leave notice: clean it.
+      const reason = cleanText(frame.reason ?? "").trim().slice(0, 100);
+      return this.close(reason || "quit", {
         type: "bye",
         reason: "goodbye",
       });
     }
-    if (frame.type === "say" || frame.type === "me" || frame.type === "dm") {
+    if (REACHES_OTHERS.has(frame.type)) {
       if (!this.#bucket.take()) {
         if (this.#bucket.floodingFor() >= this.#settings.floodMs) {
           this.#settings.log(`flood ${session.nick} ${this.peer}`);

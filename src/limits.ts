@@ -28,6 +28,14 @@ export const SERVE_DEFAULTS = {
   floodSeconds: 10,
 } as const;
 
+/** Fixed timings of the server's defences; not flags, but kept with the rest. */
+export const SAFETY_TIMINGS = {
+  /** A pause this long between two refused messages ends a flood. */
+  floodQuietMs: 1000,
+  /** Pause before closing after a wrong password, to slow guessing. */
+  wrongPasswordDelayMs: 1000,
+} as const;
+
 /** Protocol limits fixed by docs/protocol.md. */
 export const PROTOCOL_LIMITS = {
   /** One frame (line), in bytes, newline excluded. */

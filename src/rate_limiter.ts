@@ -5,6 +5,8 @@
  * @module
  */
 
+import { SAFETY_TIMINGS } from "./limits.ts";
+
 /** Options for {@linkcode TokenBucket}. */
 export interface TokenBucketOptions {
   /** Tokens added per second; 0 means no limit. */
@@ -15,13 +17,23 @@ export interface TokenBucketOptions {
   now?: () => number;
 }
 
-/** A token bucket that also remembers when the current flood began. */
+/**
+ * A token bucket that also measures floods.
+ *
+ * A flood is a run of refused messages with no pause of more than
+ * `SAFETY_TIMINGS.floodQuietMs` (or one token's refill time, at slow rates)
+ * between two refusals. Messages let through in between do not end it: a
+ * steady flooder gets a token back every `1/rate` seconds, and counting that
+ * as "no longer flooding" would let it flood for ever.
+ */
 export class TokenBucket {
   #rate: number;
   #burst: number;
   #tokens: number;
   #updatedAt: number;
   #floodingSince: number | undefined;
+  #lastRefusedAt = 0;
+  #quietMs: number;
   #now: () => number;
 
   /** Starts full. */
@@ -31,6 +43,9 @@ export class TokenBucket {
     this.#tokens = this.#burst;
     this.#now = options.now ?? Date.now;
     this.#updatedAt = this.#now();
+    this.#quietMs = options.rate > 0
+      ? Math.max(SAFETY_TIMINGS.floodQuietMs, 1000 / options.rate)
+      : SAFETY_TIMINGS.floodQuietMs;
   }
 
   /** Takes a token: true when the message may go, false when over the limit. */
@@ -44,17 +59,30 @@ export class TokenBucket {
     this.#updatedAt = now;
     if (this.#tokens >= 1) {
       this.#tokens -= 1;
-      this.#floodingSince = undefined;
       return true;
     }
-    this.#floodingSince ??= now;
+    if (
+      this.#floodingSince === undefined ||
+      now - this.#lastRefusedAt > this.#quietMs
+    ) {
+      this.#floodingSince = now;
+    }
+    this.#lastRefusedAt = now;
     return false;
   }
 
-  /** Milliseconds since the sender first went over the limit without a pause. */
+  /**
+   * Milliseconds the current flood has lasted: since the first refusal of a
+   * run of refusals without a quiet pause; 0 when not flooding.
+   */
   floodingFor(): number {
-    return this.#floodingSince === undefined
-      ? 0
-      : this.#now() - this.#floodingSince;
+    const now = this.#now();
+    if (
+      this.#floodingSince === undefined ||
+      now - this.#lastRefusedAt > this.#quietMs
+    ) {
+      return 0;
+    }
+    return now - this.#floodingSince;
   }
 }
