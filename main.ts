@@ -8,7 +8,11 @@ import { parseArgs } from "node:util";
 import { VERSION } from "./protocol.ts";
 import { connect, type ConnectOptions } from "./client.ts";
 import { serve, type ServeOptions } from "./server.ts";
-import { CONNECT_DEFAULTS, SERVE_DEFAULTS } from "./src/limits.ts";
+import {
+  COMPAT_LIMITS,
+  CONNECT_DEFAULTS,
+  SERVE_DEFAULTS,
+} from "./src/limits.ts";
 
 /** A mistake on the command line: printed as one line, exit code 2. */
 export class UsageError extends Error {}
@@ -23,6 +27,8 @@ Usage:
   chat --version                  print the version
   chat COMMAND --help             options of serve or connect
 `;
+
+const UDP_EXPIRY_MINUTES = COMPAT_LIMITS.udpExpiryMs / 60_000;
 
 const SERVE_HELP = `Usage: chat serve [options]
 
@@ -43,7 +49,21 @@ Limits:
   --burst N            messages a client may send at once (default ${SERVE_DEFAULTS.burst})
   --flood-seconds N    flooding this long disconnects (default ${SERVE_DEFAULTS.floodSeconds})
   --max-queue BYTES    unsent bytes before a slow client is dropped (default ${SERVE_DEFAULTS.maxQueueBytes})
-  --handshake-seconds N  time to send a nickname (default ${SERVE_DEFAULTS.handshakeSeconds})
+  --handshake-seconds N  time to send a nickname once a client has sent bytes (default ${SERVE_DEFAULTS.handshakeSeconds})
+  --first-bytes-seconds N  time a new connection may stay silent, waiting for
+                       a person to type (default ${SERVE_DEFAULTS.firstBytesSeconds})
+
+Compatibility door, for programs from socket tutorials (docs/protocol.md):
+  Always on: a TCP client that never sends a newline is read anyway (what it
+  sends, then pauses ${COMPAT_LIMITS.unframedIdleMs} ms, is one message); if its first send
+  is not a valid nickname it gets a guest name and the send is its first
+  message. Its own "name: " prefix is dropped; exit, quit or q ends it.
+  --compat             send NICK alone first, then the rest of the banner line
+                       (after ${COMPAT_LIMITS.nickWaitMs} ms or at the client's first bytes)
+  --udp                also serve UDP on the same port number, one member per
+                       address. Off by default: UDP senders can be forged, so
+                       only addresses heard in the last ${UDP_EXPIRY_MINUTES} minutes are
+                       sent to, at most ${COMPAT_LIMITS.udpSendRate} datagrams a second each
   -h, --help           show this help
 `;
 
@@ -115,6 +135,9 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
     "flood-seconds": { type: "string" },
     "max-queue": { type: "string" },
     "handshake-seconds": { type: "string" },
+    "first-bytes-seconds": { type: "string" },
+    compat: { type: "boolean" },
+    udp: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) return "help";
@@ -159,6 +182,13 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
       "--handshake-seconds",
       SERVE_DEFAULTS.handshakeSeconds,
     ),
+    firstBytesSeconds: parseCount(
+      values["first-bytes-seconds"],
+      "--first-bytes-seconds",
+      SERVE_DEFAULTS.firstBytesSeconds,
+    ),
+    compat: values.compat ?? false,
+    udp: values.udp ?? false,
   };
   if (!/^[\p{L}\p{M}\p{N}_-]{1,32}$/u.test(options.room)) {
     throw new UsageError(

@@ -11,8 +11,10 @@
 
 import { VERSION } from "./protocol.ts";
 import { Connection } from "./src/connection.ts";
+import { GuestNames } from "./src/guest_names.ts";
 import { Hub } from "./src/hub.ts";
 import { SqliteStore } from "./src/store.ts";
+import { type RunningUdpDoor, startUdpDoor } from "./src/udp_door.ts";
 
 /** Options for {@linkcode startServer}; every field has a default in limits.ts. */
 export interface ServeOptions {
@@ -29,6 +31,12 @@ export interface ServeOptions {
   maxQueueBytes: number;
   handshakeSeconds: number;
   floodSeconds: number;
+  /** Seconds a connection may stay silent before its first byte. @default {handshakeSeconds} */
+  firstBytesSeconds?: number;
+  /** Send `NICK` first, for the tutorial client that waits for it. @default {false} */
+  compat?: boolean;
+  /** Also take UDP datagrams on the same port number. @default {false} */
+  udp?: boolean;
 }
 
 /** A running server. */
@@ -39,6 +47,8 @@ export interface RunningServer {
   shutdown(reason?: string): Promise<void>;
   /** Resolves when the server has stopped. */
   finished: Promise<void>;
+  /** Resolves once every door is open (the UDP one binds asynchronously). */
+  ready: Promise<void>;
 }
 
 /** Writes a timestamped log line on stderr. */
@@ -87,8 +97,25 @@ export function startServer(
     floodMs: options.floodSeconds * 1000,
     banner,
     log,
+    firstBytesMs: (options.firstBytesSeconds ?? options.handshakeSeconds) *
+      1000,
+    nickFirst: options.compat ?? false,
+    guests: new GuestNames(),
   };
   let stopping = false;
+  let udp: RunningUdpDoor | undefined;
+  const ready = options.udp
+    ? startUdpDoor(options.host, (listener.addr as Deno.NetAddr).port, {
+      hub,
+      rate: options.rate,
+      burst: options.burst,
+      maxMembers: options.maxClients,
+      guests: settings.guests,
+      log,
+    }).then((door) => {
+      udp = door;
+    })
+    : Promise.resolve();
 
   async function acceptLoop(): Promise<void> {
     for await (const conn of listener) {
@@ -114,6 +141,7 @@ export function startServer(
     for (const connection of connections) {
       connection.close(reason, { type: "bye", reason });
     }
+    await udp?.close(reason);
     await Promise.all([...connections].map((c) => c.drained));
     await accepting;
     store.close();
@@ -124,6 +152,7 @@ export function startServer(
     addr: listener.addr as Deno.NetAddr,
     shutdown: (reason) => shutdown(reason).then(finished.resolve),
     finished: finished.promise,
+    ready,
   };
 }
 
@@ -161,6 +190,12 @@ export function shareableAddresses(host: string): string[] {
 /** Runs `chat serve` until SIGINT or SIGTERM; prints how to join. */
 export async function serve(options: ServeOptions): Promise<void> {
   const server = startServer(options);
+  try {
+    await server.ready;
+  } catch (error) {
+    await server.shutdown();
+    throw error;
+  }
   const { port } = server.addr;
   const lines = [
     `chat ${VERSION}: "${options.name}" listening on ${
@@ -174,6 +209,13 @@ export async function serve(options: ServeOptions): Promise<void> {
   for (const address of shareableAddresses(options.host)) {
     lines.push(`  chat connect ${formatHost(address)}:${port}`);
     lines.push(`  nc ${address} ${port}`);
+  }
+  if (options.compat || options.udp) {
+    lines.push(
+      `Tutorial socket programs: TCP port ${port}${
+        options.compat ? " (NICK handshake on)" : ""
+      }${options.udp ? `, UDP port ${port}` : ""}.`,
+    );
   }
   lines.push("Press Ctrl-C to stop.");
   console.log(lines.join("\n"));

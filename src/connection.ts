@@ -27,10 +27,18 @@ import {
   type Recipient,
   type Session,
 } from "./hub.ts";
-import { SAFETY_TIMINGS } from "./limits.ts";
+import { GuestNames } from "./guest_names.ts";
+import { COMPAT_LIMITS, SAFETY_TIMINGS } from "./limits.ts";
 import { passwordMatches } from "./password.ts";
 import { TokenBucket } from "./rate_limiter.ts";
 import { cleanText } from "./sanitize.ts";
+import {
+  isQuitWord,
+  shortHistory,
+  stripOwnPrefix,
+  UnframedInput,
+} from "./unframed.ts";
+import { splitUtf8 } from "./utf8_chunks.ts";
 
 /** Settings a connection needs from the server. */
 export interface ConnectionSettings {
@@ -43,6 +51,18 @@ export interface ConnectionSettings {
   floodMs: number;
   /** The first line the server sends. */
   banner: string;
+  /**
+   * How long a connection that has sent nothing may wait before its first
+   * byte (then `handshakeMs` applies). @default {handshakeMs}
+   */
+  firstBytesMs?: number;
+  /**
+   * `--compat`: send `NICK` alone first, then the rest of the banner line
+   * after a short wait or at the client's first bytes. @default {false}
+   */
+  nickFirst?: boolean;
+  /** Where guest names come from (shared with the UDP door). */
+  guests?: GuestNames;
   /** Writes one log line. */
   log: (line: string) => void;
 }
@@ -51,6 +71,10 @@ const encoder = new TextEncoder();
 const READ_BUFFER_BYTES = 4096;
 /** How long a closing connection may take to write its last bytes. */
 const LINGER_MS = 2000;
+/** Ends a discarded over-long unframed line inside the line splitter. */
+const NEWLINE_BYTES = new Uint8Array([0x0a]);
+/** Guest names when the server passes no generator of its own. */
+const defaultGuests = new GuestNames();
 
 type Stage = "nick" | "password" | "member" | "closing";
 
@@ -85,6 +109,22 @@ export class Connection implements Recipient {
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   #drained: PromiseWithResolvers<void> | undefined;
+  // The compatibility door (docs/protocol.md): input without newlines.
+  #splitter = new LineSplitter();
+  #input = new UnframedInput({
+    idleMs: COMPAT_LIMITS.unframedIdleMs,
+    keystrokeIdleMs: COMPAT_LIMITS.keystrokeIdleMs,
+  });
+  #unframedTimer: ReturnType<typeof setTimeout> | undefined;
+  #discardingUnframed = false;
+  /** Its input came unframed: replies are cut small, history is short. */
+  #unframedPeer = false;
+  /** The name an unframed client chose, kept to strip it as a prefix. */
+  #chosenNick = "";
+  #heardFrom = false;
+  #bannerRest: string | undefined;
+  #bannerTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastSmallWriteAt = 0;
   /** Where the peer is, for logs. */
   readonly peer: string;
 
@@ -115,35 +155,46 @@ export class Connection implements Recipient {
     } catch {
       // Not a TCP connection (TLS wraps one); nothing to set.
     }
-    this.#handshakeTimer = setTimeout(() => {
-      this.#settings.log(`timeout ${this.peer}: no hello`);
-      this.close("no hello in time", {
-        type: "bye",
-        reason: "no nickname or hello in time",
-      });
-    }, this.#settings.handshakeMs);
-    this.#writeLine(this.#settings.banner);
-    const splitter = new LineSplitter();
+    // Silent connections get long (tutorial programs wait for a person to
+    // type); once bytes arrive, the ordinary handshake time applies.
+    this.#startHandshakeTimer(
+      this.#settings.firstBytesMs ?? this.#settings.handshakeMs,
+    );
+    this.#sendBanner();
     const buffer = new Uint8Array(READ_BUFFER_BYTES);
     let reason = "disconnected";
     try {
       while (!this.#closed) {
         const n = await this.#conn.read(buffer);
         if (n === null) break;
-        splitter.push(buffer.subarray(0, n), (piece) => {
+        const chunk = buffer.subarray(0, n);
+        this.#heard();
+        this.#input.receive(chunk, Date.now());
+        this.#splitter.push(chunk, (piece) => {
           if (this.#closed) return;
-          if (piece.kind === "too_long") this.#sendError("too_long");
-          else this.#receive(piece.bytes);
+          if (piece.kind === "too_long") {
+            this.#discardingUnframed = this.#input.framing !== "lines";
+            this.#sendError("too_long");
+          } else this.#receive(piece.bytes);
         });
+        this.#scheduleUnframed();
       }
     } catch (error) {
       if (!this.#closed) reason = errorName(error);
     }
+    // What an unframed peer sent just before closing (or resetting) is its
+    // last message: one-shot tutorial clients send, then close at once.
+    if (this.#input.flushesAtEnd) this.#takeUnframed();
     this.close(this.#closeReason || reason);
   }
 
   /** Queues an event; drops the connection if its queue is over the bound. */
   deliver(out: Outgoing): void {
+    if (this.#unframedPeer && out.event.type === "welcome") {
+      out = new Outgoing(
+        shortHistory(out.event, COMPAT_LIMITS.unframedHistory),
+      );
+    }
     this.#enqueue(out.bytes(this.#dialect));
   }
 
@@ -157,6 +208,8 @@ export class Connection implements Recipient {
     this.#closed = true;
     this.#closeReason = reason;
     clearTimeout(this.#handshakeTimer);
+    clearTimeout(this.#unframedTimer);
+    clearTimeout(this.#bannerTimer);
     if (this.#session) {
       this.#settings.hub.leave(this.#session, reason);
       this.#settings.log(`leave ${this.#session.nick} ${this.peer}: ${reason}`);
@@ -213,9 +266,12 @@ export class Connection implements Recipient {
         const total = chunks.length === 1 ? chunks[0].length : sum(chunks);
         this.#queue = [];
         const data = chunks.length === 1 ? chunks[0] : concat(chunks, total);
-        let offset = 0;
-        while (offset < data.length) {
-          offset += await this.#conn.write(data.subarray(offset));
+        if (this.#unframedPeer) await this.#writeSmall(data);
+        else {
+          let offset = 0;
+          while (offset < data.length) {
+            offset += await this.#conn.write(data.subarray(offset));
+          }
         }
         // Bytes count against the bound until written.
         this.#queuedBytes -= total;
@@ -238,7 +294,7 @@ export class Connection implements Recipient {
     this.deliver(new Outgoing(errorEvent(code, message)));
   }
 
-  #receive(bytes: Uint8Array): void {
+  #receive(bytes: Uint8Array, unframed = false): void {
     // After a wrong password nothing more is read: no second guess per delay.
     if (this.#stage === "closing") return;
     // NUL never belongs in chat text; refusing the line says so, where
@@ -256,6 +312,7 @@ export class Connection implements Recipient {
       this.#dialect = line.trimStart().startsWith("{") ? "json" : "text";
     }
     if (this.#dialect === "json") this.#receiveJson(line);
+    else if (unframed) this.#receiveUnframed(line);
     else this.#receiveText(line);
   }
 
@@ -336,6 +393,132 @@ export class Connection implements Recipient {
       return this.#sendError("bad_frame", frame);
     }
     this.#command(frame);
+  }
+
+  // -------------------------------------------------------------------------
+  // The compatibility door: tutorial programs that send without newlines.
+
+  #startHandshakeTimer(ms: number): void {
+    clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = setTimeout(() => {
+      this.#settings.log(`timeout ${this.peer}: no hello`);
+      this.close("no hello in time", {
+        type: "bye",
+        reason: "no nickname or hello in time",
+      });
+    }, ms);
+  }
+
+  /**
+   * The banner line; with `--compat`, `NICK` goes first as a write of its
+   * own (the tutorial client answers only a read that is exactly `NICK`),
+   * and the rest of the same line follows after a short wait or as soon as
+   * the client speaks, so line readers still see one banner line.
+   */
+  #sendBanner(): void {
+    if (!this.#settings.nickFirst) {
+      return this.#writeLine(this.#settings.banner);
+    }
+    this.#enqueue(encoder.encode("NICK"));
+    this.#bannerRest = ` - ${this.#settings.banner}`;
+    this.#bannerTimer = setTimeout(
+      () => this.#sendBannerRest(),
+      COMPAT_LIMITS.nickWaitMs,
+    );
+  }
+
+  #sendBannerRest(): void {
+    clearTimeout(this.#bannerTimer);
+    if (this.#bannerRest === undefined) return;
+    this.#writeLine(this.#bannerRest);
+    this.#bannerRest = undefined;
+  }
+
+  /** The first bytes from the peer: the rest of the banner, the handshake clock. */
+  #heard(): void {
+    if (this.#heardFrom) return;
+    this.#heardFrom = true;
+    this.#sendBannerRest();
+    if (!this.#session) this.#startHandshakeTimer(this.#settings.handshakeMs);
+  }
+
+  /** Arms the timer after which held bytes without a newline are a line. */
+  #scheduleUnframed(): void {
+    clearTimeout(this.#unframedTimer);
+    const at = this.#input.flushAt;
+    if (at === undefined || this.#closed) return;
+    this.#unframedTimer = setTimeout(
+      () => this.#takeUnframed(),
+      Math.max(0, at - Date.now()),
+    );
+  }
+
+  /** Takes the held bytes as one unframed line. */
+  #takeUnframed(): void {
+    clearTimeout(this.#unframedTimer);
+    if (this.#closed) return;
+    const bytes = this.#splitter.takePartial();
+    if (this.#discardingUnframed) {
+      // An over-long unframed send was refused; its end is the idle time.
+      this.#splitter.push(NEWLINE_BYTES, () => {});
+      this.#discardingUnframed = false;
+    }
+    this.#input.taken();
+    if (bytes) this.#receive(bytes, true);
+  }
+
+  #receiveUnframed(line: string): void {
+    this.#unframedPeer = true;
+    if (this.#stage === "member") return this.#receiveUnframedMessage(line);
+    // With a password the ordinary handshake runs: a guest cannot prove it.
+    if (this.#stage !== "nick" || this.#settings.password !== undefined) {
+      return this.#receiveText(line);
+    }
+    const text = line.trim();
+    if (text === "") return;
+    const hub = this.#settings.hub;
+    const guests = this.#settings.guests ?? defaultGuests;
+    const isFree = (nick: string) => hub.checkNick(nick) === undefined;
+    const refusal = hub.checkNick(text);
+    // A first send that is a valid nickname is the nickname (a message that
+    // happens to be one cannot be told apart); a taken one gets a variant,
+    // since these programs cannot answer "choose another".
+    if (refusal === undefined || refusal === "nick_taken") {
+      this.#chosenNick = text;
+      return this.#admit(
+        refusal ? guests.variant(text, isFree) : text,
+        undefined,
+        undefined,
+      );
+    }
+    this.#admit(guests.next(isFree), undefined, undefined);
+    if (this.#session) this.#receiveUnframedMessage(line);
+  }
+
+  /** A message from an unframed peer: its own name prefix off, quit words. */
+  #receiveUnframedMessage(line: string): void {
+    const text = stripOwnPrefix(line, [this.#session!.nick, this.#chosenNick]);
+    if (isQuitWord(text)) {
+      return this.close("quit", { type: "bye", reason: "goodbye" });
+    }
+    this.#receiveTextCommand(text);
+  }
+
+  /**
+   * Writes in pieces that fit a `recv(1024)` and end on a character
+   * boundary, a short gap apart so each arrives as a read of its own.
+   */
+  async #writeSmall(data: Uint8Array): Promise<void> {
+    for (const piece of splitUtf8(data, COMPAT_LIMITS.maxReplyBytes)) {
+      const wait = this.#lastSmallWriteAt + COMPAT_LIMITS.replyGapMs -
+        Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      let offset = 0;
+      while (offset < piece.length) {
+        offset += await this.#conn.write(piece.subarray(offset));
+      }
+      this.#lastSmallWriteAt = Date.now();
+    }
   }
 
   #admit(nick: string, room: string | undefined, since: number | undefined) {

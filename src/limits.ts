@@ -22,8 +22,14 @@ export const SERVE_DEFAULTS = {
   burst: 10,
   /** Bytes waiting to be written to one connection before it is dropped as a slow consumer. */
   maxQueueBytes: 1024 * 1024,
-  /** Seconds a new connection may take to send its first valid line. */
+  /** Seconds a connection that has sent bytes may take to complete its hello (nickname). */
   handshakeSeconds: 30,
+  /**
+   * Seconds a new connection may stay silent before its first byte: tutorial
+   * programs connect, then wait for a person to type. The connection cap
+   * bounds what idle sockets cost.
+   */
+  firstBytesSeconds: 300,
   /** Seconds of continuous flooding after which a connection is disconnected. */
   floodSeconds: 10,
 } as const;
@@ -34,6 +40,43 @@ export const SAFETY_TIMINGS = {
   floodQuietMs: 1000,
   /** Pause before closing after a wrong password, to slow guessing. */
   wrongPasswordDelayMs: 1000,
+} as const;
+
+/**
+ * The compatibility door for tutorial socket programs (docs/protocol.md,
+ * "Compatibility door"): unframed TCP, the `NICK` handshake, UDP.
+ */
+export const COMPAT_LIMITS = {
+  /**
+   * Bytes without a newline that sit this long count as one line, on a
+   * connection that never sent a newline: one `send()` arrives within a few
+   * ms, while the next one is typed by a person hundreds of ms later.
+   */
+  unframedIdleMs: 100,
+  /**
+   * A first chunk of a single key waits this long instead: a
+   * character-at-a-time terminal sends its second key sooner, and is then
+   * read as a line client.
+   */
+  keystrokeIdleMs: 1000,
+  /** `--compat`: the rest of the banner follows `NICK` after this, or at the client's first bytes. */
+  nickWaitMs: 300,
+  /** Messages of history replayed to an unframed client or UDP member (they print it all at once). */
+  unframedHistory: 5,
+  /** Largest write to an unframed client and largest datagram: the tutorials read with `recv(1024)`. */
+  maxReplyBytes: 1024,
+  /** Pause between two writes to an unframed client, so each arrives as its own `recv`. */
+  replyGapMs: 30,
+  /** A UDP member silent this long is dropped and is never sent to again. */
+  udpExpiryMs: 10 * 60 * 1000,
+  /** How often silent UDP members are looked for. */
+  udpSweepMs: 10_000,
+  /**
+   * Datagrams per second the server sends to one address, and the burst:
+   * a spoofed source must not turn the server into an amplifier.
+   */
+  udpSendRate: 20,
+  udpSendBurst: 40,
 } as const;
 
 /** Protocol limits fixed by docs/protocol.md. */

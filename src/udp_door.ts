@@ -1,0 +1,354 @@
+/**
+ * The UDP side of the compatibility door (`chat serve --udp`): each source
+ * address is a member of the default room, in the same hub as everyone else.
+ *
+ * A first datagram that is a valid nickname names the member, any other is a
+ * guest's first message. Every datagram a member sends gets exactly one
+ * direct reply datagram (its welcome, or the echo of its message, or an
+ * error), because some tutorial clients block in `recvfrom` until it comes;
+ * the room's other events reach a member one datagram each.
+ *
+ * UDP source addresses can be forged, so the door is off by default, never
+ * sends to an address that has not spoken for `COMPAT_LIMITS.udpExpiryMs`, and
+ * never sends one address more than `udpSendRate` datagrams a second: a
+ * spoofed datagram must not turn the server into an amplifier against the
+ * forged address. Datagrams are at most 1,024 bytes, cut on a character
+ * boundary.
+ *
+ * {@linkcode UdpDoor} holds the decisions and takes a `send` function;
+ * {@linkcode startUdpDoor} binds the socket (`node:dgram`, which needs no
+ * unstable flag).
+ *
+ * @module
+ */
+
+import dgram from "node:dgram";
+import { errorEvent, type ServerEvent } from "../protocol.ts";
+import { GuestNames } from "./guest_names.ts";
+import { type Hub, Outgoing, type Recipient, type Session } from "./hub.ts";
+import { COMPAT_LIMITS } from "./limits.ts";
+import { TokenBucket } from "./rate_limiter.ts";
+import { renderText } from "./text_dialect.ts";
+import { isQuitWord, shortHistory, stripOwnPrefix } from "./unframed.ts";
+import { truncateUtf8 } from "./utf8_chunks.ts";
+
+/** Sends one datagram; must not block. */
+export type SendDatagram = (
+  bytes: Uint8Array,
+  port: number,
+  address: string,
+) => void;
+
+/** Options for {@linkcode UdpDoor}. */
+export interface UdpDoorOptions {
+  hub: Hub;
+  /** Messages per second a member may send, and the burst (as over TCP). */
+  rate: number;
+  burst: number;
+  /** Members at once; datagrams from further addresses get "server full". */
+  maxMembers: number;
+  /** Where guest names come from (shared with TCP). */
+  guests?: GuestNames;
+  /** Writes one log line. */
+  log: (line: string) => void;
+  /** The clock. @default {Date.now} */
+  now?: () => number;
+}
+
+const encoder = new TextEncoder();
+/** How long closing waits for the last datagrams to be handed to the OS. */
+const UDP_CLOSE_WAIT_MS = 500;
+
+/** One source address, as a member of the hub. */
+class UdpMember implements Recipient {
+  session: Session | undefined;
+  /** The name this address chose, kept to strip it as a prefix. */
+  chosenNick = "";
+  lastHeardAt: number;
+  /** Messages this address may send (the same rule as over TCP). */
+  readonly inbound: TokenBucket;
+  /** Datagrams the server may send to this address. */
+  readonly outbound: TokenBucket;
+  /**
+   * A guest whose first datagram was a message gets its welcome and that
+   * message's echo in one reply datagram: the welcome waits here.
+   */
+  heldWelcome: Uint8Array | undefined;
+  holding = false;
+
+  constructor(
+    readonly address: string,
+    readonly port: number,
+    readonly door: UdpDoor,
+    now: () => number,
+    rate: number,
+    burst: number,
+  ) {
+    this.lastHeardAt = now();
+    this.inbound = new TokenBucket({ rate, burst, now });
+    this.outbound = new TokenBucket({
+      rate: COMPAT_LIMITS.udpSendRate,
+      burst: COMPAT_LIMITS.udpSendBurst,
+      now,
+    });
+  }
+
+  /** Called by the hub: one event, one datagram. */
+  deliver(out: Outgoing): void {
+    const event = out.event;
+    const bytes = event.type === "welcome"
+      ? encoder.encode(
+        renderText(shortHistory(event, COMPAT_LIMITS.unframedHistory)),
+      )
+      : out.bytes("text");
+    if (this.holding) {
+      if (event.type === "welcome") {
+        this.heldWelcome = bytes;
+        return;
+      }
+      if (this.#answersHeld(event)) {
+        this.holding = false;
+        const held = this.heldWelcome ?? new Uint8Array(0);
+        this.heldWelcome = undefined;
+        return this.door.sendTo(this, concat(held, bytes));
+      }
+    }
+    this.door.sendTo(this, bytes);
+  }
+
+  /** The event that answers a guest's first message: its echo or an error. */
+  #answersHeld(event: ServerEvent): boolean {
+    return event.type === "error" || event.type === "bye" ||
+      (event.type === "msg" && event.from === this.session?.nick);
+  }
+}
+
+/** The members reached over UDP, and what each datagram does. */
+export class UdpDoor {
+  #members = new Map<string, UdpMember>();
+  #options: UdpDoorOptions;
+  #send: SendDatagram;
+  #now: () => number;
+  #guests: GuestNames;
+  #decoder = new TextDecoder("utf-8", { fatal: true });
+  /** Replies to addresses that are not members ("server full"), all told. */
+  #strangerReplies = new TokenBucket({
+    rate: COMPAT_LIMITS.udpSendRate,
+    burst: COMPAT_LIMITS.udpSendBurst,
+  });
+
+  /** @param send hands one datagram to the socket. */
+  constructor(options: UdpDoorOptions, send: SendDatagram) {
+    this.#options = options;
+    this.#send = send;
+    this.#now = options.now ?? Date.now;
+    this.#guests = options.guests ?? new GuestNames();
+  }
+
+  /** How many addresses are members now. */
+  get size(): number {
+    return this.#members.size;
+  }
+
+  /** Handles one datagram from `address`:`port`. */
+  receive(data: Uint8Array, address: string, port: number): void {
+    const key = `${address}|${port}`;
+    let text: string | undefined;
+    try {
+      // Some clients end a datagram with a newline; it is not part of it.
+      text = this.#decoder.decode(data).replace(/\r?\n$/, "");
+    } catch {
+      text = undefined;
+    }
+    const member = this.#members.get(key);
+    if (member) {
+      member.lastHeardAt = this.#now();
+      if (text === undefined) {
+        return member.deliver(new Outgoing(errorEvent("invalid_utf8")));
+      }
+      return this.#message(member, text);
+    }
+    // A stranger's datagram that says nothing makes no member and no reply.
+    if (text === undefined || text.trim() === "") return;
+    if (this.#members.size >= this.#options.maxMembers) {
+      if (!this.#strangerReplies.take()) return;
+      const full = encoder.encode(renderText(errorEvent("server_full")));
+      return this.#send(full, port, address);
+    }
+    this.#join(key, address, port, text);
+  }
+
+  /** Drops members silent for longer than the expiry; call now and then. */
+  sweep(): void {
+    const now = this.#now();
+    for (const [key, member] of this.#members) {
+      if (now - member.lastHeardAt < COMPAT_LIMITS.udpExpiryMs) continue;
+      this.#members.delete(key);
+      this.#leave(member, "timed out");
+    }
+  }
+
+  /** Says `bye` to every member and removes them all. */
+  closeAll(reason: string): void {
+    for (const member of this.#members.values()) {
+      member.deliver(new Outgoing({ type: "bye", reason }));
+      this.#leave(member, reason);
+    }
+    this.#members.clear();
+  }
+
+  /**
+   * Sends a member one datagram, unless the address has been silent too long
+   * or has had its share of datagrams this second.
+   */
+  sendTo(member: UdpMember, bytes: Uint8Array): void {
+    if (this.#now() - member.lastHeardAt >= COMPAT_LIMITS.udpExpiryMs) return;
+    if (!member.outbound.take()) return;
+    this.#send(
+      truncateUtf8(bytes, COMPAT_LIMITS.maxReplyBytes),
+      member.port,
+      member.address,
+    );
+  }
+
+  #join(key: string, address: string, port: number, text: string): void {
+    const hub = this.#options.hub;
+    const member = new UdpMember(
+      address,
+      port,
+      this,
+      this.#now,
+      this.#options.rate,
+      this.#options.burst,
+    );
+    const isFree = (nick: string) => hub.checkNick(nick) === undefined;
+    const wanted = text.trim();
+    const refusal = hub.checkNick(wanted);
+    let nick: string;
+    let firstMessage: string | undefined;
+    // As over TCP: a valid nickname is the nickname, a taken one gets a
+    // variant, anything else is a guest's first message.
+    if (refusal === undefined || refusal === "nick_taken") {
+      member.chosenNick = wanted;
+      nick = refusal ? this.#guests.variant(wanted, isFree) : wanted;
+    } else {
+      nick = this.#guests.next(isFree);
+      firstMessage = text;
+      member.holding = true;
+    }
+    const result = hub.hello(member, { nick });
+    if (typeof result === "string") {
+      member.holding = false;
+      return this.#send(
+        encoder.encode(renderText(errorEvent(result))),
+        port,
+        address,
+      );
+    }
+    member.session = result;
+    this.#members.set(key, member);
+    this.#options.log(`udp join ${nick} ${formatAddress(address, port)}`);
+    if (firstMessage !== undefined) this.#message(member, firstMessage);
+  }
+
+  #message(member: UdpMember, raw: string): void {
+    const session = member.session!;
+    const text = stripOwnPrefix(raw, [session.nick, member.chosenNick]);
+    if (isQuitWord(text)) {
+      member.deliver(new Outgoing({ type: "bye", reason: "goodbye" }));
+      this.#members.delete(`${member.address}|${member.port}`);
+      return this.#leave(member, "quit");
+    }
+    if (!member.inbound.take()) {
+      return member.deliver(new Outgoing(errorEvent("rate_limited")));
+    }
+    this.#options.hub.handle(session, { type: "say", text });
+  }
+
+  #leave(member: UdpMember, reason: string): void {
+    if (!member.session) return;
+    this.#options.hub.leave(member.session, reason);
+    this.#options.log(
+      `udp leave ${member.session.nick} ${
+        formatAddress(member.address, member.port)
+      }: ${reason}`,
+    );
+  }
+}
+
+/** A running UDP door. */
+export interface RunningUdpDoor {
+  /** The door's members and decisions. */
+  door: UdpDoor;
+  /** Says `bye` to every member, then closes the socket. */
+  close(reason: string): Promise<void>;
+}
+
+/**
+ * Binds UDP on `hostname`:`port` (the TCP port's number) and serves the door.
+ * Rejects with `Deno.errors.AddrInUse` when the port is taken for UDP.
+ */
+export function startUdpDoor(
+  hostname: string,
+  port: number,
+  options: UdpDoorOptions,
+): Promise<RunningUdpDoor> {
+  const socket = dgram.createSocket(hostname.includes(":") ? "udp6" : "udp4");
+  let pending = 0;
+  let allSent: (() => void) | undefined;
+  const door = new UdpDoor(options, (bytes, toPort, toAddress) => {
+    pending++;
+    socket.send(bytes, toPort, toAddress, (error) => {
+      if (error) options.log(`udp send to ${toAddress}: ${error.message}`);
+      if (--pending === 0) allSent?.();
+    });
+  });
+  socket.on("message", (data: Uint8Array, from: dgram.RemoteInfo) => {
+    door.receive(data, from.address, from.port);
+  });
+  const sweeper = setInterval(() => door.sweep(), COMPAT_LIMITS.udpSweepMs);
+  const bound = Promise.withResolvers<RunningUdpDoor>();
+  socket.once("error", (error: Error & { code?: string }) => {
+    clearInterval(sweeper);
+    socket.close();
+    bound.reject(
+      error.code === "EADDRINUSE"
+        ? new Deno.errors.AddrInUse(`UDP port ${port} is already in use`)
+        : error,
+    );
+  });
+  socket.bind(port, hostname, () => {
+    // After binding, a socket error is logged, never fatal.
+    socket.removeAllListeners("error");
+    socket.on("error", (error: Error) => options.log(`udp error: ${error}`));
+    bound.resolve({
+      door,
+      close: async (reason) => {
+        clearInterval(sweeper);
+        door.closeAll(reason);
+        if (pending > 0) {
+          // The last byes go out before the socket closes (briefly at most).
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          await new Promise<void>((resolve) => {
+            allSent = resolve;
+            timer = setTimeout(resolve, UDP_CLOSE_WAIT_MS);
+          });
+          clearTimeout(timer);
+        }
+        socket.close();
+      },
+    });
+  });
+  return bound.promise;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function formatAddress(address: string, port: number): string {
+  return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
+}

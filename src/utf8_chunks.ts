@@ -1,0 +1,73 @@
+/**
+ * Cutting replies for clients that read with `recv(1024).decode()`: pieces
+ * that fit one such read and never end inside a UTF-8 character, whose cut
+ * would make the client's `decode()` throw and stop its receiving. Pure.
+ *
+ * @module
+ */
+
+const NEWLINE = 0x0a;
+
+/** True for a UTF-8 continuation byte (`10xxxxxx`). */
+function isContinuation(byte: number): boolean {
+  return (byte & 0xc0) === 0x80;
+}
+
+/**
+ * The largest cut at or before `limit` (an index into `data`) that does not
+ * fall inside a UTF-8 character; `start` if there is none after it.
+ */
+function characterBoundary(
+  data: Uint8Array,
+  start: number,
+  limit: number,
+): number {
+  let cut = limit;
+  // A character is at most 4 bytes: at most 3 continuation bytes to skip.
+  while (cut > start && cut < data.length && isContinuation(data[cut])) cut--;
+  return cut;
+}
+
+/**
+ * Splits `data` into pieces of at most `maxBytes`, each ending after a
+ * newline when one fits, otherwise at a character boundary.
+ *
+ * @example
+ * ```ts
+ * splitUtf8(new TextEncoder().encode("你好"), 4).map((p) => p.length); // → [3, 3]
+ * ```
+ */
+export function splitUtf8(data: Uint8Array, maxBytes: number): Uint8Array[] {
+  if (maxBytes < 4) throw new RangeError("maxBytes must fit one character");
+  const pieces: Uint8Array[] = [];
+  let start = 0;
+  while (data.length - start > maxBytes) {
+    const limit = start + maxBytes;
+    const newline = data.lastIndexOf(NEWLINE, limit - 1);
+    let cut = newline >= start ? newline + 1 : characterBoundary(
+      data,
+      start,
+      limit,
+    );
+    // Bytes that are no character at all: cut anywhere rather than loop.
+    if (cut === start) cut = limit;
+    pieces.push(data.subarray(start, cut));
+    start = cut;
+  }
+  if (start < data.length) pieces.push(data.subarray(start));
+  return pieces;
+}
+
+/**
+ * `data` cut to at most `maxBytes` at a character boundary, ending in `…`
+ * when something was cut (for a datagram, which cannot be continued).
+ */
+export function truncateUtf8(data: Uint8Array, maxBytes: number): Uint8Array {
+  if (data.length <= maxBytes) return data;
+  const ellipsis = new TextEncoder().encode("…\n");
+  const cut = characterBoundary(data, 0, maxBytes - ellipsis.length);
+  const out = new Uint8Array(cut + ellipsis.length);
+  out.set(data.subarray(0, cut));
+  out.set(ellipsis, cut);
+  return out;
+}
