@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { VERSION } from "./protocol.ts";
 import { connect, type ConnectOptions } from "./client.ts";
 import { serve, type ServeOptions } from "./server.ts";
+import { readCaFile, TlsSetupError } from "./src/tls_setup.ts";
 import {
   COMPAT_LIMITS,
   CONNECT_DEFAULTS,
@@ -64,6 +65,10 @@ Compatibility door, for programs from socket tutorials (docs/protocol.md):
                        address. Off by default: UDP senders can be forged, so
                        only addresses heard in the last ${UDP_EXPIRY_MINUTES} minutes are
                        sent to, at most ${COMPAT_LIMITS.udpSendRate} datagrams a second each
+
+TLS (encrypted; clients join with chat connect --tls):
+  --tls-cert FILE      PEM certificate (chain) to serve TLS with
+  --tls-key FILE       PEM private key of that certificate
   -h, --help           show this help
 `;
 
@@ -78,6 +83,9 @@ Options:
   --room NAME          room to join (default: the server's)
   --password PW        the server's password, if it has one
   --json               pipe mode: print raw protocol events (for bots)
+  --tls                connect with TLS (the server runs with --tls-cert)
+  --ca FILE            trust this PEM certificate too (a self-signed server's
+                       certificate file); implies --tls
   -h, --help           show this help
 `;
 
@@ -135,6 +143,8 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
     "flood-seconds": { type: "string" },
     "max-queue": { type: "string" },
     "handshake-seconds": { type: "string" },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
     "first-bytes-seconds": { type: "string" },
     compat: { type: "boolean" },
     udp: { type: "boolean" },
@@ -195,6 +205,13 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
       `--room must be 1–32 letters, digits, _ or -, not "${options.room}"`,
     );
   }
+  if (
+    (values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)
+  ) {
+    throw new UsageError("--tls-cert and --tls-key go together");
+  }
+  options.tlsCert = values["tls-cert"];
+  options.tlsKey = values["tls-key"];
   if (options.maxClients < 1) {
     throw new UsageError("--max-clients must be at least 1");
   }
@@ -235,6 +252,8 @@ export function parseConnectArgs(args: string[]): ConnectOptions | "help" {
     room: { type: "string" },
     password: { type: "string" },
     json: { type: "boolean" },
+    tls: { type: "boolean" },
+    ca: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) return "help";
@@ -249,6 +268,8 @@ export function parseConnectArgs(args: string[]): ConnectOptions | "help" {
     room: values.room,
     password: values.password,
     json: values.json ?? false,
+    tls: (values.tls ?? false) || values.ca !== undefined,
+    caCerts: values.ca === undefined ? undefined : [readCaFile(values.ca)],
   };
 }
 
@@ -281,7 +302,7 @@ export async function main(args: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}" (try: chat --help)`);
     }
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof TlsSetupError) {
       console.error(`chat: ${error.message}`);
       return 2;
     }

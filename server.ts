@@ -13,6 +13,9 @@ import { VERSION } from "./protocol.ts";
 import { Connection } from "./src/connection.ts";
 import { GuestNames } from "./src/guest_names.ts";
 import { Hub } from "./src/hub.ts";
+import { SAFETY_TIMINGS } from "./src/limits.ts";
+import { acceptTls, TlsContext } from "./src/tls_conn.ts";
+import { checkTlsPair, readTlsFiles } from "./src/tls_setup.ts";
 import { SqliteStore } from "./src/store.ts";
 import { type RunningUdpDoor, startUdpDoor } from "./src/udp_door.ts";
 
@@ -31,6 +34,10 @@ export interface ServeOptions {
   maxQueueBytes: number;
   handshakeSeconds: number;
   floodSeconds: number;
+  /** PEM certificate chain file: serve TLS (with `tlsKey`). */
+  tlsCert?: string;
+  /** PEM private key file for `tlsCert`. */
+  tlsKey?: string;
   /** Seconds a connection may stay silent before its first byte. @default {handshakeSeconds} */
   firstBytesSeconds?: number;
   /** Send `NICK` first, for the tutorial client that waits for it. @default {false} */
@@ -62,6 +69,12 @@ export function startServer(
   options: ServeOptions,
   log: (line: string) => void = logLine,
 ): RunningServer {
+  // Bad TLS files are the owner's mistake: refuse before touching the db.
+  const tlsFiles = options.tlsCert !== undefined && options.tlsKey !== undefined
+    ? readTlsFiles(options.tlsCert, options.tlsKey)
+    : undefined;
+  if (tlsFiles) checkTlsPair(options.host, tlsFiles);
+  const tlsContext = tlsFiles ? new TlsContext(tlsFiles) : undefined;
   const store = new SqliteStore(options.db);
   let flushScheduled = false;
   const hub = new Hub({
@@ -85,6 +98,12 @@ export function startServer(
   });
   const listener = Deno.listen({ hostname: options.host, port: options.port });
   const connections = new Set<Connection>();
+  /** TLS connections still in their handshake; they count toward the cap. */
+  const handshaking = new Set<Deno.Conn>();
+  const tlsHandshakeMs = Math.min(
+    SAFETY_TIMINGS.tlsHandshakeMaxMs,
+    options.handshakeSeconds * 1000,
+  );
   const banner =
     `Welcome to ${options.name} (chat ${VERSION}). Please choose a nickname:`;
   const settings = {
@@ -119,14 +138,39 @@ export function startServer(
 
   async function acceptLoop(): Promise<void> {
     for await (const conn of listener) {
-      if (connections.size >= options.maxClients) {
-        refuseFull(conn, options.maxClients, log);
-        continue;
-      }
-      const connection = new Connection(conn, settings);
-      connections.add(connection);
-      connection.run().finally(() => connections.delete(connection));
+      const full = connections.size + handshaking.size >= options.maxClients;
+      if (tlsContext) {
+        admitTls(conn, tlsContext, full).catch((error) =>
+          log(`TLS connection error: ${error}`)
+        );
+      } else if (full) refuseFull(conn, options.maxClients, log);
+      else serveConnection(conn);
     }
+  }
+
+  function serveConnection(conn: Deno.Conn): void {
+    const connection = new Connection(conn, settings);
+    connections.add(connection);
+    connection.run().finally(() => connections.delete(connection));
+  }
+
+  /** TLS first, within its deadline; only then is it a chat connection. */
+  async function admitTls(
+    tcp: Deno.TcpConn,
+    context: TlsContext,
+    full: boolean,
+  ): Promise<void> {
+    if (!full) handshaking.add(tcp);
+    const result = await acceptTls(tcp, context, tlsHandshakeMs);
+    handshaking.delete(tcp);
+    if (typeof result === "string") {
+      const addr = tcp.remoteAddr;
+      return log(`disconnect ${addr.hostname}:${addr.port}: ${result}`);
+    }
+    if (stopping) return closeQuietly(result);
+    // The "server full" line goes inside TLS, where the client can read it.
+    if (full) return refuseFull(result, options.maxClients, log);
+    serveConnection(result);
   }
 
   const accepting = acceptLoop().catch((error) => {
@@ -137,6 +181,7 @@ export function startServer(
     if (stopping) return;
     stopping = true;
     listener.close();
+    for (const conn of handshaking) closeQuietly(conn);
     hub.flush();
     for (const connection of connections) {
       connection.close(reason, { type: "bye", reason });
@@ -165,13 +210,23 @@ function refuseFull(
   log(`full ${addr.hostname}:${addr.port}: refused (${maxClients} clients)`);
   const text =
     `Sorry, this server is full (${maxClients} clients). Try again later.\n`;
+  // Over TLS the write waits for a handshake that may never come: give up.
+  const timer = setTimeout(() => closeQuietly(conn), REFUSAL_LINGER_MS);
   conn.write(new TextEncoder().encode(text)).catch(() => {}).finally(() => {
-    try {
-      conn.close();
-    } catch {
-      // Already gone.
-    }
+    clearTimeout(timer);
+    closeQuietly(conn);
   });
+}
+
+/** How long a refused newcomer has to read the "server full" line. */
+const REFUSAL_LINGER_MS = 2000;
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already gone.
+  }
 }
 
 /** The IPv4 addresses others on the network can reach this machine at. */
@@ -197,18 +252,31 @@ export async function serve(options: ServeOptions): Promise<void> {
     throw error;
   }
   const { port } = server.addr;
+  const tls = options.tlsCert !== undefined;
   const lines = [
     `chat ${VERSION}: "${options.name}" listening on ${
       formatHost(server.addr.hostname)
-    }:${port}`,
+    }:${port}${tls ? " with TLS" : ""}`,
     `history: ${
       options.db === ":memory:" ? "in memory (not kept)" : options.db
     }`,
     "Classmates can join with one of:",
   ];
   for (const address of shareableAddresses(options.host)) {
-    lines.push(`  chat connect ${formatHost(address)}:${port}`);
-    lines.push(`  nc ${address} ${port}`);
+    if (tls) {
+      lines.push(`  chat connect --tls ${formatHost(address)}:${port}`);
+      lines.push(
+        `  openssl s_client -quiet -connect ${formatHost(address)}:${port}`,
+      );
+    } else {
+      lines.push(`  chat connect ${formatHost(address)}:${port}`);
+      lines.push(`  nc ${address} ${port}`);
+    }
+  }
+  if (tls) {
+    lines.push(
+      `A self-signed certificate? Give them ${options.tlsCert} and add: --ca ${options.tlsCert}`,
+    );
   }
   if (options.compat || options.udp) {
     lines.push(

@@ -51,10 +51,22 @@ function describeConnectError(target: LinkTarget, error: unknown): string {
     return `cannot reach ${where}: unknown host`;
   }
   const message = error instanceof Error ? error.message : String(error);
-  if (/certificate|tls|handshake/i.test(message)) {
-    return `cannot reach ${where} over TLS: ${message.split("\n")[0]}`;
+  if (/certificate|tls|handshake|corrupt message/i.test(message)) {
+    return `cannot reach ${where} over TLS: ${message.split("\n")[0]}${
+      tlsHint(message)
+    }`;
   }
   return `cannot reach ${where}: ${message.split("\n")[0]}`;
+}
+
+function tlsHint(message: string): string {
+  if (/UnknownIssuer|self.signed/i.test(message)) {
+    return " (a self-signed certificate? add --ca with the server's certificate file)";
+  }
+  if (/corrupt message|InvalidContentType|wrong version/i.test(message)) {
+    return " (is it a plain server? try without --tls)";
+  }
+  return "";
 }
 
 /** An open connection to a chat server. */
@@ -100,6 +112,13 @@ export class ChatLink {
       try {
         conn.close();
       } catch { /* already closed */ }
+      if (error instanceof Deno.errors.TimedOut && !target.tls) {
+        throw new LinkError(
+          `${
+            formatTarget(target)
+          } sent no greeting (is it a TLS server? try --tls)`,
+        );
+      }
       throw new LinkError(describeConnectError(target, error));
     }
     if (first.done) {
@@ -107,10 +126,17 @@ export class ChatLink {
         conn.close();
       } catch { /* already closed */ }
       throw new LinkError(
-        `${formatTarget(target)} closed the connection at once${
+        `${formatTarget(target)} closed the connection without a greeting${
           target.tls ? "" : " (is it a TLS server? try --tls)"
         }`,
       );
+    }
+    if (/\bserver is full\b/i.test(first.value)) {
+      // The refusal a full server sends instead of its banner, then closes.
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+      throw new LinkError(`${formatTarget(target)}: ${first.value}`);
     }
     return new ChatLink(conn, lines, first.value);
   }

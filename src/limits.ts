@@ -40,6 +40,12 @@ export const SAFETY_TIMINGS = {
   floodQuietMs: 1000,
   /** Pause before closing after a wrong password, to slow guessing. */
   wrongPasswordDelayMs: 1000,
+  /**
+   * Longest a TLS handshake may take (less if `--handshake-seconds` is less):
+   * a real TLS client finishes in milliseconds, while a plain client waiting
+   * for the banner would otherwise hold its slot until it gives up.
+   */
+  tlsHandshakeMaxMs: 5000,
 } as const;
 
 /**

@@ -28,6 +28,31 @@ function procStatusKiB(pid: number, field: string): number | undefined {
   }
 }
 
+/** The timer column of the server's end of a TCP connection, from /proc. */
+export function serverSocketTimer(
+  serverPort: number,
+  clientPort: number,
+): string | undefined {
+  const hex = (port: number) =>
+    port.toString(16).toUpperCase().padStart(4, "0");
+  let table: string;
+  try {
+    table = Deno.readTextFileSync("/proc/net/tcp");
+  } catch {
+    return undefined;
+  }
+  for (const line of table.split("\n").slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (
+      fields[1]?.endsWith(`:${hex(serverPort)}`) &&
+      fields[2]?.endsWith(`:${hex(clientPort)}`)
+    ) {
+      return fields[5]?.split(":")[0];
+    }
+  }
+  return undefined;
+}
+
 // Everything the server promises never to pass from one user to another:
 // C0 controls (tab included: it becomes a space), DEL, C1 controls, and the
 // bidi embeddings, overrides and isolates.

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { ServerEvent } from "../protocol.ts";
 import { ServerProcess, TestClient } from "./helpers.ts";
-import { joinText, sleep } from "./hostile_helpers.ts";
+import { joinText, serverSocketTimer, sleep } from "./hostile_helpers.ts";
 
 type Msg = Extract<ServerEvent, { type: "msg" }>;
 
@@ -236,31 +236,6 @@ Deno.test("a timed-out connection is told why before it is closed", async () => 
     await server.stop();
   }
 });
-
-/** The timer column of the server's end of a TCP connection, from /proc. */
-function serverSocketTimer(
-  serverPort: number,
-  clientPort: number,
-): string | undefined {
-  const hex = (port: number) =>
-    port.toString(16).toUpperCase().padStart(4, "0");
-  let table: string;
-  try {
-    table = Deno.readTextFileSync("/proc/net/tcp");
-  } catch {
-    return undefined;
-  }
-  for (const line of table.split("\n").slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    if (
-      fields[1]?.endsWith(`:${hex(serverPort)}`) &&
-      fields[2]?.endsWith(`:${hex(clientPort)}`)
-    ) {
-      return fields[5]?.split(":")[0];
-    }
-  }
-  return undefined;
-}
 
 const canReadProcNet = (() => {
   try {

@@ -1,0 +1,351 @@
+/**
+ * TLS end to end: `chat serve --tls-cert --tls-key` with a self-signed
+ * certificate made by openssl, `chat connect --tls --ca`, and the clear
+ * errors of every mismatch (plain against TLS, TLS against plain, unknown
+ * issuer, bad files).
+ */
+
+import assert from "node:assert/strict";
+import {
+  LineSplitter,
+  parseServerEvent,
+  type ServerEvent,
+} from "../protocol.ts";
+import { runChat, ServerProcess, tempDir, TestClient } from "./helpers.ts";
+import {
+  hasOpenssl,
+  makeSelfSignedCert,
+  serverSocketTimer,
+  sleep,
+} from "./hostile_helpers.ts";
+
+const opensslHere = await hasOpenssl();
+const procNetHere = await Deno.stat("/proc/net/tcp").then(() => true, () => false);
+if (!opensslHere) {
+  console.log(
+    "skipped: TLS tests need openssl to make a certificate (.ci/run installs it)",
+  );
+}
+
+/** A JSON-dialect client over TLS, reading events line by line. */
+class TlsClient {
+  #conn: Deno.TlsConn;
+  #events: ServerEvent[] = [];
+  #closed = false;
+  #reading: Promise<void>;
+  #wake: (() => void) | undefined;
+
+  constructor(conn: Deno.TlsConn) {
+    this.#conn = conn;
+    this.#reading = this.#read();
+  }
+
+  async #read(): Promise<void> {
+    const splitter = new LineSplitter(1 << 20);
+    const decoder = new TextDecoder();
+    const buffer = new Uint8Array(16384);
+    try {
+      for (;;) {
+        const n = await this.#conn.read(buffer);
+        if (n === null) break;
+        splitter.push(buffer.subarray(0, n), (piece) => {
+          if (piece.kind !== "line") return;
+          const event = parseServerEvent(decoder.decode(piece.bytes));
+          if (event) this.#events.push(event);
+        });
+        this.#wake?.();
+      }
+    } catch { /* closed */ }
+    this.#closed = true;
+    this.#wake?.();
+  }
+
+  send(frame: unknown): Promise<number> {
+    return this.#conn.write(
+      new TextEncoder().encode(JSON.stringify(frame) + "\n"),
+    );
+  }
+
+  async waitFor(
+    match: (e: ServerEvent) => boolean,
+    timeoutMs = 5000,
+  ): Promise<ServerEvent> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const index = this.#events.findIndex(match);
+      if (index >= 0) return this.#events.splice(0, index + 1).pop()!;
+      if (this.#closed) throw new Error("closed while waiting");
+      if (Date.now() > deadline) throw new Error("timed out");
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 50);
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      this.#conn.close();
+    } catch { /* closed */ }
+    await this.#reading;
+  }
+}
+
+Deno.test({
+  name: opensslHere
+    ? "chat over TLS: a TLS bot and chat connect --tls --ca talk, and the startup says TLS"
+    : "chat over TLS (skipped: openssl not installed)",
+  ignore: !opensslHere,
+  fn: async () => {
+    const dir = await tempDir();
+    const { cert, key } = await makeSelfSignedCert(dir.path);
+    const server = await ServerProcess.start([
+      "--tls-cert",
+      cert,
+      "--tls-key",
+      key,
+    ]);
+    let watcher: TlsClient | undefined;
+    try {
+      assert.match(server.startup, /listening on 127\.0\.0\.1:\d+ with TLS/);
+      assert.match(server.startup, /chat connect --tls 127\.0\.0\.1:\d+/);
+      assert.match(server.startup, new RegExp(`--ca ${cert}`));
+      assert.doesNotMatch(server.startup, /\n {2}nc /, "nc cannot speak TLS");
+
+      const conn = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port: server.port,
+        caCerts: [await Deno.readTextFile(cert)],
+      });
+      watcher = new TlsClient(conn);
+      await watcher.send({ type: "hello", nick: "watcher" });
+      await watcher.waitFor((e) => e.type === "welcome");
+      // TCP keepalive holds for TLS connections too (timer 2 in /proc).
+      let timer: string | undefined;
+      for (let i = 0; i < 40 && timer !== "02"; i++) {
+        timer = serverSocketTimer(server.port, conn.localAddr.port);
+        if (timer === undefined && !procNetHere) break; // nothing to check
+        await sleep(50);
+      }
+      if (procNetHere) assert.equal(timer, "02", "keepalive on");
+
+      const piped = await runChat(
+        [
+          "connect",
+          "--ca",
+          cert,
+          `localhost:${server.port}`,
+          "--nick",
+          "piper",
+        ],
+        "secret over TLS 🔒\n",
+      );
+      assert.equal(piped.code, 0, piped.stderr);
+      assert.match(piped.stdout, /piper: secret over TLS 🔒/);
+      const msg = await watcher.waitFor((e) => e.type === "msg");
+      assert.equal(msg.type === "msg" && msg.text, "secret over TLS 🔒");
+
+      const tlsFlag = await runChat(
+        [
+          "connect",
+          "--tls",
+          "--ca",
+          cert,
+          `127.0.0.1:${server.port}`,
+          "--nick",
+          "two",
+        ],
+        "again\n",
+      );
+      assert.equal(tlsFlag.code, 0, tlsFlag.stderr);
+    } finally {
+      await watcher?.close();
+      await server.stop();
+      await dir.remove();
+    }
+  },
+});
+
+Deno.test({
+  name: opensslHere
+    ? "TLS mismatches are clear errors, not hangs: plain client, TLS client, unknown issuer"
+    : "TLS mismatches (skipped: openssl not installed)",
+  ignore: !opensslHere,
+  fn: async () => {
+    const dir = await tempDir();
+    const { cert, key } = await makeSelfSignedCert(dir.path);
+    const tls = await ServerProcess.start([
+      "--tls-cert",
+      cert,
+      "--tls-key",
+      key,
+      "--handshake-seconds",
+      "1",
+    ]);
+    const plain = await ServerProcess.start();
+    try {
+      let started = Date.now();
+      const plainClient = await runChat(
+        ["connect", `127.0.0.1:${tls.port}`, "--nick", "x"],
+        "hi\n",
+        15_000,
+      );
+      assert.equal(plainClient.code, 1);
+      assert.match(plainClient.stderr, /^chat: .*try --tls\)\n$/);
+      assert.ok(Date.now() - started < 10_000, "no hang");
+
+      const noCa = await runChat(
+        ["connect", "--tls", `127.0.0.1:${tls.port}`, "--nick", "x"],
+        "hi\n",
+      );
+      assert.equal(noCa.code, 1);
+      assert.match(noCa.stderr, /^chat: cannot reach .* over TLS: .*--ca.*\n$/);
+
+      started = Date.now();
+      const tlsToPlain = await runChat(
+        ["connect", "--ca", cert, `127.0.0.1:${plain.port}`, "--nick", "x"],
+        "hi\n",
+      );
+      assert.equal(tlsToPlain.code, 1);
+      assert.match(tlsToPlain.stderr, /^chat: .*try without --tls\)\n$/);
+      assert.ok(Date.now() - started < 10_000, "no hang");
+
+      // The server side: a socket that never starts TLS, and one that sends
+      // plain text, are both closed without waiting for ever.
+      const silent = await TestClient.connect(tls.port);
+      const talker = await TestClient.connect(tls.port);
+      talker.write("alice\n");
+      // Someone typing into nc is told, in plain text, what to do instead.
+      assert.match(await talker.nextLine(), /uses TLS: join with `chat connect --tls/);
+      assert.ok(await silent.waitClosed(4000), "silent socket closed");
+      assert.ok(await talker.waitClosed(4000), "plain talker closed");
+      await Promise.all([silent.close(), talker.close()]);
+      assert.match(tls.log, /no TLS handshake in time/);
+      assert.match(tls.log, /plain text on the TLS port/);
+
+      // Still serving TLS clients after all that.
+      const ok = await runChat(
+        ["connect", "--ca", cert, `127.0.0.1:${tls.port}`, "--nick", "fine"],
+        "still works\n",
+      );
+      assert.equal(ok.code, 0, ok.stderr);
+    } finally {
+      await Promise.all([tls.stop(), plain.stop()]);
+      await dir.remove();
+    }
+  },
+});
+
+Deno.test({
+  name: opensslHere
+    ? "bad TLS files and flags are one line and exit 2, no stack trace"
+    : "bad TLS files (skipped: openssl not installed)",
+  ignore: !opensslHere,
+  fn: async () => {
+    const dir = await tempDir();
+    const { cert, key } = await makeSelfSignedCert(dir.path);
+    const other = await tempDir();
+    const second = await makeSelfSignedCert(other.path);
+    try {
+      const cases: [string[], RegExp][] = [
+        [
+          ["--tls-cert", `${dir.path}/missing.pem`, "--tls-key", key],
+          /cannot read --tls-cert .*missing\.pem: no such file/,
+        ],
+        [
+          ["--tls-cert", cert, "--tls-key", `${dir.path}/nokey.pem`],
+          /cannot read --tls-key .*: no such file/,
+        ],
+        [
+          ["--tls-cert", key, "--tls-key", key],
+          /--tls-cert .* holds no certificate/,
+        ],
+        [
+          ["--tls-cert", cert, "--tls-key", cert],
+          /--tls-key .* holds no private key/,
+        ],
+        [
+          ["--tls-cert", cert, "--tls-key", second.key],
+          /--tls-key does not belong to the certificate/,
+        ],
+        [["--tls-cert", cert], /--tls-cert and --tls-key go together/],
+      ];
+      for (const [flags, pattern] of cases) {
+        const result = await runChat(
+          [
+            "serve",
+            "--port",
+            "0",
+            "--host",
+            "127.0.0.1",
+            "--db",
+            ":memory:",
+            ...flags,
+          ],
+          "",
+          10_000,
+        );
+        assert.equal(result.code, 2, `${flags.join(" ")}: ${result.stderr}`);
+        assert.match(result.stderr, pattern);
+        assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+        assert.match(result.stderr, /^chat: /);
+      }
+      const badCa = await runChat([
+        "connect",
+        "--ca",
+        `${dir.path}/nope.pem`,
+        "--nick",
+        "x",
+      ]);
+      assert.equal(badCa.code, 2);
+      assert.match(
+        badCa.stderr,
+        /^chat: cannot read --ca .*nope\.pem: no such file\n$/,
+      );
+    } finally {
+      await dir.remove();
+      await other.remove();
+    }
+  },
+});
+
+Deno.test({
+  name: opensslHere
+    ? "a TLS server that is full says so inside TLS, and chat connect shows it"
+    : "a full TLS server (skipped: openssl not installed)",
+  ignore: !opensslHere,
+  fn: async () => {
+    const dir = await tempDir();
+    const { cert, key } = await makeSelfSignedCert(dir.path);
+    const server = await ServerProcess.start([
+      "--tls-cert",
+      cert,
+      "--tls-key",
+      key,
+      "--max-clients",
+      "1",
+    ]);
+    let member: TlsClient | undefined;
+    try {
+      const ca = [await Deno.readTextFile(cert)];
+      member = new TlsClient(
+        await Deno.connectTls({ hostname: "127.0.0.1", port: server.port, caCerts: ca }),
+      );
+      await member.send({ type: "hello", nick: "first" });
+      await member.waitFor((e) => e.type === "welcome");
+      const refused = await runChat(
+        ["connect", "--ca", cert, `127.0.0.1:${server.port}`, "--nick", "second"],
+        "hi\n",
+      );
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /^chat: .*server is full \(1 clients\)/);
+    } finally {
+      await member?.close();
+      await server.stop();
+      await dir.remove();
+    }
+  },
+});
