@@ -21,7 +21,9 @@ export interface ConnectOptions extends LinkTarget {
 
 /** Runs `chat connect`; returns the process exit code. */
 export async function connect(options: ConnectOptions): Promise<number> {
-  if (Deno.stdin.isTerminal()) return await runTerminalClient(options);
+  if (Deno.stdin.isTerminal() && Deno.stdout.isTerminal()) {
+    return await runTerminalClient(options);
+  }
   return await runPipeClient(options);
 }
 

@@ -109,6 +109,26 @@ export const CONNECT_DEFAULTS = {
   retryMaxMs: 30_000,
   /** Lines typed while offline that are kept to be sent on reconnect. */
   maxPendingLines: 100,
+  /** Each reconnect wait is the backoff times a random factor within ±this. */
+  retryJitter: 0.2,
+  /** How long a server may take to answer the hello before the client retries. */
+  helloTimeoutMs: 15_000,
+  /** Quiet this long, the client pings to find out whether the link is alive. */
+  pingIntervalMs: 30_000,
+  /** No reply this long after a ping, the link counts as dead and is redialled. */
+  pingTimeoutMs: 15_000,
+  /** After `/quit`, how long to wait for the server's `bye`. */
+  quitWaitMs: 1000,
+  /** Characters the input line holds (a message is at most 4000, plus `/msg NICK `). */
+  maxInputChars: 4100,
+  /** One bracketed paste, in characters; the rest is dropped with a notice. */
+  maxPasteChars: 256 * 1024,
+  /** Sent lines kept for up/down. */
+  inputHistoryLines: 500,
+  /** Lines kept on screen for redraw after a resize; older ones are forgotten. */
+  scrollbackLines: 2000,
+  /** Quiet this long after ESC, it is the Escape key rather than a sequence. */
+  escapeTimeoutMs: 50,
   /** Pipe mode: how long to wait at EOF for the echoes of sent messages. */
   drainTimeoutMs: 30_000,
 } as const;

@@ -1,77 +1,474 @@
 /**
- * The interactive client for a terminal (first version: line mode).
+ * The interactive client, when stdin and stdout are a terminal: the thin I/O
+ * edge that joins the pure parts. Keys come from a raw-mode stdin through the
+ * {@linkcode KeyDecoder} into the {@linkcode LineEditor}; events come from a
+ * {@linkcode ChatSession} through the renderer; the {@linkcode Screen} turns
+ * both into bytes for stdout.
+ *
+ * The terminal is restored however the client ends: `finally`, an `unload`
+ * or `error` handler, or a signal (see {@linkcode RawTerminal}).
  *
  * @module
  */
 
-import { LineStream } from "../protocol.ts";
 import type { ConnectOptions } from "../client.ts";
-import { ChatLink } from "./chat_link.ts";
-import { helpLines, parseTypedLine } from "./commands.ts";
-import { renderText } from "./text_dialect.ts";
+import type { CommandFrame, RoomMessage, ServerEvent } from "../protocol.ts";
+import { formatTarget } from "./chat_link.ts";
+import {
+  ChatSession,
+  type LinkState,
+  type SessionEnd,
+  type WelcomeEvent,
+} from "./chat_session.ts";
+import { COMMANDS, helpLines, parseTypedLine } from "./commands.ts";
+import { KeyDecoder, type KeyEvent } from "./key_decoder.ts";
+import { CONNECT_DEFAULTS } from "./limits.ts";
+import { LineEditor } from "./line_editor.ts";
+import { runPlainClient } from "./plain_client.ts";
+import { isValidNick } from "./sanitize.ts";
+import { Screen } from "./screen.ts";
+import {
+  errorLine,
+  type Line,
+  noticeLine,
+  pendingLine,
+  renderEvent,
+  renderWelcome,
+  type WelcomeKind,
+} from "./terminal_render.ts";
+
+const encoder = new TextEncoder();
+
+/** Writes all of `text` to stdout, synchronously (a terminal is fast). */
+function writeOut(text: string): void {
+  if (text === "") return;
+  let bytes = encoder.encode(text);
+  while (bytes.length > 0) bytes = bytes.subarray(Deno.stdout.writeSync(bytes));
+}
+
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // No --allow-env: behave as if unset.
+  }
+}
+
+/** How the terminal may be drawn on, from NO_COLOR and TERM. */
+export function terminalAbilities(
+  env: { NO_COLOR?: string; TERM?: string },
+): { fullScreen: boolean; colour: boolean } {
+  const term = env.TERM ?? "";
+  const dumb = term === "" || term === "dumb";
+  // https://no-color.org: set and not empty means no colour.
+  const colour = !dumb && !(env.NO_COLOR !== undefined && env.NO_COLOR !== "");
+  return { fullScreen: !dumb, colour };
+}
 
 /** Runs the interactive client until the user quits; returns the exit code. */
 export async function runTerminalClient(
   options: ConnectOptions,
 ): Promise<number> {
-  let link: ChatLink;
+  const abilities = terminalAbilities({
+    NO_COLOR: readEnv("NO_COLOR"),
+    TERM: readEnv("TERM"),
+  });
+  if (!abilities.fullScreen) return await runPlainClient(options);
+  const terminal = new RawTerminal();
+  let end: SessionEnd;
   try {
-    link = await ChatLink.open(options);
-  } catch (error) {
-    console.error(`chat: ${(error as Error).message}`);
-    return 1;
+    const size = Deno.consoleSize();
+    const screen = new Screen({
+      columns: size.columns,
+      rows: size.rows,
+      colour: abilities.colour,
+    });
+    terminal.start(screen.leave());
+    end = await new FullScreenClient(options, screen).run();
+  } finally {
+    terminal.restore();
   }
-  const input = Deno.stdin.readable.pipeThrough(new LineStream()).getReader();
-  let nick = options.nick;
-  for (;;) {
-    if (!nick) {
-      Deno.stdout.writeSync(new TextEncoder().encode("Nickname: "));
-      const { value, done } = await input.read();
-      if (done) return 0;
-      nick = value.trim();
+  if (end.message) console.error(`chat: ${end.message}`);
+  return end.code;
+}
+
+/**
+ * Raw mode and the way back. {@linkcode RawTerminal.restore} is idempotent and
+ * is also called on `unload`, on an uncaught error and on SIGTERM, SIGHUP and
+ * SIGINT, so a crash never leaves the shell without echo.
+ */
+class RawTerminal {
+  #active = false;
+  #leave = "";
+  #signals: [Deno.Signal, () => void][] = [];
+
+  /** Enters raw mode; `leave` is written to restore the screen. */
+  start(leave: string): void {
+    this.#leave = leave;
+    Deno.stdin.setRaw(true);
+    this.#active = true;
+    globalThis.addEventListener("unload", this.restore);
+    globalThis.addEventListener("error", this.restore);
+    globalThis.addEventListener("unhandledrejection", this.restore);
+    const exitCodes: [Deno.Signal, number][] = [
+      ["SIGTERM", 143],
+      ["SIGHUP", 129],
+      ["SIGINT", 130],
+    ];
+    for (const [signal, code] of exitCodes) {
+      const handler = () => {
+        this.restore();
+        Deno.exit(code);
+      };
+      Deno.addSignalListener(signal, handler);
+      this.#signals.push([signal, handler]);
     }
-    const welcome = await link.hello({
-      nick,
+  }
+
+  /** Leaves raw mode and the alternate screen; safe to call twice. */
+  restore = (): void => {
+    if (!this.#active) return;
+    this.#active = false;
+    try {
+      writeOut(this.#leave);
+    } catch { /* stdout gone: nothing to restore on it */ }
+    try {
+      Deno.stdin.setRaw(false);
+    } catch { /* stdin gone */ }
+    globalThis.removeEventListener("unload", this.restore);
+    globalThis.removeEventListener("error", this.restore);
+    globalThis.removeEventListener("unhandledrejection", this.restore);
+    for (const [signal, handler] of this.#signals) {
+      Deno.removeSignalListener(signal, handler);
+    }
+    this.#signals = [];
+  };
+}
+
+/** The pinned-input-line client: editor, screen and session together. */
+class FullScreenClient {
+  #options: ConnectOptions;
+  #screen: Screen;
+  #session: ChatSession;
+  #decoder = new KeyDecoder();
+  #chatEditor: LineEditor;
+  #nickEditor = new LineEditor();
+  #nickAnswer: PromiseWithResolvers<string | undefined> | undefined;
+  #quit = Promise.withResolvers<string | undefined>();
+  #state: LinkState = { kind: "connecting", attempt: 1 };
+  #lastReason = "";
+  #lastDmFrom: string | undefined;
+  #toldAboutReply = false;
+  #statusTimer: ReturnType<typeof setInterval> | undefined;
+  #escapeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Set once run() returns: late events must not draw on the restored terminal. */
+  #done = false;
+
+  constructor(options: ConnectOptions, screen: Screen) {
+    this.#options = options;
+    this.#screen = screen;
+    this.#chatEditor = new LineEditor({
+      completions: () => ({
+        nicks: this.#session.users.filter((u) => u !== this.#session.nick),
+        commands: COMMANDS.map((c) => c.name),
+      }),
+    });
+    this.#session = new ChatSession({
+      target: options,
+      nick: options.nick,
       room: options.room,
       password: options.password,
+    }, {
+      welcome: (event, kind, history) => this.#onWelcome(event, kind, history),
+      event: (event) => this.#onEvent(event),
+      notice: (text) => this.#show([noticeLine(text)]),
+      state: (state) => this.#onState(state),
+      sent: () => this.#drawStatus(),
+      askNick: (reason) => this.#askNick(reason),
     });
-    if (welcome.type === "welcome") {
-      Deno.stdout.writeSync(new TextEncoder().encode(renderText(welcome)));
-      break;
-    }
-    console.error(`! ${welcome.message}`);
-    if (welcome.code === "bad_password") return 1;
-    nick = undefined;
   }
-  const reading = (async () => {
-    for (;;) {
-      const event = await link.next();
-      if (event === undefined) return;
-      const text = typeof event === "string" ? event + "\n" : renderText(event);
-      Deno.stdout.writeSync(new TextEncoder().encode(text));
+
+  get #editor(): LineEditor {
+    return this.#nickAnswer ? this.#nickEditor : this.#chatEditor;
+  }
+
+  async run(): Promise<SessionEnd> {
+    this.#write(this.#screen.enter());
+    this.#drawStatus();
+    this.#drawInput();
+    const onResize = () => {
+      try {
+        const size = Deno.consoleSize();
+        this.#write(this.#screen.resize(size.columns, size.rows));
+      } catch { /* not a terminal any more */ }
+    };
+    Deno.addSignalListener("SIGWINCH", onResize);
+    this.#readKeys();
+    try {
+      const running = this.#session.run();
+      const outcome = await Promise.race([
+        running.then((end) => ({ end })),
+        this.#quit.promise.then((reason) => ({ reason })),
+      ]);
+      if ("end" in outcome) return outcome.end;
+      this.#nickAnswer?.resolve(undefined);
+      await this.#session.quit(outcome.reason);
+      return { code: 0 };
+    } finally {
+      this.#done = true;
+      Deno.removeSignalListener("SIGWINCH", onResize);
+      clearInterval(this.#statusTimer);
+      clearTimeout(this.#escapeTimer);
     }
-  })();
-  for (;;) {
-    const { value, done } = await input.read();
-    if (done) break;
-    if (value.trim() === "") continue;
-    const typed = parseTypedLine(value);
+  }
+
+  /** Reads stdin for as long as the process lives; EOF counts as quitting. */
+  async #readKeys(): Promise<void> {
+    const buffer = new Uint8Array(4096);
+    try {
+      for (;;) {
+        const n = await Deno.stdin.read(buffer);
+        if (n === null) break;
+        clearTimeout(this.#escapeTimer);
+        for (const event of this.#decoder.push(buffer.subarray(0, n))) {
+          this.#onKey(event);
+        }
+        if (this.#decoder.hasPending) {
+          this.#escapeTimer = setTimeout(() => {
+            for (const event of this.#decoder.flush()) this.#onKey(event);
+          }, CONNECT_DEFAULTS.escapeTimeoutMs);
+        }
+      }
+    } catch {
+      // stdin closed under us: same as EOF.
+    }
+    this.#quit.resolve(undefined);
+  }
+
+  #onKey(event: KeyEvent): void {
+    if (event.type === "paste" && event.truncated) {
+      this.#show([errorLine(
+        `paste cut at ${CONNECT_DEFAULTS.maxPasteChars} characters`,
+      )]);
+    }
+    const action = this.#editor.handle(event);
+    switch (action.type) {
+      case "none":
+        return;
+      case "changed":
+        if (action.full) this.#write("\x07");
+        return this.#drawInput();
+      case "redraw":
+        return this.#write(this.#screen.redraw());
+      case "quit":
+        return this.#quit.resolve(undefined);
+      case "submit":
+        for (const line of action.lines) this.#submit(line);
+        return this.#drawInput();
+    }
+  }
+
+  #submit(line: string): void {
+    if (this.#nickAnswer) return this.#answerNick(line.trim());
+    const typed = parseTypedLine(line);
     if (typed.kind === "say") {
-      await link.send({ type: "say", text: typed.text });
-    } else if (typed.kind === "unknown") {
-      console.error(`! unknown command ${typed.name}`);
-    } else if (typed.command.name === "/help") {
-      console.log(helpLines().join("\n"));
-    } else if (typed.command.toFrame) {
-      const frame = typed.command.toFrame(typed.args);
-      if (typeof frame === "string") console.error(`! ${frame}`);
-      else {
-        await link.send(frame);
-        if (frame.type === "quit") break;
+      return this.#send({ type: "say", text: typed.text }, line);
+    }
+    if (typed.kind === "unknown") {
+      return this.#show([
+        errorLine(`unknown command ${typed.name} (try /help)`),
+      ]);
+    }
+    const { command, args } = typed;
+    switch (command.name) {
+      case "/help":
+        return this.#show([
+          noticeLine("Commands:"),
+          ...helpLines().map((text) => noticeLine(text)),
+          noticeLine(
+            "Keys: Tab completes nicknames and commands, Up/Down recall sent lines,",
+          ),
+          noticeLine(
+            "  Ctrl-A/E start/end, Ctrl-W/U delete word/line, Ctrl-L redraw, Ctrl-C quit.",
+          ),
+        ]);
+      case "/clear":
+        return this.#write(this.#screen.clear());
+      case "/quit":
+        return this.#quit.resolve(args === "" ? undefined : args);
+      case "/r":
+        if (this.#lastDmFrom === undefined) {
+          return this.#show([
+            errorLine("no one has messaged you privately yet"),
+          ]);
+        }
+        if (args === "") return this.#show([errorLine("usage: /r TEXT")]);
+        return this.#send(
+          { type: "dm", to: this.#lastDmFrom, text: args },
+          line,
+        );
+    }
+    const frame = command.toFrame?.(args);
+    if (frame === undefined) return;
+    if (typeof frame === "string") return this.#show([errorLine(frame)]);
+    this.#send(frame, line);
+  }
+
+  #send(frame: CommandFrame, typed: string): void {
+    switch (this.#session.send(frame, typed)) {
+      case "queued":
+        this.#show([pendingLine(typed, this.#viewer(), Date.now())]);
+        break;
+      case "full":
+        this.#show([errorLine(
+          `${CONNECT_DEFAULTS.maxPendingLines} lines are already waiting; this one was not kept`,
+        )]);
+        break;
+      case "offline":
+        this.#show([errorLine(
+          "not connected: try that again once the client has reconnected",
+        )]);
+        break;
+      case "sent":
+        break;
+    }
+    this.#drawStatus();
+  }
+
+  #askNick(reason: string | undefined): Promise<string | undefined> {
+    this.#nickAnswer = Promise.withResolvers();
+    const lines: Line[] = [];
+    if (reason) lines.push(errorLine(reason));
+    lines.push(noticeLine(
+      "Choose a nickname (1-24 letters, digits, _ or -) and press Enter:",
+      { bold: true },
+    ));
+    this.#show(lines);
+    this.#drawStatus();
+    this.#drawInput();
+    return this.#nickAnswer.promise;
+  }
+
+  #answerNick(nick: string): void {
+    if (!isValidNick(nick)) {
+      return this.#show([
+        errorLine("a nickname is 1-24 letters, digits, _ or -"),
+      ]);
+    }
+    const answer = this.#nickAnswer!;
+    this.#nickAnswer = undefined;
+    answer.resolve(nick);
+    this.#drawStatus();
+  }
+
+  #viewer(): { me: string } {
+    return { me: this.#session.nick ?? "" };
+  }
+
+  #onWelcome(
+    event: WelcomeEvent,
+    kind: WelcomeKind,
+    history: RoomMessage[],
+  ): void {
+    const rendered = renderWelcome(event, kind, history);
+    this.#show(rendered.lines);
+    if (rendered.bell) this.#write("\x07");
+    this.#drawStatus();
+    this.#drawInput();
+  }
+
+  #onEvent(event: ServerEvent): void {
+    const viewer = this.#viewer();
+    const rendered = renderEvent(event, viewer);
+    const lines = [...rendered.lines];
+    if (event.type === "dm" && event.from !== viewer.me) {
+      this.#lastDmFrom = event.from;
+      if (!this.#toldAboutReply) {
+        this.#toldAboutReply = true;
+        lines.push(noticeLine("(answer with /r TEXT)", { dim: true }));
       }
     }
+    this.#show(lines);
+    if (rendered.bell) this.#write("\x07");
+    if (
+      event.type === "nick" || event.type === "join" ||
+      event.type === "leave" || event.type === "who"
+    ) {
+      this.#drawStatus();
+      this.#drawInput();
+    }
   }
-  await Promise.race([reading, new Promise((r) => setTimeout(r, 1000))]);
-  link.close();
-  return 0;
+
+  #onState(state: LinkState): void {
+    this.#state = state;
+    clearInterval(this.#statusTimer);
+    if (state.kind === "offline") {
+      if (state.reason !== this.#lastReason) {
+        this.#lastReason = state.reason;
+        this.#show([errorLine(`${state.reason}; retrying`)]);
+      }
+      // Count down to the next attempt.
+      this.#statusTimer = setInterval(() => this.#drawStatus(), 1000);
+    } else if (state.kind === "online") {
+      this.#lastReason = "";
+    }
+    this.#drawStatus();
+  }
+
+  #write(text: string): void {
+    if (!this.#done) writeOut(text);
+  }
+
+  #show(lines: Line[]): void {
+    this.#write(this.#screen.addLines(lines));
+  }
+
+  #drawStatus(): void {
+    this.#write(this.#screen.setStatus(noticeStatus(this.#statusText())));
+  }
+
+  #statusText(): string {
+    const where = formatTarget(this.#options);
+    const pending = this.#session.pending;
+    const waiting = pending > 0 ? ` | ${pending} waiting to send` : "";
+    if (this.#nickAnswer) return ` ${where} | choose a nickname`;
+    const state = this.#state;
+    switch (state.kind) {
+      case "connecting":
+        return ` connecting to ${where}...${waiting}`;
+      case "online": {
+        const users = this.#session.users.length;
+        return ` [${this.#session.room}] ${this.#session.nick} | ${users} here | ${where}${waiting}`;
+      }
+      case "offline": {
+        const seconds = Math.max(
+          0,
+          Math.ceil((state.retryAt - Date.now()) / 1000),
+        );
+        return ` offline, retrying in ${seconds}s (attempt ${
+          state.attempt + 1
+        })${waiting} | ${state.reason}`;
+      }
+      case "closed":
+        return ` disconnected${waiting}`;
+    }
+  }
+
+  #drawInput(): void {
+    const editor = this.#editor;
+    const prompt = this.#nickAnswer
+      ? "nickname> "
+      : `[${this.#session.room ?? this.#options.room ?? "chat"}] ${
+        this.#session.nick ?? ""
+      }> `;
+    this.#write(this.#screen.setInput({
+      prompt,
+      cells: editor.cells,
+      cursor: editor.cursor,
+    }));
+  }
+}
+
+function noticeStatus(text: string): Line {
+  return { spans: [{ text }], indent: 0 };
 }

@@ -1,0 +1,443 @@
+/**
+ * A chat membership that outlives its connections: the terminal client's
+ * link to the server. It dials, says hello, and when the link drops it
+ * redials with backoff and resumes in the same room under the same nick with
+ * `since`, so every message sent meanwhile arrives, and each is passed on
+ * once. Frames the user sends while offline wait in a bounded outbox.
+ *
+ * The user interface is a {@linkcode SessionListener}; this module has no
+ * terminal code.
+ *
+ * @module
+ */
+
+import type { CommandFrame, RoomMessage, ServerEvent } from "../protocol.ts";
+import { ChatLink, type LinkTarget } from "./chat_link.ts";
+import { CONNECT_DEFAULTS } from "./limits.ts";
+import { TokenBucket } from "./rate_limiter.ts";
+import { Backoff, Outbox, ResumeState } from "./reconnect.ts";
+import { nickKey } from "./sanitize.ts";
+import type { WelcomeKind } from "./terminal_render.ts";
+
+/** The `welcome` event. */
+export type WelcomeEvent = Extract<ServerEvent, { type: "welcome" }>;
+
+/** Where the link stands, for the status line. */
+export type LinkState =
+  | { kind: "connecting"; attempt: number }
+  | { kind: "online" }
+  | { kind: "offline"; reason: string; retryAt: number; attempt: number }
+  | { kind: "closed" };
+
+/** What the session tells its user interface. */
+export interface SessionListener {
+  /** Joined (first time, again after a drop, or another room). `history` holds only messages not passed on before. */
+  welcome(event: WelcomeEvent, kind: WelcomeKind, history: RoomMessage[]): void;
+  /** Any later event; room messages already passed on are left out. */
+  event(event: ServerEvent): void;
+  /** A line from the server that is not an event (such as "server full"). */
+  notice(text: string): void;
+  /** The link changed state. */
+  state(state: LinkState): void;
+  /** A waiting frame was handed to the server. */
+  sent(typed: string): void;
+  /**
+   * Asks the user for a nickname; `reason` says what was wrong with the last
+   * one. Resolves `undefined` when the user leaves instead.
+   */
+  askNick(reason: string | undefined): Promise<string | undefined>;
+}
+
+/** Options for {@linkcode ChatSession}. */
+export interface SessionOptions {
+  target: LinkTarget;
+  nick?: string;
+  room?: string;
+  password?: string;
+  /** Waits between attempts. */
+  backoff?: Backoff;
+  /**
+   * Waits `ms` or until `signal` aborts. Tests replace it to decide when a
+   * redial happens. @default {a timer}
+   */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Silence before a ping. @default {30000} */
+  pingIntervalMs?: number;
+  /** Silence after a ping before the link counts as dead. @default {15000} */
+  pingTimeoutMs?: number;
+}
+
+/** How the session ended: 0 when the user left, 1 with a message when refused. */
+export interface SessionEnd {
+  code: number;
+  message?: string;
+}
+
+/** What {@linkcode ChatSession.send} did with a frame. */
+export type SendResult = "sent" | "queued" | "full" | "offline";
+
+/** Frames the server's rate limit counts; they are paced to it. */
+const PACED = new Set(["say", "me", "dm", "nick", "join"]);
+/** Frames worth keeping while offline: what the user said. */
+const KEPT_OFFLINE = new Set(["say", "me", "dm"]);
+const PACE_POLL_MS = 50;
+
+function timerSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
+
+type JoinOutcome =
+  | { kind: "joined" }
+  | { kind: "retry"; reason: string }
+  | { kind: "end"; end: SessionEnd };
+
+/** One user's membership, across as many connections as it takes. */
+export class ChatSession {
+  #options: SessionOptions;
+  #listener: SessionListener;
+  #nick: string | undefined;
+  #room: string | undefined;
+  #users: string[] = [];
+  #link: ChatLink | undefined;
+  #online = false;
+  #everJoined = false;
+  #stopped = false;
+  #stop = new AbortController();
+  #backoff: Backoff;
+  #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  #resume = new ResumeState();
+  #outbox = new Outbox();
+  #bucket = new TokenBucket({ rate: 0, burst: 1 });
+  #pumping = false;
+  #pingTimer: ReturnType<typeof setTimeout> | undefined;
+  #deadTimer: ReturnType<typeof setTimeout> | undefined;
+  #linkClosed: PromiseWithResolvers<void> | undefined;
+
+  /** Prepares a session; {@linkcode ChatSession.run} starts it. */
+  constructor(options: SessionOptions, listener: SessionListener) {
+    this.#options = options;
+    this.#listener = listener;
+    this.#nick = options.nick;
+    this.#room = options.room;
+    this.#backoff = options.backoff ?? new Backoff();
+    this.#sleep = options.sleep ?? timerSleep;
+  }
+
+  /** The nickname in use (or asked for). */
+  get nick(): string | undefined {
+    return this.#nick;
+  }
+
+  /** The room joined, once known. */
+  get room(): string | undefined {
+    return this.#room;
+  }
+
+  /** Who is in the room, as last heard. */
+  get users(): readonly string[] {
+    return this.#users;
+  }
+
+  /** True while a link is up and joined. */
+  get online(): boolean {
+    return this.#online;
+  }
+
+  /** Frames waiting to be sent. */
+  get pending(): number {
+    return this.#outbox.size;
+  }
+
+  /**
+   * Runs until the user quits or the server refuses for good (wrong
+   * password). Never throws for network trouble: it waits and redials.
+   */
+  async run(): Promise<SessionEnd> {
+    if (this.#nick === undefined) {
+      this.#nick = await this.#listener.askNick(undefined);
+      if (this.#nick === undefined) return this.#finish({ code: 0 });
+    }
+    let attempt = 0;
+    while (!this.#stopped) {
+      attempt++;
+      this.#listener.state({ kind: "connecting", attempt });
+      let link: ChatLink;
+      try {
+        link = await ChatLink.open(this.#options.target);
+      } catch (error) {
+        await this.#waitToRetry((error as Error).message);
+        continue;
+      }
+      if (this.#stopped) {
+        link.close();
+        break;
+      }
+      this.#link = link;
+      let outcome: JoinOutcome;
+      try {
+        outcome = await this.#join(link);
+      } catch (error) {
+        outcome = { kind: "retry", reason: (error as Error).message };
+      }
+      if (outcome.kind === "end") {
+        link.close();
+        return this.#finish(outcome.end);
+      }
+      if (outcome.kind === "retry") {
+        link.close();
+        if (this.#stopped) break;
+        await this.#waitToRetry(outcome.reason);
+        continue;
+      }
+      attempt = 0;
+      this.#backoff.reset();
+      this.#online = true;
+      this.#listener.state({ kind: "online" });
+      this.#pump();
+      await this.#read(link);
+      this.#online = false;
+      link.close();
+      if (!this.#stopped) await this.#waitToRetry("connection lost");
+    }
+    return this.#finish({ code: 0 });
+  }
+
+  /**
+   * Sends a frame, in order after any waiting ones. What the user says is
+   * kept while offline (up to a bound); other commands need a link.
+   */
+  send(frame: CommandFrame, typed = ""): SendResult {
+    if (!this.#online && !KEPT_OFFLINE.has(frame.type)) return "offline";
+    if (!this.#outbox.push({ frame, typed })) return "full";
+    if (!this.#online) return "queued";
+    this.#pump();
+    return "sent";
+  }
+
+  /**
+   * Leaves: sends what is waiting (briefly), then `quit`, waits a moment for
+   * the server's goodbye, and ends {@linkcode ChatSession.run}.
+   */
+  async quit(reason?: string): Promise<void> {
+    if (this.#stopped) return;
+    const link = this.#link;
+    if (this.#online && link) {
+      const deadline = Date.now() + CONNECT_DEFAULTS.quitWaitMs;
+      while (this.#outbox.size > 0 && this.#online && Date.now() < deadline) {
+        await timerSleep(PACE_POLL_MS, this.#stop.signal);
+      }
+      this.#stopped = true;
+      const closed = this.#linkClosed?.promise ?? Promise.resolve();
+      try {
+        await link.send(reason ? { type: "quit", reason } : { type: "quit" });
+        await Promise.race([
+          closed,
+          timerSleep(CONNECT_DEFAULTS.quitWaitMs, this.#stop.signal),
+        ]);
+      } catch {
+        // The link is gone already; nothing to say goodbye to.
+      }
+    }
+    this.#stopped = true;
+    this.#stop.abort();
+    link?.close();
+  }
+
+  #finish(end: SessionEnd): SessionEnd {
+    this.#stopped = true;
+    this.#stop.abort();
+    this.#clearTimers();
+    this.#online = false;
+    this.#listener.state({ kind: "closed" });
+    return end;
+  }
+
+  async #waitToRetry(reason: string): Promise<void> {
+    if (this.#stopped) return;
+    const delay = this.#backoff.next();
+    this.#listener.state({
+      kind: "offline",
+      reason,
+      retryAt: Date.now() + delay,
+      attempt: this.#backoff.attempt,
+    });
+    await this.#sleep(delay, this.#stop.signal);
+  }
+
+  /** Says hello until welcomed; asks for another nick if the first is refused. */
+  async #join(link: ChatLink): Promise<JoinOutcome> {
+    for (;;) {
+      const resuming = this.#everJoined;
+      const reply = await withTimeout(
+        link.hello({
+          nick: this.#nick!,
+          room: this.#room,
+          password: this.#options.password,
+          since: resuming ? this.#resume.since : undefined,
+        }),
+        CONNECT_DEFAULTS.helloTimeoutMs,
+      );
+      if (reply.type === "welcome") {
+        this.#everJoined = true;
+        const rate = reply.server.rate ?? 0;
+        this.#bucket = new TokenBucket({
+          rate,
+          burst: reply.server.burst ?? 1,
+        });
+        this.#welcome(reply, resuming ? "resumed" : "first");
+        return { kind: "joined" };
+      }
+      if (reply.code === "nick_taken" || reply.code === "nick_invalid") {
+        if (resuming) {
+          // The server may still hold our old, half-open connection: it
+          // lets the nick go once it notices, so try again later.
+          return {
+            kind: "retry",
+            reason:
+              `${reply.message}: the old connection may still hold ${this.#nick}`,
+          };
+        }
+        const nick = await this.#listener.askNick(reply.message);
+        if (nick === undefined) return { kind: "end", end: { code: 0 } };
+        this.#nick = nick;
+        continue;
+      }
+      return { kind: "end", end: { code: 1, message: reply.message } };
+    }
+  }
+
+  #welcome(event: WelcomeEvent, kind: WelcomeKind): void {
+    this.#nick = event.nick;
+    this.#room = event.room;
+    this.#users = [...event.users];
+    const fresh = event.history.filter((m) => this.#resume.accept(m));
+    this.#listener.welcome(event, kind, fresh);
+  }
+
+  /** Reads events until the link closes. */
+  async #read(link: ChatLink): Promise<void> {
+    this.#linkClosed = Promise.withResolvers();
+    this.#heard(link);
+    try {
+      for (;;) {
+        const event = await link.next();
+        if (event === undefined) return;
+        this.#heard(link);
+        if (typeof event === "string") {
+          this.#listener.notice(event);
+          continue;
+        }
+        this.#track(event);
+      }
+    } finally {
+      this.#clearTimers();
+      this.#linkClosed.resolve();
+    }
+  }
+
+  #track(event: ServerEvent): void {
+    switch (event.type) {
+      case "msg":
+        if (!this.#resume.accept(event)) return;
+        break;
+      case "welcome":
+        return this.#welcome(event, "room");
+      case "join":
+        if (event.room === this.#room) {
+          this.#users = [
+            ...this.#users.filter((u) => nickKey(u) !== nickKey(event.nick)),
+            event.nick,
+          ];
+        }
+        break;
+      case "leave":
+        if (event.room === this.#room) {
+          this.#users = this.#users.filter((u) =>
+            nickKey(u) !== nickKey(event.nick)
+          );
+        }
+        break;
+      case "nick":
+        this.#users = this.#users.map((u) => u === event.old ? event.new : u);
+        if (event.old === this.#nick) this.#nick = event.new;
+        break;
+      case "who":
+        if (event.room === this.#room) this.#users = [...event.users];
+        break;
+      case "pong":
+        return;
+    }
+    this.#listener.event(event);
+  }
+
+  /** Any sign of life resets the ping clock; silence leads to a ping, then a redial. */
+  #heard(link: ChatLink): void {
+    this.#clearTimers();
+    const interval = this.#options.pingIntervalMs ??
+      CONNECT_DEFAULTS.pingIntervalMs;
+    const timeout = this.#options.pingTimeoutMs ??
+      CONNECT_DEFAULTS.pingTimeoutMs;
+    this.#pingTimer = setTimeout(() => {
+      link.send({ type: "ping" }).catch(() => link.close());
+      this.#deadTimer = setTimeout(() => link.close(), timeout);
+    }, interval);
+  }
+
+  #clearTimers(): void {
+    clearTimeout(this.#pingTimer);
+    clearTimeout(this.#deadTimer);
+  }
+
+  /** Sends waiting frames in order, paced to the server's rate limit. */
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (this.#online && this.#outbox.size > 0 && !this.#stopped) {
+        const item = this.#outbox.peek()!;
+        if (PACED.has(item.frame.type) && !this.#bucket.take()) {
+          await timerSleep(PACE_POLL_MS, this.#stop.signal);
+          continue;
+        }
+        const link = this.#link!;
+        try {
+          await link.send(item.frame);
+        } catch {
+          // Kept for the next link; the reader notices the loss and redials.
+          link.close();
+          return;
+        }
+        this.#outbox.shift();
+        if (item.typed !== "") this.#listener.sent(item.typed);
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error("the server did not answer the hello")),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,344 @@
+/**
+ * Terminal input bytes → key events: printable text, named keys, and
+ * bracketed pastes. Pure and incremental: a UTF-8 character or an escape
+ * sequence split across two reads is held until the rest arrives.
+ *
+ * A lone ESC is ambiguous (the Escape key, or the start of a sequence still
+ * on its way), so it is held; the caller calls {@linkcode KeyDecoder.flush}
+ * after a short quiet time to read it as Escape.
+ *
+ * @module
+ */
+
+import { CONNECT_DEFAULTS } from "./limits.ts";
+
+/** A key with a name (everything that is not plain text). */
+export type KeyName =
+  | "enter"
+  | "tab"
+  | "backspace"
+  | "delete"
+  | "left"
+  | "right"
+  | "up"
+  | "down"
+  | "home"
+  | "end"
+  | "word-left"
+  | "word-right"
+  | "delete-word-back"
+  | "delete-word-forward"
+  | "page-up"
+  | "page-down"
+  | "escape"
+  | "ctrl-a"
+  | "ctrl-b"
+  | "ctrl-c"
+  | "ctrl-d"
+  | "ctrl-e"
+  | "ctrl-f"
+  | "ctrl-g"
+  | "ctrl-k"
+  | "ctrl-l"
+  | "ctrl-n"
+  | "ctrl-o"
+  | "ctrl-p"
+  | "ctrl-q"
+  | "ctrl-r"
+  | "ctrl-s"
+  | "ctrl-t"
+  | "ctrl-u"
+  | "ctrl-v"
+  | "ctrl-w"
+  | "ctrl-x"
+  | "ctrl-y"
+  | "ctrl-z";
+
+/** One decoded input event. */
+export type KeyEvent =
+  | { type: "text"; text: string }
+  | { type: "key"; key: KeyName }
+  | { type: "paste"; text: string; truncated: boolean };
+
+const ESC = "\x1b";
+const PASTE_END = "\x1b[201~";
+/** Longer than any sequence we know: a runaway is dropped, not buffered. */
+const MAX_SEQUENCE_CHARS = 32;
+
+const CTRL_KEYS: Record<number, KeyName | undefined> = {
+  0x01: "ctrl-a",
+  0x02: "ctrl-b",
+  0x03: "ctrl-c",
+  0x04: "ctrl-d",
+  0x05: "ctrl-e",
+  0x06: "ctrl-f",
+  0x07: "ctrl-g",
+  0x08: "backspace",
+  0x09: "tab",
+  0x0a: "enter",
+  0x0b: "ctrl-k",
+  0x0c: "ctrl-l",
+  0x0d: "enter",
+  0x0e: "ctrl-n",
+  0x0f: "ctrl-o",
+  0x10: "ctrl-p",
+  0x11: "ctrl-q",
+  0x12: "ctrl-r",
+  0x13: "ctrl-s",
+  0x14: "ctrl-t",
+  0x15: "ctrl-u",
+  0x16: "ctrl-v",
+  0x17: "ctrl-w",
+  0x18: "ctrl-x",
+  0x19: "ctrl-y",
+  0x1a: "ctrl-z",
+  0x7f: "backspace",
+};
+
+/** CSI sequences ending in a letter: `ESC [ A`, `ESC [ 1 ; 5 D`. */
+const CSI_LETTER: Record<string, KeyName | undefined> = {
+  A: "up",
+  B: "down",
+  C: "right",
+  D: "left",
+  H: "home",
+  F: "end",
+};
+
+/** CSI sequences ending in `~`: `ESC [ 3 ~`. */
+const CSI_TILDE: Record<string, KeyName | undefined> = {
+  "1": "home",
+  "3": "delete",
+  "4": "end",
+  "5": "page-up",
+  "6": "page-down",
+  "7": "home",
+  "8": "end",
+};
+
+/** ESC followed by a character (Alt/Meta held), as readline reads them. */
+const ALT_KEYS: Record<string, KeyName | undefined> = {
+  b: "word-left",
+  f: "word-right",
+  d: "delete-word-forward",
+  "\x7f": "delete-word-back",
+  "\x08": "delete-word-back",
+};
+
+type Parsed =
+  | { kind: "event"; event: KeyEvent | undefined; length: number }
+  | { kind: "incomplete" };
+
+/**
+ * Decodes terminal input into {@linkcode KeyEvent}s.
+ *
+ * @example
+ * ```ts
+ * const decoder = new KeyDecoder();
+ * decoder.push(new TextEncoder().encode("hi\x1b[D"));
+ * // → [{ type: "text", text: "hi" }, { type: "key", key: "left" }]
+ * ```
+ */
+export class KeyDecoder {
+  #utf8 = new TextDecoder();
+  #pending = "";
+  #paste: string | undefined;
+  #pasteTruncated = false;
+  #maxPasteChars: number;
+
+  /** @param maxPasteChars a longer paste is cut here. @default {262144} */
+  constructor(maxPasteChars: number = CONNECT_DEFAULTS.maxPasteChars) {
+    this.#maxPasteChars = maxPasteChars;
+  }
+
+  /** True when input is held that {@linkcode flush} would turn into a key. */
+  get hasPending(): boolean {
+    return this.#pending.length > 0 && this.#paste === undefined;
+  }
+
+  /** Feeds bytes read from the terminal; returns the complete events. */
+  push(bytes: Uint8Array): KeyEvent[] {
+    this.#pending += this.#utf8.decode(bytes, { stream: true });
+    return this.#drain();
+  }
+
+  /**
+   * Reads what is held as final: a lone ESC is the Escape key, an unfinished
+   * sequence is dropped. Call it when no input came for a short while.
+   */
+  flush(): KeyEvent[] {
+    if (!this.hasPending) return [];
+    const held = this.#pending;
+    this.#pending = "";
+    return held === ESC ? [{ type: "key", key: "escape" }] : [];
+  }
+
+  #drain(): KeyEvent[] {
+    const events: KeyEvent[] = [];
+    while (this.#pending.length > 0) {
+      if (this.#paste !== undefined) {
+        if (!this.#continuePaste(events)) break;
+        continue;
+      }
+      const parsed = this.#parse(this.#pending);
+      if (parsed.kind === "incomplete") break;
+      this.#pending = this.#pending.slice(parsed.length);
+      if (parsed.event) appendEvent(events, parsed.event);
+    }
+    return events;
+  }
+
+  /** Takes pasted text up to the end marker; false when more is needed. */
+  #continuePaste(events: KeyEvent[]): boolean {
+    const end = this.#pending.indexOf(PASTE_END);
+    if (end === -1) {
+      // Keep a tail that may be the start of the end marker.
+      const keep = partialSuffix(this.#pending, PASTE_END);
+      this.#addPaste(this.#pending.slice(0, this.#pending.length - keep));
+      this.#pending = this.#pending.slice(this.#pending.length - keep);
+      return false;
+    }
+    this.#addPaste(this.#pending.slice(0, end));
+    this.#pending = this.#pending.slice(end + PASTE_END.length);
+    events.push({
+      type: "paste",
+      text: this.#paste!,
+      truncated: this.#pasteTruncated,
+    });
+    this.#paste = undefined;
+    this.#pasteTruncated = false;
+    return true;
+  }
+
+  #addPaste(text: string): void {
+    const room = this.#maxPasteChars - this.#paste!.length;
+    if (text.length > room) {
+      this.#pasteTruncated = true;
+      text = text.slice(0, Math.max(0, room));
+    }
+    this.#paste += text;
+  }
+
+  #parse(input: string): Parsed {
+    const code = input.charCodeAt(0);
+    if (input[0] === ESC) return this.#parseEscape(input);
+    if (code === 0x0d && input[1] === "\n") {
+      return { kind: "event", event: { type: "key", key: "enter" }, length: 2 };
+    }
+    if (code < 0x20 || code === 0x7f) {
+      const key = CTRL_KEYS[code];
+      return {
+        kind: "event",
+        event: key ? { type: "key", key } : undefined,
+        length: 1,
+      };
+    }
+    if (code >= 0x80 && code <= 0x9f) {
+      // C1 controls (8-bit CSI and friends): never text.
+      return { kind: "event", event: undefined, length: 1 };
+    }
+    let end = 1;
+    while (end < input.length) {
+      const next = input.charCodeAt(end);
+      if (next < 0x20 || next === 0x7f || (next >= 0x80 && next <= 0x9f)) {
+        break;
+      }
+      end++;
+    }
+    return {
+      kind: "event",
+      event: { type: "text", text: input.slice(0, end) },
+      length: end,
+    };
+  }
+
+  #parseEscape(input: string): Parsed {
+    if (input.length === 1) return { kind: "incomplete" };
+    const second = input[1];
+    if (second === "[") return this.#parseCsi(input);
+    if (second === "O") {
+      if (input.length < 3) return { kind: "incomplete" };
+      const key = CSI_LETTER[input[2]];
+      return {
+        kind: "event",
+        event: key ? { type: "key", key } : undefined,
+        length: 3,
+      };
+    }
+    if (second === ESC) {
+      return {
+        kind: "event",
+        event: { type: "key", key: "escape" },
+        length: 1,
+      };
+    }
+    const key = ALT_KEYS[second];
+    return {
+      kind: "event",
+      event: key ? { type: "key", key } : undefined,
+      length: 2,
+    };
+  }
+
+  #parseCsi(input: string): Parsed {
+    // ESC [ parameters (0x30–0x3f) intermediates (0x20–0x2f) final (0x40–0x7e)
+    let end = 2;
+    while (end < input.length) {
+      const code = input.charCodeAt(end);
+      if (code >= 0x40 && code <= 0x7e) break;
+      if (code < 0x20 || code > 0x3f) {
+        // Not a sequence after all: drop the ESC [ and read on.
+        return { kind: "event", event: undefined, length: end };
+      }
+      end++;
+    }
+    if (end >= input.length) {
+      if (input.length > MAX_SEQUENCE_CHARS) {
+        return { kind: "event", event: undefined, length: input.length };
+      }
+      return { kind: "incomplete" };
+    }
+    const params = input.slice(2, end);
+    const final = input[end];
+    const length = end + 1;
+    if (final === "~" && params === "200") {
+      // ESC [ 200 ~ opens a bracketed paste; ESC [ 201 ~ closes it.
+      this.#paste = "";
+      this.#pasteTruncated = false;
+      return { kind: "event", event: undefined, length };
+    }
+    const [first, modifier] = params.split(";");
+    let key: KeyName | undefined = final === "~"
+      ? CSI_TILDE[first]
+      : CSI_LETTER[final];
+    // Ctrl (5) or Alt (3) with an arrow moves by word, as in readline.
+    if (modifier === "5" || modifier === "3") {
+      if (key === "left") key = "word-left";
+      else if (key === "right") key = "word-right";
+      else if (key === "delete") key = "delete-word-forward";
+    }
+    return {
+      kind: "event",
+      event: key ? { type: "key", key } : undefined,
+      length,
+    };
+  }
+}
+
+/** Adds an event, merging runs of text into one. */
+function appendEvent(events: KeyEvent[], event: KeyEvent): void {
+  const last = events[events.length - 1];
+  if (event.type === "text" && last?.type === "text") {
+    last.text += event.text;
+  } else {
+    events.push(event);
+  }
+}
+
+/** How many trailing characters of `text` begin `marker`. */
+function partialSuffix(text: string, marker: string): number {
+  for (let keep = Math.min(marker.length - 1, text.length); keep > 0; keep--) {
+    if (marker.startsWith(text.slice(text.length - keep))) return keep;
+  }
+  return 0;
+}

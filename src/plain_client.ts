@@ -1,0 +1,145 @@
+/**
+ * The interactive client for a terminal that cannot move its cursor
+ * (`TERM=dumb`, or no TERM): the terminal's own line editing, and each event
+ * printed as one plain line, with no escape sequence at all. It shares the
+ * session (reconnect, resume, outbox) and the commands with the full-screen
+ * client.
+ *
+ * @module
+ */
+
+import type { ConnectOptions } from "../client.ts";
+import { LineStream } from "../protocol.ts";
+import { formatTarget } from "./chat_link.ts";
+import { ChatSession } from "./chat_session.ts";
+import { helpLines, parseTypedLine } from "./commands.ts";
+import { isValidNick } from "./sanitize.ts";
+import {
+  errorLine,
+  type Line,
+  noticeLine,
+  pendingLine,
+  plainText,
+  renderEvent,
+  renderWelcome,
+} from "./terminal_render.ts";
+
+const encoder = new TextEncoder();
+
+function print(lines: Line[], bell = false): void {
+  const text = lines.map((line) => plainText(line) + "\n").join("");
+  Deno.stdout.writeSync(encoder.encode(text + (bell ? "\x07" : "")));
+}
+
+/** Runs the line-mode client; returns the exit code. */
+export async function runPlainClient(options: ConnectOptions): Promise<number> {
+  const input = Deno.stdin.readable.pipeThrough(new LineStream()).getReader();
+  const readLine = async (): Promise<string | undefined> => {
+    const { value, done } = await input.read();
+    return done ? undefined : value;
+  };
+  let lastReason = "";
+  let lastDmFrom: string | undefined;
+  let nickAnswer: PromiseWithResolvers<string | undefined> | undefined;
+  const session: ChatSession = new ChatSession({
+    target: options,
+    nick: options.nick,
+    room: options.room,
+    password: options.password,
+  }, {
+    welcome: (event, kind, history) => {
+      const rendered = renderWelcome(event, kind, history);
+      print(rendered.lines, rendered.bell);
+    },
+    event: (event) => {
+      const rendered = renderEvent(event, { me: session.nick ?? "" });
+      if (event.type === "dm" && event.from !== session.nick) {
+        lastDmFrom = event.from;
+      }
+      print(rendered.lines, rendered.bell);
+    },
+    notice: (text) => print([noticeLine(text)]),
+    state: (state) => {
+      if (state.kind === "offline" && state.reason !== lastReason) {
+        lastReason = state.reason;
+        print([errorLine(`${state.reason}; retrying`)]);
+      } else if (state.kind === "online") {
+        lastReason = "";
+      }
+    },
+    sent: () => {},
+    askNick: (reason) => {
+      if (reason) print([errorLine(reason)]);
+      Deno.stdout.writeSync(encoder.encode("Nickname: "));
+      nickAnswer = Promise.withResolvers();
+      return nickAnswer.promise;
+    },
+  });
+  print([noticeLine(`connecting to ${formatTarget(options)}...`)]);
+  const running = session.run();
+  const typing = (async () => {
+    for (;;) {
+      const line = await readLine();
+      if (line === undefined) {
+        nickAnswer?.resolve(undefined);
+        return undefined;
+      }
+      if (nickAnswer) {
+        // One reader for both: the session is asking for a nickname.
+        if (!isValidNick(line.trim())) {
+          print([errorLine("a nickname is 1-24 letters, digits, _ or -")]);
+          Deno.stdout.writeSync(encoder.encode("Nickname: "));
+          continue;
+        }
+        const answer = nickAnswer;
+        nickAnswer = undefined;
+        answer.resolve(line.trim());
+        continue;
+      }
+      if (line.trim() === "") continue;
+      const typed = parseTypedLine(line);
+      if (typed.kind === "say") {
+        send({ type: "say", text: typed.text }, line);
+      } else if (typed.kind === "unknown") {
+        print([errorLine(`unknown command ${typed.name} (try /help)`)]);
+      } else if (typed.command.name === "/help") {
+        print(helpLines().map((text) => noticeLine(text)));
+      } else if (typed.command.name === "/quit") {
+        return typed.args === "" ? undefined : typed.args;
+      } else if (typed.command.name === "/r") {
+        if (lastDmFrom === undefined || typed.args === "") {
+          print([errorLine("usage: /r TEXT, after someone messaged you")]);
+        } else {
+          send({ type: "dm", to: lastDmFrom, text: typed.args }, line);
+        }
+      } else if (typed.command.toFrame) {
+        const frame = typed.command.toFrame(typed.args);
+        if (typeof frame === "string") print([errorLine(frame)]);
+        else send(frame, line);
+      }
+    }
+  })();
+  function send(
+    frame: Parameters<ChatSession["send"]>[0],
+    typed: string,
+  ): void {
+    const result = session.send(frame, typed);
+    if (result === "queued") {
+      print([pendingLine(typed, { me: session.nick ?? "" }, Date.now())]);
+    } else if (result === "full") {
+      print([errorLine("too many lines waiting; this one was not kept")]);
+    } else if (result === "offline") {
+      print([errorLine("not connected: try that again once reconnected")]);
+    }
+  }
+  const outcome = await Promise.race([
+    running.then((end) => ({ end })),
+    typing.then((reason) => ({ reason })),
+  ]);
+  if ("end" in outcome) {
+    if (outcome.end.message) console.error(`chat: ${outcome.end.message}`);
+    return outcome.end.code;
+  }
+  await session.quit(outcome.reason);
+  return 0;
+}

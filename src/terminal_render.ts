@@ -1,0 +1,319 @@
+/**
+ * What the terminal client shows for each event: styled lines, built once and
+ * laid out by the screen. Pure.
+ *
+ * Every piece of text from the server passes through {@linkcode safeText}, so
+ * no byte from another user reaches the terminal as a control sequence; the
+ * only escapes on screen are the ones the screen itself writes.
+ *
+ * @module
+ */
+
+import type { RoomMessage, ServerEvent } from "../protocol.ts";
+import { cleanText, nickKey } from "./sanitize.ts";
+import { clockTime } from "./text_dialect.ts";
+
+/** How a span looks. Colours are SGR foreground codes (31–37, 91–96). */
+export interface Style {
+  colour?: number;
+  bold?: boolean;
+  dim?: boolean;
+  underline?: boolean;
+  reverse?: boolean;
+}
+
+/** A run of text in one style. */
+export interface Span {
+  text: string;
+  style?: Style;
+}
+
+/** One logical line of the conversation; the screen wraps it. */
+export interface Line {
+  spans: Span[];
+  /** Columns wrapped rows are indented by, so text lines up after `HH:MM `. */
+  indent: number;
+}
+
+/** Lines for an event, and whether it should ring the bell. */
+export interface Rendered {
+  lines: Line[];
+  bell: boolean;
+}
+
+/** Who is looking: the renderer marks their lines and mentions. */
+export interface Viewer {
+  /** The viewer's nickname. */
+  me: string;
+}
+
+/** Readable foreground colours; black, white and blue-on-dark are left out. */
+const NICK_COLOURS = [31, 32, 33, 35, 36, 91, 92, 93, 94, 95, 96] as const;
+const TIME_INDENT = 6; // "HH:MM "
+const NOTICE_INDENT = 3; // "-- "
+
+const DIM: Style = { dim: true };
+const ERROR: Style = { colour: 31, bold: true };
+const PRIVATE: Style = { colour: 35, bold: true };
+const MENTION: Style = { colour: 33, bold: true, reverse: true };
+
+/**
+ * Strips everything a terminal could read as a command: C0 and C1 controls
+ * (ESC, CSI, BEL, backspace, newlines), DEL and bidi overrides. Tabs become
+ * spaces.
+ *
+ * @example
+ * ```ts
+ * safeText("hi\x1b]0;pwned\x07"); // → "hi]0;pwned"
+ * ```
+ */
+export function safeText(text: string): string {
+  return cleanText(text);
+}
+
+/**
+ * The colour of a nickname: a hash of the nickname's case-folded form, so the
+ * same nick has the same colour on every screen and in every session.
+ */
+export function nickColour(nick: string): number {
+  // FNV-1a, 32-bit.
+  let hash = 0x811c9dc5;
+  for (const char of nickKey(nick)) {
+    hash ^= char.codePointAt(0)!;
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return NICK_COLOURS[(hash >>> 0) % NICK_COLOURS.length];
+}
+
+function nickSpan(nick: string, extra: Style = {}): Span {
+  return {
+    text: safeText(nick),
+    style: { colour: nickColour(nick), ...extra },
+  };
+}
+
+function timeSpan(ts: number): Span {
+  return { text: clockTime(ts) + " ", style: DIM };
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
+}
+
+function mentionPattern(me: string): RegExp | undefined {
+  if (me === "") return undefined;
+  // A whole word: not inside a longer name (names are letters, digits, _ and -).
+  return new RegExp(
+    `(?<![\\p{L}\\p{M}\\p{N}_-])${escapeRegExp(me)}(?![\\p{L}\\p{M}\\p{N}_-])`,
+    "giu",
+  );
+}
+
+/** True when `text` names `me` as a whole word, in any case. */
+export function mentions(text: string, me: string): boolean {
+  const pattern = mentionPattern(me);
+  return pattern !== undefined && pattern.test(text);
+}
+
+/** The text as spans, each mention of `me` highlighted. */
+function textSpans(rawText: string, me: string, highlight: boolean): Span[] {
+  const text = safeText(rawText);
+  const pattern = highlight ? mentionPattern(me) : undefined;
+  if (!pattern) return [{ text }];
+  const spans: Span[] = [];
+  let last = 0;
+  for (const match of text.matchAll(pattern)) {
+    if (match.index > last) spans.push({ text: text.slice(last, match.index) });
+    spans.push({ text: match[0], style: MENTION });
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) spans.push({ text: text.slice(last) });
+  return spans;
+}
+
+function isMe(nick: string, viewer: Viewer): boolean {
+  return nickKey(nick) === nickKey(viewer.me);
+}
+
+/**
+ * A room message: `HH:MM bob: text`; the viewer's own as `HH:MM alice> text`
+ * (the prompt they typed it at); `/me` as `HH:MM * bob waves`. A mention of
+ * the viewer by someone else is highlighted and rings the bell.
+ */
+export function renderMessage(message: RoomMessage, viewer: Viewer): Rendered {
+  const own = isMe(message.from, viewer);
+  const bell = !own && mentions(message.text, viewer.me);
+  const text = textSpans(message.text, viewer.me, !own);
+  const spans: Span[] = [timeSpan(message.ts)];
+  if (message.me) {
+    spans.push({ text: "* " }, nickSpan(message.from, { bold: own }));
+    spans.push({ text: " " }, ...text);
+  } else if (own) {
+    spans.push(nickSpan(message.from, { bold: true }), { text: "> " }, ...text);
+  } else {
+    spans.push(nickSpan(message.from), { text: ": " }, ...text);
+  }
+  return { lines: [{ spans, indent: TIME_INDENT }], bell };
+}
+
+/** A line of the client's own: `-- text`. */
+export function noticeLine(text: string, style?: Style): Line {
+  return {
+    spans: [{ text: "-- " + safeText(text), style }],
+    indent: NOTICE_INDENT,
+  };
+}
+
+/** An error: `! text`, in red where colour is on. */
+export function errorLine(text: string): Line {
+  return { spans: [{ text: "! " + safeText(text), style: ERROR }], indent: 2 };
+}
+
+/** A line typed while offline, shown dimmed until it can be sent. */
+export function pendingLine(text: string, viewer: Viewer, ts: number): Line {
+  return {
+    spans: [
+      timeSpan(ts),
+      { text: `${safeText(viewer.me)}> ${safeText(text)}`, style: DIM },
+      { text: "  (waiting to send)", style: { dim: true, bold: true } },
+    ],
+    indent: TIME_INDENT,
+  };
+}
+
+function dimmedEvent(ts: number, text: string): Line {
+  return {
+    spans: [timeSpan(ts), { text: "-- " + safeText(text), style: DIM }],
+    indent: TIME_INDENT,
+  };
+}
+
+function countSuffix(users: number | undefined): string {
+  return users === undefined ? "" : ` (${users} here)`;
+}
+
+function listNicks(nicks: readonly string[]): string {
+  return nicks.map(safeText).join(", ");
+}
+
+/**
+ * Renders any event but `welcome` (see {@linkcode renderWelcome}) and `pong`
+ * (nothing to show).
+ */
+export function renderEvent(event: ServerEvent, viewer: Viewer): Rendered {
+  const quiet = (lines: Line[]): Rendered => ({ lines, bell: false });
+  switch (event.type) {
+    case "msg":
+      return renderMessage(event, viewer);
+    case "dm": {
+      const outgoing = isMe(event.from, viewer);
+      const other = outgoing ? event.to : event.from;
+      const spans: Span[] = [
+        timeSpan(event.ts),
+        { text: outgoing ? "[private to " : "[private from ", style: PRIVATE },
+        nickSpan(other, { bold: true }),
+        { text: "] ", style: PRIVATE },
+        ...textSpans(event.text, viewer.me, false),
+      ];
+      return { lines: [{ spans, indent: TIME_INDENT }], bell: !outgoing };
+    }
+    case "join":
+      return quiet([dimmedEvent(
+        event.ts,
+        `${event.nick} joined ${event.room}${countSuffix(event.users)}`,
+      )]);
+    case "leave":
+      return quiet([dimmedEvent(
+        event.ts,
+        `${event.nick} left ${event.room}${
+          event.reason ? ` (${event.reason})` : ""
+        }${countSuffix(event.users)}`,
+      )]);
+    case "nick":
+      return quiet([dimmedEvent(
+        event.ts,
+        isMe(event.new, viewer)
+          ? `you are now ${event.new}`
+          : `${event.old} is now ${event.new}`,
+      )]);
+    case "who":
+      return quiet([noticeLine(
+        `In ${event.room} (${event.users.length}): ${listNicks(event.users)}`,
+      )]);
+    case "rooms":
+      return quiet([noticeLine(
+        `Rooms: ${
+          event.rooms.map((r) => `${safeText(r.name)} (${r.users})`).join(", ")
+        }`,
+      )]);
+    case "error":
+      return quiet([errorLine(event.message)]);
+    case "bye":
+      return quiet([noticeLine(`the server said goodbye: ${event.reason}`)]);
+    case "welcome":
+      return renderWelcome(event, "first", event.history);
+    case "pong":
+      return quiet([]);
+  }
+}
+
+/** Why a welcome arrived: first join, back after a drop, or `/join`. */
+export type WelcomeKind = "first" | "resumed" | "room";
+
+/**
+ * The lines for a `welcome`. `history` is what is left to show after the
+ * caller dropped messages already on screen.
+ */
+export function renderWelcome(
+  event: Extract<ServerEvent, { type: "welcome" }>,
+  kind: WelcomeKind,
+  history: readonly RoomMessage[],
+): Rendered {
+  const viewer = { me: event.nick };
+  const others = event.users.filter((u) => !isMe(u, viewer));
+  const company = others.length > 0
+    ? `with ${listNicks(others)}`
+    : "alone for now";
+  const lines: Line[] = [];
+  if (kind === "first") {
+    lines.push(
+      noticeLine(
+        `Welcome, ${event.nick}! You are in ${event.room}, ${company}.`,
+        { bold: true },
+      ),
+      noticeLine("Type /help for commands. Tab completes nicknames."),
+    );
+    if (history.length > 0) lines.push(noticeLine("Recent messages:", DIM));
+  } else if (kind === "resumed") {
+    lines.push(
+      noticeLine(
+        `Reconnected: back in ${event.room} as ${event.nick}, ${company}.`,
+        { bold: true },
+      ),
+    );
+    if (history.length > 0) {
+      lines.push(noticeLine(
+        `${history.length} message${
+          history.length === 1 ? "" : "s"
+        } while you were away:`,
+      ));
+    }
+  } else {
+    lines.push(noticeLine(`You are in ${event.room}, ${company}.`, {
+      bold: true,
+    }));
+  }
+  let bell = false;
+  for (const message of history) {
+    const rendered = renderMessage(message, viewer);
+    lines.push(...rendered.lines);
+    // Missed mentions ring once; old history never does.
+    if (kind === "resumed") bell ||= rendered.bell;
+  }
+  return { lines, bell };
+}
+
+/** A line as plain text, no styling (for terminals without escapes). */
+export function plainText(line: Line): string {
+  return line.spans.map((span) => safeText(span.text)).join("");
+}

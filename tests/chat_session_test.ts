@@ -1,0 +1,301 @@
+/**
+ * The terminal client's session against the real server process: resume
+ * after a restart with nothing lost or doubled, lines typed offline sent
+ * once, a nickname still held after a drop, a server that is down, a refusal.
+ *
+ * The session's waits between attempts go through a gate the test opens, so
+ * "while it was away" is decided by the test, not by timing.
+ */
+
+import assert from "node:assert/strict";
+import type { RoomMessage, ServerEvent } from "../protocol.ts";
+import {
+  ChatSession,
+  type LinkState,
+  type SessionListener,
+} from "../src/chat_session.ts";
+import type { WelcomeKind } from "../src/terminal_render.ts";
+import { ServerProcess, tempDir, TestClient } from "./helpers.ts";
+
+/** A port nothing listens on right now (the OS hands out a fresh one). */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** Holds the session between attempts until the test opens it. */
+class Gate {
+  #waiters: (() => void)[] = [];
+
+  /** Sessions waiting at the gate. */
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+
+  wait = (_ms: number, signal: AbortSignal): Promise<void> =>
+    new Promise((resolve) => {
+      const done = () => {
+        this.#waiters = this.#waiters.filter((w) => w !== done);
+        resolve();
+      };
+      signal.addEventListener("abort", done, { once: true });
+      this.#waiters.push(done);
+    });
+
+  open(): void {
+    for (const waiter of [...this.#waiters]) waiter();
+  }
+}
+
+/** Records everything the session reports. */
+class Recorder implements SessionListener {
+  welcomes: {
+    kind: WelcomeKind;
+    raw: RoomMessage[];
+    shown: RoomMessage[];
+  }[] = [];
+  events: ServerEvent[] = [];
+  states: LinkState[] = [];
+  nickAnswers: string[] = [];
+  nickReasons: (string | undefined)[] = [];
+
+  welcome(
+    event: Extract<ServerEvent, { type: "welcome" }>,
+    kind: WelcomeKind,
+    history: RoomMessage[],
+  ): void {
+    this.welcomes.push({ kind, raw: event.history, shown: history });
+  }
+  event(event: ServerEvent): void {
+    this.events.push(event);
+  }
+  notice(): void {}
+  state(state: LinkState): void {
+    this.states.push(state);
+  }
+  sent(): void {}
+  askNick(reason: string | undefined): Promise<string | undefined> {
+    this.nickReasons.push(reason);
+    return Promise.resolve(this.nickAnswers.shift());
+  }
+
+  /** Texts of every room message passed on, from welcomes and live. */
+  get shownTexts(): string[] {
+    return [
+      ...this.welcomes.flatMap((w) => w.shown),
+      ...this.events.filter((e) => e.type === "msg"),
+    ].map((m) => (m as RoomMessage).text);
+  }
+}
+
+async function until(
+  what: string,
+  check: () => boolean,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function count(items: string[], item: string): number {
+  return items.filter((i) => i === item).length;
+}
+
+Deno.test("after a server restart the session resumes: messages sent meanwhile arrive once, lines typed offline are sent once", async () => {
+  const dir = await tempDir();
+  const port = freePort();
+  const serverArgs = ["--db", `${dir.path}/chat.db`, "--port", String(port)];
+  let server = await ServerProcess.start(serverArgs);
+  const gate = new Gate();
+  const recorder = new Recorder();
+  const session = new ChatSession({
+    target: { host: "127.0.0.1", port },
+    nick: "alice",
+    sleep: gate.wait,
+  }, recorder);
+  const running = session.run();
+  const clients: TestClient[] = [];
+  try {
+    const bob = await TestClient.join(port, "bob");
+    clients.push(bob.client);
+    await until("alice online", () => session.online);
+    bob.client.send({ type: "say", text: "before" });
+    await until(
+      "alice saw 'before'",
+      () => recorder.shownTexts.includes("before"),
+    );
+
+    await server.stop("SIGKILL");
+    await until("alice offline", () => gate.waiting === 1);
+    assert.equal(session.online, false);
+    const offline = recorder.states.at(-1);
+    assert.equal(offline?.kind, "offline");
+    assert.equal(
+      session.send({ type: "say", text: "typed offline" }, "typed offline"),
+      "queued",
+    );
+    assert.equal(session.pending, 1);
+
+    server = await ServerProcess.start(serverArgs);
+    const carol = await TestClient.join(port, "carol");
+    clients.push(carol.client);
+    for (const text of ["missed 1", "missed 2"]) {
+      carol.client.send({ type: "say", text });
+      await carol.client.waitFor((e) => e.type === "msg" && e.text === text);
+    }
+
+    gate.open();
+    await until("alice back", () => recorder.welcomes.length === 2);
+    const resumed = recorder.welcomes[1];
+    assert.equal(resumed.kind, "resumed");
+    assert.deepEqual(
+      resumed.raw.map((m) => m.text),
+      ["missed 1", "missed 2"],
+      "the hello asked for what came after the last message seen (since)",
+    );
+    await carol.client.waitFor((e) =>
+      e.type === "msg" && e.from === "alice" && e.text === "typed offline"
+    );
+    carol.client.send({ type: "say", text: "after" });
+    await until(
+      "alice saw 'after'",
+      () => recorder.shownTexts.includes("after"),
+    );
+    assert.equal(session.pending, 0);
+    const texts = recorder.shownTexts;
+    for (
+      const text of ["before", "missed 1", "missed 2", "typed offline", "after"]
+    ) {
+      assert.equal(count(texts, text), 1, `"${text}" shown exactly once`);
+    }
+    const extra = carol.client.drainEvents().filter((e) =>
+      e.type === "msg" && e.text === "typed offline"
+    );
+    assert.equal(extra.length, 0, "the offline line was sent once");
+
+    await session.quit();
+    assert.deepEqual(await running, { code: 0 });
+    const leave = await carol.client.waitFor((e) =>
+      e.type === "leave" && e.nick === "alice"
+    );
+    assert.equal((leave as { reason?: string }).reason, "quit");
+  } finally {
+    await session.quit();
+    await running;
+    await Promise.all(clients.map((c) => c.close()));
+    await server.stop();
+    await dir.remove();
+  }
+});
+
+Deno.test("a nickname still held by the old connection after a drop means another try, not an exit", async () => {
+  const port = freePort();
+  let server = await ServerProcess.start(["--port", String(port)]);
+  const gate = new Gate();
+  const recorder = new Recorder();
+  const session = new ChatSession({
+    target: { host: "127.0.0.1", port },
+    nick: "alice",
+    sleep: gate.wait,
+  }, recorder);
+  const running = session.run();
+  let holder: TestClient | undefined;
+  try {
+    await until("alice online", () => session.online);
+    await server.stop("SIGKILL");
+    await until("alice waiting", () => gate.waiting === 1);
+    server = await ServerProcess.start(["--port", String(port)]);
+    // Stands in for the half-open old session the server has not noticed.
+    holder = (await TestClient.join(port, "alice")).client;
+    gate.open();
+    await until("refused and waiting again", () =>
+      gate.waiting === 1 &&
+      recorder.states.at(-1)?.kind === "offline" &&
+      /taken/.test((recorder.states.at(-1) as { reason: string }).reason));
+    assert.equal(
+      recorder.nickReasons.length,
+      0,
+      "no nickname prompt on a resume",
+    );
+    await holder.close();
+    holder = undefined;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    gate.open();
+    await until("alice back", () => session.online);
+    assert.equal(session.nick, "alice");
+    assert.equal(recorder.welcomes.at(-1)?.kind, "resumed");
+  } finally {
+    await session.quit();
+    await running;
+    await holder?.close();
+    await server.stop();
+  }
+});
+
+Deno.test("a server that is down: the session says why and keeps trying until the user leaves", async () => {
+  const port = freePort();
+  const gate = new Gate();
+  const recorder = new Recorder();
+  const session = new ChatSession({
+    target: { host: "127.0.0.1", port },
+    nick: "alice",
+    sleep: gate.wait,
+  }, recorder);
+  const running = session.run();
+  await until("first wait", () => gate.waiting === 1);
+  gate.open();
+  await until(
+    "second wait",
+    () =>
+      gate.waiting === 1 &&
+      recorder.states.filter((s) => s.kind === "offline").length === 2,
+  );
+  const state = recorder.states.at(-1) as { reason: string; attempt: number };
+  assert.match(state.reason, /connection refused/);
+  assert.equal(state.attempt, 2);
+  assert.equal(
+    session.send({ type: "who" }),
+    "offline",
+    "commands need a link",
+  );
+  await session.quit();
+  assert.deepEqual(await running, { code: 0 });
+});
+
+Deno.test("a taken nickname on first join asks for another; a wrong password ends the session", async () => {
+  const server = await ServerProcess.start(["--password", "sesame"]);
+  const bob = await TestClient.join(server.port, "bob", { password: "sesame" });
+  try {
+    const recorder = new Recorder();
+    recorder.nickAnswers.push("bobby");
+    const session = new ChatSession({
+      target: { host: "127.0.0.1", port: server.port },
+      nick: "bob",
+      password: "sesame",
+    }, recorder);
+    const running = session.run();
+    await until("joined", () => session.online);
+    assert.deepEqual(recorder.nickReasons, ["that nickname is taken"]);
+    assert.equal(session.nick, "bobby");
+    await session.quit();
+    await running;
+
+    const refused = new ChatSession({
+      target: { host: "127.0.0.1", port: server.port },
+      nick: "eve",
+      password: "guess",
+    }, new Recorder());
+    assert.deepEqual(await refused.run(), {
+      code: 1,
+      message: "wrong password",
+    });
+  } finally {
+    await bob.client.close();
+    await server.stop();
+  }
+});

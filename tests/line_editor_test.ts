@@ -1,0 +1,311 @@
+/**
+ * The line editor as a pure function: keys in; buffer, cursor column,
+ * history and completion out. Includes the key decoder that feeds it.
+ */
+
+import assert from "node:assert/strict";
+import { KeyDecoder, type KeyEvent, type KeyName } from "../src/key_decoder.ts";
+import { type EditorAction, LineEditor } from "../src/line_editor.ts";
+import { graphemes, textWidth } from "../src/text_width.ts";
+
+const text = (t: string): KeyEvent => ({ type: "text", text: t });
+const key = (k: KeyName): KeyEvent => ({ type: "key", key: k });
+
+function type(editor: LineEditor, ...events: KeyEvent[]): EditorAction {
+  let last: EditorAction = { type: "none" };
+  for (const event of events) last = editor.handle(event);
+  return last;
+}
+
+const encoder = new TextEncoder();
+
+Deno.test("typing inserts at the cursor and moves it", () => {
+  const editor = new LineEditor();
+  type(editor, text("helo"), key("left"), text("l"));
+  assert.equal(editor.text, "hello");
+  assert.equal(editor.cursor, 4);
+  assert.equal(editor.cursorColumn, 4);
+});
+
+Deno.test("the cursor column counts Chinese characters and emoji as two columns", () => {
+  const editor = new LineEditor();
+  type(editor, text("你好，世界 👋"));
+  assert.equal(editor.cells.length, 7);
+  assert.equal(editor.cursorColumn, 13);
+  type(editor, key("left"));
+  assert.equal(editor.cursorColumn, 11, "left over 👋 moves two columns");
+  type(editor, key("left"), key("left"));
+  assert.equal(editor.cursorColumn, 8, "left over space and 界");
+  type(editor, key("backspace"));
+  assert.equal(editor.text, "你好，界 👋");
+  assert.equal(editor.cursorColumn, 6);
+  type(editor, key("delete"));
+  assert.equal(editor.text, "你好， 👋");
+  type(editor, key("home"));
+  assert.equal(editor.cursorColumn, 0);
+  type(editor, key("end"));
+  assert.equal(editor.cursorColumn, textWidth("你好， 👋"));
+});
+
+Deno.test("a combining mark or skin tone typed after its base joins it", () => {
+  const editor = new LineEditor();
+  type(editor, text("e"), text("\u0301"), text("👋"), text("\u{1F3FD}"));
+  assert.deepEqual([...editor.cells], ["e\u0301", "👋\u{1F3FD}"]);
+  assert.equal(editor.cursorColumn, 3);
+  type(editor, key("backspace"));
+  assert.equal(editor.text, "e\u0301", "one backspace removes the whole emoji");
+});
+
+Deno.test("Ctrl-A, Ctrl-E, Ctrl-B and Ctrl-F move like Home, End, left and right", () => {
+  const editor = new LineEditor();
+  type(editor, text("abc"), key("ctrl-a"));
+  assert.equal(editor.cursor, 0);
+  type(editor, key("ctrl-f"));
+  assert.equal(editor.cursor, 1);
+  type(editor, key("ctrl-e"));
+  assert.equal(editor.cursor, 3);
+  type(editor, key("ctrl-b"));
+  assert.equal(editor.cursor, 2);
+  assert.deepEqual(type(editor, key("ctrl-e"), key("right")), { type: "none" });
+});
+
+Deno.test("Ctrl-W deletes the word before the cursor, Ctrl-U everything before it, Ctrl-K after it", () => {
+  const editor = new LineEditor();
+  type(editor, text("hello big  world"));
+  type(editor, key("ctrl-w"));
+  assert.equal(editor.text, "hello big  ");
+  type(editor, key("ctrl-w"));
+  assert.equal(editor.text, "hello ");
+  type(editor, text("again"), key("word-left"));
+  assert.equal(editor.cursor, 6);
+  type(editor, key("ctrl-k"));
+  assert.equal(editor.text, "hello ");
+  type(editor, key("ctrl-y"));
+  assert.equal(editor.text, "hello again", "Ctrl-Y puts back what was cut");
+  type(editor, key("left"), key("left"), key("ctrl-u"));
+  assert.equal(editor.text, "in");
+  assert.equal(editor.cursor, 0);
+});
+
+Deno.test("Enter submits the line and clears it; a blank line is not sent", () => {
+  const editor = new LineEditor();
+  assert.deepEqual(type(editor, text("hi"), key("enter")), {
+    type: "submit",
+    lines: ["hi"],
+  });
+  assert.equal(editor.text, "");
+  assert.deepEqual(type(editor, text("   "), key("enter")), {
+    type: "changed",
+  });
+});
+
+Deno.test("up and down walk the history and come back to the draft", () => {
+  const editor = new LineEditor();
+  type(editor, text("one"), key("enter"), text("two"), key("enter"));
+  type(editor, text("draft"));
+  type(editor, key("up"));
+  assert.equal(editor.text, "two");
+  type(editor, key("up"));
+  assert.equal(editor.text, "one");
+  assert.deepEqual(type(editor, key("up")), { type: "none" });
+  type(editor, key("down"));
+  assert.equal(editor.text, "two");
+  type(editor, key("down"));
+  assert.equal(editor.text, "draft");
+  assert.equal(editor.cursor, 5);
+});
+
+Deno.test("history is bounded and skips a repeated line", () => {
+  const editor = new LineEditor({ historyLines: 2 });
+  for (const line of ["a", "b", "b", "c"]) {
+    type(editor, text(line), key("enter"));
+  }
+  assert.deepEqual([...editor.history], ["b", "c"]);
+});
+
+Deno.test("Tab at line start completes a nickname as 'nick: '", () => {
+  const editor = new LineEditor({
+    completions: () => ({ nicks: ["bob", "Bea", "carol"], commands: [] }),
+  });
+  type(editor, text("ca"), key("tab"));
+  assert.equal(editor.text, "carol: ");
+  assert.equal(editor.cursor, 7);
+});
+
+Deno.test("Tab cycles through several matches, case-insensitively", () => {
+  const editor = new LineEditor({
+    completions: () => ({ nicks: ["bob", "Bea", "carol"], commands: [] }),
+  });
+  type(editor, text("b"), key("tab"));
+  assert.equal(editor.text, "Bea: ");
+  type(editor, key("tab"));
+  assert.equal(editor.text, "bob: ");
+  type(editor, key("tab"));
+  assert.equal(editor.text, "Bea: ");
+  type(editor, text("hi"));
+  assert.equal(editor.text, "Bea: hi", "any other key ends the cycle");
+});
+
+Deno.test("Tab later in the line completes a nickname followed by a space", () => {
+  const editor = new LineEditor({
+    completions: () => ({ nicks: ["bob"], commands: ["/msg"] }),
+  });
+  type(editor, text("/msg b"), key("tab"));
+  assert.equal(editor.text, "/msg bob ");
+  type(editor, key("ctrl-u"), text("/m"), key("tab"));
+  assert.equal(editor.text, "/msg ");
+  assert.deepEqual(type(editor, key("ctrl-u"), text("zz"), key("tab")), {
+    type: "none",
+  });
+});
+
+Deno.test("a multi-line paste submits each line in order; a one-line paste is only inserted", () => {
+  const editor = new LineEditor();
+  type(editor, text("x"));
+  assert.deepEqual(
+    editor.handle({
+      type: "paste",
+      text: "one\r\ntwo\n\nthree 三\n",
+      truncated: false,
+    }),
+    { type: "submit", lines: ["xone", "two", "three 三"] },
+  );
+  assert.equal(editor.text, "");
+  editor.handle({ type: "paste", text: "just\tthis\x1b[2J", truncated: false });
+  assert.equal(editor.text, "just this[2J", "controls never enter the buffer");
+});
+
+Deno.test("Ctrl-C quits; Ctrl-D quits on an empty line and deletes otherwise", () => {
+  const editor = new LineEditor();
+  assert.deepEqual(type(editor, key("ctrl-c")), { type: "quit" });
+  assert.deepEqual(type(editor, key("ctrl-d")), { type: "quit" });
+  type(editor, text("ab"), key("home"));
+  assert.deepEqual(type(editor, key("ctrl-d")), { type: "changed" });
+  assert.equal(editor.text, "b");
+  assert.deepEqual(type(editor, key("ctrl-l")), { type: "redraw" });
+});
+
+Deno.test("input beyond the limit is refused and reported", () => {
+  const editor = new LineEditor({ maxChars: 5 });
+  assert.deepEqual(type(editor, text("abcdefg")), {
+    type: "changed",
+    full: true,
+  });
+  assert.equal(editor.text, "abcde");
+});
+
+// --- key decoder -----------------------------------------------------------
+
+function decode(...chunks: (string | number[])[]): KeyEvent[] {
+  const decoder = new KeyDecoder();
+  const events: KeyEvent[] = [];
+  for (const chunk of chunks) {
+    const bytes = typeof chunk === "string"
+      ? encoder.encode(chunk)
+      : new Uint8Array(chunk);
+    events.push(...decoder.push(bytes));
+  }
+  events.push(...decoder.flush());
+  // Text from separate reads is joined, as the editor would see it.
+  return events.reduce<KeyEvent[]>((all, event) => {
+    const last = all[all.length - 1];
+    if (event.type === "text" && last?.type === "text") {
+      all[all.length - 1] = text(last.text + event.text);
+    } else {
+      all.push(event);
+    }
+    return all;
+  }, []);
+}
+
+Deno.test("the decoder reads arrows, Home/End variants, Delete and control keys", () => {
+  assert.deepEqual(decode("\x1b[A\x1b[B\x1b[C\x1b[D"), [
+    key("up"),
+    key("down"),
+    key("right"),
+    key("left"),
+  ]);
+  assert.deepEqual(decode("\x1b[H\x1bOF\x1b[1~\x1b[4~\x1b[3~"), [
+    key("home"),
+    key("end"),
+    key("home"),
+    key("end"),
+    key("delete"),
+  ]);
+  assert.deepEqual(decode("\x1b[1;5D\x1b[1;5C\x1bb\x1b\x7f"), [
+    key("word-left"),
+    key("word-right"),
+    key("word-left"),
+    key("delete-word-back"),
+  ]);
+  assert.deepEqual(decode("\x01\x05\x17\x15\x0c\x7f\x08\t\r\x03\x04"), [
+    key("ctrl-a"),
+    key("ctrl-e"),
+    key("ctrl-w"),
+    key("ctrl-u"),
+    key("ctrl-l"),
+    key("backspace"),
+    key("backspace"),
+    key("tab"),
+    key("enter"),
+    key("ctrl-c"),
+    key("ctrl-d"),
+  ]);
+});
+
+Deno.test("the decoder joins UTF-8 and escape sequences split across reads", () => {
+  const bytes = [...encoder.encode("你好")];
+  assert.deepEqual(
+    decode(bytes.slice(0, 2), bytes.slice(2, 4), bytes.slice(4)),
+    [
+      text("你好"),
+    ],
+  );
+  assert.deepEqual(decode("a\x1b", "[", "D"), [text("a"), key("left")]);
+});
+
+Deno.test("a lone ESC is the Escape key once input goes quiet", () => {
+  const decoder = new KeyDecoder();
+  assert.deepEqual(decoder.push(encoder.encode("\x1b")), []);
+  assert.equal(decoder.hasPending, true);
+  assert.deepEqual(decoder.flush(), [key("escape")]);
+});
+
+Deno.test("unknown sequences are swallowed, never typed", () => {
+  assert.deepEqual(decode("\x1b[15~\x1b[?1;2c\x1bOPx"), [text("x")]);
+});
+
+Deno.test("a bracketed paste arrives as one event, even split across reads", () => {
+  assert.deepEqual(decode("\x1b[200~one\r", "two\x1b[2", "01~z"), [
+    { type: "paste", text: "one\rtwo", truncated: false },
+    text("z"),
+  ]);
+  const decoder = new KeyDecoder(4);
+  assert.deepEqual(decoder.push(encoder.encode("\x1b[200~abcdef\x1b[201~")), [
+    { type: "paste", text: "abcd", truncated: true },
+  ]);
+});
+
+Deno.test("decoded keys drive the editor end to end", () => {
+  const editor = new LineEditor();
+  for (const event of decode("世界\x1b[D\x1b[D你好 \x1b[F!\r")) {
+    const action = editor.handle(event);
+    if (action.type === "submit") {
+      assert.deepEqual(action.lines, ["你好 世界!"]);
+      return;
+    }
+  }
+  assert.fail("no line was submitted");
+});
+
+Deno.test("widths: CJK and emoji are two columns, combining marks none", () => {
+  assert.equal(textWidth("abc"), 3);
+  assert.equal(textWidth("你好，世界"), 10);
+  assert.equal(textWidth("👋"), 2);
+  assert.equal(textWidth("❤️"), 2, "an emoji variation selector makes it wide");
+  assert.equal(textWidth("🇫🇷"), 2, "a flag is one wide cell");
+  assert.equal(textWidth("e\u0301"), 1);
+  assert.equal(textWidth("한국어"), 6);
+  assert.equal(textWidth("ｆｕｌｌ"), 8);
+  assert.deepEqual(graphemes("👨‍👩‍👧!"), ["👨‍👩‍👧", "!"]);
+});

@@ -1,0 +1,317 @@
+/**
+ * End to end in a real terminal: tmux runs `chat connect` clients against the
+ * real server; the test types with send-keys (Chinese included) and reads
+ * the screen with capture-pane. Where tmux is missing the test says skipped.
+ */
+
+import assert from "node:assert/strict";
+import type { ServerEvent } from "../protocol.ts";
+import {
+  ROOT,
+  ServerProcess,
+  tempDir,
+  TEST_ENV,
+  TestClient,
+} from "./helpers.ts";
+
+const WIDTH = 100;
+const HEIGHT = 30;
+
+async function tmuxMissing(): Promise<string | undefined> {
+  try {
+    const { success } = await new Deno.Command("tmux", {
+      args: ["-V"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success ? undefined : "tmux -V failed";
+  } catch {
+    return "tmux is not installed (.ci/run installs it with apt)";
+  }
+}
+
+const skipReason = await tmuxMissing();
+if (skipReason) console.log(`terminal_client_e2e_test: skipped: ${skipReason}`);
+
+/** A port nothing listens on right now, to restart the server on. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** A private tmux server; every session runs one `chat connect`. */
+class Tmux {
+  readonly socket = `chat_e2e_${Deno.pid}_${
+    Math.random().toString(36).slice(2)
+  }`;
+
+  async run(...args: string[]): Promise<string> {
+    const output = await new Deno.Command("tmux", {
+      args: ["-u", "-L", this.socket, "-f", "/dev/null", ...args],
+      env: { ...TEST_ENV, LANG: "C.UTF-8" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const decoder = new TextDecoder();
+    if (!output.success) {
+      throw new Error(`tmux ${args[0]}: ${decoder.decode(output.stderr)}`);
+    }
+    return decoder.decode(output.stdout);
+  }
+
+  /**
+   * Starts `chat connect` in a new session. When it exits, the pane says
+   * `[exited N]` and whether the terminal left raw mode.
+   */
+  async connect(name: string, port: number, args: string[]): Promise<void> {
+    const chat = [
+      Deno.execPath(),
+      "run",
+      "--allow-all",
+      `${ROOT}main.ts`,
+      "connect",
+      `127.0.0.1:${port}`,
+      ...args,
+    ].map(shellQuote).join(" ");
+    const script = `${chat}; echo "[exited $?]"; ` +
+      `case "$(stty -a)" in *-icanon*) echo "[tty raw]";; ` +
+      `*) echo "[tty restored]";; esac; sleep 60`;
+    await this.run(
+      "new-session",
+      "-d",
+      "-s",
+      name,
+      "-x",
+      String(WIDTH),
+      "-y",
+      String(HEIGHT),
+      `env DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 LANG=C.UTF-8 sh -c ${
+        shellQuote(script)
+      }`,
+    );
+  }
+
+  /** The visible screen of a session, one string per row. */
+  async screen(name: string): Promise<string[]> {
+    const text = await this.run("capture-pane", "-p", "-t", `=${name}:`);
+    return text.replace(/\n$/, "").split("\n");
+  }
+
+  async cursor(name: string): Promise<{ x: number; y: number }> {
+    const text = await this.run(
+      "display-message",
+      "-p",
+      "-t",
+      `=${name}:`,
+      "#{cursor_x} #{cursor_y}",
+    );
+    const [x, y] = text.trim().split(" ").map(Number);
+    return { x, y };
+  }
+
+  /** Types text literally (no Enter). */
+  async type(name: string, text: string): Promise<void> {
+    await this.run("send-keys", "-t", `=${name}:`, "-l", text);
+  }
+
+  /** Presses keys by tmux name: Enter, Left, C-c … */
+  async press(name: string, ...keys: string[]): Promise<void> {
+    await this.run("send-keys", "-t", `=${name}:`, ...keys);
+  }
+
+  /** Polls the screen until `check` passes; fails with the screen shown. */
+  async waitFor(
+    name: string,
+    what: string,
+    check: (rows: string[]) => boolean,
+    timeoutMs = 15_000,
+  ): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    let rows: string[] = [];
+    while (Date.now() < deadline) {
+      rows = await this.screen(name);
+      if (check(rows)) return rows;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(
+      `timed out waiting for ${what} on ${name}'s screen:\n${rows.join("\n")}`,
+    );
+  }
+
+  async kill(): Promise<void> {
+    try {
+      await this.run("kill-server");
+    } catch { /* already gone */ }
+  }
+}
+
+const has = (text: string) => (rows: string[]) =>
+  rows.some((row) => row.includes(text));
+
+function occurrences(rows: string[], text: string): number {
+  return rows.filter((row) => row.includes(text)).length;
+}
+
+Deno.test({
+  name: skipReason
+    ? `the terminal client in tmux: typing, CJK, reconnect with nothing lost (skipped: ${skipReason})`
+    : "the terminal client in tmux: typing, CJK, reconnect with nothing lost",
+  ignore: skipReason !== undefined,
+  fn: async () => {
+    const dir = await tempDir();
+    const port = freePort();
+    const serverArgs = ["--db", `${dir.path}/chat.db`, "--port", String(port)];
+    let server = await ServerProcess.start(serverArgs);
+    const tmux = new Tmux();
+    let carol: TestClient | undefined;
+    try {
+      await tmux.connect("alice", port, ["--nick", "alice"]);
+      await tmux.waitFor("alice", "alice's welcome", has("Welcome, alice!"));
+      await Promise.all([
+        tmux.connect("bob", port, ["--nick", "bob"]),
+        tmux.connect("dave", port, []),
+      ]);
+      await tmux.waitFor("bob", "bob's welcome", has("Welcome, bob!"));
+      await tmux.waitFor("alice", "bob's join", has("bob joined lobby"));
+
+      // The input line is pinned to the bottom row with its prompt.
+      let rows = await tmux.screen("alice");
+      assert.equal(rows[HEIGHT - 1].trimEnd(), "[lobby] alice>");
+      assert.match(rows[HEIGHT - 2], /\[lobby\] alice \| 2 here/);
+
+      await tmux.type("alice", "你好，世界");
+      await tmux.press("alice", "Enter");
+      await tmux.waitFor(
+        "bob",
+        "alice's Chinese line",
+        has("alice: 你好，世界"),
+      );
+
+      // A half-typed line survives a message arriving.
+      await tmux.type("alice", "半句话 half");
+      await tmux.press("alice", "Left", "Left", "Left", "Left", "Left");
+      await tmux.type("alice", "!");
+      await tmux.press("alice", "End");
+      await tmux.type("bob", "hello from bob");
+      await tmux.press("bob", "Enter");
+      rows = await tmux.waitFor(
+        "alice",
+        "bob's line",
+        has("bob: hello from bob"),
+      );
+      const typing = "[lobby] alice> 半句话! half";
+      assert.equal(rows[HEIGHT - 1].trimEnd(), typing);
+      // 15 columns of prompt, 半句话 is 6, "! half" 6: the cursor sits after them.
+      assert.deepEqual(await tmux.cursor("alice"), { x: 27, y: HEIGHT - 1 });
+      assert.equal(occurrences(rows, "你好，世界"), 1);
+
+      // No --nick: the client asks; a taken one asks again; Ctrl-D leaves.
+      await tmux.waitFor(
+        "dave",
+        "the nickname prompt",
+        has("Choose a nickname"),
+      );
+      await tmux.type("dave", "bob");
+      await tmux.press("dave", "Enter");
+      await tmux.waitFor("dave", "the refusal", has("that nickname is taken"));
+      await tmux.type("dave", "dave");
+      await tmux.press("dave", "Enter");
+      await tmux.waitFor("dave", "dave's welcome", has("Welcome, dave!"));
+      await tmux.press("dave", "C-d");
+      rows = await tmux.waitFor("dave", "dave's exit", has("[tty "));
+      assert.ok(has("[exited 0]")(rows), rows.join("\n"));
+      assert.ok(
+        rows.some((row) => row.includes("[tty restored]")),
+        rows.join("\n"),
+      );
+
+      // The server dies: the status line says so, typed lines wait.
+      await server.stop("SIGKILL");
+      await tmux.waitFor(
+        "alice",
+        "the offline status",
+        (r) => /offline, retrying in \d+s/.test(r[HEIGHT - 2]),
+      );
+      await tmux.press("alice", "C-a", "C-k"); // cut the half line for later
+      await tmux.type("alice", "typed while offline");
+      await tmux.press("alice", "Enter");
+      await tmux.waitFor("alice", "the waiting line", has("(waiting to send)"));
+      await tmux.waitFor(
+        "alice",
+        "the third attempt",
+        (r) => r[HEIGHT - 2].includes("(attempt 3)"),
+      );
+      await tmux.press("alice", "C-y"); // the cut half line comes back
+
+      // Restarted on the same port with the same history; carol talks
+      // before alice's next attempt.
+      server = await ServerProcess.start(serverArgs);
+      carol = (await TestClient.join(port, "carol")).client;
+      for (const text of ["missed one", "missed two"]) {
+        carol.send({ type: "say", text });
+        await carol.waitFor((e) => e.type === "msg" && e.text === text);
+      }
+      rows = await tmux.waitFor(
+        "alice",
+        "the reconnect",
+        (r) =>
+          has("Reconnected: back in lobby as alice")(r) &&
+          has("carol: missed two")(r) && has("alice> typed while offline")(r),
+      );
+      const seen: ServerEvent[] = [];
+      await carol.waitFor(
+        (e) => e.type === "msg" && e.text === "typed while offline",
+        10_000,
+        seen,
+      );
+      assert.equal(occurrences(rows, "carol: missed one"), 1);
+      assert.equal(occurrences(rows, "carol: missed two"), 1);
+      assert.equal(occurrences(rows, "alice> 你好，世界"), 1);
+      assert.equal(occurrences(rows, "bob: hello from bob"), 1);
+      assert.match(rows[HEIGHT - 2], /\[lobby\] alice \| \d here/);
+      assert.equal(rows[HEIGHT - 1].trimEnd(), typing, "the input survived");
+
+      // A resize keeps the input line at the new bottom.
+      await tmux.run("resize-window", "-t", "=alice:", "-x", "60", "-y", "20");
+      rows = await tmux.waitFor(
+        "alice",
+        "the resized screen",
+        (r) => r.length === 20 && r[19].trimEnd() === typing,
+      );
+      assert.ok(has("carol: missed two")(rows));
+
+      // Ctrl-C leaves: quit sent, terminal restored.
+      await tmux.press("alice", "C-c");
+      rows = await tmux.waitFor("alice", "alice's exit", has("[tty "));
+      assert.ok(has("[exited 0]")(rows), rows.join("\n"));
+      assert.ok(
+        rows.some((row) => row.includes("[tty restored]")),
+        rows.join("\n"),
+      );
+      const leave = await carol.waitFor((e) =>
+        e.type === "leave" && e.nick === "alice"
+      );
+      assert.equal((leave as { reason?: string }).reason, "quit");
+      const doubled = carol.drainEvents().filter((e) =>
+        e.type === "msg" && e.text === "typed while offline"
+      );
+      assert.equal(doubled.length, 0, "the offline line was sent once");
+
+      await tmux.type("bob", "/quit");
+      await tmux.press("bob", "Enter");
+      rows = await tmux.waitFor("bob", "bob's exit", has("[tty "));
+      assert.ok(has("[exited 0]")(rows) && has("[tty restored]")(rows));
+    } finally {
+      await tmux.kill();
+      await carol?.close();
+      await server.stop();
+      await dir.remove();
+    }
+  },
+});
