@@ -1,0 +1,471 @@
+/**
+ * `deno task bench`: fan-out benchmark of `chat serve` beside its peers.
+ *
+ * For every scenario and every target it starts a fresh server (pinned to
+ * core 0 when `taskset` exists) and the load generator `bench/load.ts`
+ * (pinned to core 1), then prints a table and one JSON line per scenario. Any
+ * message chat loses, any client it drops, fails the run (exit 1); the peers'
+ * losses are reported, not judged.
+ *
+ * Usage:
+ *   deno task bench [--quick] [--scenarios a,b,c,d,m] [--targets chat,ngircd,deno-streams,node-net]
+ *                   [--seconds N] [--soak-seconds N] [--no-install]
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { allTargets, ROOT, type Target, which } from "./targets.ts";
+
+/** One scenario: how many clients, who sends, how fast, how long. */
+interface Scenario {
+  id: string;
+  title: string;
+  clients: number;
+  senders: number;
+  /** Messages per second per sender; 0 = as fast as 64 in flight allow. */
+  rate: number;
+  seconds: number;
+  /** Targets to run it against (the soak runs on chat alone). */
+  chatOnly?: boolean;
+  /** What the table shows for it. */
+  columns: Column[];
+  /** chat's targets for it, checked and printed (never fail the run). */
+  targets: (r: Result) => string[];
+}
+
+type Result = Record<string, unknown> & {
+  latency_ms?: { p50: number; p90: number; p99: number; max: number };
+};
+
+interface Column {
+  title: string;
+  value: (r: Result) => string;
+}
+
+const num = (v: unknown) =>
+  typeof v === "number" ? v.toLocaleString("en-US") : "–";
+const millions = (v: unknown) =>
+  typeof v === "number" ? `${(v / 1e6).toFixed(2)} M` : "–";
+const ms = (v: unknown) => typeof v === "number" ? `${v} ms` : "–";
+
+const COMMON_TAIL: Column[] = [
+  { title: "lost", value: (r) => lossText(r) },
+  { title: "server CPU", value: (r) => pct(r.server_cpu_pct) },
+  { title: "loadgen CPU", value: (r) => pct(r.load_cpu_pct) },
+];
+
+function pct(v: unknown): string {
+  return typeof v === "number" ? `${v} %` : "–";
+}
+
+function lossText(r: Result): string {
+  if (r.error) return `FAILED: ${String(r.error).slice(0, 60)}`;
+  const lost = typeof r.lost === "number" ? r.lost : 0;
+  const extra = [
+    r.disconnects ? `${r.disconnects} dropped` : "",
+    r.errors ? `${r.errors} errors` : "",
+  ].filter(Boolean).join(", ");
+  return `${num(lost)} (${r.lost_pct ?? 0} %)${extra ? `, ${extra}` : ""}`;
+}
+
+function scenarios(
+  quick: boolean,
+  seconds?: number,
+  soak?: number,
+): Scenario[] {
+  const s = (full: number) => seconds ?? (quick ? 2 : full);
+  const p = (r: Result) => r.latency_ms;
+  return [
+    {
+      id: "a",
+      title: quick
+        ? "(a, quick) 20 clients, 4 senders, as fast as possible"
+        : "(a) 100 clients, 10 senders, as fast as possible (≤ 64 in flight each)",
+      clients: quick ? 20 : 100,
+      senders: quick ? 4 : 10,
+      rate: 0,
+      seconds: s(10),
+      columns: [
+        { title: "deliveries/s", value: (r) => millions(r.deliveries_per_s) },
+        { title: "messages/s", value: (r) => num(r.messages_per_s) },
+        { title: "p99", value: (r) => ms(p(r)?.p99) },
+        ...COMMON_TAIL,
+      ],
+      targets: (r) => [check(r.deliveries_per_s, 3e6, "≥ 3 M deliveries/s")],
+    },
+    {
+      id: "b",
+      title: quick
+        ? "(b, quick) 50 clients, 5 senders at 10 msg/s"
+        : "(b) 1,000 clients, 10 senders at 10 messages/s each",
+      clients: quick ? 50 : 1000,
+      senders: quick ? 5 : 10,
+      rate: 10,
+      seconds: s(10),
+      columns: [
+        { title: "p50", value: (r) => ms(p(r)?.p50) },
+        { title: "p90", value: (r) => ms(p(r)?.p90) },
+        { title: "p99", value: (r) => ms(p(r)?.p99) },
+        { title: "max", value: (r) => ms(p(r)?.max) },
+        ...COMMON_TAIL,
+      ],
+      targets: (r) => [checkMax(p(r)?.p99, 20, "p99 ≤ 20 ms")],
+    },
+    {
+      id: "c",
+      title: quick
+        ? "(c, quick) 50 clients, 10 senders, as fast as possible"
+        : "(c) 1,000 clients, 50 senders, as fast as possible",
+      clients: quick ? 50 : 1000,
+      senders: quick ? 10 : 50,
+      rate: 0,
+      seconds: s(10),
+      columns: [
+        { title: "deliveries/s", value: (r) => millions(r.deliveries_per_s) },
+        { title: "messages/s", value: (r) => num(r.messages_per_s) },
+        { title: "p99", value: (r) => ms(p(r)?.p99) },
+        ...COMMON_TAIL,
+      ],
+      targets: (
+        r,
+      ) => [check(r.deliveries_per_s, 2.5e6, "≥ 2.5 M deliveries/s")],
+    },
+    {
+      id: "d",
+      title: quick
+        ? "(d, quick) 200 connections in one room, then 1 sender at 10 msg/s"
+        : "(d) 5,000 connections in one room, then 1 sender at 10 msg/s",
+      clients: quick ? 200 : 5000,
+      senders: 1,
+      rate: 10,
+      seconds: s(3),
+      columns: [
+        { title: "connect all", value: (r) => ms(r.connect_ms) },
+        {
+          title: "joins announced",
+          value: (r) => `${num(r.joins_announced)}/${num(r.joins_expected)}`,
+        },
+        { title: "server RSS", value: (r) => `${r.rss_mb ?? "–"} MB` },
+        {
+          title: "RSS/conn",
+          value: (r) => `${r.rss_per_conn_kb ?? "–"} KB`,
+        },
+        { title: "msg p99", value: (r) => ms(p(r)?.p99) },
+        ...COMMON_TAIL,
+      ],
+      targets: (r) => [
+        checkMax(r.connect_ms, 2000, "all connected ≤ 2 s"),
+        checkMax(r.rss_mb, 200, "RSS ≤ 200 MB"),
+        r.joins_announced === r.joins_expected
+          ? "every join announced: ok"
+          : "every join announced: MISSED",
+      ],
+    },
+    {
+      id: "m",
+      title: `(m) memory: (c) for ${
+        soak ?? (quick ? 3 : 60)
+      } s, server RSS each second`,
+      clients: quick ? 50 : 1000,
+      senders: quick ? 10 : 50,
+      rate: 0,
+      seconds: soak ?? (quick ? 3 : 60),
+      chatOnly: true,
+      columns: [
+        { title: "deliveries/s", value: (r) => millions(r.deliveries_per_s) },
+        { title: "RSS after warm-up", value: (r) => `${warmRss(r)} MB` },
+        { title: "RSS at end", value: (r) => `${endRss(r)} MB` },
+        ...COMMON_TAIL,
+      ],
+      targets: (r) => [
+        endRss(r) <= warmRss(r) * 1.1 + 5
+          ? "memory flat: ok"
+          : "memory flat: GREW",
+      ],
+    },
+  ];
+}
+
+function rssSeries(r: Result): number[] {
+  return Array.isArray(r.rss_series_mb) ? r.rss_series_mb as number[] : [];
+}
+/** RSS once the JIT and buffers have settled: the largest of the first 5 s. */
+function warmRss(r: Result): number {
+  return Math.max(0, ...rssSeries(r).slice(0, 5));
+}
+function endRss(r: Result): number {
+  return rssSeries(r).at(-1) ?? 0;
+}
+
+function check(value: unknown, min: number, label: string): string {
+  return `${label}: ${
+    typeof value === "number" && value >= min ? "ok" : "MISSED"
+  }`;
+}
+function checkMax(value: unknown, max: number, label: string): string {
+  return `${label}: ${
+    typeof value === "number" && value <= max ? "ok" : "MISSED"
+  }`;
+}
+
+/** What the numbers were measured on. */
+async function machine(pinned: boolean): Promise<Record<string, unknown>> {
+  let cpu = "unknown";
+  try {
+    const info = await Deno.readTextFile("/proc/cpuinfo");
+    cpu = info.match(/^model name\s*:\s*(.+)$/m)?.[1]?.trim() ?? cpu;
+  } catch {
+    // Not Linux.
+  }
+  const version = async (cmd: string | undefined, args: string[]) => {
+    if (!cmd) return undefined;
+    try {
+      const out = await new Deno.Command(cmd, {
+        args,
+        stdout: "piped",
+        stderr: "piped",
+      })
+        .output();
+      const text = new TextDecoder().decode(out.stdout) +
+        new TextDecoder().decode(out.stderr);
+      return text.split("\n")[0].trim();
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    cores: navigator.hardwareConcurrency,
+    cpu,
+    kernel: Deno.osRelease(),
+    memory_gb: Math.round(Deno.systemMemoryInfo().total / 2 ** 30),
+    deno: Deno.version.deno,
+    node: await version(which("node"), ["--version"]),
+    ngircd: await version(which("ngircd"), ["--version"]),
+    pinning: pinned
+      ? "server on core 0, load generator on core 1 (taskset)"
+      : "not pinned (taskset missing or fewer than 2 cores)",
+  };
+}
+
+/** CPU time the whole machine spent busy, from /proc/stat (0 when unknown). */
+function machineBusySeconds(): number {
+  try {
+    const fields = Deno.readTextFileSync("/proc/stat").split("\n")[0]
+      .split(/\s+/).slice(1).map(Number);
+    const idle = fields[3] + fields[4];
+    return (fields.reduce((a, b) => a + b, 0) - idle) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Runs the load generator once; resolves with its JSON result. */
+async function runLoad(
+  pin: string[],
+  target: Target,
+  scenario: Scenario,
+  port: number,
+  pid: number,
+): Promise<Result> {
+  const args = [
+    ...pin,
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    `${ROOT}bench/load.ts`,
+    "--port",
+    String(port),
+    "--dialect",
+    target.dialect.name,
+    "--clients",
+    String(scenario.clients),
+    "--senders",
+    String(scenario.senders),
+    "--rate",
+    String(scenario.rate),
+    "--seconds",
+    String(scenario.seconds),
+    "--server-pid",
+    String(pid),
+    "--read-bytes",
+    String(scenario.clients > 1000 ? 16 * 1024 : 64 * 1024),
+  ];
+  const child = new Deno.Command(args[0], {
+    args: args.slice(1),
+    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Every scenario ends by itself; this only guards against a hang.
+  const hardLimitMs = (scenario.seconds + 90) * 1000;
+  const killer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }, hardLimitMs);
+  const out = await child.output();
+  clearTimeout(killer);
+  const stdout = new TextDecoder().decode(out.stdout).trim();
+  const line = stdout.split("\n").at(-1) ?? "";
+  try {
+    return JSON.parse(line);
+  } catch {
+    return {
+      ok: false,
+      error: `load generator failed (code ${out.code}): ${
+        new TextDecoder().decode(out.stderr).slice(-300)
+      }`,
+    };
+  }
+}
+
+function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) =>
+    Math.max(h.length, ...rows.map((r) => r[i].length))
+  );
+  const line = (cells: string[]) =>
+    "| " + cells.map((c, i) => c.padEnd(widths[i])).join(" | ") + " |";
+  return [
+    line(headers),
+    "|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|",
+    ...rows.map(line),
+  ].join("\n");
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      quick: { type: "boolean" },
+      scenarios: { type: "string" },
+      targets: { type: "string" },
+      seconds: { type: "string" },
+      "soak-seconds": { type: "string" },
+      "no-install": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(
+      "Usage: deno task bench [--quick] [--scenarios a,b,c,d,m] " +
+        "[--targets chat,ngircd,deno-streams,node-net] [--seconds N] " +
+        "[--soak-seconds N] [--no-install]",
+    );
+    return 0;
+  }
+  const quick = values.quick ?? false;
+  const positive = (v: string | undefined, flag: string) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} must be > 0`);
+    return n;
+  };
+  const all = scenarios(
+    quick,
+    positive(values.seconds, "--seconds"),
+    positive(values["soak-seconds"], "--soak-seconds"),
+  );
+  const wantedScenarios = (values.scenarios ?? "a,b,c,d,m").split(",");
+  const chosen = all.filter((s) => wantedScenarios.includes(s.id));
+  const wantedTargets = (values.targets ??
+    (quick ? "chat" : "chat,ngircd,deno-streams,node-net")).split(",");
+  const targets = allTargets(!values["no-install"]).filter((t) =>
+    wantedTargets.includes(t.name)
+  );
+  if (chosen.length === 0 || targets.length === 0) {
+    console.error("no scenario or no target chosen");
+    return 2;
+  }
+  const skipped = new Map<string, string>();
+  for (const target of targets) {
+    const why = await target.unavailable();
+    if (why) skipped.set(target.name, why);
+  }
+  const pinned = which("taskset") !== undefined &&
+    navigator.hardwareConcurrency >= 2;
+  const serverPin = pinned ? ["taskset", "-c", "0"] : [];
+  const loadPin = pinned ? ["taskset", "-c", "1"] : [];
+  const info = await machine(pinned);
+  console.log(
+    `# machine: ${info.cores} cores, ${info.cpu}, ${info.memory_gb} GiB, ` +
+      `Linux ${info.kernel}; deno ${info.deno}, node ${info.node ?? "–"}, ` +
+      `${info.ngircd ?? "ngircd –"}`,
+  );
+  console.log(`# ${info.pinning}; 64-byte messages; 127.0.0.1 only`);
+  for (const target of targets) {
+    console.log(
+      `#   ${target.name}: ${target.description}` +
+        (skipped.has(target.name)
+          ? ` (skipped: ${skipped.get(target.name)})`
+          : ""),
+    );
+  }
+  let failed = false;
+  for (const scenario of chosen) {
+    console.log(`\n## ${scenario.title}, ${scenario.seconds} s`);
+    const results: Record<string, Result> = {};
+    const rows: string[][] = [];
+    for (const target of targets) {
+      if (skipped.has(target.name)) continue;
+      if (scenario.chatOnly && target.name !== "chat") continue;
+      let result: Result;
+      const busyBefore = machineBusySeconds();
+      const startedAt = performance.now();
+      try {
+        const running = await target.start(serverPin, scenario.clients + 100);
+        try {
+          result = await runLoad(
+            loadPin,
+            target,
+            scenario,
+            running.port,
+            running.pid,
+          );
+        } finally {
+          await running.stop();
+        }
+      } catch (error) {
+        result = { ok: false, error: String(error) };
+      }
+      const wall = (performance.now() - startedAt) / 1000;
+      result.machine_busy_pct = Math.round(
+        (machineBusySeconds() - busyBefore) / wall / (info.cores as number) *
+          100,
+      );
+      results[target.name] = result;
+      rows.push([target.name, ...scenario.columns.map((c) => c.value(result))]);
+      if (target.name === "chat" && result.ok !== true) failed = true;
+    }
+    console.log(
+      table(["server", ...scenario.columns.map((c) => c.title)], rows),
+    );
+    if (results.chat && results.chat.ok) {
+      console.log(
+        `targets for chat: ${scenario.targets(results.chat).join("; ")}`,
+      );
+    }
+    console.log(JSON.stringify({
+      bench: "chat-fanout",
+      scenario: scenario.id,
+      title: scenario.title,
+      quick,
+      seconds: scenario.seconds,
+      machine: info,
+      results,
+    }));
+  }
+  if (failed) {
+    console.log(
+      "\nFAILED: chat lost messages, dropped clients or errored (see above)",
+    );
+  }
+  return failed ? 1 : 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main());
+}

@@ -1,0 +1,106 @@
+/**
+ * The two wire protocols the load generator speaks: our JSON dialect (chat
+ * and the idiomatic peers) and IRC (ngircd). Each knows how to say hello, how
+ * to send a message, and how to tell the few lines it must understand.
+ *
+ * @module
+ */
+
+/** What a non-message line means to the load generator. */
+export type LineKind =
+  | { kind: "ready" }
+  | { kind: "join" }
+  | { kind: "ack"; count: number }
+  | { kind: "ping"; token: string }
+  | { kind: "error" }
+  | { kind: "other" };
+
+/** One wire protocol, as far as the benchmark needs it. */
+export interface WireDialect {
+  readonly name: string;
+  /** Bytes between a message text's end and the newline. */
+  readonly suffixBytes: number;
+  /** True when the sender gets its own message back (its delivery receipt). */
+  readonly echoesSender: boolean;
+  /** The bytes that make a new connection a member of the benchmark room. */
+  hello(nick: string): string;
+  /** One message to the room. */
+  say(text: string): string;
+  /** Asks the server to acknowledge everything up to `sent` (no-echo protocols). */
+  ackRequest(sent: number): string;
+  /** The answer to a server's keep-alive. */
+  pong(token: string): string;
+  /** What the line whose first bytes are `head` is. */
+  classify(head: string): LineKind;
+  /** How many joins a join notice announces. */
+  joinCount(line: string): number;
+}
+
+/** The benchmark room's name. */
+export const ROOM = "bench";
+
+const json: WireDialect = {
+  name: "json",
+  suffixBytes: 2, // `"}`
+  echoesSender: true,
+  hello: (nick) => `{"type":"hello","nick":"${nick}","room":"${ROOM}"}\n`,
+  say: (text) => `{"type":"say","text":"${text}"}\n`,
+  ackRequest: () => "",
+  pong: () => "",
+  classify(head) {
+    if (head.startsWith('{"type":"welcome"')) return { kind: "ready" };
+    if (head.startsWith('{"type":"join"')) return { kind: "join" };
+    if (
+      head.startsWith('{"type":"error"') || head.startsWith('{"type":"bye"')
+    ) {
+      return { kind: "error" };
+    }
+    return { kind: "other" };
+  },
+  joinCount(line) {
+    try {
+      const event = JSON.parse(line);
+      // A big room's coalesced notice names one and counts the others.
+      return 1 + (typeof event.others === "number" ? event.others : 0);
+    } catch {
+      return 0;
+    }
+  },
+};
+
+const irc: WireDialect = {
+  name: "irc",
+  suffixBytes: 1, // `\r`
+  echoesSender: false,
+  hello: (nick) =>
+    `NICK ${nick}\r\nUSER ${nick} 0 * :${nick}\r\nJOIN #${ROOM}\r\n`,
+  say: (text) => `PRIVMSG #${ROOM} :${text}\r\n`,
+  ackRequest: (sent) => `PING :${sent}\r\n`,
+  pong: (token) => `PONG :${token}\r\n`,
+  classify(head) {
+    if (head.startsWith("PING ")) {
+      return { kind: "ping", token: head.slice(5).replace(/^:/, "").trim() };
+    }
+    const command = head.split(" ", 3)[1] ?? "";
+    if (command === "366") return { kind: "ready" };
+    if (command === "JOIN") return { kind: "join" };
+    if (command === "PONG") {
+      const count = Number(head.slice(head.lastIndexOf(":") + 1).trim());
+      return Number.isFinite(count)
+        ? { kind: "ack", count }
+        : { kind: "other" };
+    }
+    if (head.startsWith("ERROR") || /^[45]\d\d$/.test(command)) {
+      return { kind: "error" };
+    }
+    return { kind: "other" };
+  },
+  joinCount: () => 1,
+};
+
+/** The dialect called `name`. */
+export function dialectFor(name: string): WireDialect {
+  if (name === "json") return json;
+  if (name === "irc") return irc;
+  throw new Error(`unknown dialect "${name}" (json or irc)`);
+}
