@@ -24,6 +24,7 @@ import {
   type Dialect,
   type Hub,
   Outgoing,
+  type OutgoingBatch,
   type Recipient,
   type Session,
 } from "./hub.ts";
@@ -196,6 +197,11 @@ export class Connection implements Recipient {
       );
     }
     this.#enqueue(out.bytes(this.#dialect));
+  }
+
+  /** Queues a tick's room messages as one chunk: one entry, one write. */
+  deliverBatch(batch: OutgoingBatch): void {
+    this.#enqueue(batch.bytes(this.#dialect));
   }
 
   /**

