@@ -114,7 +114,15 @@ export type ServerEvent =
   }
   | RoomMessage
   | DirectMessage
-  | { type: "join"; ts: number; room: string; nick: string; users?: number }
+  | {
+    type: "join";
+    ts: number;
+    room: string;
+    nick: string;
+    users?: number;
+    /** A big room's summary: this many joined besides `nick`. */
+    others?: number;
+  }
   | {
     type: "leave";
     ts: number;
@@ -122,6 +130,8 @@ export type ServerEvent =
     nick: string;
     reason?: string;
     users?: number;
+    /** A big room's summary: this many left besides `nick`. */
+    others?: number;
   }
   | { type: "nick"; ts: number; old: string; new: string }
   | { type: "who"; room: string; users: string[] }

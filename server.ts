@@ -99,7 +99,11 @@ export function startServer(
       });
     },
     onStoreError: (error) => log(`store error: ${error}`),
+    requestNotices: (delayMs) => {
+      noticeTimer = setTimeout(() => hub.flushNotices(), delayMs);
+    },
   });
+  let noticeTimer: ReturnType<typeof setTimeout> | undefined;
   const listener = Deno.listen({ hostname: options.host, port: options.port });
   const connections = new Set<Connection>();
   /** TLS connections still in their handshake; they count toward the cap. */
@@ -186,6 +190,7 @@ export function startServer(
     stopping = true;
     listener.close();
     for (const conn of handshaking) closeQuietly(conn);
+    clearTimeout(noticeTimer);
     hub.flush();
     for (const connection of connections) {
       connection.close(reason, { type: "bye", reason });

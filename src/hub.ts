@@ -24,7 +24,7 @@ import {
   type ServerInfo,
   VERSION,
 } from "../protocol.ts";
-import { PROTOCOL_LIMITS, SERVE_DEFAULTS } from "./limits.ts";
+import { PROTOCOL_LIMITS, ROOM_LIMITS, SERVE_DEFAULTS } from "./limits.ts";
 import {
   characterCount,
   cleanText,
@@ -149,6 +149,19 @@ export interface HubOptions {
   now?: () => number;
   /** Called when storing fails, with the error. */
   onStoreError?: (error: unknown) => void;
+  /**
+   * Called when a big room's summarised join or leave notice is waiting:
+   * call {@linkcode Hub.flushNotices} after `delayMs`.
+   */
+  requestNotices?: (delayMs: number) => void;
+}
+
+/** A big room's joins or leaves since its last summary. */
+interface NoticeSummary {
+  /** The first of them, named in the notice. */
+  nick: string;
+  /** How many in all. */
+  count: number;
 }
 
 /** A hello, checked for field types by the protocol codec. */
@@ -171,6 +184,8 @@ export class Hub {
   #requestFlush: () => void;
   #now: () => number;
   #onStoreError: (error: unknown) => void;
+  #requestNotices: (delayMs: number) => void;
+  #notices = new Map<string, { join?: NoticeSummary; leave?: NoticeSummary }>();
 
   /** Creates a hub over a store; ids continue after the store's last. */
   constructor(options: HubOptions) {
@@ -187,6 +202,7 @@ export class Hub {
     this.#requestFlush = options.requestFlush ?? (() => {});
     this.#now = options.now ?? Date.now;
     this.#onStoreError = options.onStoreError ?? (() => {});
+    this.#requestNotices = options.requestNotices ?? (() => {});
   }
 
   /** How many members are connected. */
@@ -298,6 +314,44 @@ export class Hub {
     this.#broadcastMessages(batch.map((p) => p.message));
   }
 
+  /**
+   * Sends every big room's waiting summaries: one `join` and one `leave` per
+   * room, naming the first and counting the `others`.
+   */
+  flushNotices(): void {
+    const notices = this.#notices;
+    this.#notices = new Map();
+    for (const [room, { join, leave }] of notices) {
+      const users = this.#rooms.get(room)?.size ?? 0;
+      if (users === 0) continue;
+      const ts = this.#now();
+      for (
+        const [type, summary] of [["join", join], ["leave", leave]] as const
+      ) {
+        if (!summary) continue;
+        const others = summary.count - 1;
+        this.#broadcast(
+          room,
+          others > 0
+            ? { type, ts, room, nick: summary.nick, users, others }
+            : { type, ts, room, nick: summary.nick, users },
+        );
+      }
+    }
+  }
+
+  /** Counts a join or leave in a big room towards its next summary. */
+  #summarise(room: string, type: "join" | "leave", nick: string): void {
+    if (this.#notices.size === 0) {
+      this.#requestNotices(ROOM_LIMITS.bigRoomNoticeMs);
+    }
+    let pending = this.#notices.get(room);
+    if (!pending) this.#notices.set(room, pending = {});
+    const summary = pending[type];
+    if (summary) summary.count++;
+    else pending[type] = { nick, count: 1 };
+  }
+
   #say(session: Session, rawText: string, me: boolean): void {
     const text = this.#checkText(session, rawText);
     if (text === undefined) return;
@@ -385,6 +439,12 @@ export class Hub {
     members.add(session);
     session.room = room;
     session.send(this.#welcome(session, since));
+    // In a big room a join is counted into a summary, not announced alone:
+    // hundreds of arrivals would otherwise bury the conversation (and cost
+    // members × joins notices).
+    if (members.size > ROOM_LIMITS.bigRoomMembers) {
+      return this.#summarise(room, "join", session.nick);
+    }
     this.#broadcast(room, {
       type: "join",
       ts: this.#now(),
@@ -398,6 +458,9 @@ export class Hub {
     const members = this.#rooms.get(session.room);
     if (!members?.delete(session)) return;
     if (members.size === 0) this.#rooms.delete(session.room);
+    if (members.size >= ROOM_LIMITS.bigRoomMembers) {
+      return this.#summarise(session.room, "leave", session.nick);
+    }
     const event: ServerEvent = {
       type: "leave",
       ts: this.#now(),

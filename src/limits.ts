@@ -85,6 +85,21 @@ export const COMPAT_LIMITS = {
   udpSendBurst: 40,
 } as const;
 
+/** How big rooms behave (docs/protocol.md, "Big rooms"). */
+export const ROOM_LIMITS = {
+  /**
+   * A room with more members than this gets its join and leave notices
+   * summarised: a class of 30 sees every arrival, while in a room of 1,000
+   * a notice per arrival would bury the conversation (and 5,000 arrivals
+   * would cost 12.5 million notices).
+   */
+  bigRoomMembers: 100,
+  /** A big room's summarised join and leave notices go out this often. */
+  bigRoomNoticeMs: 1000,
+  /** A text-dialect welcome names at most this many others, then counts. */
+  welcomeNamesShown: 20,
+} as const;
+
 /** Protocol limits fixed by docs/protocol.md. */
 export const PROTOCOL_LIMITS = {
   /** One frame (line), in bytes, newline excluded. */

@@ -5,6 +5,7 @@
  */
 
 import type { ServerEvent } from "../protocol.ts";
+import { ROOM_LIMITS } from "./limits.ts";
 
 /** `HH:MM` in the server's local time. */
 export function clockTime(ts: number): string {
@@ -16,6 +17,21 @@ export function clockTime(ts: number): string {
 
 function countSuffix(users: number | undefined): string {
   return users === undefined ? "" : ` (${users} here)`;
+}
+
+/** `alice`, or `alice and 41 others` for a big room's summary. */
+function whoSuffix(nick: string, others: number | undefined): string {
+  if (!others) return nick;
+  return `${nick} and ${others} ${others === 1 ? "other" : "others"}`;
+}
+
+/** Names the others in a welcome; a big room's list is cut short. */
+function othersList(others: string[]): string {
+  const shown = ROOM_LIMITS.welcomeNamesShown;
+  if (others.length <= shown) return others.join(", ");
+  return `${others.slice(0, shown).join(", ")} and ${
+    others.length - shown
+  } others`;
 }
 
 /**
@@ -38,20 +54,22 @@ export function renderText(event: ServerEvent): string {
         clockTime(event.ts)
       } [private] ${event.from} -> ${event.to}: ${event.text}\n`;
     case "join":
-      return `${clockTime(event.ts)} * ${event.nick} joined ${event.room}${
+      return `${clockTime(event.ts)} * ${
+        whoSuffix(event.nick, event.others)
+      } joined ${event.room}${countSuffix(event.users)}\n`;
+    case "leave":
+      return `${clockTime(event.ts)} * ${
+        whoSuffix(event.nick, event.others)
+      } left ${event.room}${event.reason ? ` (${event.reason})` : ""}${
         countSuffix(event.users)
       }\n`;
-    case "leave":
-      return `${clockTime(event.ts)} * ${event.nick} left ${event.room}${
-        event.reason ? ` (${event.reason})` : ""
-      }${countSuffix(event.users)}\n`;
     case "nick":
       return `${clockTime(event.ts)} * ${event.old} is now ${event.new}\n`;
     case "welcome": {
       const others = event.users.filter((u) => u !== event.nick);
       let text = `* Welcome, ${event.nick}! You are in ${event.room}` +
         (others.length > 0
-          ? ` with ${others.join(", ")}.`
+          ? ` with ${othersList(others)}.`
           : ", alone for now.") +
         " Type /help for commands.\n";
       if (event.history.length > 0) {

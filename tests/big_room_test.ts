@@ -1,0 +1,137 @@
+/**
+ * Big rooms and batched fan-out, in the hub without sockets: a big room's
+ * joins and leaves are summarised, and a tick's messages reach a member that
+ * takes batches as one batch.
+ */
+
+import assert from "node:assert/strict";
+import type { ServerEvent } from "../protocol.ts";
+import {
+  Hub,
+  type Outgoing,
+  type OutgoingBatch,
+  type Recipient,
+  type Session,
+} from "../src/hub.ts";
+import { ROOM_LIMITS } from "../src/limits.ts";
+import { MemoryStore } from "../src/store.ts";
+import { renderText } from "../src/text_dialect.ts";
+
+class Member implements Recipient {
+  readonly events: ServerEvent[] = [];
+  deliver(out: Outgoing): void {
+    this.events.push(out.event);
+  }
+  take(type?: ServerEvent["type"]): ServerEvent[] {
+    const taken = this.events.filter((e) => !type || e.type === type);
+    this.events.length = 0;
+    return taken;
+  }
+}
+
+class BatchMember extends Member {
+  readonly batches: OutgoingBatch[] = [];
+  deliverBatch(batch: OutgoingBatch): void {
+    this.batches.push(batch);
+  }
+}
+
+function setup() {
+  let noticeRequests = 0;
+  const hub = new Hub({
+    store: new MemoryStore(),
+    requestNotices: (delayMs) => {
+      assert.equal(delayMs, ROOM_LIMITS.bigRoomNoticeMs);
+      noticeRequests++;
+    },
+  });
+  const join = (nick: string, member: Member = new Member()) => {
+    const session = hub.hello(member, { nick, room: "hall" });
+    assert.equal(typeof session, "object", `${nick} joins`);
+    return { member, session: session as Session };
+  };
+  return { hub, join, noticeRequests: () => noticeRequests };
+}
+
+const BIG = ROOM_LIMITS.bigRoomMembers;
+
+Deno.test("up to the big-room size, every join is announced on its own", () => {
+  const { join, noticeRequests } = setup();
+  const first = join("m0");
+  for (let i = 1; i < BIG; i++) join(`m${i}`);
+  const joins = first.member.take("join");
+  assert.equal(joins.length, BIG - 1);
+  assert.deepEqual(joins.at(-1), {
+    ...joins.at(-1),
+    type: "join",
+    nick: `m${BIG - 1}`,
+    users: BIG,
+  });
+  assert.equal(noticeRequests(), 0);
+});
+
+Deno.test("in a big room, joins and leaves become one summary each per interval", () => {
+  const { hub, join, noticeRequests } = setup();
+  const first = join("m0");
+  const members = [first];
+  for (let i = 1; i < BIG; i++) members.push(join(`m${i}`));
+  first.member.take();
+  const late = [];
+  for (let i = 0; i < 40; i++) late.push(join(`late${i}`));
+  hub.leave(members[5].session);
+  hub.leave(members[6].session);
+  assert.deepEqual(first.member.take(), [], "nothing is announced at once");
+  assert.equal(noticeRequests(), 1, "one timer for the interval");
+  hub.flushNotices();
+  const events = first.member.take();
+  assert.equal(events.length, 2);
+  const [joined, left] = events;
+  assert.equal(joined.type, "join");
+  assert.equal(left.type, "leave");
+  if (joined.type !== "join" || left.type !== "leave") return;
+  assert.equal(joined.nick, "late0");
+  assert.equal(joined.others, 39, "40 joins: the first named, 39 counted");
+  assert.equal(joined.users, BIG + 40 - 2);
+  assert.equal(left.nick, "m5");
+  assert.equal(left.others, 1);
+  assert.equal(
+    renderText(joined).replace(/^\d\d:\d\d /, ""),
+    `* late0 and 39 others joined hall (${BIG + 38} here)\n`,
+  );
+  // A later arrival announces 1 + others = every join exactly once.
+  join("later");
+  hub.flushNotices();
+  const [single] = first.member.take("join");
+  assert.equal(single.type === "join" && single.others, undefined);
+  assert.equal(noticeRequests(), 2);
+});
+
+Deno.test("a tick's room messages reach a batch-taking member as one batch, in order", () => {
+  const { hub, join } = setup();
+  const alice = join("alice", new BatchMember());
+  const bob = join("bob", new BatchMember());
+  const plain = join("carol");
+  for (const text of ["one", "two", "three"]) {
+    hub.handle(alice.session, { type: "say", text });
+  }
+  hub.handle(bob.session, { type: "say", text: "four" });
+  plain.member.take();
+  hub.flush();
+  const batches = (alice.member as BatchMember).batches;
+  assert.equal(batches.length, 1, "one batch for the tick");
+  assert.equal((bob.member as BatchMember).batches[0], batches[0], "shared");
+  const lines = new TextDecoder().decode(batches[0].bytes("json")).split("\n");
+  assert.deepEqual(
+    lines.slice(0, -1).map((line) => JSON.parse(line).text),
+    ["one", "two", "three", "four"],
+  );
+  assert.deepEqual(
+    plain.member.take("msg").map((e) => e.type === "msg" && e.text),
+    ["one", "two", "three", "four"],
+    "a member without deliverBatch gets each message",
+  );
+  assert.match(
+    new TextDecoder().decode(batches[0].bytes("text")),
+    /alice: one\n.*alice: two\n.*alice: three\n.*bob: four\n$/s,
+  );
+});
