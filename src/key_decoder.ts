@@ -58,7 +58,9 @@ export type KeyName =
 export type KeyEvent =
   | { type: "text"; text: string }
   | { type: "key"; key: KeyName }
-  | { type: "paste"; text: string; truncated: boolean };
+  | { type: "paste"; text: string; truncated: boolean }
+  /** The terminal's answer to `ESC [ 6 n`: where the cursor is, 1-based. */
+  | { type: "cursor"; row: number; column: number };
 
 const ESC = "\x1b";
 const PASTE_END = "\x1b[201~";
@@ -308,6 +310,13 @@ export class KeyDecoder {
       return { kind: "event", event: undefined, length };
     }
     const [first, modifier] = params.split(";");
+    if (final === "R" && /^\d+;\d+$/.test(params)) {
+      return {
+        kind: "event",
+        event: { type: "cursor", row: Number(first), column: Number(modifier) },
+        length,
+      };
+    }
     let key: KeyName | undefined = final === "~"
       ? CSI_TILDE[first]
       : CSI_LETTER[final];

@@ -144,6 +144,8 @@ export const CONNECT_DEFAULTS = {
   scrollbackLines: 2000,
   /** Quiet this long after ESC, it is the Escape key rather than a sequence. */
   escapeTimeoutMs: 50,
+  /** At startup, how long to wait for the terminal to report where emoji left the cursor. */
+  terminalAnswerMs: 500,
   /** Pipe mode: how long to wait at EOF for the echoes of sent messages. */
   drainTimeoutMs: 30_000,
 } as const;

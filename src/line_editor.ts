@@ -140,6 +140,7 @@ export class LineEditor {
     this.#cycle = undefined;
     if (event.type === "text") return this.#insert(event.text);
     if (event.type === "paste") return this.#paste(event.text);
+    if (event.type === "cursor") return { type: "none" };
     switch (event.key) {
       case "enter":
         return this.#submit();

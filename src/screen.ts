@@ -107,8 +107,10 @@ export function layoutLine(
       if (space > rowStart) {
         const tail = row.slice(space + 1);
         const tailWidth = tail.reduce((sum, c) => sum + c.width, 0);
-        // Move the unfinished word down only if it fits there.
-        if (indent + tailWidth + cell.width <= columns) {
+        // Move an unfinished word down if it fits there; CJK text (wide
+        // characters) breaks anywhere, as it has no spaces to break at.
+        const isWord = tail.every((c) => c.width === 1);
+        if (isWord && indent + tailWidth + cell.width <= columns) {
           carry = tail;
           row = row.slice(0, space + 1);
         }
@@ -117,6 +119,8 @@ export function layoutLine(
       row = [...indentCells, ...carry];
       rowStart = indent;
       width = indent + carry.reduce((sum, c) => sum + c.width, 0);
+      // A space at the break is not carried to the start of the next row.
+      if (cell.text === " " && row.length === rowStart) continue;
     }
     row.push(cell);
     width += cell.width;

@@ -25,6 +25,13 @@ import { KeyDecoder, type KeyEvent } from "./key_decoder.ts";
 import { CONNECT_DEFAULTS } from "./limits.ts";
 import { LineEditor } from "./line_editor.ts";
 import { runPlainClient } from "./plain_client.ts";
+import {
+  EMOJI_WIDTH_PROBES,
+  type EmojiWidths,
+  emojiWidthsFromProbes,
+  MODERN_EMOJI_WIDTHS,
+  setEmojiWidths,
+} from "./text_width.ts";
 import { isValidNick } from "./sanitize.ts";
 import { Screen } from "./screen.ts";
 import {
@@ -163,6 +170,7 @@ class FullScreenClient {
   #escapeTimer: ReturnType<typeof setTimeout> | undefined;
   /** Set once run() returns: late events must not draw on the restored terminal. */
   #done = false;
+  #onCursorReport: ((column: number) => void) | undefined;
 
   constructor(options: ConnectOptions, screen: Screen) {
     this.#options = options;
@@ -193,6 +201,8 @@ class FullScreenClient {
   }
 
   async run(): Promise<SessionEnd> {
+    this.#readKeys();
+    setEmojiWidths(await this.#measureEmoji());
     this.#write(this.#screen.enter());
     this.#drawStatus();
     this.#drawInput();
@@ -203,7 +213,6 @@ class FullScreenClient {
       } catch { /* not a terminal any more */ }
     };
     Deno.addSignalListener("SIGWINCH", onResize);
-    this.#readKeys();
     try {
       const running = this.#session.run();
       const outcome = await Promise.race([
@@ -220,6 +229,35 @@ class FullScreenClient {
       clearInterval(this.#statusTimer);
       clearTimeout(this.#escapeTimer);
     }
+  }
+
+  /**
+   * Draws each of {@linkcode EMOJI_WIDTH_PROBES} and asks the terminal where
+   * the cursor ended up (`ESC [ 6 n`), to learn how wide it draws emoji
+   * sequences. A terminal that does not answer gets the modern defaults.
+   */
+  async #measureEmoji(): Promise<EmojiWidths> {
+    const columns: number[] = [];
+    const answered = Promise.withResolvers<void>();
+    this.#onCursorReport = (column) => {
+      columns.push(column - 1);
+      if (columns.length === EMOJI_WIDTH_PROBES.length) answered.resolve();
+    };
+    let probes = "\x1b[?1049h\x1b[?25l";
+    for (const probe of EMOJI_WIDTH_PROBES) {
+      probes += `\x1b[1;1H\x1b[2K${probe}\x1b[6n`;
+    }
+    this.#write(probes + "\x1b[1;1H\x1b[2K");
+    const timer = setTimeout(
+      answered.resolve,
+      CONNECT_DEFAULTS.terminalAnswerMs,
+    );
+    await answered.promise;
+    clearTimeout(timer);
+    this.#onCursorReport = undefined;
+    return columns.length === EMOJI_WIDTH_PROBES.length
+      ? emojiWidthsFromProbes(columns)
+      : MODERN_EMOJI_WIDTHS;
   }
 
   /** Reads stdin for as long as the process lives; EOF counts as quitting. */
@@ -246,6 +284,7 @@ class FullScreenClient {
   }
 
   #onKey(event: KeyEvent): void {
+    if (event.type === "cursor") return this.#onCursorReport?.(event.column);
     if (event.type === "paste" && event.truncated) {
       this.#show([errorLine(
         `paste cut at ${CONNECT_DEFAULTS.maxPasteChars} characters`,

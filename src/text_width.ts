@@ -117,6 +117,59 @@ const CONTROL = /^[\x00-\x1f\x7f-\x9f]/;
 const EMOJI_PRESENTATION = /^[\p{Emoji_Presentation}\p{Regional_Indicator}]/u;
 const EMOJI = /^\p{Emoji}/u;
 const VARIATION_SELECTOR_EMOJI = "\ufe0f";
+const ZERO_WIDTH_JOINER = "\u200d";
+const SKIN_TONE = /[\u{1F3FB}-\u{1F3FF}]/u;
+
+/**
+ * How the terminal draws emoji sequences. Terminals disagree here (tmux and
+ * xterm draw a skin tone as a second emoji, ❤️ in one column; kitty, iTerm2
+ * and Windows Terminal draw both as one wide glyph), so the client measures
+ * its terminal at startup; see {@linkcode EMOJI_WIDTH_PROBES}.
+ */
+export interface EmojiWidths {
+  /** Columns of a symbol turned emoji by U+FE0F, such as ❤️: 1 or 2. */
+  variationSelector: number;
+  /** A skin tone joins its base into one glyph (else it takes 2 more columns). */
+  skinToneJoins: boolean;
+  /** A ZWJ sequence such as 👨‍👩‍👧 is one glyph (else each part is drawn). */
+  zwjJoins: boolean;
+}
+
+/** What current terminals do, used until (or unless) the terminal is measured. */
+export const MODERN_EMOJI_WIDTHS: EmojiWidths = {
+  variationSelector: 2,
+  skinToneJoins: true,
+  zwjJoins: true,
+};
+
+/** Text the client draws and measures, in order, to learn its terminal's widths. */
+export const EMOJI_WIDTH_PROBES: readonly string[] = [
+  "\u2764\ufe0f", // ❤️
+  "\u{1F44B}\u{1F3FD}", // 👋🏽
+  "\u{1F468}\u200d\u{1F469}\u200d\u{1F467}", // 👨‍👩‍👧
+];
+
+/** Reads the measured widths of {@linkcode EMOJI_WIDTH_PROBES} as a profile. */
+export function emojiWidthsFromProbes(
+  measured: readonly number[],
+): EmojiWidths {
+  const [variation, skinTone, zwj] = measured;
+  return {
+    variationSelector: variation === 1 ? 1 : 2,
+    skinToneJoins: skinTone !== 4,
+    zwjJoins: zwj === undefined || zwj <= 2,
+  };
+}
+
+let emojiWidths: EmojiWidths = MODERN_EMOJI_WIDTHS;
+
+/**
+ * Sets how emoji sequences are measured from now on, for the one terminal
+ * this process draws on.
+ */
+export function setEmojiWidths(widths: EmojiWidths): void {
+  emojiWidths = widths;
+}
 
 const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 
@@ -145,8 +198,10 @@ function isPlainAscii(text: string): boolean {
 }
 
 /**
- * Columns one grapheme cluster takes: 0, 1 or 2. A cluster is as wide as its
- * first character, or 2 when an emoji variation selector makes it an emoji.
+ * Columns one grapheme cluster takes: usually 0, 1 or 2. A cluster is as wide
+ * as its first character, or as an emoji when a variation selector makes it
+ * one; skin tones and ZWJ sequences follow the terminal's measured habits
+ * ({@linkcode setEmojiWidths}).
  *
  * @example
  * ```ts
@@ -159,10 +214,23 @@ export function graphemeWidth(grapheme: string): number {
   const code = grapheme.charCodeAt(0);
   if (code >= 0x20 && code < 0x7f) return 1;
   if (grapheme.length === 0 || CONTROL.test(grapheme)) return 0;
+  if (grapheme.length > 2) {
+    if (!emojiWidths.zwjJoins && grapheme.includes(ZERO_WIDTH_JOINER)) {
+      let width = 0;
+      for (const part of grapheme.split(ZERO_WIDTH_JOINER)) {
+        if (part !== "") width += graphemeWidth(part);
+      }
+      return width;
+    }
+    if (!emojiWidths.skinToneJoins && SKIN_TONE.test(grapheme.slice(1))) {
+      const base = grapheme.replace(SKIN_TONE, "");
+      return graphemeWidth(base) + 2;
+    }
+  }
   const codePoint = grapheme.codePointAt(0)!;
   if (isWide(codePoint) || EMOJI_PRESENTATION.test(grapheme)) return 2;
   if (grapheme.includes(VARIATION_SELECTOR_EMOJI) && EMOJI.test(grapheme)) {
-    return 2;
+    return emojiWidths.variationSelector;
   }
   if (ZERO_WIDTH.test(grapheme)) return 0;
   return 1;

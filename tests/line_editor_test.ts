@@ -6,7 +6,13 @@
 import assert from "node:assert/strict";
 import { KeyDecoder, type KeyEvent, type KeyName } from "../src/key_decoder.ts";
 import { type EditorAction, LineEditor } from "../src/line_editor.ts";
-import { graphemes, textWidth } from "../src/text_width.ts";
+import {
+  emojiWidthsFromProbes,
+  graphemes,
+  MODERN_EMOJI_WIDTHS,
+  setEmojiWidths,
+  textWidth,
+} from "../src/text_width.ts";
 
 const text = (t: string): KeyEvent => ({ type: "text", text: t });
 const key = (k: KeyName): KeyEvent => ({ type: "key", key: k });
@@ -308,4 +314,42 @@ Deno.test("widths: CJK and emoji are two columns, combining marks none", () => {
   assert.equal(textWidth("한국어"), 6);
   assert.equal(textWidth("ｆｕｌｌ"), 8);
   assert.deepEqual(graphemes("👨‍👩‍👧!"), ["👨‍👩‍👧", "!"]);
+});
+
+Deno.test("emoji sequences follow the widths measured on the terminal", () => {
+  // What tmux 3.3 answers: ❤️ in one column, 👋🏽 as two emoji, 👨‍👩‍👧 joined.
+  const tmux = emojiWidthsFromProbes([1, 4, 2]);
+  assert.deepEqual(tmux, {
+    variationSelector: 1,
+    skinToneJoins: false,
+    zwjJoins: true,
+  });
+  assert.deepEqual(emojiWidthsFromProbes([2, 2, 2]), MODERN_EMOJI_WIDTHS);
+  assert.equal(emojiWidthsFromProbes([1, 4, 6]).zwjJoins, false);
+  try {
+    setEmojiWidths(tmux);
+    assert.equal(textWidth("❤️"), 1);
+    assert.equal(textWidth("👋🏽"), 4);
+    assert.equal(textWidth("👨‍👩‍👧"), 2);
+    setEmojiWidths(emojiWidthsFromProbes([1, 4, 6]));
+    assert.equal(textWidth("👨‍👩‍👧"), 6);
+    const editor = new LineEditor();
+    editor.handle(text("a👋🏽b"));
+    editor.handle(key("left"));
+    assert.equal(
+      editor.cursorColumn,
+      5,
+      "the cursor column follows the terminal",
+    );
+  } finally {
+    setEmojiWidths(MODERN_EMOJI_WIDTHS);
+  }
+  assert.equal(textWidth("👋🏽"), 2);
+});
+
+Deno.test("the decoder reads the terminal's cursor position reports", () => {
+  assert.deepEqual(decode("\x1b[12;40Rx"), [
+    { type: "cursor", row: 12, column: 40 },
+    text("x"),
+  ]);
 });

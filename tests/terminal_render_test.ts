@@ -215,15 +215,12 @@ Deno.test("NO_COLOR and TERM decide colour and full screen", () => {
   });
 });
 
-Deno.test("long lines wrap at the width, after a space, never inside a wide character", () => {
-  const line: Line = {
-    spans: [{ text: "09:05 bob: 你好世界你好" }],
-    indent: 6,
-  };
-  assert.deepEqual(layoutLine(line, 14, false), [
-    "09:05 bob: ",
-    "      你好世界",
-    "      你好",
+Deno.test("long lines wrap at the width: words move down whole, CJK breaks anywhere, never inside a wide character", () => {
+  const cjk: Line = { spans: [{ text: "09:05 bob: 你好世界你好" }], indent: 6 };
+  assert.deepEqual(layoutLine(cjk, 14, false), [
+    "09:05 bob: 你",
+    "      好世界你",
+    "      好",
   ]);
   const odd: Line = { spans: [{ text: "ab你好" }], indent: 0 };
   assert.deepEqual(layoutLine(odd, 3, false), ["ab", "你", "好"]);
@@ -233,6 +230,12 @@ Deno.test("long lines wrap at the width, after a space, never inside a wide char
     "   two ",
     "   three",
   ]);
+  const long: Line = { spans: [{ text: "09:05 x: aaaaaaaa bbbb" }], indent: 6 };
+  assert.deepEqual(
+    layoutLine(long, 12, false),
+    ["09:05 x: ", "      aaaaaa", "      aa ", "      bbbb"],
+    "a word too long for a row is cut; the space at a break is dropped",
+  );
 });
 
 Deno.test("the input window scrolls sideways to keep the cursor visible, by whole characters", () => {
