@@ -39,6 +39,7 @@ export async function runPlainClient(options: ConnectOptions): Promise<number> {
     return done ? undefined : value;
   };
   let lastReason = "";
+  let leaving = false;
   let lastDmFrom: string | undefined;
   let nickAnswer: PromiseWithResolvers<string | undefined> | undefined;
   const session: ChatSession = new ChatSession({
@@ -52,6 +53,7 @@ export async function runPlainClient(options: ConnectOptions): Promise<number> {
       print(rendered.lines, rendered.bell);
     },
     event: (event) => {
+      if (leaving && event.type === "bye") return; // the user knows
       const rendered = renderEvent(event, { me: session.nick ?? "" });
       if (event.type === "dm" && event.from !== session.nick) {
         lastDmFrom = event.from;
@@ -140,6 +142,7 @@ export async function runPlainClient(options: ConnectOptions): Promise<number> {
     if (outcome.end.message) console.error(`chat: ${outcome.end.message}`);
     return outcome.end.code;
   }
+  leaving = true;
   await session.quit(outcome.reason);
   return 0;
 }

@@ -69,7 +69,12 @@ class Tmux {
    * Starts `chat connect` in a new session. When it exits, the pane says
    * `[exited N]` and whether the terminal left raw mode.
    */
-  async connect(name: string, port: number, args: string[]): Promise<void> {
+  async connect(
+    name: string,
+    port: number,
+    args: string[],
+    term = "",
+  ): Promise<void> {
     const chat = [
       Deno.execPath(),
       "run",
@@ -91,15 +96,21 @@ class Tmux {
       String(WIDTH),
       "-y",
       String(HEIGHT),
-      `env DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 LANG=C.UTF-8 sh -c ${
+      `env ${term} DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 LANG=C.UTF-8 sh -c ${
         shellQuote(script)
       }`,
     );
   }
 
-  /** The visible screen of a session, one string per row. */
-  async screen(name: string): Promise<string[]> {
-    const text = await this.run("capture-pane", "-p", "-t", `=${name}:`);
+  /** The visible screen of a session, one string per row (`-e`: with attributes). */
+  async screen(name: string, attributes = false): Promise<string[]> {
+    const text = await this.run(
+      "capture-pane",
+      "-p",
+      ...(attributes ? ["-e"] : []),
+      "-t",
+      `=${name}:`,
+    );
     return text.replace(/\n$/, "").split("\n");
   }
 
@@ -312,6 +323,33 @@ Deno.test({
       await carol?.close();
       await server.stop();
       await dir.remove();
+    }
+  },
+});
+
+Deno.test({
+  name: skipReason
+    ? `on TERM=dumb the client prints plain lines, no escape sequences (skipped: ${skipReason})`
+    : "on TERM=dumb the client prints plain lines, no escape sequences",
+  ignore: skipReason !== undefined,
+  fn: async () => {
+    const server = await ServerProcess.start();
+    const tmux = new Tmux();
+    try {
+      await tmux.connect("zed", server.port, ["--nick", "zed"], "TERM=dumb");
+      await tmux.waitFor("zed", "the welcome", has("Welcome, zed!"));
+      await tmux.type("zed", "hello 你好");
+      await tmux.press("zed", "Enter");
+      await tmux.waitFor("zed", "the echo", has("zed> hello 你好"));
+      await tmux.type("zed", "/quit");
+      await tmux.press("zed", "Enter");
+      const rows = await tmux.waitFor("zed", "the exit", has("[tty "));
+      assert.ok(has("[exited 0]")(rows), rows.join("\n"));
+      const styled = (await tmux.screen("zed", true)).join("\n");
+      assert.ok(!styled.includes("\x1b"), JSON.stringify(styled));
+    } finally {
+      await tmux.kill();
+      await server.stop();
     }
   },
 });
