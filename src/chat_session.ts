@@ -286,6 +286,12 @@ export class ChatSession {
         }),
         CONNECT_DEFAULTS.helloTimeoutMs,
       );
+      if (!isWellFormed(reply)) {
+        return {
+          kind: "end",
+          end: { code: 1, message: "the server's answer makes no sense" },
+        };
+      }
       if (reply.type === "welcome") {
         this.#everJoined = true;
         const rate = reply.server.rate ?? 0;
@@ -336,7 +342,9 @@ export class ChatSession {
           this.#listener.notice(event);
           continue;
         }
-        this.#track(event);
+        // A malformed event (another server, a newer protocol) is skipped,
+        // never allowed to crash the client.
+        if (isWellFormed(event)) this.#track(event);
       }
     } finally {
       this.#clearTimers();
@@ -422,6 +430,49 @@ export class ChatSession {
     } finally {
       this.#pumping = false;
     }
+  }
+}
+
+const isString = (value: unknown): value is string => typeof value === "string";
+const isNumber = (value: unknown): value is number => typeof value === "number";
+const isStringList = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.every(isString);
+
+/** True when an event has every field of its type that the client reads. */
+export function isWellFormed(event: ServerEvent): boolean {
+  const e = event as unknown as Record<string, unknown>;
+  const optional = (key: string) => e[key] === undefined || isString(e[key]);
+  switch (event.type) {
+    case "msg":
+      return isNumber(e.id) && isNumber(e.ts) && isString(e.room) &&
+        isString(e.from) && isString(e.text);
+    case "dm":
+      return isNumber(e.id) && isNumber(e.ts) && isString(e.from) &&
+        isString(e.to) && isString(e.text);
+    case "welcome":
+      return isString(e.nick) && isString(e.room) && isStringList(e.users) &&
+        Array.isArray(e.history) &&
+        e.history.every((m) => m?.type === "msg" && isWellFormed(m)) &&
+        typeof e.server === "object" && e.server !== null;
+    case "join":
+    case "leave":
+      return isNumber(e.ts) && isString(e.room) && isString(e.nick) &&
+        optional("reason");
+    case "nick":
+      return isNumber(e.ts) && isString(e.old) && isString(e.new);
+    case "who":
+      return isString(e.room) && isStringList(e.users);
+    case "rooms":
+      return Array.isArray(e.rooms) &&
+        e.rooms.every((r) => isString(r?.name) && isNumber(r?.users));
+    case "error":
+      return isString(e.code) && isString(e.message);
+    case "bye":
+      return isString(e.reason);
+    case "pong":
+      return true;
+    default:
+      return false;
   }
 }
 

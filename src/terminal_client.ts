@@ -162,6 +162,7 @@ class FullScreenClient {
   #nickEditor = new LineEditor();
   #nickAnswer: PromiseWithResolvers<string | undefined> | undefined;
   #quit = Promise.withResolvers<string | undefined>();
+  #crashed = Promise.withResolvers<never>();
   #state: LinkState = { kind: "connecting", attempt: 1 };
   #lastReason = "";
   #lastDmFrom: string | undefined;
@@ -175,6 +176,7 @@ class FullScreenClient {
   constructor(options: ConnectOptions, screen: Screen) {
     this.#options = options;
     this.#screen = screen;
+    this.#crashed.promise.catch(() => {}); // Handled by run()'s race.
     this.#chatEditor = new LineEditor({
       completions: () => ({
         nicks: this.#session.users.filter((u) => u !== this.#session.nick),
@@ -201,7 +203,8 @@ class FullScreenClient {
   }
 
   async run(): Promise<SessionEnd> {
-    this.#readKeys();
+    // A bug in key handling ends run() with the error, terminal restored.
+    this.#readKeys().catch((error) => this.#crashed.reject(error));
     setEmojiWidths(await this.#measureEmoji());
     this.#write(this.#screen.enter());
     this.#drawStatus();
@@ -218,6 +221,7 @@ class FullScreenClient {
       const outcome = await Promise.race([
         running.then((end) => ({ end })),
         this.#quit.promise.then((reason) => ({ reason })),
+        this.#crashed.promise,
       ]);
       if ("end" in outcome) return outcome.end;
       this.#nickAnswer?.resolve(undefined);
@@ -263,22 +267,27 @@ class FullScreenClient {
   /** Reads stdin for as long as the process lives; EOF counts as quitting. */
   async #readKeys(): Promise<void> {
     const buffer = new Uint8Array(4096);
-    try {
-      for (;;) {
-        const n = await Deno.stdin.read(buffer);
-        if (n === null) break;
-        clearTimeout(this.#escapeTimer);
-        for (const event of this.#decoder.push(buffer.subarray(0, n))) {
-          this.#onKey(event);
-        }
-        if (this.#decoder.hasPending) {
-          this.#escapeTimer = setTimeout(() => {
-            for (const event of this.#decoder.flush()) this.#onKey(event);
-          }, CONNECT_DEFAULTS.escapeTimeoutMs);
-        }
+    for (;;) {
+      let n: number | null;
+      try {
+        n = await Deno.stdin.read(buffer);
+      } catch {
+        n = null; // stdin closed under us: same as EOF.
       }
-    } catch {
-      // stdin closed under us: same as EOF.
+      if (n === null) break;
+      clearTimeout(this.#escapeTimer);
+      for (const event of this.#decoder.push(buffer.subarray(0, n))) {
+        this.#onKey(event);
+      }
+      if (this.#decoder.hasPending) {
+        this.#escapeTimer = setTimeout(() => {
+          try {
+            for (const event of this.#decoder.flush()) this.#onKey(event);
+          } catch (error) {
+            this.#crashed.reject(error);
+          }
+        }, CONNECT_DEFAULTS.escapeTimeoutMs);
+      }
     }
     this.#quit.resolve(undefined);
   }

@@ -299,3 +299,53 @@ Deno.test("a taken nickname on first join asks for another; a wrong password end
     await server.stop();
   }
 });
+
+Deno.test("malformed events from a server are skipped, never a crash", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const encoder = new TextEncoder();
+  const serving = (async () => {
+    const conn = await listener.accept();
+    const lines = [
+      "Welcome, fake server",
+      JSON.stringify({
+        type: "welcome",
+        nick: "alice",
+        room: "lobby",
+        users: ["alice"],
+        history: [],
+        server: { name: "fake", version: "0" },
+      }),
+      '{"type":"msg"}',
+      '{"type":"msg","id":1,"ts":1,"room":"lobby","from":"bob","text":5}',
+      '{"type":"who","room":"lobby","users":[1,2]}',
+      '{"type":"nosuch"}',
+      "[1,2,3]",
+      '{"type":"msg","id":2,"ts":2,"room":"lobby","from":"bob","text":"ok"}',
+    ];
+    // The banner, then (after the hello) everything else at once.
+    await conn.write(encoder.encode(lines[0] + "\n"));
+    await conn.read(new Uint8Array(4096));
+    await conn.write(encoder.encode(lines.slice(1).join("\n") + "\n"));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    conn.close();
+  })();
+  const recorder = new Recorder();
+  const gate = new Gate();
+  const session = new ChatSession({
+    target: { host: "127.0.0.1", port },
+    nick: "alice",
+    sleep: gate.wait,
+  }, recorder);
+  const running = session.run();
+  try {
+    await until("the link dropped", () => gate.waiting === 1);
+    assert.deepEqual(recorder.shownTexts, ["ok"]);
+    assert.deepEqual(recorder.events.map((e) => e.type), ["msg"]);
+  } finally {
+    await session.quit();
+    await running;
+    await serving;
+    listener.close();
+  }
+});
