@@ -155,10 +155,17 @@ class Tmux {
     );
   }
 
+  /** Stops the tmux server and removes its socket file. */
   async kill(): Promise<void> {
+    let socketPath = "";
     try {
+      socketPath = (await this.run("display-message", "-p", "#{socket_path}"))
+        .trim();
       await this.run("kill-server");
     } catch { /* already gone */ }
+    if (socketPath.endsWith(this.socket)) {
+      await Deno.remove(socketPath).catch(() => {});
+    }
   }
 }
 
