@@ -104,6 +104,10 @@ export class Connection implements Recipient {
   #decoder = new TextDecoder("utf-8", { fatal: true });
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
+  /** Bytes queued behind the write in progress, not yet handed to it. */
+  #waitingBytes = 0;
+  /** True while a write to the peer has not completed. */
+  #writeInFlight = false;
   #writing = false;
   #closed = false;
   #closeReason = "";
@@ -248,9 +252,16 @@ export class Connection implements Recipient {
     if (this.#closed) return;
     this.#queue.push(bytes);
     this.#queuedBytes += bytes.length;
-    if (this.#queuedBytes > this.#settings.maxQueueBytes) {
+    this.#waitingBytes += bytes.length;
+    // Slow means bytes pile up behind a write the peer has not taken. A big
+    // burst queued in one tick, before a write was even tried, is not.
+    if (
+      this.#writeInFlight &&
+      this.#waitingBytes > this.#settings.maxQueueBytes
+    ) {
       this.#queue = [];
       this.#queuedBytes = 0;
+      this.#waitingBytes = 0;
       this.#settings.log(
         `slow ${this.peer}: over ${this.#settings.maxQueueBytes} bytes queued`,
       );
@@ -271,6 +282,8 @@ export class Connection implements Recipient {
         const chunks = this.#queue;
         const total = chunks.length === 1 ? chunks[0].length : sum(chunks);
         this.#queue = [];
+        this.#waitingBytes = 0;
+        this.#writeInFlight = true;
         const data = chunks.length === 1 ? chunks[0] : concat(chunks, total);
         if (this.#unframedPeer) await this.#writeSmall(data);
         else {
@@ -279,7 +292,7 @@ export class Connection implements Recipient {
             offset += await this.#conn.write(data.subarray(offset));
           }
         }
-        // Bytes count against the bound until written.
+        this.#writeInFlight = false;
         this.#queuedBytes -= total;
       }
     } catch (error) {
@@ -288,6 +301,7 @@ export class Connection implements Recipient {
       this.close(errorName(error));
     } finally {
       this.#writing = false;
+      this.#writeInFlight = false;
       if (this.#closed) this.#closeSocket();
     }
   }

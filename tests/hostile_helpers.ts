@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { TestClient } from "./helpers.ts";
+import { type ServerProcess, TestClient } from "./helpers.ts";
 
 /** Resident memory of a process in KiB, from /proc (undefined elsewhere). */
 export function rssKiB(pid: number): number | undefined {
@@ -141,4 +141,22 @@ export async function makeSelfSignedCert(
     throw new Error(`openssl failed: ${new TextDecoder().decode(stderr)}`);
   }
   return { cert, key };
+}
+
+/**
+ * Waits until the server's log matches `pattern`: its stderr is read on its
+ * own schedule, so a line can arrive after the socket event that followed it.
+ */
+export async function waitForLog(
+  server: ServerProcess,
+  pattern: RegExp,
+  timeoutMs = 5000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(server.log)) {
+    if (Date.now() > deadline) {
+      assert.fail(`the server log never matched ${pattern}:\n${server.log}`);
+    }
+    await sleep(20);
+  }
 }
