@@ -12,6 +12,7 @@ import { readCaFile, TlsSetupError } from "./src/tls_setup.ts";
 import {
   COMPAT_LIMITS,
   CONNECT_DEFAULTS,
+  SAFETY_TIMINGS,
   SERVE_DEFAULTS,
 } from "./src/limits.ts";
 
@@ -49,7 +50,8 @@ Limits:
   --rate N             messages per second per client, 0 = off (default ${SERVE_DEFAULTS.rate})
   --burst N            messages a client may send at once (default ${SERVE_DEFAULTS.burst})
   --flood-seconds N    flooding this long disconnects (default ${SERVE_DEFAULTS.floodSeconds})
-  --max-queue BYTES    unsent bytes before a slow client is dropped (default ${SERVE_DEFAULTS.maxQueueBytes})
+  --max-queue BYTES    bytes waiting for a client that does not read before it
+                       is dropped (default ${SERVE_DEFAULTS.maxQueueBytes})
   --handshake-seconds N  time to send a nickname once a client has sent bytes (default ${SERVE_DEFAULTS.handshakeSeconds})
   --first-bytes-seconds N  time a new connection may stay silent, waiting for
                        a person to type (default ${SERVE_DEFAULTS.firstBytesSeconds})
@@ -69,6 +71,9 @@ Compatibility door, for programs from socket tutorials (docs/protocol.md):
 TLS (encrypted; clients join with chat connect --tls):
   --tls-cert FILE      PEM certificate (chain) to serve TLS with
   --tls-key FILE       PEM private key of that certificate
+                       (the TLS handshake gets ${
+  SAFETY_TIMINGS.tlsHandshakeMaxMs / 1000
+} s, or --handshake-seconds if less)
   -h, --help           show this help
 `;
 

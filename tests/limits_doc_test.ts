@@ -1,0 +1,100 @@
+/**
+ * The README's "Limits and safety" table, `chat serve --help` and
+ * src/limits.ts say the same thing; docs/protocol.md lists every error code.
+ */
+
+import assert from "node:assert/strict";
+import { ERROR_MESSAGES } from "../protocol.ts";
+import {
+  PROTOCOL_LIMITS,
+  SAFETY_TIMINGS,
+  SERVE_DEFAULTS,
+} from "../src/limits.ts";
+import { ROOT, runChat } from "./helpers.ts";
+
+/** Each table row, by its limit name, and the value its default cell states. */
+const EXPECTED: Record<string, { flag: string; value: number }> = {
+  "message rate": { flag: "--rate", value: SERVE_DEFAULTS.rate },
+  "burst": { flag: "--burst", value: SERVE_DEFAULTS.burst },
+  "flooding": { flag: "--flood-seconds", value: SERVE_DEFAULTS.floodSeconds },
+  "slow reader": { flag: "--max-queue", value: SERVE_DEFAULTS.maxQueueBytes },
+  "connections": { flag: "--max-clients", value: SERVE_DEFAULTS.maxClients },
+  "hello deadline": {
+    flag: "--handshake-seconds",
+    value: SERVE_DEFAULTS.handshakeSeconds,
+  },
+  "silent newcomer": {
+    flag: "--first-bytes-seconds",
+    value: SERVE_DEFAULTS.firstBytesSeconds,
+  },
+  "TLS handshake": {
+    flag: "--handshake-seconds",
+    value: SAFETY_TIMINGS.tlsHandshakeMaxMs / 1000,
+  },
+  "line length": { flag: "fixed", value: PROTOCOL_LIMITS.maxFrameBytes },
+  "message length": { flag: "fixed", value: PROTOCOL_LIMITS.maxTextChars },
+};
+
+function limitsTable(readme: string): Map<string, string[]> {
+  const section = readme.split(/^## /m).find((s) =>
+    s.startsWith("Limits and safety")
+  );
+  assert.ok(section, 'README has a "Limits and safety" section');
+  const rows = new Map<string, string[]>();
+  for (const line of section.split("\n")) {
+    if (!line.startsWith("|") || line.startsWith("| ---")) continue;
+    const cells = line.split("|").slice(1, -1).map((c) => c.trim());
+    if (cells[0] !== "limit") rows.set(cells[0], cells);
+  }
+  return rows;
+}
+
+Deno.test("the README's limits table states the defaults of src/limits.ts", async () => {
+  const rows = limitsTable(await Deno.readTextFile(`${ROOT}README.md`));
+  for (const [name, { flag, value }] of Object.entries(EXPECTED)) {
+    const row = rows.get(name);
+    assert.ok(row, `a row for "${name}"`);
+    const [, flagCell, defaultCell, clientSees] = row;
+    assert.equal(flagCell.replaceAll("`", ""), flag, `flag of "${name}"`);
+    assert.match(defaultCell, new RegExp(`(^|\\D)${value}(\\D|$)`), name);
+    assert.ok(clientSees.length > 0, `"${name}" says what the client sees`);
+  }
+});
+
+Deno.test("chat serve --help documents every limit flag with its default", async () => {
+  const help = await runChat(["serve", "--help"]);
+  assert.equal(help.code, 0);
+  const rows = limitsTable(await Deno.readTextFile(`${ROOT}README.md`));
+  const tableFlags = new Set(
+    [...rows.values()].map((r) => r[1].replaceAll("`", "")).filter((f) =>
+      f.startsWith("--")
+    ),
+  );
+  for (const flag of [...tableFlags, "--tls-cert", "--tls-key"]) {
+    assert.match(help.stdout, new RegExp(`^  ${flag} `, "m"), flag);
+  }
+  for (const { flag, value } of Object.values(EXPECTED)) {
+    if (flag === "fixed" || value === SAFETY_TIMINGS.tlsHandshakeMaxMs / 1000) {
+      continue;
+    }
+    const entry = help.stdout.slice(help.stdout.indexOf(`  ${flag} `));
+    const nextFlag = entry.slice(1).search(/\n {2}-/);
+    assert.match(
+      entry.slice(0, nextFlag === -1 ? undefined : nextFlag + 1),
+      new RegExp(`\\(default ${value}\\)`),
+      `${flag} shows its default`,
+    );
+  }
+  // Every flag of the help's "Limits:" part is in the table.
+  const limits = help.stdout.split("\nLimits:\n")[1]?.split("\n\n")[0] ?? "";
+  for (const match of limits.matchAll(/^ {2}(--[a-z-]+)/gm)) {
+    assert.ok(tableFlags.has(match[1]), `${match[1]} is in the README table`);
+  }
+});
+
+Deno.test("docs/protocol.md lists every error code", async () => {
+  const doc = await Deno.readTextFile(`${ROOT}docs/protocol.md`);
+  for (const code of Object.keys(ERROR_MESSAGES)) {
+    assert.match(doc, new RegExp(`^\\| \`${code}\` `, "m"), code);
+  }
+});
