@@ -36,7 +36,7 @@ export interface LoadOptions {
   rate: number;
   /** Unacknowledged messages a sender may have in flight. */
   inflight: number;
-  /** Messages, on average per member, sent but not yet read (all senders). */
+  /** Messages sent (by all senders) that the slowest member has not read. */
   backlog: number;
   seconds: number;
   /** Bytes of message text. */
@@ -96,6 +96,8 @@ class Client {
   readyAt = 0;
   sent = 0;
   acked = 0;
+  /** Benchmark messages this client has read. */
+  delivered = 0;
   closed = false;
   #conn: Deno.TcpConn;
   #options: LoadOptions;
@@ -227,6 +229,7 @@ class Client {
       this.#overflowStart === undefined
     ) {
       this.#tally.delivered++;
+      this.delivered++;
       let sentAt = 0;
       for (let i = mark + 2 + SENDER_DIGITS; i < mark + MARK_BYTES; i++) {
         sentAt = sentAt * 10 + view[i] - ZERO;
@@ -260,6 +263,9 @@ class Client {
           this.readyAt = receivedAt;
           this.#onReady?.();
         }
+        return;
+      case "registered":
+        this.send(dialect.afterRegistered());
         return;
       case "join":
         if (this.countJoins && this.ready) {
@@ -311,6 +317,18 @@ export function cpuSeconds(pid: number | "self"): number {
     // Fields after the command name (which may hold spaces) start at ")".
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds the whole machine spent busy, from /proc/stat. */
+function machineBusySeconds(): number {
+  try {
+    const fields = Deno.readTextFileSync("/proc/stat").split("\n")[0]
+      .split(/\s+/).slice(1, 9).map(Number);
+    const idle = fields[3] + fields[4];
+    return (fields.reduce((a, b) => a + b, 0) - idle) / 100;
   } catch {
     return 0;
   }
@@ -370,6 +388,8 @@ export async function runLoad(
   const tally = new Tally();
   const rssBefore = residentBytes(options.serverPid);
   let connected: Awaited<ReturnType<typeof connectAll>>;
+  const serverCpuBeforeConnect = cpuSeconds(options.serverPid);
+  const selfCpuBeforeConnect = cpuSeconds("self");
   try {
     connected = await connectAll(options, tally);
   } catch (error) {
@@ -381,6 +401,13 @@ export async function runLoad(
     clients: options.clients,
     connected: ready.length,
     connect_ms: Math.round(connected.ms),
+    connect_server_cpu_pct: Math.round(
+      (cpuSeconds(options.serverPid) - serverCpuBeforeConnect) / connected.ms *
+        100_000,
+    ),
+    connect_load_cpu_pct: Math.round(
+      (cpuSeconds("self") - selfCpuBeforeConnect) / connected.ms * 100_000,
+    ),
   };
   if (ready.length < options.clients) {
     for (const client of clients) client?.close();
@@ -417,28 +444,50 @@ export async function runLoad(
   const dialect = options.dialect;
   const recipients = dialect.echoesSender ? ready.length : ready.length - 1;
   let sending = true;
+  let topUpTimer: ReturnType<typeof setInterval> | undefined;
   if (options.rate === 0) {
     // Flow control. A sender's window closes on its own echo (or PONG). The
     // senders also share a bound on copies not yet read by every member:
     // without it a server faster than this reader fills its queues for the
     // members read last and rightly drops them as slow consumers.
-    const backlogLimit = options.backlog * recipients;
+    // The bound holds for the member read last, not just on average: the
+    // members' lag is looked up at most once a millisecond. (IRC does not
+    // echo, so a sender's own messages are not owed to it.)
     const minBurst = Math.max(1, options.inflight / 4);
+    const echoes = dialect.echoesSender;
+    let worstLag = 0;
+    let sentAtLook = 0;
+    let lookedAt = 0;
     const topUp = () => {
       if (!sending) return;
-      let backlog = tally.sent * recipients - tally.delivered;
-      if (backlog + minBurst * recipients > backlogLimit) return;
+      // Lag only grows by what was sent since it was looked up.
+      if (worstLag + (tally.sent - sentAtLook) + minBurst > options.backlog) {
+        const now = performance.now();
+        if (now - lookedAt < 1) return;
+        lookedAt = now;
+        sentAtLook = tally.sent;
+        worstLag = 0;
+        for (const client of ready) {
+          const owed = tally.sent - (echoes ? 0 : client.sent);
+          const lag = owed - client.delivered;
+          if (lag > worstLag) worstLag = lag;
+        }
+        if (worstLag + minBurst > options.backlog) return;
+      }
+      let allowed = options.backlog - worstLag - (tally.sent - sentAtLook);
       for (const sender of senders) {
         const room = Math.min(
           options.inflight - (sender.sent - sender.acked),
-          Math.floor((backlogLimit - backlog) / recipients),
+          allowed,
         );
         if (room < minBurst) continue;
         sender.sendMessages(room);
-        backlog += room * recipients;
+        allowed -= room;
       }
     };
     for (const client of clients) client.onRead = topUp;
+    // Reads call topUp; this covers a pause with nothing left to read.
+    topUpTimer = setInterval(topUp, 1);
     topUp();
   }
   const started = performance.now();
@@ -464,6 +513,7 @@ export async function runLoad(
   const deliveredAtWarm = tally.delivered;
   const serverCpuAtWarm = cpuSeconds(options.serverPid);
   const selfCpuAtWarm = cpuSeconds("self");
+  const machineAtWarm = machineBusySeconds();
   const sentAtWarm = tally.sent;
   tally.latency.reset();
   await sleep(options.seconds * 1000 - warmupMs);
@@ -473,8 +523,13 @@ export async function runLoad(
   const serverCpu = (cpuSeconds(options.serverPid) - serverCpuAtWarm) /
     windowMs * 1000;
   const selfCpu = (cpuSeconds("self") - selfCpuAtWarm) / windowMs * 1000;
+  // CPU that neither the server nor this process used: other work on the
+  // machine, which makes the figures worse than they would be.
+  const otherCpu = (machineBusySeconds() - machineAtWarm) / windowMs * 1000 -
+    serverCpu - selfCpu;
   sending = false;
   clearInterval(pacer);
+  clearInterval(topUpTimer);
   const expected = () => tally.sent * recipients;
   const drainDeadline = performance.now() + options.drainMs;
   while (tally.delivered < expected() && performance.now() < drainDeadline) {
@@ -502,6 +557,7 @@ export async function runLoad(
     latency_ms: latency,
     server_cpu_pct: Math.round(serverCpu * 100),
     load_cpu_pct: Math.round(selfCpu * 100),
+    other_cpu_pct: Math.max(0, Math.round(otherCpu * 100)),
     rss_series_mb: rssSeries,
   };
 }

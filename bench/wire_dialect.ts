@@ -9,6 +9,7 @@
 /** What a non-message line means to the load generator. */
 export type LineKind =
   | { kind: "ready" }
+  | { kind: "registered" }
   | { kind: "join" }
   | { kind: "ack"; count: number }
   | { kind: "ping"; token: string }
@@ -24,6 +25,8 @@ export interface WireDialect {
   readonly echoesSender: boolean;
   /** The bytes that make a new connection a member of the benchmark room. */
   hello(nick: string): string;
+  /** What to send once the server has registered the connection (IRC). */
+  afterRegistered(): string;
   /** One message to the room. */
   say(text: string): string;
   /** Asks the server to acknowledge everything up to `sent` (no-echo protocols). */
@@ -44,6 +47,7 @@ const json: WireDialect = {
   suffixBytes: 2, // `"}`
   echoesSender: true,
   hello: (nick) => `{"type":"hello","nick":"${nick}","room":"${ROOM}"}\n`,
+  afterRegistered: () => "",
   say: (text) => `{"type":"say","text":"${text}"}\n`,
   ackRequest: () => "",
   pong: () => "",
@@ -72,8 +76,10 @@ const irc: WireDialect = {
   name: "irc",
   suffixBytes: 1, // `\r`
   echoesSender: false,
-  hello: (nick) =>
-    `NICK ${nick}\r\nUSER ${nick} 0 * :${nick}\r\nJOIN #${ROOM}\r\n`,
+  // JOIN waits for RPL_WELCOME: sent with NICK and USER, it can arrive
+  // before registration completes and be refused (451).
+  hello: (nick) => `NICK ${nick}\r\nUSER ${nick} 0 * :${nick}\r\n`,
+  afterRegistered: () => `JOIN #${ROOM}\r\n`,
   say: (text) => `PRIVMSG #${ROOM} :${text}\r\n`,
   ackRequest: (sent) => `PING :${sent}\r\n`,
   pong: (token) => `PONG :${token}\r\n`,
@@ -82,6 +88,7 @@ const irc: WireDialect = {
       return { kind: "ping", token: head.slice(5).replace(/^:/, "").trim() };
     }
     const command = head.split(" ", 3)[1] ?? "";
+    if (command === "001") return { kind: "registered" };
     if (command === "366") return { kind: "ready" };
     if (command === "JOIN") return { kind: "join" };
     if (command === "PONG") {
