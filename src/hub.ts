@@ -32,6 +32,7 @@ import {
   isValidRoom,
   nickKey,
 } from "./sanitize.ts";
+import { NickRoster } from "./roster.ts";
 import type { MessageStore } from "./store.ts";
 import { renderText } from "./text_dialect.ts";
 
@@ -48,8 +49,14 @@ export class Outgoing {
   #json?: Uint8Array;
   #text?: Uint8Array;
 
-  /** @param event the event to send. */
-  constructor(readonly event: ServerEvent) {}
+  /**
+   * @param event the event to send.
+   * @param json its JSON line, when the caller has it cheaper than
+   * `JSON.stringify` (a big room's welcome); must be the same bytes.
+   */
+  constructor(readonly event: ServerEvent, json?: Uint8Array) {
+    this.#json = json;
+  }
 
   /** The event's bytes in `dialect`, computed on first use. */
   bytes(dialect: Dialect): Uint8Array {
@@ -174,6 +181,8 @@ export interface HelloRequest {
 /** Rooms, members and broadcast. See the module doc for a message's path. */
 export class Hub {
   #rooms = new Map<string, Set<Session>>();
+  /** Each room's nicknames, in the same order as its members. */
+  #rosters = new Map<string, NickRoster>();
   #byNick = new Map<string, Session>();
   #pending: { message: RoomMessage; sender: Session }[] = [];
   #nextId: number;
@@ -415,6 +424,7 @@ export class Hub {
     this.#byNick.delete(nickKey(old));
     this.#byNick.set(nickKey(nick), session);
     session.nick = nick;
+    this.#rosters.get(session.room)?.rename(old, nick);
     this.#broadcast(session.room, {
       type: "nick",
       ts: this.#now(),
@@ -426,7 +436,7 @@ export class Hub {
   #move(session: Session, room: string): void {
     if (!isValidRoom(room)) return session.send(errorEvent("room_invalid"));
     if (room === session.room) {
-      return session.send(this.#welcome(session, undefined));
+      return session.recipient.deliver(this.#welcome(session, undefined));
     }
     this.#exit(session, `moved to ${room}`);
     session.room = room;
@@ -437,8 +447,11 @@ export class Hub {
     let members = this.#rooms.get(room);
     if (!members) this.#rooms.set(room, members = new Set());
     members.add(session);
+    let roster = this.#rosters.get(room);
+    if (!roster) this.#rosters.set(room, roster = new NickRoster());
+    roster.add(session.nick);
     session.room = room;
-    session.send(this.#welcome(session, since));
+    session.recipient.deliver(this.#welcome(session, since));
     // In a big room a join is counted into a summary, not announced alone:
     // hundreds of arrivals would otherwise bury the conversation (and cost
     // members × joins notices).
@@ -457,7 +470,11 @@ export class Hub {
   #exit(session: Session, reason: string | undefined): void {
     const members = this.#rooms.get(session.room);
     if (!members?.delete(session)) return;
-    if (members.size === 0) this.#rooms.delete(session.room);
+    this.#rosters.get(session.room)?.remove(session.nick);
+    if (members.size === 0) {
+      this.#rooms.delete(session.room);
+      this.#rosters.delete(session.room);
+    }
     if (members.size >= ROOM_LIMITS.bigRoomMembers) {
       return this.#summarise(session.room, "leave", session.nick);
     }
@@ -472,7 +489,12 @@ export class Hub {
     this.#broadcast(session.room, event);
   }
 
-  #welcome(session: Session, since: number | undefined): ServerEvent {
+  /**
+   * The welcome for a member, its JSON line assembled from the roster's
+   * bytes: the same bytes as `JSON.stringify`, without serialising every
+   * name of a big room again for each newcomer.
+   */
+  #welcome(session: Session, since: number | undefined): Outgoing {
     const history = since === undefined
       ? this.#store.history(session.room, 0, this.#history)
       : this.#store.history(
@@ -480,18 +502,39 @@ export class Hub {
         since,
         Math.max(this.#history, PROTOCOL_LIMITS.maxResumeHistory),
       );
-    return {
+    const users = this.#rosters.get(session.room)?.snapshot() ?? (() => []);
+    const event: ServerEvent = {
       type: "welcome",
       nick: session.nick,
       room: session.room,
-      users: this.#nicks(session.room),
+      // Copied only if read: a JSON member gets the bytes below instead.
+      get users() {
+        return users();
+      },
       history,
       server: this.#server,
     };
+    const head = encoder.encode(
+      `{"type":"welcome","nick":${JSON.stringify(session.nick)},"room":${
+        JSON.stringify(session.room)
+      },"users":[`,
+    );
+    const items = this.#rosters.get(session.room)?.jsonItems() ??
+      new Uint8Array(0);
+    const tail = encoder.encode(
+      `],"history":${JSON.stringify(history)},"server":${
+        JSON.stringify(this.#server)
+      }}\n`,
+    );
+    const json = new Uint8Array(head.length + items.length + tail.length);
+    json.set(head);
+    json.set(items, head.length);
+    json.set(tail, head.length + items.length);
+    return new Outgoing(event, json);
   }
 
   #nicks(room: string): string[] {
-    return [...this.#rooms.get(room) ?? []].map((s) => s.nick);
+    return this.#rosters.get(room)?.snapshot()() ?? [];
   }
 
   #roomList(): { name: string; users: number }[] {

@@ -19,8 +19,10 @@ import { renderText } from "../src/text_dialect.ts";
 
 class Member implements Recipient {
   readonly events: ServerEvent[] = [];
+  readonly outs: Outgoing[] = [];
   deliver(out: Outgoing): void {
     this.events.push(out.event);
+    this.outs.push(out);
   }
   take(type?: ServerEvent["type"]): ServerEvent[] {
     const taken = this.events.filter((e) => !type || e.type === type);
@@ -133,5 +135,31 @@ Deno.test("a tick's room messages reach a batch-taking member as one batch, in o
   assert.match(
     new TextDecoder().decode(batches[0].bytes("text")),
     /alice: one\n.*alice: two\n.*alice: three\n.*bob: four\n$/s,
+  );
+});
+
+Deno.test("a welcome's JSON is exactly JSON.stringify of it, through joins, renames and leaves", () => {
+  const { hub, join } = setup();
+  const people = [join("alice"), join("小明"), join("bob_2"), join("ｚｏë")];
+  hub.handle(people[1].session, { type: "nick", nick: "xiaoming" });
+  hub.leave(people[2].session);
+  hub.handle(people[0].session, { type: "say", text: 'hi "all" \\ ✓' });
+  hub.flush();
+  const late = join("late");
+  for (const out of late.member.outs) {
+    if (out.event.type !== "welcome") continue;
+    assert.equal(
+      new TextDecoder().decode(out.bytes("json")),
+      JSON.stringify(out.event) + "\n",
+    );
+    assert.deepEqual(out.event.users, ["alice", "xiaoming", "ｚｏë", "late"]);
+    assert.equal(out.event.history.length, 1);
+  }
+  hub.handle(late.session, { type: "join", room: "hall" });
+  const again = late.member.outs.at(-1)!;
+  assert.equal(again.event.type, "welcome", "re-joining the room re-welcomes");
+  assert.equal(
+    new TextDecoder().decode(again.bytes("json")),
+    JSON.stringify(again.event) + "\n",
   );
 });
