@@ -200,7 +200,7 @@ export class Connection implements Recipient {
         shortHistory(out.event, COMPAT_LIMITS.unframedHistory),
       );
     }
-    this.#enqueue(out.bytes(this.#dialect));
+    for (const part of out.parts(this.#dialect)) this.#enqueue(part);
   }
 
   /** Queues a tick's room messages as one chunk: one entry, one write. */
@@ -284,12 +284,13 @@ export class Connection implements Recipient {
         this.#queue = [];
         this.#waitingBytes = 0;
         this.#writeInFlight = true;
-        const data = chunks.length === 1 ? chunks[0] : concat(chunks, total);
-        if (this.#unframedPeer) await this.#writeSmall(data);
-        else {
-          let offset = 0;
-          while (offset < data.length) {
-            offset += await this.#conn.write(data.subarray(offset));
+        for (const data of coalesce(chunks, total)) {
+          if (this.#unframedPeer) await this.#writeSmall(data);
+          else {
+            let offset = 0;
+            while (offset < data.length) {
+              offset += await this.#conn.write(data.subarray(offset));
+            }
           }
         }
         this.#writeInFlight = false;
@@ -593,6 +594,41 @@ function sum(chunks: Uint8Array[]): number {
   let total = 0;
   for (const chunk of chunks) total += chunk.length;
   return total;
+}
+
+/** A queued chunk this big is written as it is, never copied into a run. */
+const SHARED_CHUNK_BYTES = 16 * 1024;
+
+/**
+ * One round's writes: runs of small chunks joined into one buffer (one write
+ * for many events), and big chunks as they are. A big chunk is usually
+ * shared by many members (a tick's batch, a big room's member list in a
+ * welcome); joining it would copy it once per member.
+ */
+function coalesce(chunks: Uint8Array[], total: number): Uint8Array[] {
+  if (chunks.length === 1) return chunks;
+  if (total < SHARED_CHUNK_BYTES) return [concat(chunks, total)];
+  const writes: Uint8Array[] = [];
+  let run: Uint8Array[] = [];
+  let runBytes = 0;
+  const endRun = () => {
+    if (run.length > 0) {
+      writes.push(run.length === 1 ? run[0] : concat(run, runBytes));
+    }
+    run = [];
+    runBytes = 0;
+  };
+  for (const chunk of chunks) {
+    if (chunk.length >= SHARED_CHUNK_BYTES) {
+      endRun();
+      writes.push(chunk);
+    } else {
+      run.push(chunk);
+      runBytes += chunk.length;
+    }
+  }
+  endRun();
+  return writes;
 }
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array {

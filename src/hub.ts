@@ -49,21 +49,36 @@ export class Outgoing {
   #json?: Uint8Array;
   #text?: Uint8Array;
 
+  #jsonParts?: readonly Uint8Array[];
+
   /**
    * @param event the event to send.
-   * @param json its JSON line, when the caller has it cheaper than
-   * `JSON.stringify` (a big room's welcome); must be the same bytes.
+   * @param jsonParts its JSON line in pieces, when the caller has it cheaper
+   * than `JSON.stringify` (a big room's welcome); the same bytes in the end.
    */
-  constructor(readonly event: ServerEvent, json?: Uint8Array) {
-    this.#json = json;
+  constructor(readonly event: ServerEvent, jsonParts?: readonly Uint8Array[]) {
+    this.#jsonParts = jsonParts;
   }
 
   /** The event's bytes in `dialect`, computed on first use. */
   bytes(dialect: Dialect): Uint8Array {
     if (dialect === "json") {
-      return this.#json ??= encoder.encode(JSON.stringify(this.event) + "\n");
+      return this.#json ??= this.#jsonParts
+        ? concatBytes(this.#jsonParts)
+        : encoder.encode(JSON.stringify(this.event) + "\n");
     }
     return this.#text ??= encoder.encode(renderText(this.event));
+  }
+
+  /**
+   * The same bytes as pieces that may be shared with other events: what a
+   * connection queues, so a welcome does not copy a big room's member list.
+   */
+  parts(dialect: Dialect): readonly Uint8Array[] {
+    if (dialect === "json" && this.#jsonParts && !this.#json) {
+      return this.#jsonParts;
+    }
+    return [this.bytes(dialect)];
   }
 }
 
@@ -96,6 +111,18 @@ export class OutgoingBatch {
     }
     return encoder.encode(lines);
   }
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const part of parts) total += part.length;
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  return bytes;
 }
 
 /** The sending side of a connection, as the hub sees it. */
@@ -490,9 +517,9 @@ export class Hub {
   }
 
   /**
-   * The welcome for a member, its JSON line assembled from the roster's
-   * bytes: the same bytes as `JSON.stringify`, without serialising every
-   * name of a big room again for each newcomer.
+   * The welcome for a member, its JSON line in three pieces around the
+   * roster's bytes: the same bytes as `JSON.stringify`, without serialising
+   * or copying every name of a big room again for each newcomer.
    */
   #welcome(session: Session, since: number | undefined): Outgoing {
     const history = since === undefined
@@ -526,11 +553,7 @@ export class Hub {
         JSON.stringify(this.#server)
       }}\n`,
     );
-    const json = new Uint8Array(head.length + items.length + tail.length);
-    json.set(head);
-    json.set(items, head.length);
-    json.set(tail, head.length + items.length);
-    return new Outgoing(event, json);
+    return new Outgoing(event, [head, items, tail]);
   }
 
   #nicks(room: string): string[] {

@@ -5,7 +5,7 @@
  * room means 12.5 million names to list. Building each list from the members
  * and serialising it name by name took much of the server's time while 5,000
  * connected, and the lists' garbage doubled its heap; here a join appends one
- * name to an array and to a JSON byte buffer, and a JSON welcome copies bytes.
+ * name to an array and to a JSON byte buffer, which every JSON welcome shares.
  *
  * @module
  */
@@ -20,7 +20,11 @@ export class NickRoster {
    * array and a length, with no copy until someone reads it.
    */
   #list: string[] = [];
-  /** `"a","b"`: the JSON array without brackets, valid up to #jsonLength. */
+  /**
+   * `"a","b"`: the JSON array items, valid up to #jsonLength. Bytes once
+   * written never change (a rebuild takes a new buffer), so welcomes still
+   * queued may share them.
+   */
   #json = new Uint8Array(256);
   #jsonLength = 0;
   #jsonValid = true;
@@ -65,11 +69,12 @@ export class NickRoster {
   }
 
   /**
-   * The names as JSON array items (`"a","b"`, no brackets), as bytes that
-   * stay valid only until the roster next changes: copy them at once.
+   * The names as JSON array items (`"a","b"`, no brackets). The bytes never
+   * change afterwards: share them, do not copy them.
    */
   jsonItems(): Uint8Array {
     if (!this.#jsonValid) {
+      this.#json = new Uint8Array(this.#json.length);
       this.#jsonLength = 0;
       this.#jsonValid = true;
       this.#list.forEach((nick, i) => this.#appendJson(nick, i > 0));
