@@ -195,13 +195,21 @@ export class ChatLink {
   }
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+/**
+ * Waits for `promise`, or rejects with `makeError()` after `ms`; the timer is
+ * always cleared.
+ */
+export async function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  makeError: () => Error = () => new Deno.errors.TimedOut(),
+): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([
       promise,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Deno.errors.TimedOut()), ms);
+        timer = setTimeout(() => reject(makeError()), ms);
       }),
     ]);
   } finally {

@@ -12,7 +12,7 @@
  */
 
 import type { CommandFrame, RoomMessage, ServerEvent } from "../protocol.ts";
-import { ChatLink, type LinkTarget } from "./chat_link.ts";
+import { ChatLink, type LinkTarget, withTimeout } from "./chat_link.ts";
 import { CONNECT_DEFAULTS } from "./limits.ts";
 import { TokenBucket } from "./rate_limiter.ts";
 import { Backoff, Outbox, ResumeState } from "./reconnect.ts";
@@ -285,6 +285,7 @@ export class ChatSession {
           since: resuming ? this.#resume.since : undefined,
         }),
         CONNECT_DEFAULTS.helloTimeoutMs,
+        () => new Error("the server did not answer the hello"),
       );
       if (!isWellFormed(reply)) {
         return {
@@ -473,22 +474,5 @@ export function isWellFormed(event: ServerEvent): boolean {
       return true;
     default:
       return false;
-  }
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error("the server did not answer the hello")),
-          ms,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }
