@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type { ServerEvent } from "../protocol.ts";
 import { ServerProcess, TestClient } from "./helpers.ts";
-import { PythonClient, pythonMissing } from "./python_client.ts";
+import { isMsg, PythonClient, pythonTest } from "./python_client.ts";
 
 type Msg = Extract<ServerEvent, { type: "msg" }>;
 
@@ -15,23 +15,6 @@ type Msg = Extract<ServerEvent, { type: "msg" }>;
 const TYPING_PAUSE_MS = 300;
 const pause = (ms = TYPING_PAUSE_MS) =>
   new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A test that needs `python3`: reported as skipped where it is missing. */
-function pythonTest(name: string, fn: () => Promise<void>): void {
-  if (pythonMissing) {
-    console.log(`compat_test: skipped: ${pythonMissing}`);
-    Deno.test({
-      name: `${name} (skipped: ${pythonMissing})`,
-      ignore: true,
-      fn,
-    });
-  } else {
-    Deno.test(name, fn);
-  }
-}
-
-const isMsg = (text: string) => (e: ServerEvent) =>
-  e.type === "msg" && e.text === text;
 
 pythonTest(
   "a one-shot program that sends and closes at once: its message reaches the room from a guest",

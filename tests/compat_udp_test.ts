@@ -8,26 +8,9 @@ import assert from "node:assert/strict";
 import dgram from "node:dgram";
 import type { ServerEvent } from "../protocol.ts";
 import { ServerProcess, TestClient } from "./helpers.ts";
-import { PythonClient, pythonMissing } from "./python_client.ts";
+import { isMsg, PythonClient, pythonTest } from "./python_client.ts";
 
 type Msg = Extract<ServerEvent, { type: "msg" }>;
-
-/** A test that needs `python3`: reported as skipped where it is missing. */
-function pythonTest(name: string, fn: () => Promise<void>): void {
-  if (pythonMissing) {
-    console.log(`compat_udp_test: skipped: ${pythonMissing}`);
-    Deno.test({
-      name: `${name} (skipped: ${pythonMissing})`,
-      ignore: true,
-      fn,
-    });
-  } else {
-    Deno.test(name, fn);
-  }
-}
-
-const isMsg = (text: string) => (e: ServerEvent) =>
-  e.type === "msg" && e.text === text;
 
 pythonTest(
   "the UDP room client joins by name, talks with a JSON client in Chinese, and leaves with 'name : exit'",

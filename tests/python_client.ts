@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { ServerEvent } from "../protocol.ts";
 import { ROOT } from "./helpers.ts";
 
 const encoder = new TextEncoder();
@@ -25,6 +26,27 @@ export const pythonMissing: string | undefined = (() => {
 })();
 
 /** A running fixture program. */
+/**
+ * Registers a test that needs `python3`; where it is missing the test is
+ * reported as skipped with the reason, never passed.
+ */
+export function pythonTest(name: string, fn: () => Promise<void>): void {
+  if (pythonMissing) {
+    console.log(`skipped: ${name}: ${pythonMissing}`);
+    Deno.test({
+      name: `${name} (skipped: ${pythonMissing})`,
+      ignore: true,
+      fn,
+    });
+  } else {
+    Deno.test(name, fn);
+  }
+}
+
+/** Matches the room message with exactly this text. */
+export const isMsg = (text: string) => (e: ServerEvent) =>
+  e.type === "msg" && e.text === text;
+
 export class PythonClient {
   #child: Deno.ChildProcess;
   #stdin: WritableStreamDefaultWriter<Uint8Array>;
