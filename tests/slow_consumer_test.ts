@@ -125,7 +125,8 @@ async function phase(
     await Promise.all(senders.map(async (sender, s) => {
       let batch = "";
       for (let i = s; i < round; i += senders.length) {
-        batch += JSON.stringify({ type: "say", text: `${tag}${sent + i} ${TEXT}` }) +
+        batch +=
+          JSON.stringify({ type: "say", text: `${tag}${sent + i} ${TEXT}` }) +
           "\n";
       }
       await sender.writeAll(batch);
@@ -162,7 +163,9 @@ Deno.test("one stalled client among 50 is dropped; the others keep their speed a
 
     // The staller says hello and never reads again.
     staller = await joinRaw(server.port, "staller");
-    await watcher.client.waitFor((e) => e.type === "join" && e.nick === "staller");
+    await watcher.client.waitFor((e) =>
+      e.type === "join" && e.nick === "staller"
+    );
     const stalledRss = sampleRss(server.pid);
     const stalled = await phase(senders, receivers, MESSAGES, "b");
     // How much the kernel buffers for a peer that does not read varies (about
@@ -185,7 +188,9 @@ Deno.test("one stalled client among 50 is dropped; the others keep their speed a
 
     console.log(
       `  ${RECEIVERS} receivers, ${MESSAGES} messages of ${TEXT.length} chars: ` +
-        `${calm.toFixed(0)} ms calm, ${stalled.toFixed(0)} ms with a staller; ` +
+        `${calm.toFixed(0)} ms calm, ${
+          stalled.toFixed(0)
+        } ms with a staller; ` +
         `server peak RSS ${calmPeak} KiB calm, ${stalledPeak} KiB with it`,
     );
     // Generous: a shared 2-core machine is noisy. A broadcast that waited

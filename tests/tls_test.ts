@@ -21,7 +21,10 @@ import {
 } from "./hostile_helpers.ts";
 
 const opensslHere = await hasOpenssl();
-const procNetHere = await Deno.stat("/proc/net/tcp").then(() => true, () => false);
+const procNetHere = await Deno.stat("/proc/net/tcp").then(
+  () => true,
+  () => false,
+);
 if (!opensslHere) {
   console.log(
     "skipped: TLS tests need openssl to make a certificate (.ci/run installs it)",
@@ -220,7 +223,10 @@ Deno.test({
       const talker = await TestClient.connect(tls.port);
       talker.write("alice\n");
       // Someone typing into nc is told, in plain text, what to do instead.
-      assert.match(await talker.nextLine(), /uses TLS: join with `chat connect --tls/);
+      assert.match(
+        await talker.nextLine(),
+        /uses TLS: join with `chat connect --tls/,
+      );
       assert.ok(await silent.waitClosed(4000), "silent socket closed");
       assert.ok(await talker.waitClosed(4000), "plain talker closed");
       await Promise.all([silent.close(), talker.close()]);
@@ -333,12 +339,23 @@ Deno.test({
     try {
       const ca = [await Deno.readTextFile(cert)];
       member = new TlsClient(
-        await Deno.connectTls({ hostname: "127.0.0.1", port: server.port, caCerts: ca }),
+        await Deno.connectTls({
+          hostname: "127.0.0.1",
+          port: server.port,
+          caCerts: ca,
+        }),
       );
       await member.send({ type: "hello", nick: "first" });
       await member.waitFor((e) => e.type === "welcome");
       const refused = await runChat(
-        ["connect", "--ca", cert, `127.0.0.1:${server.port}`, "--nick", "second"],
+        [
+          "connect",
+          "--ca",
+          cert,
+          `127.0.0.1:${server.port}`,
+          "--nick",
+          "second",
+        ],
         "hi\n",
       );
       assert.equal(refused.code, 1);
