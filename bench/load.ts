@@ -108,6 +108,8 @@ class Client {
   #writing = false;
   #outbox: string[] = [];
   #onReady: (() => void) | undefined;
+  /** The start of the last line that was not a message, for diagnosis. */
+  lastControl = "";
   /** Called after each read, to let the senders top up their windows. */
   onRead: (() => void) | undefined;
   /** Counts join notices (only the first client's matter). */
@@ -255,7 +257,8 @@ class Client {
       this.#overflowStart = undefined;
     }
     const dialect = this.#options.dialect;
-    const kind = dialect.classify(decoder.decode(head));
+    this.lastControl = decoder.decode(head.subarray(0, 100));
+    const kind = dialect.classify(this.lastControl);
     switch (kind.kind) {
       case "ready":
         if (!this.ready) {
@@ -417,7 +420,11 @@ export async function runLoad(
       ok: false,
       error: `only ${ready.length} of ${options.clients} connected in ${
         Math.round(connected.ms)
-      } ms`,
+      } ms; one still waiting had last read ${
+        JSON.stringify(
+          clients.find((c) => c && !c.ready)?.lastControl ?? "nothing",
+        )
+      }`,
     };
   }
   // Every join after the first client's own is announced to it.
