@@ -6,6 +6,7 @@
 
 import { parseArgs } from "node:util";
 import { VERSION } from "./protocol.ts";
+import { StoreOpenError } from "./src/store.ts";
 import { connect, type ConnectOptions } from "./client.ts";
 import { serve, type ServeOptions } from "./server.ts";
 import { readCaFile, TlsSetupError } from "./src/tls_setup.ts";
@@ -310,6 +311,10 @@ export async function main(args: string[]): Promise<number> {
     if (error instanceof UsageError || error instanceof TlsSetupError) {
       console.error(`chat: ${error.message}`);
       return 2;
+    }
+    if (error instanceof StoreOpenError) {
+      console.error(`chat: ${error.message}`);
+      return 1;
     }
     if (error instanceof Deno.errors.AddrInUse) {
       console.error(

@@ -47,10 +47,14 @@ function describeConnectError(target: LinkTarget, error: unknown): string {
   if (error instanceof Deno.errors.TimedOut) {
     return `cannot reach ${where}: timed out`;
   }
-  if (error instanceof Deno.errors.NotFound) {
-    return `cannot reach ${where}: unknown host`;
-  }
   const message = error instanceof Error ? error.message : String(error);
+  if (
+    error instanceof Deno.errors.NotFound ||
+    /lookup address|Name or service not known|nodename nor servname|No such host/i
+      .test(message)
+  ) {
+    return `cannot reach ${where}: unknown host (check the name or use the IP address)`;
+  }
   if (/certificate|tls|handshake|corrupt message/i.test(message)) {
     return `cannot reach ${where} over TLS: ${message.split("\n")[0]}${
       tlsHint(message)

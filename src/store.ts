@@ -23,15 +23,37 @@ export interface MessageStore {
   close(): void;
 }
 
+/** The history database could not be opened: a message for the user. */
+export class StoreOpenError extends Error {
+  /** @param path the database path; @param cause what SQLite said. */
+  constructor(path: string, cause: unknown) {
+    const reason = (cause instanceof Error ? cause.message : String(cause))
+      .replace(/: .*$/, "");
+    const hint = /not a database/.test(reason)
+      ? "give --db another file"
+      : "check the folder exists and is writable, or use --db :memory:";
+    super(`cannot open the history database ${path}: ${reason} (${hint})`);
+    this.name = "StoreOpenError";
+  }
+}
+
 /** A store in SQLite; `":memory:"` keeps nothing on disk. */
 export class SqliteStore implements MessageStore {
   #db: DatabaseSync;
   #insert: StatementSync;
   #select: StatementSync;
 
-  /** Opens (creating if needed) the database at `path`. */
+  /**
+   * Opens (creating if needed) the database at `path`.
+   * @throws {StoreOpenError} when the file cannot be opened or is not SQLite.
+   */
   constructor(path: string) {
-    this.#db = new DatabaseSync(path);
+    try {
+      this.#db = new DatabaseSync(path);
+      this.#db.exec("PRAGMA user_version");
+    } catch (error) {
+      throw new StoreOpenError(path, error);
+    }
     // WAL with synchronous=NORMAL: a committed transaction survives the
     // process being killed (the OS holds the pages); only a power cut can
     // lose the last commits.

@@ -391,3 +391,41 @@ Deno.test("lines sent together with /quit are delivered, echoed, and then bye", 
     await server.stop();
   }
 });
+
+Deno.test("a history database that cannot be opened is one clear line and exit 1", async () => {
+  const dir = await tempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir.path}/notes.db`,
+      "not sqlite at all, just words\n".repeat(100),
+    );
+    for (
+      const [db, pattern] of [
+        [
+          `${dir.path}/missing/chat.db`,
+          /unable to open database file \(check the folder exists/,
+        ],
+        [
+          `${dir.path}/notes.db`,
+          /file is not a database \(give --db another file\)/,
+        ],
+      ] as [string, RegExp][]
+    ) {
+      const result = await runChat([
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--db",
+        db,
+      ]);
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /^chat: cannot open the history database /);
+      assert.match(result.stderr, pattern);
+      assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+    }
+  } finally {
+    await dir.remove();
+  }
+});
