@@ -202,17 +202,23 @@ function rssSeries(r: Result): number[] {
 /**
  * RSS swings with the queues of members that read late (up to the load
  * generator's backlog bound); what a leak raises is the floor. So growth is
- * judged on the lowest RSS of the first third of the run (after 5 s of
- * warm-up) against the lowest of the last third.
+ * judged on the lowest RSS of the first third of the run (after 10 s of
+ * warm-up, the first 7 of which grow the heap) against the lowest of the
+ * last third.
  */
+/** Seconds at the start of the soak that belong to warm-up (JIT, buffers). */
+function warmSeries(r: Result): number[] {
+  const series = rssSeries(r);
+  return series.slice(Math.min(10, Math.floor(series.length / 3)));
+}
 function warmRss(r: Result): number {
-  const series = rssSeries(r).slice(5);
+  const series = warmSeries(r);
   return Math.min(
     ...series.slice(0, Math.max(1, Math.floor(series.length / 3))),
   );
 }
 function endRss(r: Result): number {
-  const series = rssSeries(r).slice(5);
+  const series = warmSeries(r);
   return Math.min(...series.slice(-Math.max(1, Math.floor(series.length / 3))));
 }
 
