@@ -518,7 +518,8 @@ async function main(): Promise<number> {
     console.log(
       table(["server", ...scenario.columns.map((c) => c.title)], rows),
     );
-    if (results.chat && results.chat.ok) {
+    // The targets are for the full scenarios; --quick and --seconds change them.
+    if (results.chat?.ok && !quick && values.seconds === undefined) {
       console.log(
         `targets for chat: ${scenario.targets(results.chat).join("; ")}`,
       );
