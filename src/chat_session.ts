@@ -107,6 +107,7 @@ export class ChatSession {
   #nick: string | undefined;
   #room: string | undefined;
   #users: string[] = [];
+  #userCount = 0;
   #link: ChatLink | undefined;
   #online = false;
   #everJoined = false;
@@ -142,9 +143,14 @@ export class ChatSession {
     return this.#room;
   }
 
-  /** Who is in the room, as last heard. */
+  /** Who is in the room, as last heard (big rooms announce only counts). */
   get users(): readonly string[] {
     return this.#users;
+  }
+
+  /** How many are in the room, as last heard: exact even in a big room. */
+  get userCount(): number {
+    return this.#userCount;
   }
 
   /** True while a link is up and joined. */
@@ -326,6 +332,7 @@ export class ChatSession {
     this.#nick = event.nick;
     this.#room = event.room;
     this.#users = [...event.users];
+    this.#userCount = event.users.length;
     const fresh = event.history.filter((m) => this.#resume.accept(m));
     this.#listener.welcome(event, kind, fresh);
   }
@@ -362,6 +369,7 @@ export class ChatSession {
         return this.#welcome(event, "room");
       case "join":
         if (event.room === this.#room) {
+          this.#userCount = event.users ?? this.#userCount + 1;
           this.#users = [
             ...this.#users.filter((u) => nickKey(u) !== nickKey(event.nick)),
             event.nick,
@@ -370,6 +378,7 @@ export class ChatSession {
         break;
       case "leave":
         if (event.room === this.#room) {
+          this.#userCount = event.users ?? Math.max(0, this.#userCount - 1);
           this.#users = this.#users.filter((u) =>
             nickKey(u) !== nickKey(event.nick)
           );
@@ -380,7 +389,10 @@ export class ChatSession {
         if (event.old === this.#nick) this.#nick = event.new;
         break;
       case "who":
-        if (event.room === this.#room) this.#users = [...event.users];
+        if (event.room === this.#room) {
+          this.#users = [...event.users];
+          this.#userCount = event.users.length;
+        }
         break;
       case "pong":
         return;

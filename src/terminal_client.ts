@@ -485,7 +485,7 @@ class FullScreenClient {
       case "connecting":
         return ` connecting to ${where}...${waiting}`;
       case "online": {
-        const users = this.#session.users.length;
+        const users = this.#session.userCount;
         return ` [${this.#session.room}] ${this.#session.nick} | ${users} here | ${where}${waiting}`;
       }
       case "offline": {

@@ -11,7 +11,7 @@
 
 import type { RoomMessage, ServerEvent } from "../protocol.ts";
 import { cleanText, nickKey } from "./sanitize.ts";
-import { clockTime } from "./text_dialect.ts";
+import { clockTime, whoSuffix } from "./text_dialect.ts";
 
 /** How a span looks. Colours are SGR foreground codes (31–37, 91–96). */
 export interface Style {
@@ -220,12 +220,14 @@ export function renderEvent(event: ServerEvent, viewer: Viewer): Rendered {
     case "join":
       return quiet([dimmedEvent(
         event.ts,
-        `${event.nick} joined ${event.room}${countSuffix(event.users)}`,
+        `${whoSuffix(event.nick, event.others)} joined ${event.room}${
+          countSuffix(event.users)
+        }`,
       )]);
     case "leave":
       return quiet([dimmedEvent(
         event.ts,
-        `${event.nick} left ${event.room}${
+        `${whoSuffix(event.nick, event.others)} left ${event.room}${
           event.reason ? ` (${event.reason})` : ""
         }${countSuffix(event.users)}`,
       )]);

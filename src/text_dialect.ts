@@ -20,7 +20,7 @@ function countSuffix(users: number | undefined): string {
 }
 
 /** `alice`, or `alice and 41 others` for a big room's summary. */
-function whoSuffix(nick: string, others: number | undefined): string {
+export function whoSuffix(nick: string, others: number | undefined): string {
   if (!others) return nick;
   return `${nick} and ${others} ${others === 1 ? "other" : "others"}`;
 }

@@ -349,3 +349,57 @@ Deno.test("malformed events from a server are skipped, never a crash", async () 
     listener.close();
   }
 });
+
+Deno.test("a big room's join and leave summaries keep the head count exact", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const encoder = new TextEncoder();
+  const serving = (async () => {
+    const conn = await listener.accept();
+    await conn.write(encoder.encode("Welcome, fake server\n"));
+    await conn.read(new Uint8Array(4096));
+    const events = [
+      {
+        type: "welcome",
+        nick: "alice",
+        room: "hall",
+        users: Array.from(
+          { length: 150 },
+          (_, i) => i === 0 ? "alice" : `p${i}`,
+        ),
+        history: [],
+        server: { name: "fake", version: "0" },
+      },
+      {
+        type: "join",
+        ts: 1,
+        room: "hall",
+        nick: "bob",
+        users: 192,
+        others: 41,
+      },
+      { type: "leave", ts: 2, room: "hall", nick: "p3", users: 188, others: 3 },
+      { type: "msg", id: 1, ts: 3, room: "hall", from: "bob", text: "done" },
+    ];
+    await conn.write(
+      encoder.encode(events.map((e) => JSON.stringify(e)).join("\n") + "\n"),
+    );
+    await conn.read(new Uint8Array(4096)).catch(() => null);
+    conn.close();
+  })();
+  const recorder = new Recorder();
+  const session = new ChatSession({
+    target: { host: "127.0.0.1", port },
+    nick: "alice",
+  }, recorder);
+  const running = session.run();
+  try {
+    await until("the last message", () => recorder.shownTexts.includes("done"));
+    assert.equal(session.userCount, 188);
+  } finally {
+    await session.quit();
+    await running;
+    await serving;
+    listener.close();
+  }
+});

@@ -91,6 +91,31 @@ Deno.test("joins, leaves and renames are dimmed notices", () => {
   ]);
 });
 
+Deno.test("a big room's summaries say how many others joined or left", () => {
+  assert.deepEqual(
+    plain({
+      type: "join",
+      ts: TS,
+      room: "hall",
+      nick: "bob",
+      users: 1042,
+      others: 41,
+    }),
+    ["09:05 -- bob and 41 others joined hall (1042 here)"],
+  );
+  assert.deepEqual(
+    plain({
+      type: "leave",
+      ts: TS,
+      room: "hall",
+      nick: "bob",
+      users: 1040,
+      others: 1,
+    }),
+    ["09:05 -- bob and 1 other left hall (1040 here)"],
+  );
+});
+
 Deno.test("a mention of the viewer is highlighted and rings the bell; their own lines never ring", () => {
   assert.equal(mentions("hey Alice, look", "alice"), true);
   assert.equal(mentions("malice aforethought", "alice"), false);
