@@ -110,6 +110,8 @@ export class Connection implements Recipient {
   #writeInFlight = false;
   #writing = false;
   #closed = false;
+  /** Set while `close` runs, so a close from inside it is not run twice. */
+  #leaving = false;
   #closeReason = "";
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
@@ -213,19 +215,22 @@ export class Connection implements Recipient {
    * the socket once queued bytes are written (at most a short while).
    */
   close(reason: string, event?: ServerEvent): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#leaving) return;
+    this.#leaving = true;
+    if (this.#session) {
+      // Leaving flushes the hub first: the echoes of this member's last
+      // messages are queued here before the goodbye, never dropped after it.
+      this.#settings.hub.leave(this.#session, reason);
+      this.#settings.log(`leave ${this.#session.nick} ${this.peer}: ${reason}`);
+    } else {
+      this.#settings.log(`disconnect ${this.peer}: ${reason}`);
+    }
     if (event) this.deliver(new Outgoing(event));
     this.#closed = true;
     this.#closeReason = reason;
     clearTimeout(this.#handshakeTimer);
     clearTimeout(this.#unframedTimer);
     clearTimeout(this.#bannerTimer);
-    if (this.#session) {
-      this.#settings.hub.leave(this.#session, reason);
-      this.#settings.log(`leave ${this.#session.nick} ${this.peer}: ${reason}`);
-    } else {
-      this.#settings.log(`disconnect ${this.peer}: ${reason}`);
-    }
     if (!this.#writing) return this.#closeSocket();
     // A peer that does not read must not hold the socket open for ever.
     this.#lingerTimer = setTimeout(() => this.#closeSocket(), LINGER_MS);

@@ -429,3 +429,46 @@ Deno.test("a history database that cannot be opened is one clear line and exit 1
     await dir.remove();
   }
 });
+
+Deno.test("a message and a quit sent together: the echo comes before bye, in both dialects", async () => {
+  const server = await ServerProcess.start();
+  const watcher = await TestClient.join(server.port, "watcher");
+  const text = await TestClient.connect(server.port);
+  const json = await TestClient.connect(server.port);
+  try {
+    await text.nextLine();
+    text.write("carol\n你好 from nc\n/quit\n");
+    await text.waitForLine(/^\* Welcome, carol!/);
+    const next = await text.waitForLine(
+      /^(\d\d:\d\d carol: 你好 from nc|\* Bye)/,
+    );
+    assert.match(next, /carol: 你好 from nc$/, "the echo, before the goodbye");
+    await text.waitForLine("* Bye");
+
+    await json.nextLine();
+    json.write(
+      '{"type":"hello","nick":"dave"}\n{"type":"say","text":"last words"}\n{"type":"quit"}\n',
+    );
+    const skipped: ServerEvent[] = [];
+    await json.waitFor((e) => e.type === "bye", 5000, skipped);
+    assert.ok(
+      skipped.some((e) => e.type === "msg" && e.text === "last words"),
+      JSON.stringify(skipped),
+    );
+    const seen: ServerEvent[] = [];
+    await watcher.client.waitFor(
+      (e) => e.type === "leave" && e.nick === "dave",
+      5000,
+      seen,
+    );
+    assert.deepEqual(
+      seen.filter((e) => e.type === "msg").map((e) =>
+        e.type === "msg" && e.text
+      ),
+      ["你好 from nc", "last words"],
+    );
+  } finally {
+    await Promise.all([watcher.client.close(), text.close(), json.close()]);
+    await server.stop();
+  }
+});
