@@ -16,6 +16,7 @@
 
 import { parseArgs } from "node:util";
 import { dialectFor, type WireDialect } from "./wire_dialect.ts";
+import { cpuSeconds, machineBusySeconds } from "./cpu_time.ts";
 import { LatencyHistogram } from "./latency_histogram.ts";
 
 const NEWLINE = 0x0a;
@@ -310,30 +311,6 @@ class Client {
     this.#tally.sent += count;
     if (!dialect.echoesSender) batch += dialect.ackRequest(this.sent);
     this.send(batch);
-  }
-}
-
-/** CPU seconds (user + system) a process has used, from /proc (0 when unknown). */
-export function cpuSeconds(pid: number | "self"): number {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    // Fields after the command name (which may hold spaces) start at ")".
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU seconds the whole machine spent busy, from /proc/stat. */
-function machineBusySeconds(): number {
-  try {
-    const fields = Deno.readTextFileSync("/proc/stat").split("\n")[0]
-      .split(/\s+/).slice(1, 9).map(Number);
-    const idle = fields[3] + fields[4];
-    return (fields.reduce((a, b) => a + b, 0) - idle) / 100;
-  } catch {
-    return 0;
   }
 }
 

@@ -15,6 +15,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { machineBusySeconds } from "./cpu_time.ts";
 import { allTargets, ROOT, type Target, which } from "./targets.ts";
 
 /** One scenario: how many clients, who sends, how fast, how long. */
@@ -270,18 +271,6 @@ async function machine(pinned: boolean): Promise<Record<string, unknown>> {
       ? "server on core 0, load generator on core 1 (taskset)"
       : "not pinned (taskset missing or fewer than 2 cores)",
   };
-}
-
-/** CPU time the whole machine spent busy, from /proc/stat (0 when unknown). */
-function machineBusySeconds(): number {
-  try {
-    const fields = Deno.readTextFileSync("/proc/stat").split("\n")[0]
-      .split(/\s+/).slice(1, 9).map(Number);
-    const idle = fields[3] + fields[4];
-    return (fields.reduce((a, b) => a + b, 0) - idle) / 100;
-  } catch {
-    return 0;
-  }
 }
 
 /** How long to wait for other work on the machine to finish. */
