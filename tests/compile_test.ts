@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { compile, compileFailure } from "../scripts/compile.ts";
-import { tempDir, TEST_ENV, TestClient } from "./helpers.ts";
+import { ServerProcess, tempDir, TEST_ENV, TestClient } from "./helpers.ts";
 
 const dir = await tempDir();
 const binary = `${dir.path}/chat`;
@@ -32,39 +32,17 @@ Deno.test({
         new TextDecoder().decode(version.stdout),
         /^chat \d+\.\d+\.\d+\n$/,
       );
-      const server = new Deno.Command(binary, {
-        args: [
-          "serve",
-          "--host",
-          "127.0.0.1",
-          "--port",
-          "0",
-          "--db",
-          `${dir.path}/c.db`,
-        ],
-        env: TEST_ENV,
-        stdout: "piped",
-        stderr: "null",
-      }).spawn();
-      const reader = server.stdout.getReader();
-      let text = "";
-      const deadline = Date.now() + 10_000;
-      while (!/Press Ctrl-C/.test(text) && Date.now() < deadline) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        text += new TextDecoder().decode(value);
-      }
-      const port = Number(text.match(/listening on \S+:(\d+)/)?.[1]);
+      const server = await ServerProcess.start(["--db", `${dir.path}/c.db`], [
+        binary,
+      ]);
       try {
-        const a = await TestClient.join(port, "alice");
+        const a = await TestClient.join(server.port, "alice");
         a.client.send({ type: "say", text: "from the binary" });
         const echo = await a.client.waitFor((e) => e.type === "msg");
         assert.equal(echo.type === "msg" && echo.text, "from the binary");
         await a.client.close();
       } finally {
-        server.kill("SIGTERM");
-        await reader.cancel();
-        await server.status;
+        assert.equal((await server.stop("SIGTERM")).code, 0);
       }
     } finally {
       await dir.remove();

@@ -54,15 +54,17 @@ export class ServerProcess {
 
   /**
    * Starts `main.ts serve --host 127.0.0.1 --port 0` with `args` (pass
-   * `--db`; the default is `:memory:`) and waits until it listens.
+   * `--db`; the default is `:memory:`) and waits until it listens. `chat`
+   * replaces `deno run main.ts`, to start a compiled binary instead.
    */
-  static async start(args: string[] = []): Promise<ServerProcess> {
+  static async start(
+    args: string[] = [],
+    chat: string[] = [Deno.execPath(), "run", "--allow-all", `${ROOT}main.ts`],
+  ): Promise<ServerProcess> {
     const hasDb = args.includes("--db");
-    const child = new Deno.Command(Deno.execPath(), {
+    const child = new Deno.Command(chat[0], {
       args: [
-        "run",
-        "--allow-all",
-        `${ROOT}main.ts`,
+        ...chat.slice(1),
         "serve",
         "--host",
         "127.0.0.1",
