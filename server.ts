@@ -191,7 +191,7 @@ export function startServer(
     listener.close();
     for (const conn of handshaking) closeQuietly(conn);
     clearTimeout(noticeTimer);
-    hub.flush();
+    hub.close();
     for (const connection of connections) {
       connection.close(reason, { type: "bye", reason });
     }

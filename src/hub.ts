@@ -212,6 +212,7 @@ export class Hub {
   #rosters = new Map<string, NickRoster>();
   #byNick = new Map<string, Session>();
   #pending: { message: RoomMessage; sender: Session }[] = [];
+  #closing = false;
   #nextId: number;
   #store: MessageStore;
   #defaultRoom: string;
@@ -322,6 +323,15 @@ export class Hub {
     this.flush();
     this.#byNick.delete(nickKey(session.nick));
     this.#exit(session, reason);
+  }
+
+  /**
+   * Prepares for shutdown: sends what is queued, then stops announcing
+   * leaves, since every member is about to be told the server is going away.
+   */
+  close(): void {
+    this.flush();
+    this.#closing = true;
   }
 
   /** True when messages wait to be stored and sent. */
@@ -502,6 +512,9 @@ export class Hub {
       this.#rooms.delete(session.room);
       this.#rosters.delete(session.room);
     }
+    // Everyone is being told the server is going away; a notice per leaver
+    // would only flood the last members' screens.
+    if (this.#closing) return;
     if (members.size >= ROOM_LIMITS.bigRoomMembers) {
       return this.#summarise(session.room, "leave", session.nick);
     }

@@ -326,3 +326,14 @@ Deno.test("a member's queued messages go out before its leave and before its nex
     "leave",
   ]);
 });
+
+Deno.test("closing the hub sends what is queued, then leaves go unannounced", () => {
+  const { hub, join } = setup();
+  const alice = join("alice");
+  const bob = join("bob");
+  alice.member.take();
+  hub.handle(bob.session, { type: "say", text: "before shutdown" });
+  hub.close();
+  hub.leave(bob.session, "server shutting down");
+  assert.deepEqual(alice.member.take().map((e) => e.type), ["msg"]);
+});
