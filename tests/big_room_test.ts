@@ -5,33 +5,13 @@
  */
 
 import assert from "node:assert/strict";
-import type { ServerEvent } from "../protocol.ts";
-import {
-  Hub,
-  type Outgoing,
-  type OutgoingBatch,
-  type Recipient,
-  type Session,
-} from "../src/hub.ts";
+import { Hub, type OutgoingBatch, type Session } from "../src/hub.ts";
 import { ROOM_LIMITS } from "../src/limits.ts";
 import { MemoryStore } from "../src/store.ts";
 import { renderText } from "../src/text_dialect.ts";
+import { FakeMember } from "./fake_member.ts";
 
-class Member implements Recipient {
-  readonly events: ServerEvent[] = [];
-  readonly outs: Outgoing[] = [];
-  deliver(out: Outgoing): void {
-    this.events.push(out.event);
-    this.outs.push(out);
-  }
-  take(type?: ServerEvent["type"]): ServerEvent[] {
-    const taken = this.events.filter((e) => !type || e.type === type);
-    this.events.length = 0;
-    return taken;
-  }
-}
-
-class BatchMember extends Member {
+class BatchMember extends FakeMember {
   readonly batches: OutgoingBatch[] = [];
   deliverBatch(batch: OutgoingBatch): void {
     this.batches.push(batch);
@@ -47,7 +27,7 @@ function setup() {
       noticeRequests++;
     },
   });
-  const join = (nick: string, member: Member = new Member()) => {
+  const join = (nick: string, member: FakeMember = new FakeMember()) => {
     const session = hub.hello(member, { nick, room: "hall" });
     assert.equal(typeof session, "object", `${nick} joins`);
     return { member, session: session as Session };
@@ -146,7 +126,7 @@ Deno.test("a welcome's JSON is exactly JSON.stringify of it, through joins, rena
   hub.handle(people[0].session, { type: "say", text: 'hi "all" \\ ✓' });
   hub.flush();
   const late = join("late");
-  for (const out of late.member.outs) {
+  for (const out of late.member.outgoing) {
     if (out.event.type !== "welcome") continue;
     assert.equal(
       new TextDecoder().decode(out.bytes("json")),
@@ -156,7 +136,7 @@ Deno.test("a welcome's JSON is exactly JSON.stringify of it, through joins, rena
     assert.equal(out.event.history.length, 1);
   }
   hub.handle(late.session, { type: "join", room: "hall" });
-  const again = late.member.outs.at(-1)!;
+  const again = late.member.outgoing.at(-1)!;
   assert.equal(again.event.type, "welcome", "re-joining the room re-welcomes");
   assert.equal(
     new TextDecoder().decode(again.bytes("json")),

@@ -1,28 +1,9 @@
 /** The hub without sockets: fake members record what they were sent. */
 
 import assert from "node:assert/strict";
-import type { ServerEvent } from "../protocol.ts";
-import {
-  Hub,
-  type Outgoing,
-  type Recipient,
-  type Session,
-} from "../src/hub.ts";
+import { Hub, type Session } from "../src/hub.ts";
 import { MemoryStore } from "../src/store.ts";
-
-class FakeMember implements Recipient {
-  readonly events: ServerEvent[] = [];
-  readonly outgoing: Outgoing[] = [];
-  deliver(out: Outgoing): void {
-    this.outgoing.push(out);
-    this.events.push(out.event);
-  }
-  take(type?: ServerEvent["type"]): ServerEvent[] {
-    const taken = this.events.filter((e) => !type || e.type === type);
-    this.events.length = 0;
-    return taken;
-  }
-}
+import { FakeMember } from "./fake_member.ts";
 
 function setup(options: { history?: number; failStore?: boolean } = {}) {
   const store = new MemoryStore();
