@@ -3,9 +3,9 @@
  * feeds the hub, and writes what the hub queues for it.
  *
  * Writing never blocks the hub: {@linkcode Connection.deliver} appends bytes
- * to a bounded queue, and one pump per connection writes everything queued so
- * far in a single call. A client that stops reading fills its own queue and
- * is dropped; nobody else waits for it.
+ * to the connection's bounded `WriteQueue` (src/write_queue.ts), whose pump
+ * writes everything queued so far in a single call. A client that stops
+ * reading fills its own queue and is dropped; nobody else waits for it.
  *
  * @module
  */
@@ -18,8 +18,7 @@ import {
   parseClientFrame,
   type ServerEvent,
 } from "../protocol.ts";
-import { parseTypedLine } from "./commands.ts";
-import { helpLines } from "./commands.ts";
+import { helpLines, parseTypedLine } from "./commands.ts";
 import {
   type Dialect,
   type Hub,
@@ -40,6 +39,7 @@ import {
   UnframedInput,
 } from "./unframed.ts";
 import { splitUtf8 } from "./utf8_chunks.ts";
+import { WriteQueue } from "./write_queue.ts";
 
 /** Settings a connection needs from the server. */
 export interface ConnectionSettings {
@@ -102,13 +102,7 @@ export class Connection implements Recipient {
   #pendingNick = "";
   #bucket: TokenBucket;
   #decoder = new TextDecoder("utf-8", { fatal: true });
-  #queue: Uint8Array[] = [];
-  #queuedBytes = 0;
-  /** Bytes queued behind the write in progress, not yet handed to it. */
-  #waitingBytes = 0;
-  /** True while a write to the peer has not completed. */
-  #writeInFlight = false;
-  #writing = false;
+  #writes: WriteQueue;
   #closed = false;
   /** Set while `close` runs, so a close from inside it is not run twice. */
   #leaving = false;
@@ -147,6 +141,21 @@ export class Connection implements Recipient {
     this.peer = addr.hostname.includes(":")
       ? `[${addr.hostname}]:${addr.port}`
       : `${addr.hostname}:${addr.port}`;
+    this.#writes = new WriteQueue({
+      write: (data) => this.#write(data),
+      maxWaitingBytes: settings.maxQueueBytes,
+      onSlow: () => {
+        settings.log(
+          `slow ${this.peer}: over ${settings.maxQueueBytes} bytes queued`,
+        );
+        this.close("too slow to read");
+        this.#closeSocket();
+      },
+      onError: (error) => this.close(errorName(error)),
+      onIdle: () => {
+        if (this.#closed) this.#closeSocket();
+      },
+    });
   }
 
   /** The member this connection became, once it said hello. */
@@ -231,14 +240,14 @@ export class Connection implements Recipient {
     clearTimeout(this.#handshakeTimer);
     clearTimeout(this.#unframedTimer);
     clearTimeout(this.#bannerTimer);
-    if (!this.#writing) return this.#closeSocket();
+    if (!this.#writes.busy) return this.#closeSocket();
     // A peer that does not read must not hold the socket open for ever.
     this.#lingerTimer = setTimeout(() => this.#closeSocket(), LINGER_MS);
   }
 
   /** Resolves once the connection is closed and its queue written. */
   get drained(): Promise<void> {
-    if (this.#closed && !this.#writing) return Promise.resolve();
+    if (this.#closed && !this.#writes.busy) return Promise.resolve();
     this.#drained ??= Promise.withResolvers();
     return this.#drained.promise;
   }
@@ -254,61 +263,15 @@ export class Connection implements Recipient {
   }
 
   #enqueue(bytes: Uint8Array): void {
-    if (this.#closed) return;
-    this.#queue.push(bytes);
-    this.#queuedBytes += bytes.length;
-    this.#waitingBytes += bytes.length;
-    // Slow means bytes pile up behind a write the peer has not taken. A big
-    // burst queued in one tick, before a write was even tried, is not.
-    if (
-      this.#writeInFlight &&
-      this.#waitingBytes > this.#settings.maxQueueBytes
-    ) {
-      this.#queue = [];
-      this.#queuedBytes = 0;
-      this.#waitingBytes = 0;
-      this.#settings.log(
-        `slow ${this.peer}: over ${this.#settings.maxQueueBytes} bytes queued`,
-      );
-      this.close("too slow to read");
-      this.#closeSocket();
-      return;
-    }
-    if (!this.#writing) {
-      this.#writing = true;
-      queueMicrotask(() => this.#pump());
-    }
+    if (!this.#closed) this.#writes.push(bytes);
   }
 
-  /** Writes everything queued, coalesced into one write per round. */
-  async #pump(): Promise<void> {
-    try {
-      while (this.#queue.length > 0) {
-        const chunks = this.#queue;
-        const total = chunks.length === 1 ? chunks[0].length : sum(chunks);
-        this.#queue = [];
-        this.#waitingBytes = 0;
-        this.#writeInFlight = true;
-        for (const data of coalesce(chunks, total)) {
-          if (this.#unframedPeer) await this.#writeSmall(data);
-          else {
-            let offset = 0;
-            while (offset < data.length) {
-              offset += await this.#conn.write(data.subarray(offset));
-            }
-          }
-        }
-        this.#writeInFlight = false;
-        this.#queuedBytes -= total;
-      }
-    } catch (error) {
-      this.#queue = [];
-      this.#queuedBytes = 0;
-      this.close(errorName(error));
-    } finally {
-      this.#writing = false;
-      this.#writeInFlight = false;
-      if (this.#closed) this.#closeSocket();
+  /** Writes one chunk: cut small for an unframed peer, else all at once. */
+  async #write(data: Uint8Array): Promise<void> {
+    if (this.#unframedPeer) return await this.#writeSmall(data);
+    let offset = 0;
+    while (offset < data.length) {
+      offset += await this.#conn.write(data.subarray(offset));
     }
   }
 
@@ -593,57 +556,6 @@ export class Connection implements Recipient {
     }
     this.#settings.hub.handle(session, frame);
   }
-}
-
-function sum(chunks: Uint8Array[]): number {
-  let total = 0;
-  for (const chunk of chunks) total += chunk.length;
-  return total;
-}
-
-/** A queued chunk this big is written as it is, never copied into a run. */
-const SHARED_CHUNK_BYTES = 16 * 1024;
-
-/**
- * One round's writes: runs of small chunks joined into one buffer (one write
- * for many events), and big chunks as they are. A big chunk is usually
- * shared by many members (a tick's batch, a big room's member list in a
- * welcome); joining it would copy it once per member.
- */
-function coalesce(chunks: Uint8Array[], total: number): Uint8Array[] {
-  if (chunks.length === 1) return chunks;
-  if (total < SHARED_CHUNK_BYTES) return [concat(chunks, total)];
-  const writes: Uint8Array[] = [];
-  let run: Uint8Array[] = [];
-  let runBytes = 0;
-  const endRun = () => {
-    if (run.length > 0) {
-      writes.push(run.length === 1 ? run[0] : concat(run, runBytes));
-    }
-    run = [];
-    runBytes = 0;
-  };
-  for (const chunk of chunks) {
-    if (chunk.length >= SHARED_CHUNK_BYTES) {
-      endRun();
-      writes.push(chunk);
-    } else {
-      run.push(chunk);
-      runBytes += chunk.length;
-    }
-  }
-  endRun();
-  return writes;
-}
-
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  const data = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    data.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return data;
 }
 
 function errorName(error: unknown): string {
