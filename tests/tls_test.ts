@@ -31,6 +31,29 @@ if (!opensslHere) {
   );
 }
 
+/**
+ * A test that needs a self-signed certificate: made in a temporary folder
+ * (removed afterwards); where openssl is missing, reported as skipped.
+ */
+function tlsTest(
+  name: string,
+  fn: (files: { dir: string; cert: string; key: string }) => Promise<void>,
+): void {
+  Deno.test({
+    name: opensslHere ? name : `${name} (skipped: openssl not installed)`,
+    ignore: !opensslHere,
+    fn: async () => {
+      const dir = await tempDir();
+      try {
+        const { cert, key } = await makeSelfSignedCert(dir.path);
+        await fn({ dir: dir.path, cert, key });
+      } finally {
+        await dir.remove();
+      }
+    },
+  });
+}
+
 /** A JSON-dialect client over TLS, reading events line by line. */
 class TlsClient {
   #conn: Deno.TlsConn;
@@ -98,14 +121,9 @@ class TlsClient {
   }
 }
 
-Deno.test({
-  name: opensslHere
-    ? "chat over TLS: a TLS bot and chat connect --tls --ca talk, and the startup says TLS"
-    : "chat over TLS (skipped: openssl not installed)",
-  ignore: !opensslHere,
-  fn: async () => {
-    const dir = await tempDir();
-    const { cert, key } = await makeSelfSignedCert(dir.path);
+tlsTest(
+  "chat over TLS: a TLS bot and chat connect --tls --ca talk, and the startup says TLS",
+  async ({ cert, key }) => {
     const server = await ServerProcess.start([
       "--tls-cert",
       cert,
@@ -168,19 +186,13 @@ Deno.test({
     } finally {
       await watcher?.close();
       await server.stop();
-      await dir.remove();
     }
   },
-});
+);
 
-Deno.test({
-  name: opensslHere
-    ? "TLS mismatches are clear errors, not hangs: plain client, TLS client, unknown issuer"
-    : "TLS mismatches (skipped: openssl not installed)",
-  ignore: !opensslHere,
-  fn: async () => {
-    const dir = await tempDir();
-    const { cert, key } = await makeSelfSignedCert(dir.path);
+tlsTest(
+  "TLS mismatches are clear errors, not hangs: plain client, TLS client, unknown issuer",
+  async ({ cert, key }) => {
     const tls = await ServerProcess.start([
       "--tls-cert",
       cert,
@@ -241,29 +253,23 @@ Deno.test({
       assert.equal(ok.code, 0, ok.stderr);
     } finally {
       await Promise.all([tls.stop(), plain.stop()]);
-      await dir.remove();
     }
   },
-});
+);
 
-Deno.test({
-  name: opensslHere
-    ? "bad TLS files and flags are one line and exit 2, no stack trace"
-    : "bad TLS files (skipped: openssl not installed)",
-  ignore: !opensslHere,
-  fn: async () => {
-    const dir = await tempDir();
-    const { cert, key } = await makeSelfSignedCert(dir.path);
+tlsTest(
+  "bad TLS files and flags are one line and exit 2, no stack trace",
+  async ({ dir, cert, key }) => {
     const other = await tempDir();
     const second = await makeSelfSignedCert(other.path);
     try {
       const cases: [string[], RegExp][] = [
         [
-          ["--tls-cert", `${dir.path}/missing.pem`, "--tls-key", key],
+          ["--tls-cert", `${dir}/missing.pem`, "--tls-key", key],
           /cannot read --tls-cert .*missing\.pem: no such file/,
         ],
         [
-          ["--tls-cert", cert, "--tls-key", `${dir.path}/nokey.pem`],
+          ["--tls-cert", cert, "--tls-key", `${dir}/nokey.pem`],
           /cannot read --tls-key .*: no such file/,
         ],
         [
@@ -303,7 +309,7 @@ Deno.test({
       const badCa = await runChat([
         "connect",
         "--ca",
-        `${dir.path}/nope.pem`,
+        `${dir}/nope.pem`,
         "--nick",
         "x",
       ]);
@@ -313,20 +319,14 @@ Deno.test({
         /^chat: cannot read --ca .*nope\.pem: no such file\n$/,
       );
     } finally {
-      await dir.remove();
       await other.remove();
     }
   },
-});
+);
 
-Deno.test({
-  name: opensslHere
-    ? "a TLS server that is full says so inside TLS, and chat connect shows it"
-    : "a full TLS server (skipped: openssl not installed)",
-  ignore: !opensslHere,
-  fn: async () => {
-    const dir = await tempDir();
-    const { cert, key } = await makeSelfSignedCert(dir.path);
+tlsTest(
+  "a TLS server that is full says so inside TLS, and chat connect shows it",
+  async ({ cert, key }) => {
     const server = await ServerProcess.start([
       "--tls-cert",
       cert,
@@ -363,7 +363,6 @@ Deno.test({
     } finally {
       await member?.close();
       await server.stop();
-      await dir.remove();
     }
   },
-});
+);
