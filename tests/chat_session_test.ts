@@ -102,6 +102,21 @@ async function until(
   }
 }
 
+/**
+ * Runs a session as alice against 127.0.0.1:port whose retry waits end only
+ * when the test opens the gate, so reconnects happen when the test says.
+ */
+function startAlice(port: number) {
+  const gate = new Gate();
+  const recorder = new Recorder();
+  const session = new ChatSession({
+    target: { host: "127.0.0.1", port },
+    nick: "alice",
+    sleep: gate.wait,
+  }, recorder);
+  return { gate, recorder, session, running: session.run() };
+}
+
 function count(items: string[], item: string): number {
   return items.filter((i) => i === item).length;
 }
@@ -111,14 +126,7 @@ Deno.test("after a server restart the session resumes: messages sent meanwhile a
   const port = freePort();
   const serverArgs = ["--db", `${dir.path}/chat.db`, "--port", String(port)];
   let server = await ServerProcess.start(serverArgs);
-  const gate = new Gate();
-  const recorder = new Recorder();
-  const session = new ChatSession({
-    target: { host: "127.0.0.1", port },
-    nick: "alice",
-    sleep: gate.wait,
-  }, recorder);
-  const running = session.run();
+  const { gate, recorder, session, running } = startAlice(port);
   const clients: TestClient[] = [];
   try {
     const bob = await TestClient.join(port, "bob");
@@ -196,14 +204,7 @@ Deno.test("after a server restart the session resumes: messages sent meanwhile a
 Deno.test("a nickname still held by the old connection after a drop means another try, not an exit", async () => {
   const port = freePort();
   let server = await ServerProcess.start(["--port", String(port)]);
-  const gate = new Gate();
-  const recorder = new Recorder();
-  const session = new ChatSession({
-    target: { host: "127.0.0.1", port },
-    nick: "alice",
-    sleep: gate.wait,
-  }, recorder);
-  const running = session.run();
+  const { gate, recorder, session, running } = startAlice(port);
   let holder: TestClient | undefined;
   try {
     await until("alice online", () => session.online);
@@ -239,14 +240,7 @@ Deno.test("a nickname still held by the old connection after a drop means anothe
 
 Deno.test("a server that is down: the session says why and keeps trying until the user leaves", async () => {
   const port = freePort();
-  const gate = new Gate();
-  const recorder = new Recorder();
-  const session = new ChatSession({
-    target: { host: "127.0.0.1", port },
-    nick: "alice",
-    sleep: gate.wait,
-  }, recorder);
-  const running = session.run();
+  const { gate, recorder, session, running } = startAlice(port);
   await until("first wait", () => gate.waiting === 1);
   gate.open();
   await until(
@@ -330,14 +324,7 @@ Deno.test("malformed events from a server are skipped, never a crash", async () 
     await new Promise((resolve) => setTimeout(resolve, 200));
     conn.close();
   })();
-  const recorder = new Recorder();
-  const gate = new Gate();
-  const session = new ChatSession({
-    target: { host: "127.0.0.1", port },
-    nick: "alice",
-    sleep: gate.wait,
-  }, recorder);
-  const running = session.run();
+  const { gate, recorder, session, running } = startAlice(port);
   try {
     await until("the link dropped", () => gate.waiting === 1);
     assert.deepEqual(recorder.shownTexts, ["ok"]);
