@@ -297,7 +297,12 @@ export async function serve(options: ServeOptions): Promise<void> {
   lines.push("Press Ctrl-C to stop.");
   console.log(lines.join("\n"));
 
+  let stopping = false;
   const stop = () => {
+    // A second Ctrl-C (or a signal forwarded twice by a wrapper such as
+    // `deno task`) must not start a second shutdown or a second timer.
+    if (stopping) return;
+    stopping = true;
     logLine("shutting down");
     server.shutdown().then(() => Deno.exit(0));
     // Never hang on exit: storage is committed per tick already.
