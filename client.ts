@@ -5,19 +5,13 @@
  */
 
 import { LineStream, type ServerEvent } from "./protocol.ts";
-import { ChatLink, LinkError, type LinkTarget } from "./src/chat_link.ts";
-import { TokenBucket } from "./src/rate_limiter.ts";
-import { runTerminalClient } from "./src/terminal_client.ts";
-import { renderText } from "./src/text_dialect.ts";
+import { ChatLink, LinkError } from "./src/client/chat_link.ts";
+import type { ConnectOptions } from "./src/client/connect_options.ts";
+import { TokenBucket } from "./src/shared/rate_limiter.ts";
+import { runTerminalClient } from "./src/client/terminal_client.ts";
+import { renderText } from "./src/shared/text_dialect.ts";
 
-/** Options for `chat connect`. */
-export interface ConnectOptions extends LinkTarget {
-  nick?: string;
-  room?: string;
-  password?: string;
-  /** Pipe mode prints raw protocol events. */
-  json: boolean;
-}
+export type { ConnectOptions };
 
 /** Runs `chat connect`; returns the process exit code. */
 export async function connect(options: ConnectOptions): Promise<number> {

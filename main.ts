@@ -6,16 +6,16 @@
 
 import { parseArgs } from "node:util";
 import { VERSION } from "./protocol.ts";
-import { StoreOpenError } from "./src/store.ts";
+import { StoreOpenError } from "./src/server/store.ts";
 import { connect, type ConnectOptions } from "./client.ts";
 import { serve, type ServeOptions } from "./server.ts";
-import { readCaFile, TlsSetupError } from "./src/tls_setup.ts";
+import { readCaFile, TlsSetupError } from "./src/server/tls_setup.ts";
 import {
   COMPAT_LIMITS,
   CONNECT_DEFAULTS,
   SAFETY_TIMINGS,
   SERVE_DEFAULTS,
-} from "./src/limits.ts";
+} from "./src/shared/limits.ts";
 
 /** A mistake on the command line: printed as one line, exit code 2. */
 export class UsageError extends Error {}

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { PROTOCOL_LIMITS } from "./src/limits.ts";
+import { PROTOCOL_LIMITS } from "./src/shared/limits.ts";
 
 /** Version reported in `welcome.server.version` and by `chat --version`. */
 export const VERSION = "0.1.0";

@@ -11,14 +11,17 @@
 
 import { setImmediate } from "node:timers";
 import { VERSION } from "./protocol.ts";
-import { Connection } from "./src/connection.ts";
-import { GuestNames } from "./src/guest_names.ts";
-import { Hub } from "./src/hub.ts";
-import { SAFETY_TIMINGS } from "./src/limits.ts";
-import { acceptTls, TlsContext } from "./src/tls_conn.ts";
-import { checkTlsPair, readTlsFiles } from "./src/tls_setup.ts";
-import { SqliteStore } from "./src/store.ts";
-import { type RunningUdpDoor, startUdpDoor } from "./src/udp_door.ts";
+import { Connection } from "./src/server/doors/connection.ts";
+import { GuestNames } from "./src/server/guest_names.ts";
+import { Hub } from "./src/server/hub.ts";
+import { SAFETY_TIMINGS } from "./src/shared/limits.ts";
+import { acceptTls, TlsContext } from "./src/server/tls_conn.ts";
+import { checkTlsPair, readTlsFiles } from "./src/server/tls_setup.ts";
+import { SqliteStore } from "./src/server/store.ts";
+import {
+  type RunningUdpDoor,
+  startUdpDoor,
+} from "./src/server/doors/udp_door.ts";
 
 /** Options for {@linkcode startServer}; every field has a default in limits.ts. */
 export interface ServeOptions {

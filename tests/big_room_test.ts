@@ -5,10 +5,10 @@
  */
 
 import assert from "node:assert/strict";
-import { Hub, type OutgoingBatch, type Session } from "../src/hub.ts";
-import { ROOM_LIMITS } from "../src/limits.ts";
-import { MemoryStore } from "../src/store.ts";
-import { renderText } from "../src/text_dialect.ts";
+import { Hub, type OutgoingBatch, type Session } from "../src/server/hub.ts";
+import { ROOM_LIMITS } from "../src/shared/limits.ts";
+import { MemoryStore } from "../src/server/store.ts";
+import { renderText } from "../src/shared/text_dialect.ts";
 import { FakeMember } from "./fake_member.ts";
 
 class BatchMember extends FakeMember {

@@ -13,8 +13,8 @@ import {
   ChatSession,
   type LinkState,
   type SessionListener,
-} from "../src/chat_session.ts";
-import type { WelcomeKind } from "../src/terminal_render.ts";
+} from "../src/client/chat_session.ts";
+import type { WelcomeKind } from "../src/client/terminal_render.ts";
 import { ServerProcess, tempDir, TestClient } from "./helpers.ts";
 
 /** A port nothing listens on right now (the OS hands out a fresh one). */

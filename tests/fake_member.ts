@@ -5,7 +5,7 @@
  */
 
 import type { ServerEvent } from "../protocol.ts";
-import type { Outgoing, Recipient } from "../src/hub.ts";
+import type { Outgoing, Recipient } from "../src/server/hub.ts";
 
 /** Records what the hub delivered, as events and as the Outgoing objects. */
 export class FakeMember implements Recipient {

@@ -18,8 +18,8 @@ import {
   LineSplitter,
   parseClientFrame,
 } from "../protocol.ts";
-import { parseTypedLine } from "../src/commands.ts";
-import { cleanText } from "../src/sanitize.ts";
+import { parseTypedLine } from "../src/shared/commands.ts";
+import { cleanText } from "../src/shared/sanitize.ts";
 import { ServerProcess, TestClient } from "./helpers.ts";
 import { assertSafe, joinText, rssKiB, sleep } from "./hostile_helpers.ts";
 
@@ -325,7 +325,7 @@ function checkFrame(line: string): void {
   }
 }
 
-// What cleanText must remove, written out independently of src/sanitize.ts.
+// What cleanText must remove, written out independently of src/shared/sanitize.ts.
 // deno-lint-ignore no-control-regex
 const UNSAFE_GLOBAL = new RegExp(
   "[\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069]",

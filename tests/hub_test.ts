@@ -1,8 +1,8 @@
 /** The hub without sockets: fake members record what they were sent. */
 
 import assert from "node:assert/strict";
-import { Hub, type Session } from "../src/hub.ts";
-import { MemoryStore } from "../src/store.ts";
+import { Hub, type Session } from "../src/server/hub.ts";
+import { MemoryStore } from "../src/server/store.ts";
 import { FakeMember } from "./fake_member.ts";
 
 function setup(options: { history?: number; failStore?: boolean } = {}) {

@@ -1,6 +1,6 @@
 /**
  * The README's "Limits and safety" table, `chat serve --help` and
- * src/limits.ts say the same thing; docs/protocol.md lists every error code.
+ * src/shared/limits.ts say the same thing; docs/protocol.md lists every error code.
  */
 
 import assert from "node:assert/strict";
@@ -9,7 +9,7 @@ import {
   PROTOCOL_LIMITS,
   SAFETY_TIMINGS,
   SERVE_DEFAULTS,
-} from "../src/limits.ts";
+} from "../src/shared/limits.ts";
 import { ROOT, runChat } from "./helpers.ts";
 
 /** Each table row, by its limit name, and the value its default cell states. */
@@ -49,7 +49,7 @@ function limitsTable(readme: string): Map<string, string[]> {
   return rows;
 }
 
-Deno.test("the README's limits table states the defaults of src/limits.ts", async () => {
+Deno.test("the README's limits table states the defaults of src/shared/limits.ts", async () => {
   const rows = limitsTable(await Deno.readTextFile(`${ROOT}README.md`));
   for (const [name, { flag, value }] of Object.entries(EXPECTED)) {
     const row = rows.get(name);

@@ -4,15 +4,19 @@
  */
 
 import assert from "node:assert/strict";
-import { KeyDecoder, type KeyEvent, type KeyName } from "../src/key_decoder.ts";
-import { type EditorAction, LineEditor } from "../src/line_editor.ts";
+import {
+  KeyDecoder,
+  type KeyEvent,
+  type KeyName,
+} from "../src/client/key_decoder.ts";
+import { type EditorAction, LineEditor } from "../src/client/line_editor.ts";
 import {
   emojiWidthsFromProbes,
   graphemes,
   MODERN_EMOJI_WIDTHS,
   setEmojiWidths,
   textWidth,
-} from "../src/text_width.ts";
+} from "../src/shared/text_width.ts";
 
 const text = (t: string): KeyEvent => ({ type: "text", text: t });
 const key = (k: KeyName): KeyEvent => ({ type: "key", key: k });

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import type { RoomMessage } from "../protocol.ts";
-import { Backoff, Outbox, ResumeState } from "../src/reconnect.ts";
+import { Backoff, Outbox, ResumeState } from "../src/client/reconnect.ts";
 
 function msg(id: number, ts = 1000 + id): RoomMessage {
   return { type: "msg", id, ts, room: "lobby", from: "bob", text: `m${id}` };

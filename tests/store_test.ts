@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { RoomMessage } from "../protocol.ts";
-import { SqliteStore } from "../src/store.ts";
+import { SqliteStore } from "../src/server/store.ts";
 import { tempDir } from "./helpers.ts";
 
 function message(

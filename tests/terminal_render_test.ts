@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import type { RoomMessage, ServerEvent } from "../protocol.ts";
-import { inputWindow, layoutLine, Screen } from "../src/screen.ts";
+import { inputWindow, layoutLine, Screen } from "../src/client/screen.ts";
 import {
   type Line,
   mentions,
@@ -14,9 +14,9 @@ import {
   plainText,
   renderEvent,
   renderWelcome,
-} from "../src/terminal_render.ts";
-import { terminalAbilities } from "../src/terminal_client.ts";
-import { graphemes } from "../src/text_width.ts";
+} from "../src/client/terminal_render.ts";
+import { terminalAbilities } from "../src/client/terminal_client.ts";
+import { graphemes } from "../src/shared/text_width.ts";
 
 const TS = new Date(2024, 0, 1, 9, 5).getTime();
 const viewer = { me: "alice" };

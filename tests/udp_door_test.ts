@@ -5,10 +5,10 @@
 
 import assert from "node:assert/strict";
 import type { ServerEvent } from "../protocol.ts";
-import { Hub, type Outgoing, type Recipient } from "../src/hub.ts";
-import { COMPAT_LIMITS } from "../src/limits.ts";
-import { MemoryStore } from "../src/store.ts";
-import { UdpDoor } from "../src/udp_door.ts";
+import { Hub, type Outgoing, type Recipient } from "../src/server/hub.ts";
+import { COMPAT_LIMITS } from "../src/shared/limits.ts";
+import { MemoryStore } from "../src/server/store.ts";
+import { UdpDoor } from "../src/server/doors/udp_door.ts";
 
 class FakeMember implements Recipient {
   readonly events: ServerEvent[] = [];

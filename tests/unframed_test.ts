@@ -6,15 +6,15 @@
 
 import assert from "node:assert/strict";
 import type { RoomMessage, ServerEvent } from "../protocol.ts";
-import { GuestNames } from "../src/guest_names.ts";
+import { GuestNames } from "../src/server/guest_names.ts";
 import {
   isQuitWord,
   looksLikeOneKey,
   shortHistory,
   stripOwnPrefix,
   UnframedInput,
-} from "../src/unframed.ts";
-import { splitUtf8, truncateUtf8 } from "../src/utf8_chunks.ts";
+} from "../src/server/doors/unframed.ts";
+import { splitUtf8, truncateUtf8 } from "../src/server/doors/utf8_chunks.ts";
 
 const encoder = new TextEncoder();
 const bytes = (text: string) => encoder.encode(text);

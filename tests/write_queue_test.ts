@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { coalesce, WriteQueue } from "../src/write_queue.ts";
+import { coalesce, WriteQueue } from "../src/server/write_queue.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (data: Uint8Array) => new TextDecoder().decode(data);

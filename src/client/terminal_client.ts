@@ -11,8 +11,8 @@
  * @module
  */
 
-import type { ConnectOptions } from "../client.ts";
-import type { CommandFrame, RoomMessage, ServerEvent } from "../protocol.ts";
+import type { ConnectOptions } from "./connect_options.ts";
+import type { CommandFrame, RoomMessage, ServerEvent } from "../../protocol.ts";
 import { formatTarget } from "./chat_link.ts";
 import {
   ChatSession,
@@ -20,9 +20,9 @@ import {
   type SessionEnd,
   type WelcomeEvent,
 } from "./chat_session.ts";
-import { COMMANDS, helpLines, parseTypedLine } from "./commands.ts";
+import { COMMANDS, helpLines, parseTypedLine } from "../shared/commands.ts";
 import { KeyDecoder, type KeyEvent } from "./key_decoder.ts";
-import { CONNECT_DEFAULTS } from "./limits.ts";
+import { CONNECT_DEFAULTS } from "../shared/limits.ts";
 import { LineEditor } from "./line_editor.ts";
 import { runPlainClient } from "./plain_client.ts";
 import {
@@ -31,8 +31,8 @@ import {
   emojiWidthsFromProbes,
   MODERN_EMOJI_WIDTHS,
   setEmojiWidths,
-} from "./text_width.ts";
-import { isValidNick } from "./sanitize.ts";
+} from "../shared/text_width.ts";
+import { isValidNick } from "../shared/sanitize.ts";
 import { Screen } from "./screen.ts";
 import {
   errorLine,

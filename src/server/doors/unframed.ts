@@ -15,8 +15,8 @@
  * @module
  */
 
-import type { ServerEvent } from "../protocol.ts";
-import { nickKey } from "./sanitize.ts";
+import type { ServerEvent } from "../../../protocol.ts";
+import { nickKey } from "../../shared/sanitize.ts";
 
 /**
  * How a text connection frames its input, as far as it has shown:

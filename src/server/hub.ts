@@ -23,18 +23,22 @@ import {
   type ServerEvent,
   type ServerInfo,
   VERSION,
-} from "../protocol.ts";
-import { PROTOCOL_LIMITS, ROOM_LIMITS, SERVE_DEFAULTS } from "./limits.ts";
+} from "../../protocol.ts";
+import {
+  PROTOCOL_LIMITS,
+  ROOM_LIMITS,
+  SERVE_DEFAULTS,
+} from "../shared/limits.ts";
 import {
   characterCount,
   cleanText,
   isValidNick,
   isValidRoom,
   nickKey,
-} from "./sanitize.ts";
+} from "../shared/sanitize.ts";
 import { NickRoster } from "./roster.ts";
 import type { MessageStore } from "./store.ts";
-import { renderText } from "./text_dialect.ts";
+import { renderText } from "../shared/text_dialect.ts";
 
 /** How a connection wants its events encoded. */
 export type Dialect = "json" | "text";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { CommandFrame } from "../protocol.ts";
+import type { CommandFrame } from "../../protocol.ts";
 
 /** One slash command. */
 export interface Command {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { PROTOCOL_LIMITS } from "./limits.ts";
+import { PROTOCOL_LIMITS } from "../shared/limits.ts";
 
 /** Gives up looking for a free name after this many tries (never reached with a bounded member count). */
 const MAX_TRIES = 100_000;

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { CONNECT_DEFAULTS } from "./limits.ts";
+import { CONNECT_DEFAULTS } from "../shared/limits.ts";
 
 /** A key with a name (everything that is not plain text). */
 export type KeyName =

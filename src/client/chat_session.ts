@@ -11,12 +11,12 @@
  * @module
  */
 
-import type { CommandFrame, RoomMessage, ServerEvent } from "../protocol.ts";
+import type { CommandFrame, RoomMessage, ServerEvent } from "../../protocol.ts";
 import { ChatLink, type LinkTarget, withTimeout } from "./chat_link.ts";
-import { CONNECT_DEFAULTS } from "./limits.ts";
-import { TokenBucket } from "./rate_limiter.ts";
+import { CONNECT_DEFAULTS } from "../shared/limits.ts";
+import { TokenBucket } from "../shared/rate_limiter.ts";
 import { Backoff, Outbox, ResumeState } from "./reconnect.ts";
-import { nickKey } from "./sanitize.ts";
+import { nickKey } from "../shared/sanitize.ts";
 import type { WelcomeKind } from "./terminal_render.ts";
 
 /** The `welcome` event. */

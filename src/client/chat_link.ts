@@ -12,7 +12,7 @@ import {
   LineStream,
   parseServerEvent,
   type ServerEvent,
-} from "../protocol.ts";
+} from "../../protocol.ts";
 
 /** Where to connect and how. */
 export interface LinkTarget {

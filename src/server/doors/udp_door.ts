@@ -23,12 +23,12 @@
  */
 
 import dgram from "node:dgram";
-import { errorEvent, type ServerEvent } from "../protocol.ts";
-import { GuestNames } from "./guest_names.ts";
-import { type Hub, Outgoing, type Recipient, type Session } from "./hub.ts";
-import { COMPAT_LIMITS } from "./limits.ts";
-import { TokenBucket } from "./rate_limiter.ts";
-import { renderText } from "./text_dialect.ts";
+import { errorEvent, type ServerEvent } from "../../../protocol.ts";
+import { GuestNames } from "../guest_names.ts";
+import { type Hub, Outgoing, type Recipient, type Session } from "../hub.ts";
+import { COMPAT_LIMITS } from "../../shared/limits.ts";
+import { TokenBucket } from "../../shared/rate_limiter.ts";
+import { renderText } from "../../shared/text_dialect.ts";
 import { isQuitWord, shortHistory, stripOwnPrefix } from "./unframed.ts";
 import { truncateUtf8 } from "./utf8_chunks.ts";
 

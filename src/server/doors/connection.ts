@@ -17,8 +17,8 @@ import {
   LineSplitter,
   parseClientFrame,
   type ServerEvent,
-} from "../protocol.ts";
-import { helpLines, parseTypedLine } from "./commands.ts";
+} from "../../../protocol.ts";
+import { helpLines, parseTypedLine } from "../../shared/commands.ts";
 import {
   type Dialect,
   type Hub,
@@ -26,12 +26,12 @@ import {
   type OutgoingBatch,
   type Recipient,
   type Session,
-} from "./hub.ts";
-import { GuestNames } from "./guest_names.ts";
-import { COMPAT_LIMITS, SAFETY_TIMINGS } from "./limits.ts";
-import { passwordMatches } from "./password.ts";
-import { TokenBucket } from "./rate_limiter.ts";
-import { cleanText } from "./sanitize.ts";
+} from "../hub.ts";
+import { GuestNames } from "../guest_names.ts";
+import { COMPAT_LIMITS, SAFETY_TIMINGS } from "../../shared/limits.ts";
+import { passwordMatches } from "../password.ts";
+import { TokenBucket } from "../../shared/rate_limiter.ts";
+import { cleanText } from "../../shared/sanitize.ts";
 import {
   isQuitWord,
   shortHistory,
@@ -39,7 +39,7 @@ import {
   UnframedInput,
 } from "./unframed.ts";
 import { splitUtf8 } from "./utf8_chunks.ts";
-import { WriteQueue } from "./write_queue.ts";
+import { WriteQueue } from "../write_queue.ts";
 
 /** Settings a connection needs from the server. */
 export interface ConnectionSettings {

@@ -12,14 +12,19 @@
  * @module
  */
 
-import { CONNECT_DEFAULTS } from "./limits.ts";
+import { CONNECT_DEFAULTS } from "../shared/limits.ts";
 import {
   type Line,
   safeText,
   type Span,
   type Style,
 } from "./terminal_render.ts";
-import { fitWidth, graphemes, graphemeWidth, textWidth } from "./text_width.ts";
+import {
+  fitWidth,
+  graphemes,
+  graphemeWidth,
+  textWidth,
+} from "../shared/text_width.ts";
 
 const CSI = "\x1b[";
 const HIDE_CURSOR = `${CSI}?25l`;

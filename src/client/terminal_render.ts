@@ -9,9 +9,9 @@
  * @module
  */
 
-import type { RoomMessage, ServerEvent } from "../protocol.ts";
-import { cleanText, nickKey } from "./sanitize.ts";
-import { clockTime, whoSuffix } from "./text_dialect.ts";
+import type { RoomMessage, ServerEvent } from "../../protocol.ts";
+import { cleanText, nickKey } from "../shared/sanitize.ts";
+import { clockTime, whoSuffix } from "../shared/text_dialect.ts";
 
 /** How a span looks. Colours are SGR foreground codes (31–37, 91–96). */
 export interface Style {

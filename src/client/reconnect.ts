@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { CommandFrame, RoomMessage } from "../protocol.ts";
-import { CONNECT_DEFAULTS } from "./limits.ts";
+import type { CommandFrame, RoomMessage } from "../../protocol.ts";
+import { CONNECT_DEFAULTS } from "../shared/limits.ts";
 
 /** Options for {@linkcode Backoff}; defaults come from `CONNECT_DEFAULTS`. */
 export interface BackoffOptions {

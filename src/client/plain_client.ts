@@ -8,12 +8,12 @@
  * @module
  */
 
-import type { ConnectOptions } from "../client.ts";
-import { LineStream } from "../protocol.ts";
+import type { ConnectOptions } from "./connect_options.ts";
+import { LineStream } from "../../protocol.ts";
 import { formatTarget } from "./chat_link.ts";
 import { ChatSession } from "./chat_session.ts";
-import { helpLines, parseTypedLine } from "./commands.ts";
-import { isValidNick } from "./sanitize.ts";
+import { helpLines, parseTypedLine } from "../shared/commands.ts";
+import { isValidNick } from "../shared/sanitize.ts";
 import {
   errorLine,
   type Line,

@@ -6,7 +6,7 @@
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { RoomMessage } from "../protocol.ts";
+import type { RoomMessage } from "../../protocol.ts";
 
 /** What the hub needs from storage. {@linkcode MemoryStore} serves tests. */
 export interface MessageStore {

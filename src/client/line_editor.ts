@@ -11,8 +11,8 @@
  */
 
 import type { KeyEvent } from "./key_decoder.ts";
-import { CONNECT_DEFAULTS } from "./limits.ts";
-import { graphemes, graphemeWidth } from "./text_width.ts";
+import { CONNECT_DEFAULTS } from "../shared/limits.ts";
+import { graphemes, graphemeWidth } from "../shared/text_width.ts";
 
 /** What the editor asks of its owner after a key. */
 export type EditorAction =

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { ServerEvent } from "../protocol.ts";
+import type { ServerEvent } from "../../protocol.ts";
 import { ROOM_LIMITS } from "./limits.ts";
 
 /** `HH:MM` in the server's local time. */

@@ -1,0 +1,52 @@
+/**
+ * The layout is part of the design: the client never reaches into the
+ * server's code, so `chat connect` can change without touching the server,
+ * and what both need lives in `src/shared/` or `protocol.ts`.
+ */
+
+import assert from "node:assert/strict";
+
+const root = new URL("../", import.meta.url);
+
+/** Relative imports of one file, resolved to paths from the project root. */
+async function importsOf(path: string): Promise<string[]> {
+  const source = await Deno.readTextFile(new URL(path, root));
+  const found: string[] = [];
+  for (const match of source.matchAll(/from\s+"(\.[^"]+)"/g)) {
+    const url = new URL(match[1], new URL(path, root));
+    found.push(url.pathname.slice(root.pathname.length));
+  }
+  return found;
+}
+
+async function clientFiles(): Promise<string[]> {
+  const files = ["client.ts"];
+  for await (const entry of Deno.readDir(new URL("src/client/", root))) {
+    if (entry.name.endsWith(".ts")) files.push(`src/client/${entry.name}`);
+  }
+  return files;
+}
+
+Deno.test("the client never imports server code", async () => {
+  for (const file of await clientFiles()) {
+    for (const target of await importsOf(file)) {
+      assert.ok(
+        !target.startsWith("src/server/") && target !== "server.ts",
+        `${file} imports ${target}`,
+      );
+    }
+  }
+});
+
+Deno.test("shared code imports neither the client nor the server", async () => {
+  for await (const entry of Deno.readDir(new URL("src/shared/", root))) {
+    if (!entry.name.endsWith(".ts")) continue;
+    const file = `src/shared/${entry.name}`;
+    for (const target of await importsOf(file)) {
+      assert.ok(
+        target.startsWith("src/shared/") || target === "protocol.ts",
+        `${file} imports ${target}`,
+      );
+    }
+  }
+});
