@@ -85,6 +85,17 @@ export const COMPAT_LIMITS = {
   udpSendBurst: 40,
 } as const;
 
+/** How the door router tells connections apart (docs/protocol.md, "Opening"). */
+export const ROUTER_TIMINGS = {
+  /**
+   * A new connection that has sent nothing this long gets the text door's
+   * banner. Programs (`chat connect`, IRC clients, browsers) speak at once;
+   * `nc` users and tutorial programs wait for the banner, and a person does
+   * not notice a fifth of a second.
+   */
+  openingWaitMs: 200,
+} as const;
+
 /** How big rooms behave (docs/protocol.md, "Big rooms"). */
 export const ROOM_LIMITS = {
   /**
