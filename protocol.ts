@@ -72,6 +72,26 @@ export type ClientFrame = HelloFrame | CommandFrame;
 // ---------------------------------------------------------------------------
 // Server → client
 
+/** One wire encoding of server events; members that share it share bytes. */
+export interface EventEncoder {
+  /**
+   * Identifies the encoding: two encoders with the same `id` must render
+   * every event to the same text.
+   */
+  readonly id: string;
+  /** The event as it goes on the wire, line ending(s) included. */
+  render(event: ServerEvent): string;
+}
+
+/**
+ * The protocol's own encoding, one JSON object per line: the JSON door's,
+ * and the one the hub may pre-encode a welcome for.
+ */
+export const JSON_LINES: EventEncoder = {
+  id: "json",
+  render: (event) => JSON.stringify(event) + "\n",
+};
+
 /** A room message as stored and replayed in history. */
 export interface RoomMessage {
   type: "msg";

@@ -1,3 +1,5 @@
+import { JSON_LINES } from "../protocol.ts";
+import { TEXT_LINES } from "../src/shared/text_dialect.ts";
 /**
  * Big rooms and batched fan-out, in the hub without sockets: a big room's
  * joins and leaves are summarised, and a tick's messages reach a member that
@@ -102,7 +104,9 @@ Deno.test("a tick's room messages reach a batch-taking member as one batch, in o
   const batches = (alice.member as BatchMember).batches;
   assert.equal(batches.length, 1, "one batch for the tick");
   assert.equal((bob.member as BatchMember).batches[0], batches[0], "shared");
-  const lines = new TextDecoder().decode(batches[0].bytes("json")).split("\n");
+  const lines = new TextDecoder().decode(batches[0].bytes(JSON_LINES)).split(
+    "\n",
+  );
   assert.deepEqual(
     lines.slice(0, -1).map((line) => JSON.parse(line).text),
     ["one", "two", "three", "four"],
@@ -113,7 +117,7 @@ Deno.test("a tick's room messages reach a batch-taking member as one batch, in o
     "a member without deliverBatch gets each message",
   );
   assert.match(
-    new TextDecoder().decode(batches[0].bytes("text")),
+    new TextDecoder().decode(batches[0].bytes(TEXT_LINES)),
     /alice: one\n.*alice: two\n.*alice: three\n.*bob: four\n$/s,
   );
 });
@@ -129,7 +133,7 @@ Deno.test("a welcome's JSON is exactly JSON.stringify of it, through joins, rena
   for (const out of late.member.outgoing) {
     if (out.event.type !== "welcome") continue;
     assert.equal(
-      new TextDecoder().decode(out.bytes("json")),
+      new TextDecoder().decode(out.bytes(JSON_LINES)),
       JSON.stringify(out.event) + "\n",
     );
     assert.deepEqual(out.event.users, ["alice", "xiaoming", "ｚｏë", "late"]);
@@ -139,7 +143,7 @@ Deno.test("a welcome's JSON is exactly JSON.stringify of it, through joins, rena
   const again = late.member.outgoing.at(-1)!;
   assert.equal(again.event.type, "welcome", "re-joining the room re-welcomes");
   assert.equal(
-    new TextDecoder().decode(again.bytes("json")),
+    new TextDecoder().decode(again.bytes(JSON_LINES)),
     JSON.stringify(again.event) + "\n",
   );
 });

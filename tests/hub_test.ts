@@ -1,3 +1,5 @@
+import { JSON_LINES } from "../protocol.ts";
+import { TEXT_LINES } from "../src/shared/text_dialect.ts";
 /** The hub without sockets: fake members record what they were sent. */
 
 import assert from "node:assert/strict";
@@ -57,9 +59,13 @@ Deno.test("a broadcast is encoded once per dialect, whatever the room size", () 
   for (const m of members) {
     assert.equal(m.member.outgoing[0], first, "the same Outgoing");
   }
-  assert.equal(first.bytes("json"), first.bytes("json"), "bytes are cached");
+  assert.equal(
+    first.bytes(JSON_LINES),
+    first.bytes(JSON_LINES),
+    "bytes are cached",
+  );
   assert.match(
-    new TextDecoder().decode(first.bytes("text")),
+    new TextDecoder().decode(first.bytes(TEXT_LINES)),
     /^\d\d:\d\d m0: once\n$/,
   );
 });

@@ -19,6 +19,7 @@ import {
   type DirectMessage,
   type ErrorCode,
   errorEvent,
+  JSON_LINES,
   type RoomMessage,
   type ServerEvent,
   type ServerInfo,
@@ -38,107 +39,11 @@ import {
 } from "../shared/sanitize.ts";
 import { NickRoster } from "./roster.ts";
 import type { MessageStore } from "./store.ts";
-import { renderText } from "../shared/text_dialect.ts";
-
-/** How a connection wants its events encoded. */
-export type Dialect = "json" | "text";
+import { Outgoing, OutgoingBatch, type Recipient } from "./outgoing.ts";
 
 const encoder = new TextEncoder();
 
-/**
- * An event on its way out, encoded at most once per dialect however many
- * members receive it.
- */
-export class Outgoing {
-  #json?: Uint8Array;
-  #text?: Uint8Array;
-
-  #jsonParts?: readonly Uint8Array[];
-
-  /**
-   * @param event the event to send.
-   * @param jsonParts its JSON line in pieces, when the caller has it cheaper
-   * than `JSON.stringify` (a big room's welcome); the same bytes in the end.
-   */
-  constructor(readonly event: ServerEvent, jsonParts?: readonly Uint8Array[]) {
-    this.#jsonParts = jsonParts;
-  }
-
-  /** The event's bytes in `dialect`, computed on first use. */
-  bytes(dialect: Dialect): Uint8Array {
-    if (dialect === "json") {
-      return this.#json ??= this.#jsonParts
-        ? concatBytes(this.#jsonParts)
-        : encoder.encode(JSON.stringify(this.event) + "\n");
-    }
-    return this.#text ??= encoder.encode(renderText(this.event));
-  }
-
-  /**
-   * The same bytes as pieces that may be shared with other events: what a
-   * connection queues, so a welcome does not copy a big room's member list.
-   */
-  parts(dialect: Dialect): readonly Uint8Array[] {
-    if (dialect === "json" && this.#jsonParts && !this.#json) {
-      return this.#jsonParts;
-    }
-    return [this.bytes(dialect)];
-  }
-}
-
-/**
- * The room messages of one flush, for every member of one room: encoded once
- * per dialect into a single buffer, so a member costs one queue entry and one
- * write per tick however many messages the tick carries.
- */
-export class OutgoingBatch {
-  #json?: Uint8Array;
-  #text?: Uint8Array;
-
-  /** @param items the events, in order. */
-  constructor(readonly items: readonly Outgoing[]) {}
-
-  /** Every event's bytes in `dialect`, back to back, computed on first use. */
-  bytes(dialect: Dialect): Uint8Array {
-    if (dialect === "json") return this.#json ??= this.#join("json");
-    return this.#text ??= this.#join("text");
-  }
-
-  #join(dialect: Dialect): Uint8Array {
-    if (this.items.length === 1) return this.items[0].bytes(dialect);
-    // One string and one encode: cheaper than concatenating byte arrays.
-    let lines = "";
-    for (const item of this.items) {
-      lines += dialect === "json"
-        ? JSON.stringify(item.event) + "\n"
-        : renderText(item.event);
-    }
-    return encoder.encode(lines);
-  }
-}
-
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const part of parts) total += part.length;
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.length;
-  }
-  return bytes;
-}
-
-/** The sending side of a connection, as the hub sees it. */
-export interface Recipient {
-  /** Queues an event for this connection; must not block. */
-  deliver(out: Outgoing): void;
-  /**
-   * Queues a batch as one write. Optional: a recipient without it gets each
-   * event through {@linkcode Recipient.deliver}.
-   */
-  deliverBatch?(batch: OutgoingBatch): void;
-}
+export { Outgoing, OutgoingBatch, type Recipient } from "./outgoing.ts";
 
 /** A member of the chat: one connection that has said hello. */
 export class Session {
@@ -570,7 +475,10 @@ export class Hub {
         JSON.stringify(this.#server)
       }}\n`,
     );
-    return new Outgoing(event, [head, items, tail]);
+    return new Outgoing(event, {
+      encoderId: JSON_LINES.id,
+      parts: [head, items, tail],
+    });
   }
 
   #nicks(room: string): string[] {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { ServerEvent } from "../../protocol.ts";
+import type { EventEncoder, ServerEvent } from "../../protocol.ts";
 import { ROOM_LIMITS } from "./limits.ts";
 
 /** `HH:MM` in the server's local time. */
@@ -94,3 +94,6 @@ export function renderText(event: ServerEvent): string {
       return `* Bye: ${event.reason}\n`;
   }
 }
+
+/** The text dialect as an encoder: how events read on `nc` and telnet. */
+export const TEXT_LINES: EventEncoder = { id: "text", render: renderText };

@@ -14,13 +14,15 @@ import {
   type ClientFrame,
   type ErrorCode,
   errorEvent,
+  type EventEncoder,
+  JSON_LINES,
   LineSplitter,
   parseClientFrame,
   type ServerEvent,
 } from "../../../protocol.ts";
 import { helpLines, parseTypedLine } from "../../shared/commands.ts";
+import { TEXT_LINES } from "../../shared/text_dialect.ts";
 import {
-  type Dialect,
   type Hub,
   Outgoing,
   type OutgoingBatch,
@@ -95,7 +97,7 @@ const REACHES_OTHERS: ReadonlySet<string> = new Set([
 export class Connection implements Recipient {
   #conn: Deno.Conn;
   #settings: ConnectionSettings;
-  #dialect: Dialect = "text";
+  #encoder: EventEncoder = TEXT_LINES;
   #dialectChosen = false;
   #stage: Stage = "nick";
   #session: Session | undefined;
@@ -211,12 +213,12 @@ export class Connection implements Recipient {
         shortHistory(out.event, COMPAT_LIMITS.unframedHistory),
       );
     }
-    for (const part of out.parts(this.#dialect)) this.#enqueue(part);
+    for (const part of out.parts(this.#encoder)) this.#enqueue(part);
   }
 
   /** Queues a tick's room messages as one chunk: one entry, one write. */
   deliverBatch(batch: OutgoingBatch): void {
-    this.#enqueue(batch.bytes(this.#dialect));
+    this.#enqueue(batch.bytes(this.#encoder));
   }
 
   /**
@@ -298,9 +300,11 @@ export class Connection implements Recipient {
     if (!this.#dialectChosen) {
       if (line.trim() === "") return; // Blank lines before a nick are noise.
       this.#dialectChosen = true;
-      this.#dialect = line.trimStart().startsWith("{") ? "json" : "text";
+      this.#encoder = line.trimStart().startsWith("{")
+        ? JSON_LINES
+        : TEXT_LINES;
     }
-    if (this.#dialect === "json") this.#receiveJson(line);
+    if (this.#encoder === JSON_LINES) this.#receiveJson(line);
     else if (unframed) this.#receiveUnframed(line);
     else this.#receiveText(line);
   }
@@ -515,7 +519,7 @@ export class Connection implements Recipient {
     if (typeof result === "string") {
       this.#stage = "nick";
       this.#sendError(result);
-      if (this.#dialect === "text") this.#writeLine("Nickname?");
+      if (this.#encoder === TEXT_LINES) this.#writeLine("Nickname?");
       return;
     }
     clearTimeout(this.#handshakeTimer);

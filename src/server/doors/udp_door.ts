@@ -28,7 +28,7 @@ import { GuestNames } from "../guest_names.ts";
 import { type Hub, Outgoing, type Recipient, type Session } from "../hub.ts";
 import { COMPAT_LIMITS } from "../../shared/limits.ts";
 import { TokenBucket } from "../../shared/rate_limiter.ts";
-import { renderText } from "../../shared/text_dialect.ts";
+import { renderText, TEXT_LINES } from "../../shared/text_dialect.ts";
 import { isQuitWord, shortHistory, stripOwnPrefix } from "./unframed.ts";
 import { truncateUtf8 } from "./utf8_chunks.ts";
 
@@ -100,7 +100,7 @@ class UdpMember implements Recipient {
       ? encoder.encode(
         renderText(shortHistory(event, COMPAT_LIMITS.unframedHistory)),
       )
-      : out.bytes("text");
+      : out.bytes(TEXT_LINES);
     if (this.holding) {
       if (event.type === "welcome") {
         this.heldWelcome = bytes;
