@@ -6,7 +6,7 @@
 
 import { parseArgs } from "node:util";
 import { VERSION } from "./protocol.ts";
-import { StoreOpenError } from "./src/server/store.ts";
+import { DatabaseInUseError, StoreOpenError } from "./src/server/store.ts";
 import { connect, type ConnectOptions } from "./client.ts";
 import { serve, type ServeOptions } from "./server.ts";
 import { readCaFile, TlsSetupError } from "./src/server/tls_setup.ts";
@@ -41,7 +41,8 @@ Options:
   --host HOST          address to listen on (default ${SERVE_DEFAULTS.host}; :: for IPv6)
   --port PORT          TCP port, 0 picks a free one (default ${SERVE_DEFAULTS.port})
   --room NAME          the room newcomers join (default ${SERVE_DEFAULTS.room})
-  --db PATH            SQLite file for history; :memory: keeps nothing (default ${SERVE_DEFAULTS.db})
+  --db PATH            SQLite file for history, one server per file (it is
+                       locked); :memory: keeps nothing (default ${SERVE_DEFAULTS.db})
   --name NAME          server name shown to clients (default ${SERVE_DEFAULTS.name})
   --password PW        require this password to join
   --max-clients N      connections at once; more are told "server full" (default ${SERVE_DEFAULTS.maxClients})
@@ -312,7 +313,9 @@ export async function main(args: string[]): Promise<number> {
       console.error(`chat: ${error.message}`);
       return 2;
     }
-    if (error instanceof StoreOpenError) {
+    if (
+      error instanceof StoreOpenError || error instanceof DatabaseInUseError
+    ) {
       console.error(`chat: ${error.message}`);
       return 1;
     }

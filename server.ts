@@ -79,6 +79,7 @@ export function startServer(
     : undefined;
   if (tlsFiles) checkTlsPair(options.host, tlsFiles);
   const tlsContext = tlsFiles ? new TlsContext(tlsFiles) : undefined;
+  // Opening locks the database: a second server on it stops here.
   const store = new SqliteStore(options.db);
   let flushScheduled = false;
   const hub = new Hub({
@@ -107,7 +108,13 @@ export function startServer(
     },
   });
   let noticeTimer: ReturnType<typeof setTimeout> | undefined;
-  const listener = Deno.listen({ hostname: options.host, port: options.port });
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({ hostname: options.host, port: options.port });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
   const connections = new Set<Connection>();
   /** TLS connections still in their handshake; they count toward the cap. */
   const handshaking = new Set<Deno.Conn>();

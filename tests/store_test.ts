@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { RoomMessage } from "../protocol.ts";
-import { SqliteStore } from "../src/server/store.ts";
+import { DatabaseInUseError, SqliteStore } from "../src/server/store.ts";
 import { tempDir } from "./helpers.ts";
 
 function message(
@@ -65,4 +65,58 @@ Deno.test("SqliteStore stores a batch all or nothing", () => {
   );
   assert.deepEqual(store.history("lobby", 0, 10).map((m) => m.text), ["a"]);
   store.close();
+});
+
+/** `count` messages from id `first` on, `text` bytes each, sent at `ts`. */
+function messages(
+  first: number,
+  count: number,
+  options: { ts?: number; bytes?: number; room?: string } = {},
+): RoomMessage[] {
+  return Array.from({ length: count }, (_, i) => ({
+    type: "msg",
+    id: first + i,
+    ts: options.ts ?? Date.now(),
+    room: options.room ?? "lobby",
+    from: "alice",
+    text: `${first + i} ${"x".repeat(options.bytes ?? 200)}`,
+  }));
+}
+
+Deno.test("a second store on the same file is refused at once, naming this process; closing lets it in", async () => {
+  const dir = await tempDir();
+  const path = `${dir.path}/chat.db`;
+  try {
+    const first = new SqliteStore(path);
+    first.append(messages(1, 1));
+    const started = performance.now();
+    assert.throws(
+      () => new SqliteStore(path),
+      (error: Error) => {
+        assert.ok(error instanceof DatabaseInUseError, String(error));
+        assert.equal(
+          error.message,
+          `${path} is in use by another chat serve (pid ${Deno.pid}); stop it or give --db another file`,
+        );
+        return true;
+      },
+    );
+    assert.throws(
+      () => new SqliteStore(`${dir.path}/./chat.db`),
+      DatabaseInUseError,
+    );
+    assert.ok(performance.now() - started < 1000, "refused without waiting");
+    first.append(messages(2, 1));
+    first.close();
+    const second = new SqliteStore(path);
+    assert.equal(second.lastId(), 2, "the first lost nothing");
+    second.close();
+    // Two in-memory stores share nothing, so they need no lock.
+    const a = new SqliteStore(":memory:");
+    const b = new SqliteStore(":memory:");
+    a.close();
+    b.close();
+  } finally {
+    await dir.remove();
+  }
 });

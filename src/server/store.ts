@@ -7,6 +7,9 @@
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { RoomMessage } from "../../protocol.ts";
+import { DatabaseInUseError, DatabaseLock } from "./database_lock.ts";
+
+export { DatabaseInUseError };
 
 /** What the hub needs from storage. {@linkcode MemoryStore} serves tests. */
 export interface MessageStore {
@@ -37,14 +40,19 @@ export class StoreOpenError extends Error {
   }
 }
 
-/** A store in SQLite; `":memory:"` keeps nothing on disk. */
+/**
+ * A store in SQLite; `":memory:"` keeps nothing on disk. A file database is
+ * locked for this process ({@linkcode DatabaseLock}) until {@linkcode close}.
+ */
 export class SqliteStore implements MessageStore {
   #db: DatabaseSync;
+  #lock?: DatabaseLock;
   #insert: StatementSync;
   #select: StatementSync;
 
   /**
    * Opens (creating if needed) the database at `path`.
+   * @throws {DatabaseInUseError} when another server holds the database.
    * @throws {StoreOpenError} when the file cannot be opened or is not SQLite.
    */
   constructor(path: string) {
@@ -53,6 +61,17 @@ export class SqliteStore implements MessageStore {
       this.#db.exec("PRAGMA user_version");
     } catch (error) {
       throw new StoreOpenError(path, error);
+    }
+    // Locked before anything is written: opening and reading the header,
+    // above, is what SQLite allows any number of processes.
+    if (path !== ":memory:") {
+      try {
+        this.#lock = DatabaseLock.acquire(path);
+      } catch (error) {
+        this.#db.close();
+        if (error instanceof DatabaseInUseError) throw error;
+        throw new StoreOpenError(path, error);
+      }
     }
     // WAL with synchronous=NORMAL: a committed transaction survives the
     // process being killed (the OS holds the pages); only a power cut can
@@ -119,6 +138,7 @@ export class SqliteStore implements MessageStore {
 
   close(): void {
     if (this.#db.isOpen) this.#db.close();
+    this.#lock?.release();
   }
 }
 
