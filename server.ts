@@ -18,6 +18,7 @@ import { SAFETY_TIMINGS } from "./src/shared/limits.ts";
 import { acceptTls, TlsContext } from "./src/server/tls_conn.ts";
 import { checkTlsPair, readTlsFiles } from "./src/server/tls_setup.ts";
 import { SqliteStore } from "./src/server/store.ts";
+import { StoreFailureLog } from "./src/server/store_failure_log.ts";
 import {
   type RunningUdpDoor,
   startUdpDoor,
@@ -81,6 +82,7 @@ export function startServer(
   const tlsContext = tlsFiles ? new TlsContext(tlsFiles) : undefined;
   // Opening locks the database: a second server on it stops here.
   const store = new SqliteStore(options.db);
+  const storeFailures = new StoreFailureLog(log);
   let flushScheduled = false;
   const hub = new Hub({
     store,
@@ -102,7 +104,8 @@ export function startServer(
         hub.flush();
       });
     },
-    onStoreError: (error) => log(`store error: ${error}`),
+    onStoreError: (error, messages) => storeFailures.failed(error, messages),
+    onStored: () => storeFailures.succeeded(),
     requestNotices: (delayMs) => {
       noticeTimer = setTimeout(() => hub.flushNotices(), delayMs);
     },

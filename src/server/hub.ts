@@ -90,8 +90,13 @@ export interface HubOptions {
   requestFlush?: () => void;
   /** The clock. @default {Date.now} */
   now?: () => number;
-  /** Called when storing fails, with the error. */
-  onStoreError?: (error: unknown) => void;
+  /**
+   * Called when storing a batch fails, with the error and how many messages
+   * were refused (each sender got `store_failed`).
+   */
+  onStoreError?: (error: unknown, messages: number) => void;
+  /** Called once a batch of `messages` is stored, before it is sent. */
+  onStored?: (messages: number) => void;
   /**
    * Called when a big room's summarised join or leave notice is waiting:
    * call {@linkcode Hub.flushNotices} after `delayMs`.
@@ -129,7 +134,8 @@ export class Hub {
   #server: ServerInfo;
   #requestFlush: () => void;
   #now: () => number;
-  #onStoreError: (error: unknown) => void;
+  #onStoreError: (error: unknown, messages: number) => void;
+  #onStored: (messages: number) => void;
   #requestNotices: (delayMs: number) => void;
   #notices = new Map<string, { join?: NoticeSummary; leave?: NoticeSummary }>();
 
@@ -148,6 +154,7 @@ export class Hub {
     this.#requestFlush = options.requestFlush ?? (() => {});
     this.#now = options.now ?? Date.now;
     this.#onStoreError = options.onStoreError ?? (() => {});
+    this.#onStored = options.onStored ?? (() => {});
     this.#requestNotices = options.requestNotices ?? (() => {});
   }
 
@@ -260,12 +267,13 @@ export class Hub {
     try {
       this.#store.append(batch.map((p) => p.message));
     } catch (error) {
-      this.#onStoreError(error);
+      this.#onStoreError(error, batch.length);
       for (const { sender } of batch) {
         sender.send(errorEvent("store_failed"));
       }
       return;
     }
+    this.#onStored(batch.length);
     this.#broadcastMessages(batch.map((p) => p.message));
   }
 

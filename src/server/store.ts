@@ -112,7 +112,9 @@ export class SqliteStore implements MessageStore {
       }
       this.#db.exec("COMMIT");
     } catch (error) {
-      this.#db.exec("ROLLBACK");
+      // SQLite rolls back by itself on some errors (a full disk): a second
+      // ROLLBACK would throw and hide the error that matters.
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       throw error;
     }
   }

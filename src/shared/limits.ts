@@ -34,6 +34,12 @@ export const SERVE_DEFAULTS = {
   floodSeconds: 10,
 } as const;
 
+/** How history is stored; the caps themselves are flags above. */
+export const STORAGE_LIMITS = {
+  /** A storage error is logged at once, its repeats at most this often. */
+  storeErrorLogMs: 10_000,
+} as const;
+
 /** Fixed timings of the server's defences; not flags, but kept with the rest. */
 export const SAFETY_TIMINGS = {
   /** A pause this long between two refused messages ends a flood. */
