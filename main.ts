@@ -57,6 +57,10 @@ Limits:
   --handshake-seconds N  time to send a nickname once a client has sent bytes (default ${SERVE_DEFAULTS.handshakeSeconds})
   --first-bytes-seconds N  time a new connection may stay silent, waiting for
                        a person to type (default ${SERVE_DEFAULTS.firstBytesSeconds})
+  --keep-days N        messages older than N days are removed, 0 = keep for
+                       ever (default ${SERVE_DEFAULTS.keepDays})
+  --max-db-mb N        history the database may hold, in MB; the oldest
+                       messages go first, 0 = no cap (default ${SERVE_DEFAULTS.maxDbMb})
 
 Compatibility door, for programs from socket tutorials (docs/protocol.md):
   Always on: a TCP client that never sends a newline is read anyway (what it
@@ -153,6 +157,8 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
     "tls-cert": { type: "string" },
     "tls-key": { type: "string" },
     "first-bytes-seconds": { type: "string" },
+    "keep-days": { type: "string" },
+    "max-db-mb": { type: "string" },
     compat: { type: "boolean" },
     udp: { type: "boolean" },
     help: { type: "boolean", short: "h" },
@@ -203,6 +209,16 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
       values["first-bytes-seconds"],
       "--first-bytes-seconds",
       SERVE_DEFAULTS.firstBytesSeconds,
+    ),
+    keepDays: parseCount(
+      values["keep-days"],
+      "--keep-days",
+      SERVE_DEFAULTS.keepDays,
+    ),
+    maxDbMb: parseCount(
+      values["max-db-mb"],
+      "--max-db-mb",
+      SERVE_DEFAULTS.maxDbMb,
     ),
     compat: values.compat ?? false,
     udp: values.udp ?? false,

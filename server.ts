@@ -14,10 +14,11 @@ import { VERSION } from "./protocol.ts";
 import { Connection } from "./src/server/doors/connection.ts";
 import { GuestNames } from "./src/server/guest_names.ts";
 import { Hub } from "./src/server/hub.ts";
-import { SAFETY_TIMINGS } from "./src/shared/limits.ts";
+import { SAFETY_TIMINGS, SERVE_DEFAULTS } from "./src/shared/limits.ts";
 import { acceptTls, TlsContext } from "./src/server/tls_conn.ts";
 import { checkTlsPair, readTlsFiles } from "./src/server/tls_setup.ts";
 import { SqliteStore } from "./src/server/store.ts";
+import { HistoryPruner } from "./src/server/history_pruner.ts";
 import { StoreFailureLog } from "./src/server/store_failure_log.ts";
 import {
   type RunningUdpDoor,
@@ -49,6 +50,10 @@ export interface ServeOptions {
   compat?: boolean;
   /** Also take UDP datagrams on the same port number. @default {false} */
   udp?: boolean;
+  /** Days messages are kept; 0 = for ever. @default {SERVE_DEFAULTS.keepDays} */
+  keepDays?: number;
+  /** Megabytes the history may use, oldest out first; 0 = no cap. @default {SERVE_DEFAULTS.maxDbMb} */
+  maxDbMb?: number;
 }
 
 /** A running server. */
@@ -80,8 +85,14 @@ export function startServer(
     : undefined;
   if (tlsFiles) checkTlsPair(options.host, tlsFiles);
   const tlsContext = tlsFiles ? new TlsContext(tlsFiles) : undefined;
+  const keepDays = options.keepDays ?? SERVE_DEFAULTS.keepDays;
+  const maxDbMb = options.maxDbMb ?? SERVE_DEFAULTS.maxDbMb;
   // Opening locks the database: a second server on it stops here.
-  const store = new SqliteStore(options.db);
+  const store = new SqliteStore(options.db, {
+    keepDays,
+    maxBytes: maxDbMb * 1024 * 1024,
+  });
+  const pruner = new HistoryPruner(store, { keepDays, maxDbMb, log });
   const storeFailures = new StoreFailureLog(log);
   let flushScheduled = false;
   const hub = new Hub({
@@ -105,7 +116,10 @@ export function startServer(
       });
     },
     onStoreError: (error, messages) => storeFailures.failed(error, messages),
-    onStored: () => storeFailures.succeeded(),
+    onStored: () => {
+      storeFailures.succeeded();
+      pruner.noteAppended();
+    },
     requestNotices: (delayMs) => {
       noticeTimer = setTimeout(() => hub.flushNotices(), delayMs);
     },
@@ -118,6 +132,7 @@ export function startServer(
     store.close();
     throw error;
   }
+  pruner.start();
   const connections = new Set<Connection>();
   /** TLS connections still in their handshake; they count toward the cap. */
   const handshaking = new Set<Deno.Conn>();
@@ -211,6 +226,7 @@ export function startServer(
     await udp?.close(reason);
     await Promise.all([...connections].map((c) => c.drained));
     await accepting;
+    pruner.stop();
     store.close();
   }
 
@@ -281,7 +297,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     }:${port}${tls ? " with TLS" : ""}`,
     `history: ${
       options.db === ":memory:" ? "in memory (not kept)" : options.db
-    }`,
+    }, ${describeRetention(options)}`,
     "Classmates can join with one of:",
   ];
   for (const address of shareableAddresses(options.host)) {
@@ -324,6 +340,14 @@ export async function serve(options: ServeOptions): Promise<void> {
   Deno.addSignalListener("SIGINT", stop);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
   await server.finished;
+}
+
+function describeRetention(options: ServeOptions): string {
+  const keepDays = options.keepDays ?? SERVE_DEFAULTS.keepDays;
+  const maxDbMb = options.maxDbMb ?? SERVE_DEFAULTS.maxDbMb;
+  const age = keepDays === 0 ? "kept for ever" : `kept ${keepDays} days`;
+  const size = maxDbMb === 0 ? "no size cap" : `at most ${maxDbMb} MB`;
+  return `${age}, ${size}`;
 }
 
 function formatHost(host: string): string {

@@ -1,14 +1,64 @@
 /**
- * Storage against the real server: one server per database, and a full disk
- * that refuses messages without flooding the log, then recovers.
+ * Storage against the real server: history retention (`--max-db-mb`,
+ * `--keep-days`), ids that are never reused, one server per database, and a
+ * full disk that refuses messages without flooding the log, then recovers.
  */
 
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import type { ServerEvent } from "../protocol.ts";
 import { runChat, ServerProcess, tempDir, TestClient } from "./helpers.ts";
-import { waitForLog } from "./hostile_helpers.ts";
+import { sleep, waitForLog } from "./hostile_helpers.ts";
 
 type Msg = Extract<ServerEvent, { type: "msg" }>;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const MIB = 1024 * 1024;
+
+/** What the database file holds, read the way any SQLite reader would. */
+function inspect(db: string) {
+  const reader = new DatabaseSync(db);
+  try {
+    const pragma = (name: string) =>
+      Number(reader.prepare(`PRAGMA ${name}`).get()?.[name]);
+    const rows = reader.prepare(
+      "SELECT min(id) AS first, max(id) AS last, count(*) AS count FROM messages",
+    ).get()!;
+    return {
+      usedBytes: (pragma("page_count") - pragma("freelist_count")) *
+        pragma("page_size"),
+      first: Number(rows.first),
+      last: Number(rows.last),
+      count: Number(rows.count),
+    };
+  } finally {
+    reader.close();
+  }
+}
+
+/** Adds rows straight into the file, as an older server would have left them. */
+function insertRows(
+  db: string,
+  rows: { id: number; ts: number; text: string }[],
+): void {
+  const writer = new DatabaseSync(db);
+  try {
+    const insert = writer.prepare(
+      "INSERT INTO messages (id, ts, room, nick, text, me) VALUES (?, ?, 'lobby', 'old', ?, 0)",
+    );
+    writer.exec("BEGIN");
+    for (const row of rows) insert.run(row.id, row.ts, row.text);
+    writer.exec("COMMIT");
+  } finally {
+    writer.close();
+  }
+}
+
+/** Starts and stops a server once, so the file has the server's schema. */
+async function createDatabase(db: string): Promise<void> {
+  const server = await ServerProcess.start(["--db", db]);
+  await server.stop();
+}
 
 /** Sends `texts` in one write and returns their echoes, in order. */
 async function sayAll(client: TestClient, texts: string[]): Promise<Msg[]> {
@@ -27,6 +77,166 @@ async function sayAll(client: TestClient, texts: string[]): Promise<Msg[]> {
   }
   return echoes;
 }
+
+Deno.test("with --max-db-mb 1, a flood of 2.6 MB keeps the history under 1 MB: the oldest messages go, since returns the newest", async () => {
+  const dir = await tempDir();
+  const db = `${dir.path}/chat.db`;
+  const server = await ServerProcess.start([
+    "--db",
+    db,
+    "--rate",
+    "0",
+    "--max-db-mb",
+    "1",
+  ]);
+  const clients: TestClient[] = [];
+  try {
+    const { client } = await TestClient.join(server.port, "flooder");
+    clients.push(client);
+    const padding = "x".repeat(500);
+    const echoes = await sayAll(
+      client,
+      Array.from({ length: 5000 }, (_, i) => `${i} ${padding}`),
+    );
+    const sentFirst = echoes[0].id;
+    const sentLast = echoes.at(-1)!.id;
+    await waitForLog(
+      server,
+      /history: removed the \d+ oldest messages to stay under 1 MB/,
+      15_000,
+    );
+    // Pruning runs after the flush, in small batches: wait until it is done.
+    let stored = inspect(db);
+    for (
+      const deadline = Date.now() + 15_000;
+      stored.usedBytes > MIB && Date.now() < deadline;
+      stored = inspect(db)
+    ) await sleep(100);
+    assert.ok(
+      stored.usedBytes <= MIB,
+      `${stored.usedBytes} bytes of history in use, cap ${MIB}`,
+    );
+    assert.ok(stored.first > sentFirst, "the oldest messages are gone");
+    assert.equal(stored.last, sentLast, "the newest message is kept");
+    assert.equal(
+      stored.count,
+      stored.last - stored.first + 1,
+      "what is gone is exactly the oldest: no hole in what is left",
+    );
+    assert.ok(stored.count > 500, `${stored.count} messages kept`);
+    // Freed pages are reused: the file does not keep growing past the cap.
+    const fileBytes = (await Deno.stat(db)).size;
+    assert.ok(fileBytes < 2 * MIB, `the file is ${fileBytes} bytes`);
+
+    const { client: reader, welcome } = await TestClient.join(
+      server.port,
+      "reader",
+      { since: 0 },
+    );
+    clients.push(reader);
+    const ids = welcome.history.map((m) => m.id);
+    assert.equal(ids.at(-1), sentLast, "a resume gets the newest message");
+    assert.ok(ids[0] >= stored.first);
+    assert.deepEqual(
+      ids,
+      Array.from({ length: ids.length }, (_, i) => ids[0] + i),
+    );
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await server.stop();
+    await dir.remove();
+  }
+});
+
+Deno.test("--keep-days removes older messages at start, keeps the newer, and ids go on after the highest", async () => {
+  const dir = await tempDir();
+  const db = `${dir.path}/chat.db`;
+  try {
+    await createDatabase(db);
+    const old = Date.now() - 40 * DAY_MS;
+    insertRows(db, [
+      ...Array.from({ length: 300 }, (_, i) => ({
+        id: i + 1,
+        ts: old + i,
+        text: `old ${i + 1}`,
+      })),
+      ...Array.from({ length: 10 }, (_, i) => ({
+        id: 301 + i,
+        ts: Date.now() - DAY_MS,
+        text: `recent ${301 + i}`,
+      })),
+    ]);
+    const server = await ServerProcess.start(["--db", db, "--keep-days", "30"]);
+    try {
+      await waitForLog(
+        server,
+        /history: removed 300 messages older than 30 days/,
+        15_000,
+      );
+      const { client, welcome } = await TestClient.join(server.port, "alice", {
+        since: 0,
+      });
+      assert.deepEqual(
+        welcome.history.map((m) => m.text),
+        Array.from({ length: 10 }, (_, i) => `recent ${301 + i}`),
+      );
+      const [echo] = await sayAll(client, ["after the prune"]);
+      assert.equal(echo.id, 311);
+      await client.close();
+    } finally {
+      await server.stop();
+    }
+    assert.deepEqual(
+      { first: inspect(db).first, count: inspect(db).count },
+      { first: 301, count: 11 },
+    );
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("when --keep-days removed every message, the next id is still one more than the highest ever, after a restart too", async () => {
+  const dir = await tempDir();
+  const db = `${dir.path}/chat.db`;
+  try {
+    await createDatabase(db);
+    insertRows(
+      db,
+      Array.from({ length: 50 }, (_, i) => ({
+        id: i + 1,
+        ts: Date.now() - 40 * DAY_MS,
+        text: `old ${i + 1}`,
+      })),
+    );
+    const pruning = await ServerProcess.start([
+      "--db",
+      db,
+      "--keep-days",
+      "30",
+    ]);
+    try {
+      await waitForLog(pruning, /history: removed 50 messages older/, 15_000);
+    } finally {
+      await pruning.stop();
+    }
+    assert.equal(inspect(db).count, 0, "every message was pruned");
+    // Nothing in the table says how far the ids went: the server must know.
+    const server = await ServerProcess.start(["--db", db, "--keep-days", "30"]);
+    try {
+      const { client, welcome } = await TestClient.join(server.port, "alice", {
+        since: 0,
+      });
+      assert.deepEqual(welcome.history, []);
+      const [echo] = await sayAll(client, ["the first after the prune"]);
+      assert.equal(echo.id, 51, "an id is never given twice");
+      await client.close();
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    await dir.remove();
+  }
+});
 
 Deno.test("a second chat serve on the same --db is refused in one line naming the first's pid, exit 1; the first loses nothing; kill -9 frees the database", async () => {
   const dir = await tempDir();

@@ -67,6 +67,8 @@ Deno.test("SqliteStore stores a batch all or nothing", () => {
   store.close();
 });
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+
 /** `count` messages from id `first` on, `text` bytes each, sent at `ts`. */
 function messages(
   first: number,
@@ -82,6 +84,100 @@ function messages(
     text: `${first + i} ${"x".repeat(options.bytes ?? 200)}`,
   }));
 }
+
+/** Prunes until a step removes nothing; returns how many went, by reason. */
+function pruneAll(store: SqliteStore, now?: number) {
+  const removed = { age: 0, size: 0, steps: 0 };
+  for (;;) {
+    const step = store.pruneStep(now);
+    if (!step.reason) return removed;
+    removed[step.reason] += step.removed;
+    removed.steps++;
+  }
+}
+
+Deno.test("over its size cap the store removes the oldest messages until it is under the cap again", () => {
+  const maxBytes = 512 * 1024;
+  const store = new SqliteStore(":memory:", { keepDays: 0, maxBytes });
+  try {
+    for (let i = 0; i < 20; i++) store.append(messages(i * 500 + 1, 500));
+    const before = store.usedBytes();
+    assert.ok(before > 3 * maxBytes, `${before} bytes stored, cap ${maxBytes}`);
+    assert.ok(store.pruneDue, "pruning is due after appending past the cap");
+    const removed = pruneAll(store);
+    assert.equal(removed.age, 0);
+    assert.ok(removed.steps > 1, "a big prune is spread over several steps");
+    const after = store.usedBytes();
+    assert.ok(after <= maxBytes, `${after} bytes in use, cap ${maxBytes}`);
+    const kept = store.history("lobby", 0, 100_000).map((m) => m.id);
+    assert.equal(kept.length, 10_000 - removed.size);
+    assert.equal(kept.at(-1), 10_000, "the newest message is kept");
+    assert.equal(kept[0], removed.size + 1, "the oldest ones went first");
+    assert.equal(store.lastId(), 10_000);
+    assert.ok(!store.pruneDue, "nothing due right after pruning");
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a store under its caps prunes nothing", () => {
+  const store = new SqliteStore(":memory:", {
+    keepDays: 30,
+    maxBytes: 64 * 1024 * 1024,
+  });
+  try {
+    store.append(messages(1, 1000));
+    assert.deepEqual(store.pruneStep(), { removed: 0 });
+    assert.equal(store.history("lobby", 0, 2000).length, 1000);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("messages older than keepDays are removed, in every room, and the younger stay", () => {
+  const now = Date.now();
+  const store = new SqliteStore(":memory:", { keepDays: 30, maxBytes: 0 });
+  try {
+    store.append(messages(1, 3000, { ts: now - 40 * DAY_MS, room: "lobby" }));
+    store.append(
+      messages(3001, 3000, { ts: now - 31 * DAY_MS, room: "games" }),
+    );
+    store.append(messages(6001, 10, { ts: now - 29 * DAY_MS, room: "games" }));
+    store.append(messages(6011, 10, { ts: now, room: "lobby" }));
+    const removed = pruneAll(store, now);
+    assert.deepEqual(removed, { age: 6000, size: 0, steps: 3 });
+    assert.deepEqual(
+      store.history("games", 0, 100).map((m) => m.id),
+      Array.from({ length: 10 }, (_, i) => 6001 + i),
+    );
+    assert.deepEqual(
+      store.history("lobby", 0, 100).map((m) => m.id),
+      Array.from({ length: 10 }, (_, i) => 6011 + i),
+    );
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("ids are never reused, even when every message was pruned and the file reopened", async () => {
+  const dir = await tempDir();
+  const path = `${dir.path}/chat.db`;
+  try {
+    const store = new SqliteStore(path, { keepDays: 1, maxBytes: 0 });
+    store.append(messages(1, 50, { ts: Date.now() - 2 * DAY_MS }));
+    assert.equal(pruneAll(store).age, 50);
+    assert.deepEqual(store.history("lobby", 0, 100), []);
+    assert.equal(store.lastId(), 50);
+    store.close();
+    const reopened = new SqliteStore(path);
+    assert.equal(reopened.lastId(), 50, "the highest id survives reopening");
+    reopened.append(messages(51, 1));
+    assert.equal(reopened.lastId(), 51, "ids go on past it");
+    reopened.close();
+  } finally {
+    await dir.remove();
+  }
+});
 
 Deno.test("a second store on the same file is refused at once, naming this process; closing lets it in", async () => {
   const dir = await tempDir();

@@ -1,12 +1,14 @@
 /**
  * Message storage: room messages in SQLite (`node:sqlite`, WAL), written in
- * one transaction per batch so a busy room costs one commit per tick.
+ * one transaction per batch so a busy room costs one commit per tick, and
+ * pruned in small batches to the retention the server was given.
  *
  * @module
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { RoomMessage } from "../../protocol.ts";
+import { STORAGE_LIMITS } from "../shared/limits.ts";
 import { DatabaseInUseError, DatabaseLock } from "./database_lock.ts";
 
 export { DatabaseInUseError };
@@ -41,21 +43,57 @@ export class StoreOpenError extends Error {
 }
 
 /**
+ * How much history a {@linkcode SqliteStore} keeps. Pruning goes oldest
+ * first, by id, so what is left is always the newest messages.
+ */
+export interface Retention {
+  /** Messages older than this many days are removed; 0 keeps them for ever. */
+  keepDays: number;
+  /**
+   * The database's pages in use stay under this many bytes; 0 = no cap.
+   * Removed messages free pages that new ones reuse: the file does not shrink.
+   */
+  maxBytes: number;
+}
+
+/** What one {@linkcode SqliteStore.pruneStep} removed, and why. */
+export interface PruneStep {
+  /** Messages removed; 0 means there is nothing to prune now. */
+  removed: number;
+  /** Which limit removed them. */
+  reason?: "age" | "size";
+}
+
+/**
  * A store in SQLite; `":memory:"` keeps nothing on disk. A file database is
  * locked for this process ({@linkcode DatabaseLock}) until {@linkcode close}.
  */
 export class SqliteStore implements MessageStore {
   #db: DatabaseSync;
   #lock?: DatabaseLock;
+  #retention: Retention;
   #insert: StatementSync;
   #select: StatementSync;
+  #pruneOldest: StatementSync;
+  #pruneOlderThan: StatementSync;
+  #keepLastId: StatementSync;
+  #idRange: StatementSync;
+  #pageCount: StatementSync;
+  #freelistCount: StatementSync;
+  #pageSize: number;
+  /** Bytes appended since pruning last looked at the size (an estimate). */
+  #appendedBytes = 0;
+  /** Over the cap once: prune on down to the low-water mark. */
+  #shrinking = false;
 
   /**
-   * Opens (creating if needed) the database at `path`.
+   * Opens (creating if needed) the database at `path`; `retention` says what
+   * {@linkcode pruneStep} removes (by default nothing).
    * @throws {DatabaseInUseError} when another server holds the database.
    * @throws {StoreOpenError} when the file cannot be opened or is not SQLite.
    */
-  constructor(path: string) {
+  constructor(path: string, retention: Retention = NO_RETENTION) {
+    this.#retention = retention;
     try {
       this.#db = new DatabaseSync(path);
       this.#db.exec("PRAGMA user_version");
@@ -75,11 +113,13 @@ export class SqliteStore implements MessageStore {
     }
     // WAL with synchronous=NORMAL: a committed transaction survives the
     // process being killed (the OS holds the pages); only a power cut can
-    // lose the last commits.
+    // lose the last commits. The WAL is checkpointed every 1000 pages
+    // (SQLite's default) and cut back to journal_size_limit afterwards.
     this.#db.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = NORMAL;
       PRAGMA busy_timeout = 2000;
+      PRAGMA journal_size_limit = ${STORAGE_LIMITS.walLimitBytes};
       CREATE TABLE IF NOT EXISTS messages (
         id   INTEGER PRIMARY KEY,
         ts   INTEGER NOT NULL,
@@ -89,6 +129,10 @@ export class SqliteStore implements MessageStore {
         me   INTEGER NOT NULL DEFAULT 0
       );
       CREATE INDEX IF NOT EXISTS messages_room_id ON messages (room, id);
+      CREATE TABLE IF NOT EXISTS meta (
+        key   TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+      );
     `);
     this.#insert = this.#db.prepare(
       "INSERT INTO messages (id, ts, room, nick, text, me) VALUES (?, ?, ?, ?, ?, ?)",
@@ -96,10 +140,34 @@ export class SqliteStore implements MessageStore {
     this.#select = this.#db.prepare(
       "SELECT id, ts, room, nick, text, me FROM messages WHERE room = ? AND id > ? ORDER BY id DESC LIMIT ?",
     );
+    this.#pruneOldest = this.#db.prepare(
+      "DELETE FROM messages WHERE id IN (SELECT id FROM messages ORDER BY id LIMIT ?)",
+    );
+    // Only the oldest rows by id are looked at, never the whole table (ts
+    // has no index: one would cost every insert), so a step stays bounded
+    // however big the history is.
+    this.#pruneOlderThan = this.#db.prepare(
+      "DELETE FROM messages WHERE id IN (SELECT id FROM (SELECT id, ts FROM messages ORDER BY id LIMIT ?) WHERE ts < ?)",
+    );
+    // Ids must never be reused, even once every message is pruned: the hub
+    // continues after lastId(), and clients resume with `since`.
+    this.#keepLastId = this.#db.prepare(
+      "INSERT INTO meta (key, value) VALUES ('last_id', ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+    );
+    this.#idRange = this.#db.prepare(
+      "SELECT min(id) AS first, max(id) AS last FROM messages",
+    );
+    this.#pageCount = this.#db.prepare("PRAGMA page_count");
+    this.#freelistCount = this.#db.prepare("PRAGMA freelist_count");
+    this.#pageSize = Number(
+      this.#db.prepare("PRAGMA page_size").get()?.page_size,
+    );
   }
 
   lastId(): number {
-    const row = this.#db.prepare("SELECT max(id) AS id FROM messages").get();
+    const row = this.#db.prepare(
+      "SELECT max(coalesce((SELECT max(id) FROM messages), 0), coalesce((SELECT value FROM meta WHERE key = 'last_id'), 0)) AS id",
+    ).get();
     return Number(row?.id ?? 0);
   }
 
@@ -109,6 +177,8 @@ export class SqliteStore implements MessageStore {
     try {
       for (const m of messages) {
         this.#insert.run(m.id, m.ts, m.room, m.from, m.text, m.me ? 1 : 0);
+        this.#appendedBytes += ROW_OVERHEAD_BYTES + m.text.length +
+          m.from.length + m.room.length;
       }
       this.#db.exec("COMMIT");
     } catch (error) {
@@ -138,11 +208,94 @@ export class SqliteStore implements MessageStore {
     return messages;
   }
 
+  /**
+   * Bytes of the database in use: its pages minus the free ones (pages of
+   * removed messages are reused before the file grows).
+   */
+  usedBytes(): number {
+    const pages = Number(this.#pageCount.get()?.page_count);
+    const free = Number(this.#freelistCount.get()?.freelist_count);
+    return (pages - free) * this.#pageSize;
+  }
+
+  /**
+   * True once enough was appended since the last prune that the size cap
+   * may be crossed: a small fraction of the cap, so it is never far over.
+   */
+  get pruneDue(): boolean {
+    return this.#retention.maxBytes > 0 &&
+      this.#appendedBytes >=
+        this.#retention.maxBytes * STORAGE_LIMITS.pruneCheckFraction;
+  }
+
+  /**
+   * Removes one batch of the oldest messages that the retention no longer
+   * allows, in one short transaction; call again until it removes nothing.
+   * Each call costs at most {@linkcode STORAGE_LIMITS.pruneBatchRows} rows,
+   * so a caller can spread a big prune over many turns of the event loop.
+   */
+  pruneStep(now: number = Date.now()): PruneStep {
+    const batch = STORAGE_LIMITS.pruneBatchRows;
+    const { keepDays, maxBytes } = this.#retention;
+    if (keepDays > 0) {
+      const removed = this.#removeBatch(this.#pruneOlderThan, [
+        batch,
+        now - keepDays * DAY_MS,
+      ]);
+      if (removed > 0) return { removed, reason: "age" };
+    }
+    this.#appendedBytes = 0;
+    if (maxBytes > 0) {
+      const used = this.usedBytes();
+      if (used > maxBytes) this.#shrinking = true;
+      const target = maxBytes * STORAGE_LIMITS.pruneToFraction;
+      if (this.#shrinking && used > target) {
+        // No more rows than bring it to the target, for a cap so small that
+        // one batch is most of it: ids are nearly contiguous, so their range
+        // counts the rows without a scan.
+        const range = this.#idRange.get();
+        const rows = Number(range?.last ?? 0) - Number(range?.first ?? 0) + 1;
+        const wanted = Math.ceil((used - target) / (used / Math.max(rows, 1)));
+        const removed = this.#removeBatch(this.#pruneOldest, [
+          Math.min(batch, Math.max(wanted, 1)),
+        ]);
+        if (removed > 0) return { removed, reason: "size" };
+      }
+      this.#shrinking = false;
+    }
+    return { removed: 0 };
+  }
+
+  /** Copies the WAL into the database and empties it (after a prune). */
+  checkpoint(): void {
+    this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+
   close(): void {
     if (this.#db.isOpen) this.#db.close();
     this.#lock?.release();
   }
+
+  #removeBatch(statement: StatementSync, args: number[]): number {
+    // A deferred transaction: a step that removes nothing writes nothing.
+    this.#db.exec("BEGIN");
+    try {
+      const last = Number(this.#idRange.get()?.last ?? 0);
+      const removed = Number(statement.run(...args).changes);
+      if (removed > 0) this.#keepLastId.run(last);
+      this.#db.exec("COMMIT");
+      return removed;
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
 }
+
+const NO_RETENTION: Retention = { keepDays: 0, maxBytes: 0 };
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** A row's id, ts, flags and index entry, roughly, for {@linkcode SqliteStore.pruneDue}. */
+const ROW_OVERHEAD_BYTES = 40;
 
 /** A store that keeps messages in memory; for tests of the hub. */
 export class MemoryStore implements MessageStore {

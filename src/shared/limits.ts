@@ -32,10 +32,37 @@ export const SERVE_DEFAULTS = {
   firstBytesSeconds: 300,
   /** Seconds of continuous flooding after which a connection is disconnected. */
   floodSeconds: 10,
+  /**
+   * Days a message is kept; older ones are removed (0 = for ever). A school
+   * year, so a course's room still holds its history at the end.
+   */
+  keepDays: 365,
+  /**
+   * Megabytes of history the database may use (0 = no cap); the oldest
+   * messages go first. About two million messages of a line each, years of
+   * a busy class; a flood (900 MB in 15 s was measured) then replaces its
+   * own oldest messages instead of filling the disk.
+   */
+  maxDbMb: 1024,
 } as const;
 
-/** How history is stored; the caps themselves are flags above. */
+/** How history is stored and pruned; the caps themselves are flags above. */
 export const STORAGE_LIMITS = {
+  /** Pruning looks at the age and the size this often, and at start. */
+  pruneEveryMs: 60_000,
+  /**
+   * Messages removed per transaction, one transaction per turn of the event
+   * loop, so pruning a big history never stalls the room for long. Measured
+   * on 300,000 messages of 300 bytes: 2,000 rows take 3–5 ms (5,000: 15 ms),
+   * about 500,000 a second, faster than SQLite appends them (150,000).
+   */
+  pruneBatchRows: 2000,
+  /** Once over its cap, the database is pruned down to this part of it, not just under. */
+  pruneToFraction: 0.9,
+  /** The size is looked at again after appending this part of the cap. */
+  pruneCheckFraction: 0.02,
+  /** The write-ahead log is cut back to this size after each checkpoint. */
+  walLimitBytes: 4 * 1024 * 1024,
   /** A storage error is logged at once, its repeats at most this often. */
   storeErrorLogMs: 10_000,
 } as const;
