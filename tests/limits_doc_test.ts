@@ -31,6 +31,8 @@ const EXPECTED: Record<string, { flag: string; value: number }> = {
     flag: "--handshake-seconds",
     value: SAFETY_TIMINGS.tlsHandshakeMaxMs / 1000,
   },
+  "history age": { flag: "--keep-days", value: SERVE_DEFAULTS.keepDays },
+  "history size": { flag: "--max-db-mb", value: SERVE_DEFAULTS.maxDbMb },
   "line length": { flag: "fixed", value: PROTOCOL_LIMITS.maxFrameBytes },
   "message length": { flag: "fixed", value: PROTOCOL_LIMITS.maxTextChars },
 };
