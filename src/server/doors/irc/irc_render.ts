@@ -1,0 +1,342 @@
+/**
+ * How the hub's events read to an IRC client: `PRIVMSG`, `JOIN`, `PART`,
+ * `NICK`, numerics, IRCv3 tags.
+ *
+ * Pure: a function of the event, the recipient's nickname and the
+ * capabilities it asked for. Room messages render the same for every
+ * recipient with the same capabilities, so {@linkcode ircEncoder} gives
+ * them one shared encoding per capability set.
+ *
+ * @module
+ */
+
+import type {
+  EventEncoder,
+  RoomMessage,
+  ServerEvent,
+} from "../../../../protocol.ts";
+import { formatIrcMessage, splitForIrc } from "./irc_message.ts";
+
+/** The IRCv3 capabilities the door offers (docs/protocol.md, "IRC door"). */
+export const IRC_CAPABILITIES = [
+  "server-time",
+  "message-tags",
+  "echo-message",
+  "batch",
+  "multi-prefix",
+  "cap-notify",
+  "away-notify",
+] as const;
+
+/** One capability the door offers. */
+export type IrcCapability = (typeof IRC_CAPABILITIES)[number];
+
+/** Who an event is rendered for. */
+export interface IrcView {
+  /** The server's name, the source of numerics and notices. */
+  server: string;
+  /** The recipient's current nickname. */
+  nick: string;
+  /** The capabilities it enabled. */
+  caps: ReadonlySet<IrcCapability>;
+}
+
+/** An IRC line holds 512 bytes with its CR LF, tags not counted. */
+export const IRC_LINE_BYTES = 512;
+
+/** The host part of every member's source (`alice!alice@chat`). */
+const MEMBER_HOST = "chat";
+
+/** A member's source: `nick!nick@chat`. */
+export function memberSource(nick: string): string {
+  return `${nick}!${nick}@${MEMBER_HOST}`;
+}
+
+/** The channel a room is on IRC: `lobby` → `#lobby`. */
+export function channelOf(room: string): string {
+  return `#${room}`;
+}
+
+/** The room a channel names, or `undefined` if it is not `#something`. */
+export function roomOf(channel: string): string | undefined {
+  return channel.startsWith("#") && channel.length > 1
+    ? channel.slice(1)
+    : undefined;
+}
+
+const CTCP = "\x01";
+
+/** Tags for a message: its time and id where the recipient asked for them. */
+function messageTags(
+  view: IrcView,
+  ts: number,
+  id?: number,
+  batch?: string,
+): Record<string, string> | undefined {
+  const tags: Record<string, string> = {};
+  if (batch) tags.batch = batch;
+  if (view.caps.has("server-time")) tags.time = new Date(ts).toISOString();
+  if (id !== undefined && view.caps.has("message-tags")) {
+    tags.msgid = String(id);
+  }
+  return Object.keys(tags).length > 0 ? tags : undefined;
+}
+
+/**
+ * `PRIVMSG` lines for one text, cut so that each line fits in 512 bytes
+ * (never inside a character), a `/me` as CTCP ACTION.
+ */
+function privmsgLines(
+  source: string,
+  target: string,
+  text: string,
+  me: boolean,
+  tags: Record<string, string> | undefined,
+): string {
+  const head = `:${source} PRIVMSG ${target} :`;
+  const room = IRC_LINE_BYTES - 2 - new TextEncoder().encode(head).length -
+    (me ? 9 : 0);
+  let lines = "";
+  for (const line of text.split("\n")) {
+    for (const piece of splitForIrc(line === "" ? " " : line, room)) {
+      const body = me ? `${CTCP}ACTION ${piece}${CTCP}` : piece;
+      lines += formatIrcMessage({
+        tags,
+        prefix: source,
+        command: "PRIVMSG",
+        params: [target, body],
+      });
+    }
+  }
+  return lines;
+}
+
+function hhmm(ts: number): string {
+  const time = new Date(ts);
+  return `${String(time.getHours()).padStart(2, "0")}:${
+    String(time.getMinutes()).padStart(2, "0")
+  }`;
+}
+
+/**
+ * One stored room message as IRC: live, or replayed in a history batch
+ * (where a client without `server-time` sees the time in the text).
+ */
+export function renderRoomMessage(
+  message: RoomMessage,
+  view: IrcView,
+  batch?: string,
+): string {
+  const text = batch && !view.caps.has("server-time")
+    ? `[${hhmm(message.ts)}] ${message.text}`
+    : message.text;
+  return privmsgLines(
+    memberSource(message.from),
+    channelOf(message.room),
+    text,
+    message.me === true,
+    messageTags(view, message.ts, message.id, batch),
+  );
+}
+
+function numeric(view: IrcView, code: string, ...params: string[]): string {
+  return formatIrcMessage({
+    prefix: view.server,
+    command: code,
+    params: [view.nick, ...params],
+  });
+}
+
+function notice(view: IrcView, target: string, text: string): string {
+  return formatIrcMessage({
+    prefix: view.server,
+    command: "NOTICE",
+    params: [target, text],
+  });
+}
+
+/** `353` lines naming a channel's members, each line within 512 bytes. */
+export function namesLines(
+  view: IrcView,
+  room: string,
+  users: readonly string[],
+): string {
+  const channel = channelOf(room);
+  const head = `:${view.server} 353 ${view.nick} = ${channel} :`;
+  const room_ = IRC_LINE_BYTES - 2 - new TextEncoder().encode(head).length;
+  let lines = "";
+  let names = "";
+  for (const user of users) {
+    const next = names === "" ? user : `${names} ${user}`;
+    if (new TextEncoder().encode(next).length > room_ && names !== "") {
+      lines += numeric(view, "353", "=", channel, names);
+      names = user;
+    } else names = next;
+  }
+  if (names !== "") lines += numeric(view, "353", "=", channel, names);
+  return lines + numeric(view, "366", channel, "End of /NAMES list.");
+}
+
+let batchCounter = 0;
+
+/** What a welcome into a room reads like: JOIN, topic, names, history. */
+export function renderWelcome(
+  event: Extract<ServerEvent, { type: "welcome" }>,
+  view: IrcView,
+): string {
+  const channel = channelOf(event.room);
+  let lines = formatIrcMessage({
+    prefix: memberSource(event.nick),
+    command: "JOIN",
+    params: [channel],
+  });
+  lines += numeric(view, "331", channel, "No topic is set");
+  lines += namesLines(view, event.room, event.users);
+  if (event.history.length === 0) return lines;
+  const useBatch = view.caps.has("batch");
+  const batch = useBatch ? `h${++batchCounter}` : undefined;
+  if (batch) {
+    lines += formatIrcMessage({
+      prefix: view.server,
+      command: "BATCH",
+      params: [`+${batch}`, "chathistory", channel],
+    });
+  }
+  for (const message of event.history) {
+    lines += renderRoomMessage(message, view, batch ?? "replay");
+  }
+  if (batch) {
+    lines += formatIrcMessage({
+      prefix: view.server,
+      command: "BATCH",
+      params: [`-${batch}`],
+    });
+  }
+  return lines;
+}
+
+/** IRC numerics for the hub's error codes; the rest become a NOTICE. */
+const ERROR_NUMERICS: Partial<Record<string, string>> = {
+  nick_taken: "433",
+  nick_invalid: "432",
+  no_such_user: "401",
+  room_invalid: "479",
+  not_in_room: "442",
+  bad_password: "464",
+};
+
+/**
+ * Renders one event for one recipient. A message or private message renders
+ * the same for everyone with the same capabilities, the sender included, so
+ * its bytes are shared; whether the sender sees its own echo is the door's
+ * decision ({@linkcode isOwnEcho}).
+ */
+export function renderIrc(event: ServerEvent, view: IrcView): string {
+  switch (event.type) {
+    case "msg":
+      return renderRoomMessage(event, view);
+    case "dm": {
+      return privmsgLines(
+        memberSource(event.from),
+        event.to,
+        event.text,
+        false,
+        messageTags(view, event.ts, event.id),
+      );
+    }
+    case "welcome":
+      return renderWelcome(event, view);
+    case "join":
+      if (event.others) {
+        return notice(
+          view,
+          channelOf(event.room),
+          `${event.nick} and ${event.others} others joined`,
+        );
+      }
+      return formatIrcMessage({
+        tags: messageTags(view, event.ts),
+        prefix: memberSource(event.nick),
+        command: "JOIN",
+        params: [channelOf(event.room)],
+      });
+    case "leave":
+      if (event.others) {
+        return notice(
+          view,
+          channelOf(event.room),
+          `${event.nick} and ${event.others} others left`,
+        );
+      }
+      return formatIrcMessage({
+        tags: messageTags(view, event.ts),
+        prefix: memberSource(event.nick),
+        command: "PART",
+        params: [channelOf(event.room), event.reason ?? ""].filter((p, i) =>
+          i === 0 || p !== ""
+        ),
+      });
+    case "nick":
+      return formatIrcMessage({
+        tags: messageTags(view, event.ts),
+        prefix: memberSource(event.old),
+        command: "NICK",
+        params: [event.new],
+      });
+    case "who":
+      return namesLines(view, event.room, event.users);
+    case "rooms": {
+      let lines = numeric(view, "321", "Channel", "Users  Name");
+      for (const room of event.rooms) {
+        lines += numeric(
+          view,
+          "322",
+          channelOf(room.name),
+          String(room.users),
+          "",
+        );
+      }
+      return lines + numeric(view, "323", "End of /LIST");
+    }
+    case "error": {
+      const code = ERROR_NUMERICS[event.code];
+      if (code === "433" || code === "432") {
+        return numeric(view, code, "*", event.message);
+      }
+      if (code) return numeric(view, code, event.message);
+      return notice(view, view.nick, event.message);
+    }
+    case "pong":
+      return formatIrcMessage({
+        prefix: view.server,
+        command: "PONG",
+        params: [view.server],
+      });
+    case "bye":
+      return formatIrcMessage({
+        command: "ERROR",
+        params: [`Closing Link: ${event.reason}`],
+      });
+  }
+}
+
+/**
+ * The encoder for a member with these capabilities: events everyone sees
+ * (messages, joins, leaves, renames) render the same for everyone with the
+ * same capabilities, so members share one encoding per capability set.
+ */
+export function ircEncoder(view: IrcView): EventEncoder {
+  const caps = [...view.caps].sort().join(",");
+  return {
+    id: `irc:${caps}`,
+    render: (event) => renderIrc(event, view),
+  };
+}
+
+/**
+ * True for the echo of a member's own message, which an IRC client shows
+ * only if it asked for `echo-message` (otherwise it printed it already).
+ */
+export function isOwnEcho(event: ServerEvent, nick: string): boolean {
+  return (event.type === "msg" || event.type === "dm") && event.from === nick;
+}

@@ -1,0 +1,664 @@
+/**
+ * One IRC client's conversation with the server: registration (CAP, PASS,
+ * NICK, USER), then IRC commands turned into the hub's frames, and the
+ * hub's events turned back into IRC lines.
+ *
+ * Pure and synchronous: the socket edge (irc_door.ts) feeds it lines and
+ * events; everything it decides goes through an {@linkcode IrcPort}, the
+ * same admission and command path every door uses.
+ *
+ * @module
+ */
+
+import {
+  type CommandFrame,
+  ERROR_MESSAGES,
+  type ErrorCode,
+  type ServerEvent,
+  VERSION,
+} from "../../../../protocol.ts";
+import { PROTOCOL_LIMITS } from "../../../shared/limits.ts";
+import {
+  formatIrcMessage,
+  type IrcMessage,
+  parseIrcLine,
+} from "./irc_message.ts";
+import {
+  channelOf,
+  IRC_CAPABILITIES,
+  type IrcCapability,
+  ircEncoder,
+  isOwnEcho,
+  memberSource,
+  namesLines,
+  renderIrc,
+  roomOf,
+} from "./irc_render.ts";
+import type { EventEncoder } from "../../outgoing.ts";
+
+/** What an IRC session may ask of the server. */
+export interface IrcPort {
+  /** The server's name (source of numerics) and the network's. */
+  readonly serverName: string;
+  /** Whether a server password is required. */
+  readonly needsPassword: boolean;
+  /** When the server started, for `003` and `329`. */
+  readonly startedAt: number;
+  /** Why a nickname cannot be taken now, or `undefined`. */
+  checkNick(nick: string): ErrorCode | undefined;
+  /**
+   * Checks the server password (`undefined` when none was given); on a
+   * wrong one the port answers and closes, slowly (admission's backoff).
+   */
+  checkPassword(given: string | undefined): boolean;
+  /** Joins the chat as `nick`; the welcome arrives as an event. */
+  register(nick: string): ErrorCode | undefined;
+  /** Hands a frame to the hub through the shared rate and flood limits. */
+  send(frame: CommandFrame): void;
+  /** The rooms a connected member is in, or `undefined` if no one has that nick. */
+  roomsOf(nick: string): string[] | undefined;
+  /** How many members and rooms there are, for `LUSERS`. */
+  counts(): { users: number; rooms: number };
+  /** Writes raw IRC lines to this client. */
+  write(lines: string): void;
+  /** Ends the connection; `bye` renders as `ERROR`. */
+  quit(reason: string, event?: ServerEvent): void;
+}
+
+/** Channels one client may name in one JOIN or PART. */
+const MAX_TARGETS = 10;
+
+/** What the next `who` event answers: a NAMES or a WHO. */
+type WhoReply = { kind: "names" | "who"; channel: string };
+
+/** One IRC client, from its first line to QUIT. */
+export class IrcSession {
+  #port: IrcPort;
+  #nick = "*";
+  #user: string | undefined;
+  #pass: string | undefined;
+  #capNegotiating = false;
+  #registered = false;
+  #caps = new Set<IrcCapability>();
+  #channels = new Set<string>();
+  #whoReply: WhoReply | undefined;
+  /** The channel or nick a command in progress is about, for error numerics. */
+  #target: { command: string; name: string } | undefined;
+  #lastNickChange = "";
+  #away: string | undefined;
+  #view = {
+    server: "",
+    nick: "*",
+    caps: this.#caps as ReadonlySet<IrcCapability>,
+  };
+  #encoder: EventEncoder;
+
+  /** @param port the server side. */
+  constructor(port: IrcPort) {
+    this.#port = port;
+    this.#view.server = port.serverName;
+    this.#encoder = ircEncoder(this.#view);
+  }
+
+  /** True once NICK, USER (and CAP END, if CAP began) made it a member. */
+  get registered(): boolean {
+    return this.#registered;
+  }
+
+  /** The client's nickname (`*` before it chose one). */
+  get nick(): string {
+    return this.#nick;
+  }
+
+  /** The encoder for events everyone sees, shared by members with the same capabilities. */
+  get encoder(): EventEncoder {
+    return this.#encoder;
+  }
+
+  /** The capabilities this client enabled. */
+  get caps(): ReadonlySet<IrcCapability> {
+    return this.#caps;
+  }
+
+  /**
+   * Whether an event needs rendering for this client alone rather than as
+   * the shared bytes: its own echoes without `echo-message`, replies that
+   * depend on what it asked, and anything that changes its state.
+   */
+  isPersonal(event: ServerEvent): boolean {
+    switch (event.type) {
+      case "msg":
+      case "dm":
+        return isOwnEcho(event, this.#nick);
+      case "join":
+      case "leave":
+        return event.nick === this.#nick;
+      default:
+        return true;
+    }
+  }
+
+  /** Renders an event for this client alone, updating what it knows. */
+  render(event: ServerEvent): string {
+    switch (event.type) {
+      case "msg":
+      case "dm":
+        if (isOwnEcho(event, this.#nick) && !this.#caps.has("echo-message")) {
+          return "";
+        }
+        return renderIrc(event, this.#view);
+      case "welcome":
+        this.#channels.add(event.room);
+        return renderIrc(event, this.#view);
+      case "join":
+        if (event.nick === this.#nick) {
+          // Our own join is shown by the welcome that follows or precedes it.
+          return "";
+        }
+        return renderIrc(event, this.#view);
+      case "leave":
+        if (event.nick === this.#nick) {
+          if (!this.#channels.delete(event.room)) return "";
+        }
+        return renderIrc(event, this.#view);
+      case "nick": {
+        // A rename is announced in every shared room: show it once.
+        const key = `${event.ts} ${event.old} ${event.new}`;
+        if (key === this.#lastNickChange) return "";
+        this.#lastNickChange = key;
+        const lines = renderIrc(event, this.#view);
+        if (event.old === this.#nick) this.#setNick(event.new);
+        return lines;
+      }
+      case "who":
+        return this.#renderWho(event);
+      case "error":
+        return this.#renderError(event.code, event.message);
+      default:
+        return renderIrc(event, this.#view);
+    }
+  }
+
+  /** Handles one line from the client. */
+  receive(line: string): void {
+    const message = parseIrcLine(line);
+    if (!message) return;
+    if (!this.#registered) return this.#register(message);
+    this.#command(message);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Registration
+
+  #register(message: IrcMessage): void {
+    const [first] = message.params;
+    switch (message.command) {
+      case "CAP":
+        return this.#cap(message);
+      case "PASS":
+        if (first === undefined) {
+          return this.#numeric("461", "PASS", "Not enough parameters");
+        }
+        this.#pass = first;
+        return;
+      case "NICK": {
+        if (first === undefined) {
+          return this.#numeric("431", "No nickname given");
+        }
+        const refusal = this.#port.checkNick(first);
+        if (refusal) return this.#nickRefused(first, refusal);
+        this.#setNick(first);
+        return this.#maybeRegister();
+      }
+      case "USER":
+        if (message.params.length < 4) {
+          return this.#numeric("461", "USER", "Not enough parameters");
+        }
+        this.#user = first;
+        return this.#maybeRegister();
+      case "PING":
+        return this.#write({
+          prefix: this.#view.server,
+          command: "PONG",
+          params: [this.#view.server, first ?? ""],
+        });
+      case "QUIT":
+        return this.#port.quit("quit");
+      default:
+        return this.#numeric("451", "You have not registered");
+    }
+  }
+
+  #cap(message: IrcMessage): void {
+    const [sub, arg] = message.params;
+    const server = this.#view.server;
+    switch (sub?.toUpperCase()) {
+      case "LS":
+        if (!this.#registered) this.#capNegotiating = true;
+        return this.#write({
+          prefix: server,
+          command: "CAP",
+          params: [this.#nick, "LS", IRC_CAPABILITIES.join(" ")],
+        });
+      case "LIST":
+        return this.#write({
+          prefix: server,
+          command: "CAP",
+          params: [this.#nick, "LIST", [...this.#caps].join(" ")],
+        });
+      case "REQ": {
+        if (!this.#registered) this.#capNegotiating = true;
+        const wanted = (arg ?? "").split(" ").filter((c) => c !== "");
+        const known = (c: string) =>
+          (IRC_CAPABILITIES as readonly string[]).includes(c.replace(/^-/, ""));
+        if (wanted.length === 0 || !wanted.every(known)) {
+          return this.#write({
+            prefix: server,
+            command: "CAP",
+            params: [this.#nick, "NAK", arg ?? ""],
+          });
+        }
+        for (const cap of wanted) {
+          if (cap.startsWith("-")) {
+            this.#caps.delete(cap.slice(1) as IrcCapability);
+          } else this.#caps.add(cap as IrcCapability);
+        }
+        this.#encoder = ircEncoder(this.#view);
+        return this.#write({
+          prefix: server,
+          command: "CAP",
+          params: [this.#nick, "ACK", wanted.join(" ")],
+        });
+      }
+      case "END":
+        this.#capNegotiating = false;
+        return this.#maybeRegister();
+      default:
+        return this.#numeric("410", sub ?? "", "Invalid CAP command");
+    }
+  }
+
+  #maybeRegister(): void {
+    if (this.#registered || this.#capNegotiating) return;
+    if (this.#nick === "*" || this.#user === undefined) return;
+    if (this.#port.needsPassword && !this.#port.checkPassword(this.#pass)) {
+      return; // The port answered 464 and closes.
+    }
+    // Checked again: someone may have taken the name since NICK.
+    const refusal = this.#port.checkNick(this.#nick);
+    if (refusal) {
+      const nick = this.#nick;
+      this.#setNick("*");
+      return this.#nickRefused(nick, refusal);
+    }
+    this.#sendWelcomeBurst();
+    const failed = this.#port.register(this.#nick);
+    if (failed) return this.#nickRefused(this.#nick, failed);
+    this.#registered = true;
+  }
+
+  #sendWelcomeBurst(): void {
+    const server = this.#view.server;
+    const created = new Date(this.#port.startedAt).toUTCString();
+    this.#numeric(
+      "001",
+      `Welcome to the ${server} chat, ${memberSource(this.#nick)}`,
+    );
+    this.#numeric("002", `Your host is ${server}, running chat ${VERSION}`);
+    this.#numeric("003", `This server was created ${created}`);
+    this.#numeric("004", server, `chat-${VERSION}`, "i", "bmnt");
+    this.#numeric(
+      "005",
+      "CASEMAPPING=ascii",
+      "CHANTYPES=#",
+      "PREFIX=(ov)@+",
+      "CHANMODES=b,,,mnt",
+      `NICKLEN=${PROTOCOL_LIMITS.maxNickChars}`,
+      `CHANNELLEN=${PROTOCOL_LIMITS.maxRoomChars + 1}`,
+      `NETWORK=${server}`,
+      "UTF8ONLY",
+      `TARGMAX=JOIN:${MAX_TARGETS},PART:${MAX_TARGETS},PRIVMSG:1,NOTICE:1`,
+      "are supported by this server",
+    );
+    const { users, rooms } = this.#port.counts();
+    this.#numeric(
+      "251",
+      `There are ${users + 1} users and 0 invisible on 1 servers`,
+    );
+    this.#numeric("254", String(rooms), "channels formed");
+    this.#numeric("255", `I have ${users + 1} clients and 0 servers`);
+    this.#numeric("422", "MOTD File is missing");
+  }
+
+  #nickRefused(nick: string, code: ErrorCode): void {
+    if (code === "nick_taken") {
+      return this.#numeric("433", nick, "Nickname is already in use");
+    }
+    return this.#numeric(
+      "432",
+      nick,
+      ERROR_MESSAGES[code] ?? "Erroneous nickname",
+    );
+  }
+
+  #setNick(nick: string): void {
+    this.#nick = nick;
+    this.#view.nick = nick;
+  }
+
+  // ---------------------------------------------------------------------------
+  // After registration
+
+  #command(message: IrcMessage): void {
+    const [first, second] = message.params;
+    switch (message.command) {
+      case "PRIVMSG":
+      case "NOTICE":
+        return this.#privmsg(message);
+      case "JOIN":
+        if (first === undefined) {
+          return this.#numeric("461", "JOIN", "Not enough parameters");
+        }
+        if (first === "0") {
+          for (const room of [...this.#channels]) {
+            this.#part(room, "left all channels");
+          }
+          return;
+        }
+        for (const channel of first.split(",").slice(0, MAX_TARGETS)) {
+          const room = roomOf(channel);
+          if (room === undefined) {
+            this.#numeric("403", channel, "No such channel");
+            continue;
+          }
+          if (this.#channels.has(room)) continue;
+          this.#withTarget(
+            "JOIN",
+            channel,
+            () => this.#port.send({ type: "join", room }),
+          );
+        }
+        return;
+      case "PART":
+        if (first === undefined) {
+          return this.#numeric("461", "PART", "Not enough parameters");
+        }
+        for (const channel of first.split(",").slice(0, MAX_TARGETS)) {
+          const room = roomOf(channel);
+          if (room === undefined || !this.#channels.has(room)) {
+            this.#numeric("442", channel, "You're not on that channel");
+            continue;
+          }
+          this.#part(room, second ?? "");
+        }
+        return;
+      case "NICK":
+        if (first === undefined) {
+          return this.#numeric("431", "No nickname given");
+        }
+        return this.#withTarget(
+          "NICK",
+          first,
+          () => this.#port.send({ type: "nick", nick: first }),
+        );
+      case "NAMES":
+      case "WHO": {
+        const room = first === undefined ? undefined : roomOf(first);
+        if (room === undefined) {
+          if (message.command === "WHO") return this.#whoNick(first ?? "*");
+          return this.#numeric("366", first ?? "*", "End of /NAMES list.");
+        }
+        this.#whoReply = {
+          kind: message.command === "WHO" ? "who" : "names",
+          channel: first!,
+        };
+        this.#withTarget(
+          message.command,
+          first!,
+          () => this.#port.send({ type: "who", room } as CommandFrame),
+        );
+        this.#whoReply = undefined;
+        return;
+      }
+      case "WHOIS":
+        return this.#whois(second ?? first);
+      case "LIST":
+        return this.#port.send({ type: "rooms" });
+      case "TOPIC":
+        if (first === undefined) {
+          return this.#numeric("461", "TOPIC", "Not enough parameters");
+        }
+        if (second !== undefined) {
+          return this.#numeric("482", first, "You're not channel operator");
+        }
+        return this.#numeric("331", first, "No topic is set");
+      case "MODE":
+        return this.#mode(message.params);
+      case "AWAY":
+        this.#away = first || undefined;
+        return this.#away
+          ? this.#numeric("306", "You have been marked as being away")
+          : this.#numeric("305", "You are no longer marked as being away");
+      case "PING":
+        return this.#write({
+          prefix: this.#view.server,
+          command: "PONG",
+          params: [this.#view.server, first ?? ""],
+        });
+      case "PONG":
+        return; // The door's keepalive saw the line arrive.
+      case "CAP":
+        return this.#cap(message);
+      case "QUIT":
+        return this.#port.send({ type: "quit", reason: first ?? "" });
+      case "USER":
+      case "PASS":
+        return this.#numeric("462", "You may not reregister");
+      case "USERHOST":
+        return this.#numeric(
+          "302",
+          message.params.filter((n) => this.#port.roomsOf(n)).map((n) =>
+            `${n}=+${n}@chat`
+          ).join(" "),
+        );
+      case "ISON":
+        return this.#numeric(
+          "303",
+          message.params.flatMap((p) => p.split(" ")).filter((n) =>
+            n && this.#port.roomsOf(n)
+          ).join(" "),
+        );
+      default:
+        return this.#numeric("421", message.command, "Unknown command");
+    }
+  }
+
+  #part(room: string, reason: string): void {
+    this.#withTarget(
+      "PART",
+      channelOf(room),
+      () => this.#port.send({ type: "part", room } as unknown as CommandFrame),
+    );
+    // The hub's leave notice for ourselves, if it sends one, finds the
+    // channel gone and is not shown twice.
+    if (this.#channels.delete(room)) {
+      this.#port.write(formatIrcMessage({
+        prefix: memberSource(this.#nick),
+        command: "PART",
+        params: reason ? [channelOf(room), reason] : [channelOf(room)],
+      }));
+    }
+  }
+
+  #privmsg(message: IrcMessage): void {
+    const [target, text] = message.params;
+    if (target === undefined) {
+      return this.#numeric("411", `No recipient given (${message.command})`);
+    }
+    if (text === undefined || text === "") {
+      return this.#numeric("412", "No text to send");
+    }
+    const ctcp = text.startsWith("\x01");
+    const action = ctcp && text.slice(1, 8).toUpperCase() === "ACTION ";
+    if (ctcp && !action) return; // Other CTCP: not supported, not shown.
+    const end = text.endsWith("\x01") ? text.length - 1 : text.length;
+    const body = action ? text.slice(8, end) : text;
+    const room = roomOf(target);
+    this.#withTarget(message.command, target, () => {
+      if (room !== undefined) {
+        this.#port.send(
+          { type: action ? "me" : "say", text: body, room } as CommandFrame,
+        );
+      } else if (action) {
+        this.#port.send({
+          type: "dm",
+          to: target,
+          text: `* ${this.#nick} ${body}`,
+        });
+      } else this.#port.send({ type: "dm", to: target, text: body });
+    });
+  }
+
+  #mode(params: string[]): void {
+    const [target, modes] = params;
+    if (target === undefined) {
+      return this.#numeric("461", "MODE", "Not enough parameters");
+    }
+    const room = roomOf(target);
+    if (room === undefined) {
+      if (target.toLowerCase() !== this.#nick.toLowerCase()) {
+        return this.#numeric("502", "Can't change mode for other users");
+      }
+      return this.#numeric("221", "+i");
+    }
+    if (modes === undefined) {
+      this.#numeric("324", target, "+nt");
+      return this.#numeric(
+        "329",
+        target,
+        String(Math.floor(this.#port.startedAt / 1000)),
+      );
+    }
+    const list = modes.replace(/^[+]/, "");
+    if (list === "b") {
+      return this.#numeric("368", target, "End of channel ban list");
+    }
+    if (list === "e") {
+      return this.#numeric("349", target, "End of channel exception list");
+    }
+    if (list === "I") {
+      return this.#numeric("347", target, "End of channel invite list");
+    }
+    return this.#numeric("482", target, "You're not channel operator");
+  }
+
+  #whois(nick: string | undefined): void {
+    if (nick === undefined) return this.#numeric("431", "No nickname given");
+    const rooms = this.#port.roomsOf(nick);
+    if (rooms === undefined) {
+      this.#numeric("401", nick, "No such nick/channel");
+      return this.#numeric("318", nick, "End of /WHOIS list.");
+    }
+    this.#numeric("311", nick, nick, "chat", "*", nick);
+    if (rooms.length > 0) {
+      this.#numeric("319", nick, rooms.map(channelOf).join(" "));
+    }
+    this.#numeric("312", nick, this.#view.server, "chat");
+    this.#numeric("318", nick, "End of /WHOIS list.");
+  }
+
+  #whoNick(mask: string): void {
+    if (this.#port.roomsOf(mask) !== undefined) {
+      this.#numeric(
+        "352",
+        "*",
+        mask,
+        "chat",
+        this.#view.server,
+        mask,
+        "H",
+        `0 ${mask}`,
+      );
+    }
+    this.#numeric("315", mask, "End of /WHO list.");
+  }
+
+  #renderWho(event: Extract<ServerEvent, { type: "who" }>): string {
+    const reply = this.#whoReply;
+    const channel = reply?.channel ?? channelOf(event.room);
+    if (reply?.kind !== "who") {
+      return namesLines(this.#view, event.room, event.users);
+    }
+    let lines = "";
+    for (const nick of event.users) {
+      lines += this.#numericLine(
+        "352",
+        channel,
+        nick,
+        "chat",
+        this.#view.server,
+        nick,
+        "H",
+        `0 ${nick}`,
+      );
+    }
+    return lines + this.#numericLine("315", channel, "End of /WHO list.");
+  }
+
+  #renderError(code: ErrorCode, message: string): string {
+    const target = this.#target;
+    switch (code) {
+      case "nick_taken":
+        return this.#numericLine(
+          "433",
+          target?.name ?? "*",
+          "Nickname is already in use",
+        );
+      case "nick_invalid":
+        return this.#numericLine("432", target?.name ?? "*", message);
+      case "no_such_user":
+        return this.#numericLine(
+          "401",
+          target?.name ?? "*",
+          "No such nick/channel",
+        );
+      case "room_invalid":
+        return this.#numericLine("479", target?.name ?? "*", message);
+      case "bad_password":
+        return this.#numericLine("464", "Password incorrect");
+      default:
+        if (
+          target &&
+          (target.command === "PRIVMSG" || target.command === "NOTICE")
+        ) {
+          return this.#numericLine("404", target.name, message);
+        }
+        return renderIrc({ type: "error", code, message }, this.#view);
+    }
+  }
+
+  #withTarget(command: string, name: string, run: () => void): void {
+    this.#target = { command, name };
+    try {
+      run();
+    } finally {
+      this.#target = undefined;
+    }
+  }
+
+  #numericLine(code: string, ...params: string[]): string {
+    return formatIrcMessage({
+      prefix: this.#view.server,
+      command: code,
+      params: [this.#nick, ...params],
+    });
+  }
+
+  #numeric(code: string, ...params: string[]): void {
+    this.#port.write(this.#numericLine(code, ...params));
+  }
+
+  #write(message: IrcMessage): void {
+    this.#port.write(formatIrcMessage(message));
+  }
+}

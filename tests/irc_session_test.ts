@@ -1,0 +1,283 @@
+import assert from "node:assert/strict";
+import type { CommandFrame, ErrorCode, ServerEvent } from "../protocol.ts";
+import {
+  type IrcPort,
+  IrcSession,
+} from "../src/server/doors/irc/irc_session.ts";
+
+/** A port that records what the session asked for and wrote. */
+class FakePort implements IrcPort {
+  readonly serverName = "chat";
+  needsPassword = false;
+  readonly startedAt = 0;
+  taken = new Set<string>();
+  written = "";
+  frames: CommandFrame[] = [];
+  registeredAs: string | undefined;
+  quitReason: string | undefined;
+  session!: IrcSession;
+  /** Events the hub would answer a frame with, synchronously. */
+  answer: (frame: CommandFrame) => ServerEvent[] = () => [];
+
+  checkNick(nick: string): ErrorCode | undefined {
+    if (!/^[\p{L}\p{N}_-]{1,24}$/u.test(nick)) return "nick_invalid";
+    return this.taken.has(nick.toLowerCase()) ? "nick_taken" : undefined;
+  }
+  checkPassword(given: string | undefined): boolean {
+    if (given === "secret") return true;
+    this.write(":chat 464 * :Password incorrect\r\n");
+    this.quit("wrong password");
+    return false;
+  }
+  register(nick: string): ErrorCode | undefined {
+    this.registeredAs = nick;
+    this.deliver({
+      type: "welcome",
+      nick,
+      room: "lobby",
+      users: ["alice", nick],
+      history: [{
+        type: "msg",
+        id: 1,
+        ts: 0,
+        room: "lobby",
+        from: "alice",
+        text: "earlier",
+      }],
+      server: { name: "chat", version: "0" },
+    });
+    return undefined;
+  }
+  send(frame: CommandFrame): void {
+    this.frames.push(frame);
+    for (const event of this.answer(frame)) this.deliver(event);
+  }
+  roomsOf(nick: string): string[] | undefined {
+    return nick === "alice" ? ["lobby"] : undefined;
+  }
+  counts() {
+    return { users: 1, rooms: 1 };
+  }
+  write(lines: string): void {
+    this.written += lines;
+  }
+  quit(reason: string): void {
+    this.quitReason = reason;
+  }
+  deliver(event: ServerEvent): void {
+    this.write(this.session.render(event));
+  }
+  take(): string[] {
+    const lines = this.written.split("\r\n").filter((l) => l !== "");
+    this.written = "";
+    return lines;
+  }
+}
+
+function start(): { port: FakePort; irc: IrcSession } {
+  const port = new FakePort();
+  const irc = new IrcSession(port);
+  port.session = irc;
+  return { port, irc };
+}
+
+Deno.test("registration without CAP: 001 to 005, then the lobby's JOIN and NAMES", () => {
+  const { port, irc } = start();
+  irc.receive("NICK bob");
+  irc.receive("USER bob 0 * :Bob");
+  assert.equal(port.registeredAs, "bob");
+  const lines = port.take();
+  const codes = lines.map((l) => l.split(" ")[1]);
+  for (
+    const code of [
+      "001",
+      "002",
+      "003",
+      "004",
+      "005",
+      "251",
+      "422",
+      "JOIN",
+      "353",
+      "366",
+    ]
+  ) {
+    assert.ok(codes.includes(code), `${code} in ${codes}`);
+  }
+  assert.ok(codes.indexOf("001") < codes.indexOf("JOIN"));
+  assert.ok(
+    lines.some((l) =>
+      l.includes("CASEMAPPING=") && l.includes("CHANTYPES=#") &&
+      l.includes("NICKLEN=")
+    ),
+  );
+  assert.ok(lines.includes(":chat 353 bob = #lobby :alice bob"));
+  assert.ok(
+    lines.some((l) =>
+      l.endsWith("PRIVMSG #lobby :[00:00] earlier") || l.includes("earlier")
+    ),
+  );
+});
+
+Deno.test("CAP negotiation holds registration until CAP END", () => {
+  const { port, irc } = start();
+  irc.receive("CAP LS 302");
+  irc.receive("NICK bob");
+  irc.receive("USER bob 0 * :Bob");
+  assert.equal(port.registeredAs, undefined);
+  irc.receive("CAP REQ :server-time message-tags echo-message batch");
+  assert.ok(
+    port.take().some((l) => l.includes("ACK") && l.includes("echo-message")),
+  );
+  irc.receive("CAP REQ :no-such-cap");
+  assert.ok(port.take().some((l) => l.includes("NAK")));
+  irc.receive("CAP END");
+  assert.equal(port.registeredAs, "bob");
+  const lines = port.take();
+  const batchStart = lines.findIndex((l) => l.includes("BATCH +"));
+  assert.ok(batchStart > 0, "history comes as a batch");
+  assert.match(
+    lines[batchStart + 1],
+    /^@batch=\S+;time=1970-01-01T00:00:00.000Z;msgid=1 :alice!alice@chat PRIVMSG #lobby earlier$/,
+  );
+});
+
+Deno.test("a taken or invalid nickname gets 433 or 432 and may try again", () => {
+  const { port, irc } = start();
+  port.taken.add("alice");
+  irc.receive("NICK alice");
+  assert.match(port.take()[0], /^:chat 433 \* alice :/);
+  irc.receive("NICK bad!name");
+  assert.match(port.take()[0], /^:chat 432 \* bad!name :/);
+  irc.receive("NICK bob");
+  irc.receive("USER b 0 * :B");
+  assert.equal(port.registeredAs, "bob");
+});
+
+Deno.test("a wrong or missing server password is refused with 464", () => {
+  const { port, irc } = start();
+  port.needsPassword = true;
+  irc.receive("PASS nope");
+  irc.receive("NICK bob");
+  irc.receive("USER b 0 * :B");
+  assert.equal(port.registeredAs, undefined);
+  assert.equal(port.quitReason, "wrong password");
+  const ok = start();
+  ok.port.needsPassword = true;
+  ok.irc.receive("PASS secret");
+  ok.irc.receive("NICK bob");
+  ok.irc.receive("USER b 0 * :B");
+  assert.equal(ok.port.registeredAs, "bob");
+});
+
+function registered(caps = "") {
+  const { port, irc } = start();
+  if (caps) {
+    irc.receive("CAP LS 302");
+    irc.receive(`CAP REQ :${caps}`);
+  }
+  irc.receive("NICK bob");
+  irc.receive("USER b 0 * :B");
+  if (caps) irc.receive("CAP END");
+  port.take();
+  return { port, irc };
+}
+
+Deno.test("PRIVMSG to a channel is a say in that room; to a nick a private message; ACTION a /me", () => {
+  const { port, irc } = registered();
+  irc.receive("PRIVMSG #lobby :你好 everyone");
+  irc.receive("PRIVMSG alice :psst");
+  irc.receive("PRIVMSG #lobby :\x01ACTION waves\x01");
+  assert.deepEqual(port.frames, [
+    { type: "say", text: "你好 everyone", room: "lobby" },
+    { type: "dm", to: "alice", text: "psst" },
+    { type: "me", text: "waves", room: "lobby" },
+  ]);
+});
+
+Deno.test("one's own echo is shown only with echo-message", () => {
+  const echo = {
+    type: "msg",
+    id: 9,
+    ts: 0,
+    room: "lobby",
+    from: "bob",
+    text: "hi",
+  } as const;
+  const plain = registered();
+  assert.equal(plain.irc.render(echo), "");
+  const tagged = registered("echo-message server-time message-tags");
+  assert.equal(
+    tagged.irc.render(echo),
+    "@time=1970-01-01T00:00:00.000Z;msgid=9 :bob!bob@chat PRIVMSG #lobby hi\r\n",
+  );
+});
+
+Deno.test("JOIN of several channels sends one join each; PART leaves just one", () => {
+  const { port, irc } = registered();
+  port.answer = (frame) =>
+    frame.type === "join"
+      ? [{
+        type: "welcome",
+        nick: "bob",
+        room: frame.room,
+        users: ["bob"],
+        history: [],
+        server: { name: "chat", version: "0" },
+      }]
+      : [];
+  irc.receive("JOIN #class,#games");
+  assert.deepEqual(port.frames.map((f) => f.type), ["join", "join"]);
+  const joins = port.take().filter((l) => l.includes(" JOIN "));
+  assert.deepEqual(joins, [
+    ":bob!bob@chat JOIN #class",
+    ":bob!bob@chat JOIN #games",
+  ]);
+  irc.receive("PART #games :bye");
+  assert.deepEqual(port.take(), [":bob!bob@chat PART #games bye"]);
+  irc.receive("PART #games");
+  assert.match(port.take()[0], / 442 bob #games /);
+});
+
+Deno.test("MODE, MODE b, TOPIC and WHOIS get the answers irssi and WeeChat wait for", () => {
+  const { port, irc } = registered();
+  irc.receive("MODE #lobby");
+  irc.receive("MODE #lobby b");
+  irc.receive("TOPIC #lobby");
+  irc.receive("WHOIS alice");
+  irc.receive("WHOIS nobody");
+  const codes = port.take().map((l) => l.split(" ")[1]);
+  assert.deepEqual(codes, [
+    "324",
+    "329",
+    "368",
+    "331",
+    "311",
+    "319",
+    "312",
+    "318",
+    "401",
+    "318",
+  ]);
+});
+
+Deno.test("a hub error on a channel message names the channel", () => {
+  const { port, irc } = registered();
+  port.answer = () => [{
+    type: "error",
+    code: "rate_limited",
+    message: "slow down: message not delivered",
+  }];
+  irc.receive("PRIVMSG #lobby :hi");
+  assert.deepEqual(port.take(), [
+    ":chat 404 bob #lobby :slow down: message not delivered",
+  ]);
+});
+
+Deno.test("a rename seen in two shared rooms is shown once", () => {
+  const { port, irc } = registered();
+  const rename = { type: "nick", ts: 5, old: "alice", new: "ally" } as const;
+  port.write(irc.render(rename));
+  port.write(irc.render(rename));
+  assert.deepEqual(port.take(), [":alice!alice@chat NICK ally"]);
+});
