@@ -269,7 +269,7 @@ export function parseClientFrame(line: string): ParseResult {
       return fail(
         "unknown_type",
         isString(f.type)
-          ? `unknown frame type "${f.type.slice(0, 40)}"`
+          ? `unknown frame type "${f.type.slice(0, 40).toWellFormed()}"`
           : 'a frame needs a "type"',
       );
   }

@@ -391,13 +391,18 @@ Deno.test(`fuzz: the decoder never throws and matches its reference models (seed
     );
 
     // Text cleaning: nothing unsafe survives, idempotent, never grows,
-    // and it is exactly "tabs to spaces, unsafe characters removed".
+    // and it is exactly "lone surrogates to U+FFFD, tabs to spaces, unsafe
+    // characters removed".
     const text = randomText(random, 20);
     const clean = cleanText(text);
     assertSafe(clean.replaceAll(" ", ""), "cleaned text");
     assert.equal(cleanText(clean), clean);
     assert.ok(clean.length <= text.length);
-    assert.equal(clean, text.replaceAll("\t", " ").replace(UNSAFE_GLOBAL, ""));
+    assert.ok(clean.isWellFormed(), "no lone surrogate survives");
+    assert.equal(
+      clean,
+      text.toWellFormed().replaceAll("\t", " ").replace(UNSAFE_GLOBAL, ""),
+    );
 
     // Mutated frames straight at the parser, unsplit.
     checkFrame(

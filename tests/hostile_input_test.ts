@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { ERROR_MESSAGES, type ServerEvent } from "../protocol.ts";
-import { ServerProcess, TestClient } from "./helpers.ts";
+import { ServerProcess, tempDir, TestClient } from "./helpers.ts";
 import { assertSafe, joinText, rssKiB } from "./hostile_helpers.ts";
 
 type Msg = Extract<ServerEvent, { type: "msg" }>;
@@ -310,6 +310,45 @@ Deno.test("control sequences and bidi overrides never reach another client, in e
       dave.close(),
     ]);
     await server.stop();
+  }
+});
+
+Deno.test("a lone surrogate in JSON text becomes U+FFFD, the same in the live echo, a text member's line and the history replay", async () => {
+  const dir = await tempDir();
+  const db = `${dir.path}/chat.db`;
+  let server = await ServerProcess.start(["--db", db]);
+  const alice = await TestClient.join(server.port, "alice");
+  const text = await TestClient.connect(server.port);
+  try {
+    await text.nextLine();
+    text.write("tess\n");
+    await text.waitForLine(/^\* Welcome, tess!/);
+    // Written by hand: JSON.stringify would escape it the same way, but this
+    // is the line a hostile client sends. A high surrogate alone, a low one
+    // alone, and a pair cut in half at the end.
+    alice.client.write(
+      '{"type":"say","text":"a\\ud800b\\udc00c\\ud83d"}\n',
+    );
+    const live = await nextMsg(alice.client);
+    assert.equal(live.text, "a\ufffdb\ufffdc\ufffd");
+    const line = await text.waitForLine(/alice: /);
+    assert.ok(line.endsWith("alice: a\ufffdb\ufffdc\ufffd"), line);
+  } finally {
+    await Promise.all([alice.client.close(), text.close()]);
+    await server.stop();
+  }
+  server = await ServerProcess.start(["--db", db]);
+  try {
+    const { client, welcome } = await TestClient.join(server.port, "later", {
+      since: 0,
+    });
+    await client.close();
+    assert.deepEqual(welcome.history.map((m) => m.text), [
+      "a\ufffdb\ufffdc\ufffd",
+    ]);
+  } finally {
+    await server.stop();
+    await dir.remove();
   }
 });
 

@@ -19,7 +19,8 @@ const NAME = /^[\p{L}\p{M}\p{N}_-]+$/u;
 /**
  * Makes message text safe to store and show: tabs become spaces, every other
  * control character and bidi override is removed, so no sequence from one
- * user can reach another user's terminal as a command.
+ * user can reach another user's terminal as a command. A lone surrogate
+ * becomes U+FFFD.
  *
  * @example
  * ```ts
@@ -27,8 +28,12 @@ const NAME = /^[\p{L}\p{M}\p{N}_-]+$/u;
  * ```
  */
 export function cleanText(text: string): string {
-  if (!HAS_UNSAFE.test(text) && !text.includes("\t")) return text;
-  return text.replaceAll("\t", " ").replace(UNSAFE, "");
+  // A lone surrogate (JSON's "\ud800") has no UTF-8 form: SQLite and the text
+  // dialect would carry U+FFFD while a JSON echo kept the escape. Replaced
+  // here, once, the live echo and the history replay say the same thing.
+  const whole = text.isWellFormed() ? text : text.toWellFormed();
+  if (!HAS_UNSAFE.test(whole) && !whole.includes("\t")) return whole;
+  return whole.replaceAll("\t", " ").replace(UNSAFE, "");
 }
 
 /** True when `text` holds a control character or bidi override. */

@@ -543,7 +543,8 @@ export class Connection implements Recipient {
     const session = this.#session!;
     if (frame.type === "quit") {
       // The reason is shown to the room in the leave notice: clean it.
-      const reason = cleanText(frame.reason ?? "").trim().slice(0, 100);
+      // Cut before cleaning, so a cut through a surrogate pair becomes U+FFFD.
+      const reason = cleanText((frame.reason ?? "").slice(0, 100)).trim();
       return this.close(reason || "quit", {
         type: "bye",
         reason: "goodbye",
