@@ -8,6 +8,7 @@
  */
 
 import { PROTOCOL_LIMITS } from "./src/shared/limits.ts";
+import { type NickProblem, nickProblem } from "./src/shared/sanitize.ts";
 
 /** Version reported in `welcome.server.version` and by `chat --version`. */
 export const VERSION = "0.1.0";
@@ -23,7 +24,8 @@ export const ERROR_MESSAGES = {
   unknown_command: "unknown command (try /help)",
   not_ready: "say hello first",
   already_joined: "you have already said hello",
-  nick_invalid: "a nickname is 1–24 letters, digits, _ or -",
+  nick_invalid:
+    "a nickname is 1–24 letters, digits, _ or -, starting with a letter or digit",
   nick_taken: "that nickname is taken",
   room_invalid: "a room name is 1–32 letters, digits, _ or -",
   empty: "empty message, nothing sent",
@@ -40,6 +42,23 @@ export const ERROR_MESSAGES = {
 
 /** One of the server's error codes. */
 export type ErrorCode = keyof typeof ERROR_MESSAGES;
+
+/** The wording of a `nick_invalid` refusal, by what is wrong with the name. */
+export const NICK_PROBLEM_MESSAGES: Readonly<Record<NickProblem, string>> = {
+  malformed: ERROR_MESSAGES.nick_invalid,
+  invisible: "a nickname may not hold invisible or filler characters",
+  marks: "a nickname may not stack combining marks",
+  mixed_scripts: "nicknames may not mix scripts like Latin and Cyrillic",
+};
+
+/**
+ * The wording of error `code` when it refuses `nick`: what is wrong with the
+ * name for `nick_invalid`, the code's own wording otherwise.
+ */
+export function nickErrorMessage(code: ErrorCode, nick: string): string {
+  if (code !== "nick_invalid") return ERROR_MESSAGES[code];
+  return NICK_PROBLEM_MESSAGES[nickProblem(nick.trim()) ?? "malformed"];
+}
 
 // ---------------------------------------------------------------------------
 // Client → server

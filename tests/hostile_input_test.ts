@@ -5,7 +5,11 @@
  */
 
 import assert from "node:assert/strict";
-import { ERROR_MESSAGES, type ServerEvent } from "../protocol.ts";
+import {
+  ERROR_MESSAGES,
+  NICK_PROBLEM_MESSAGES,
+  type ServerEvent,
+} from "../protocol.ts";
 import { ServerProcess, tempDir, TestClient } from "./helpers.ts";
 import { assertSafe, joinText, rssKiB } from "./hostile_helpers.ts";
 
@@ -441,6 +445,79 @@ Deno.test("Alice, alice and ａｌｉｃｅ cannot be connected at once, and fro
       probe.close(),
       text.close(),
     ]);
+    await server.stop();
+  }
+});
+
+Deno.test("look-alike, invisible and mixed-script nicknames are refused; 小明 and José join", async () => {
+  const server = await ServerProcess.start();
+  const alice = await TestClient.join(server.port, "alice");
+  const probe = await TestClient.connect(server.port);
+  const text = await TestClient.connect(server.port);
+  try {
+    await probe.nextLine();
+    const refusal = async (nick: string) => {
+      probe.send({ type: "hello", nick });
+      return await nextError(probe);
+    };
+    // Looks like a connected member's name: taken, whatever else it is.
+    for (
+      const nick of [
+        "\u0430lice", // Cyrillic а
+        "\u0430l\u0456c\u0435", // Cyrillic а, і, е
+        "ａｌｉｃｅ",
+        "\u0410LICE", // Cyrillic А
+      ]
+    ) {
+      assert.equal((await refusal(nick)).code, "nick_taken", nick);
+    }
+    // Invisible, fillers only, marks only, or scripts mixed: invalid, saying why.
+    const invalid: [string, string][] = [
+      ["alice\u3164", "invisible"],
+      ["\u3164", "invisible"],
+      ["\u115f\u1160", "invisible"],
+      ["\uffa0bob", "invisible"],
+      ["bo\u200bb", "invisible"],
+      ["\u0301\u0301", "malformed"],
+      ["_bob", "malformed"],
+      ["b\u0301\u0301", "marks"],
+      ["dogмяу", "mixed_scripts"],
+    ];
+    for (const [nick, problem] of invalid) {
+      const error = await refusal(nick);
+      assert.equal(error.code, "nick_invalid", JSON.stringify(nick));
+      assert.equal(
+        error.message,
+        NICK_PROBLEM_MESSAGES[problem as keyof typeof NICK_PROBLEM_MESSAGES],
+      );
+    }
+    // The text dialect says the same, then asks again.
+    await text.nextLine();
+    text.write("dogмяу\n");
+    assert.equal(
+      await text.nextLine(),
+      "! nicknames may not mix scripts like Latin and Cyrillic",
+    );
+    assert.equal(await text.nextLine(), "Nickname?");
+    text.write("\u0430lice\n");
+    assert.equal(await text.nextLine(), `! ${ERROR_MESSAGES.nick_taken}`);
+    assert.equal(await text.nextLine(), "Nickname?");
+    // Renaming to a look-alike is refused too.
+    alice.client.send({ type: "nick", nick: "alice\u3164" });
+    assert.equal((await nextError(alice.client)).code, "nick_invalid");
+
+    for (const nick of ["小明", "José", "Jose\u0301-2"]) {
+      const { client, welcome } = await TestClient.join(server.port, nick);
+      assert.equal(welcome.nick, nick);
+      await client.close();
+    }
+    text.write("Иван\n");
+    await text.waitForLine(/^\* Welcome, Иван!/);
+    alice.client.send({ type: "who" });
+    const who = await alice.client.waitFor((e) => e.type === "who");
+    assert.deepEqual(who.type === "who" && who.users.sort(), ["alice", "Иван"]);
+  } finally {
+    await Promise.all([alice.client.close(), probe.close(), text.close()]);
     await server.stop();
   }
 });

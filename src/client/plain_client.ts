@@ -9,11 +9,11 @@
  */
 
 import type { ConnectOptions } from "./connect_options.ts";
-import { LineStream } from "../../protocol.ts";
+import { LineStream, NICK_PROBLEM_MESSAGES } from "../../protocol.ts";
 import { formatTarget } from "./chat_link.ts";
 import { ChatSession } from "./chat_session.ts";
 import { helpLines, parseTypedLine } from "../shared/commands.ts";
-import { isValidNick } from "../shared/sanitize.ts";
+import { nickProblem } from "../shared/sanitize.ts";
 import {
   errorLine,
   type Line,
@@ -88,8 +88,9 @@ export async function runPlainClient(options: ConnectOptions): Promise<number> {
       }
       if (nickAnswer) {
         // One reader for both: the session is asking for a nickname.
-        if (!isValidNick(line.trim())) {
-          print([errorLine("a nickname is 1-24 letters, digits, _ or -")]);
+        const problem = nickProblem(line.trim());
+        if (problem) {
+          print([errorLine(NICK_PROBLEM_MESSAGES[problem])]);
           Deno.stdout.writeSync(encoder.encode("Nickname: "));
           continue;
         }

@@ -12,7 +12,12 @@
  */
 
 import type { ConnectOptions } from "./connect_options.ts";
-import type { CommandFrame, RoomMessage, ServerEvent } from "../../protocol.ts";
+import {
+  type CommandFrame,
+  NICK_PROBLEM_MESSAGES,
+  type RoomMessage,
+  type ServerEvent,
+} from "../../protocol.ts";
 import { formatTarget } from "./chat_link.ts";
 import {
   ChatSession,
@@ -32,7 +37,7 @@ import {
   MODERN_EMOJI_WIDTHS,
   setEmojiWidths,
 } from "../shared/text_width.ts";
-import { isValidNick } from "../shared/sanitize.ts";
+import { nickProblem } from "../shared/sanitize.ts";
 import { Screen } from "./screen.ts";
 import {
   errorLine,
@@ -398,11 +403,8 @@ class FullScreenClient {
   }
 
   #answerNick(nick: string): void {
-    if (!isValidNick(nick)) {
-      return this.#show([
-        errorLine("a nickname is 1-24 letters, digits, _ or -"),
-      ]);
-    }
+    const problem = nickProblem(nick);
+    if (problem) return this.#show([errorLine(NICK_PROBLEM_MESSAGES[problem])]);
     const answer = this.#nickAnswer!;
     this.#nickAnswer = undefined;
     answer.resolve(nick);

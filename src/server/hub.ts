@@ -20,6 +20,7 @@ import {
   type ErrorCode,
   errorEvent,
   JSON_LINES,
+  nickErrorMessage,
   type RoomMessage,
   type ServerEvent,
   type ServerInfo,
@@ -33,10 +34,10 @@ import {
 import {
   characterCount,
   cleanText,
-  isValidNick,
   isValidRoom,
-  nickKey,
+  nickProblem,
 } from "../shared/sanitize.ts";
+import { NickIndex } from "./nick_index.ts";
 import { NickRoster } from "./roster.ts";
 import type { MessageStore } from "./store.ts";
 import { Outgoing, OutgoingBatch, type Recipient } from "./outgoing.ts";
@@ -124,7 +125,7 @@ export class Hub {
   #rooms = new Map<string, Set<Session>>();
   /** Each room's nicknames, in the same order as its members. */
   #rosters = new Map<string, NickRoster>();
-  #byNick = new Map<string, Session>();
+  #nickIndex = new NickIndex<Session>();
   #pending: { message: RoomMessage; sender: Session }[] = [];
   #closing = false;
   #nextId: number;
@@ -160,7 +161,7 @@ export class Hub {
 
   /** How many members are connected. */
   get size(): number {
-    return this.#byNick.size;
+    return this.#nickIndex.size;
   }
 
   /** The default room. */
@@ -175,15 +176,22 @@ export class Hub {
 
   /** The member with this nickname (any case or compatibility form). */
   findMember(nick: string): Session | undefined {
-    return this.#byNick.get(nickKey(nick));
+    return this.#nickIndex.find(nick);
   }
 
-  /** Why a nickname cannot be taken now, or `undefined` if it can. */
+  /**
+   * Why a nickname cannot be taken now, or `undefined` if it can. A name
+   * that looks like a connected member's is `nick_taken`, even when it also
+   * mixes scripts (`аlice` with a Cyrillic `а` beside `alice`): that is the
+   * refusal its sender understands.
+   */
   checkNick(nick: string, self?: Session): ErrorCode | undefined {
-    if (!isValidNick(nick)) return "nick_invalid";
-    const holder = this.#byNick.get(nickKey(nick));
-    if (holder && holder !== self) return "nick_taken";
-    return undefined;
+    const problem = nickProblem(nick);
+    if (problem !== undefined && problem !== "mixed_scripts") {
+      return "nick_invalid";
+    }
+    if (this.#nickIndex.conflict(nick, self)) return "nick_taken";
+    return problem === undefined ? undefined : "nick_invalid";
   }
 
   /**
@@ -197,7 +205,7 @@ export class Hub {
     const room = request.room?.trim() || this.#defaultRoom;
     if (!isValidRoom(room)) return "room_invalid";
     const session = new Session(recipient, nick, room, this.#now());
-    this.#byNick.set(nickKey(nick), session);
+    this.#nickIndex.add(nick, session);
     this.#enter(session, room, request.since);
     return session;
   }
@@ -234,10 +242,10 @@ export class Hub {
 
   /** Removes a member and announces it; safe to call twice. */
   leave(session: Session, reason?: string): void {
-    if (this.#byNick.get(nickKey(session.nick)) !== session) return;
+    if (this.#nickIndex.find(session.nick) !== session) return;
     // A member's last messages (and their echoes) go out before it leaves.
     this.flush();
-    this.#byNick.delete(nickKey(session.nick));
+    this.#nickIndex.remove(session.nick, session);
     this.#exit(session, reason);
   }
 
@@ -373,10 +381,12 @@ export class Hub {
   #rename(session: Session, nick: string): void {
     if (nick === session.nick) return;
     const refusal = this.checkNick(nick, session);
-    if (refusal) return session.send(errorEvent(refusal));
+    if (refusal) {
+      return session.send(errorEvent(refusal, nickErrorMessage(refusal, nick)));
+    }
     const old = session.nick;
-    this.#byNick.delete(nickKey(old));
-    this.#byNick.set(nickKey(nick), session);
+    this.#nickIndex.remove(old, session);
+    this.#nickIndex.add(nick, session);
     session.nick = nick;
     this.#rosters.get(session.room)?.rename(old, nick);
     this.#broadcast(session.room, {

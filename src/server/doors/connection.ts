@@ -17,6 +17,7 @@ import {
   type EventEncoder,
   JSON_LINES,
   LineSplitter,
+  nickErrorMessage,
   parseClientFrame,
   type ServerEvent,
 } from "../../../protocol.ts";
@@ -33,7 +34,7 @@ import { GuestNames } from "../guest_names.ts";
 import { COMPAT_LIMITS, SAFETY_TIMINGS } from "../../shared/limits.ts";
 import { passwordMatches } from "../password.ts";
 import { TokenBucket } from "../../shared/rate_limiter.ts";
-import { cleanText } from "../../shared/sanitize.ts";
+import { cleanText, isValidNick } from "../../shared/sanitize.ts";
 import {
   isQuitWord,
   shortHistory,
@@ -334,7 +335,7 @@ export class Connection implements Recipient {
         const nick = line.trim();
         const refusal = this.#settings.hub.checkNick(nick);
         if (refusal) {
-          this.#sendError(refusal);
+          this.#sendError(refusal, nickErrorMessage(refusal, nick));
           return this.#writeLine("Nickname?");
         }
         if (this.#settings.password !== undefined) {
@@ -475,8 +476,12 @@ export class Connection implements Recipient {
     const refusal = hub.checkNick(text);
     // A first send that is a valid nickname is the nickname (a message that
     // happens to be one cannot be told apart); a taken one gets a variant,
-    // since these programs cannot answer "choose another".
-    if (refusal === undefined || refusal === "nick_taken") {
+    // since these programs cannot answer "choose another" (not a look-alike
+    // that mixes scripts: none of its variants would be valid).
+    if (
+      refusal === undefined ||
+      (refusal === "nick_taken" && isValidNick(text))
+    ) {
       this.#chosenNick = text;
       return this.#admit(
         refusal ? guests.variant(text, isFree) : text,
@@ -518,7 +523,7 @@ export class Connection implements Recipient {
     const result = this.#settings.hub.hello(this, { nick, room, since });
     if (typeof result === "string") {
       this.#stage = "nick";
-      this.#sendError(result);
+      this.#sendError(result, nickErrorMessage(result, nick));
       if (this.#encoder === TEXT_LINES) this.#writeLine("Nickname?");
       return;
     }

@@ -27,6 +27,7 @@ import { errorEvent, type ServerEvent } from "../../../protocol.ts";
 import { GuestNames } from "../guest_names.ts";
 import { type Hub, Outgoing, type Recipient, type Session } from "../hub.ts";
 import { COMPAT_LIMITS } from "../../shared/limits.ts";
+import { isValidNick } from "../../shared/sanitize.ts";
 import { TokenBucket } from "../../shared/rate_limiter.ts";
 import { renderText, TEXT_LINES } from "../../shared/text_dialect.ts";
 import { isQuitWord, shortHistory, stripOwnPrefix } from "./unframed.ts";
@@ -227,8 +228,12 @@ export class UdpDoor {
     let nick: string;
     let firstMessage: string | undefined;
     // As over TCP: a valid nickname is the nickname, a taken one gets a
-    // variant, anything else is a guest's first message.
-    if (refusal === undefined || refusal === "nick_taken") {
+    // variant, anything else is a guest's first message (a look-alike that
+    // mixes scripts too: none of its variants would be valid).
+    if (
+      refusal === undefined ||
+      (refusal === "nick_taken" && isValidNick(wanted))
+    ) {
       member.chosenNick = wanted;
       nick = refusal ? this.#guests.variant(wanted, isFree) : wanted;
     } else {
