@@ -70,9 +70,11 @@ Compatibility door, for programs from socket tutorials (docs/protocol.md):
   --compat             send NICK alone first, then the rest of the banner line
                        (after ${COMPAT_LIMITS.nickWaitMs} ms or at the client's first bytes)
   --udp                also serve UDP on the same port number, one member per
-                       address. Off by default: UDP senders can be forged, so
-                       only addresses heard in the last ${UDP_EXPIRY_MINUTES} minutes are
-                       sent to, at most ${COMPAT_LIMITS.udpSendRate} datagrams a second each
+                       address and port. Off by default: UDP senders can be
+                       forged, so only addresses heard in the last ${UDP_EXPIRY_MINUTES} minutes
+                       are sent to, at most ${COMPAT_LIMITS.udpSendRate} datagrams a second per IP
+                       address (all its ports), and a new member's first
+                       reply is at most ${COMPAT_LIMITS.udpFirstReplyFactor}x the size of its datagram
 
 TLS (encrypted; clients join with chat connect --tls):
   --tls-cert FILE      PEM certificate (chain) to serve TLS with

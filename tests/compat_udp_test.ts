@@ -107,3 +107,97 @@ Deno.test("without --udp nothing answers a datagram", async () => {
     await server.stop();
   }
 });
+
+/** A UDP socket on `address` that records when each datagram arrives. */
+async function udpSocket(address = "127.0.0.1") {
+  const socket = dgram.createSocket("udp4");
+  const received: { at: number; data: Uint8Array }[] = [];
+  socket.on("message", (data: Uint8Array) => {
+    received.push({ at: performance.now(), data });
+  });
+  await new Promise<void>((resolve) => socket.bind(0, address, resolve));
+  return {
+    received,
+    send: (text: string, port: number) =>
+      socket.send(new TextEncoder().encode(text), port, "127.0.0.1"),
+    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+Deno.test("one host's many ports and quit-rejoin loops get at most 20 datagrams a second plus the burst; other addresses still join", async () => {
+  const server = await ServerProcess.start(["--udp", "--rate", "0"]);
+  const { client: watcher } = await TestClient.join(server.port, "watcher");
+  const attackers = await Promise.all(
+    Array.from({ length: 40 }, () => udpSocket()),
+  );
+  const newcomer = await udpSocket("127.0.0.2");
+  const stranger = await udpSocket("127.0.0.3");
+  try {
+    const start = performance.now();
+    attackers.forEach((a, i) => a.send(`attacker${i}`, server.port));
+    // 2.5 s: every 50 ms each port sends a message (800 a second, each one
+    // echoed and sent to all 40 members: 32,000 datagrams a second wanted);
+    // every fourth port quits and rejoins instead.
+    let sent = 0;
+    for (let tick = 0; tick < 50; tick++) {
+      attackers.forEach((a, i) => {
+        if (i % 4 === 0) {
+          a.send(
+            tick % 2 === 0 ? `attacker${i} : q` : `attacker${i}`,
+            server.port,
+          );
+        } else {
+          a.send(`attacker${i} : m${tick}`, server.port);
+        }
+        sent++;
+      });
+      if (tick === 25) newcomer.send("newcomer", server.port);
+      await sleep(50);
+    }
+    await sleep(500);
+    const end = performance.now();
+    const arrivals = attackers.flatMap((a) => a.received.map((r) => r.at))
+      .sort((a, b) => a - b);
+    const seconds = (end - start) / 1000;
+    console.log(
+      `udp: ${sent} datagrams sent from 40 ports, ${arrivals.length} received in ${
+        seconds.toFixed(1)
+      } s`,
+    );
+    assert.ok(arrivals.length >= 20, "the attacking host is still answered");
+    assert.ok(
+      arrivals.length <= 40 + 20 * seconds,
+      `${arrivals.length} datagrams in ${seconds.toFixed(1)} s`,
+    );
+    // Nor more than burst + rate in any one second.
+    for (let i = 0; i < arrivals.length; i++) {
+      let j = i;
+      while (j < arrivals.length && arrivals[j] < arrivals[i] + 1000) j++;
+      // (a little slack: arrivals can bunch up on a loaded machine)
+      assert.ok(j - i <= 40 + 20 + 5, `${j - i} datagrams within one second`);
+    }
+    // Another address got its welcome meanwhile, and the room heard it all.
+    assert.match(
+      new TextDecoder().decode(newcomer.received[0]?.data),
+      /^\* Welcome, newcomer!/,
+    );
+    await watcher.waitFor((e) => e.type === "join" && e.nick === "newcomer");
+
+    // A fresh address's 1-byte datagram draws at most 3 × 29 - 28 bytes.
+    stranger.send("z", server.port);
+    const deadline = Date.now() + 5000;
+    while (stranger.received.length === 0 && Date.now() < deadline) {
+      await sleep(20);
+    }
+    const reply = stranger.received[0]?.data;
+    assert.ok(reply, "the stranger got a reply");
+    assert.ok(reply.length <= 3 * 29 - 28, `${reply.length} bytes`);
+    assert.match(new TextDecoder().decode(reply), /^\* Welcome, z!/);
+  } finally {
+    await Promise.all([...attackers, newcomer, stranger].map((s) => s.close()));
+    await watcher.close();
+    await server.stop();
+  }
+});

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { ERROR_MESSAGES } from "../protocol.ts";
 import {
+  COMPAT_LIMITS,
   PROTOCOL_LIMITS,
   SAFETY_TIMINGS,
   SERVE_DEFAULTS,
@@ -35,6 +36,11 @@ const EXPECTED: Record<string, { flag: string; value: number }> = {
   "history size": { flag: "--max-db-mb", value: SERVE_DEFAULTS.maxDbMb },
   "line length": { flag: "fixed", value: PROTOCOL_LIMITS.maxFrameBytes },
   "message length": { flag: "fixed", value: PROTOCOL_LIMITS.maxTextChars },
+  "UDP replies": { flag: "fixed", value: COMPAT_LIMITS.udpSendRate },
+  "UDP first reply": {
+    flag: "fixed",
+    value: COMPAT_LIMITS.udpFirstReplyFactor,
+  },
 };
 
 function limitsTable(readme: string): Map<string, string[]> {

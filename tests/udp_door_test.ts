@@ -183,3 +183,144 @@ Deno.test("a member's invalid UTF-8 and its rate-limited messages still get one 
   assert.equal(refused.length, 1);
   assert.match(refused[0].text, /slow down/);
 });
+
+Deno.test("all source ports of one IP address share one send budget", () => {
+  const { hub, datagram, take, advance } = setup({ maxMembers: 100 });
+  for (let port = 5001; port <= 5050; port++) datagram(`p${port}`, port);
+  const loud = new FakeMember();
+  const session = hub.hello(loud, { nick: "loud" });
+  if (typeof session === "string") throw new Error(session);
+  // 50 members at one address, 10 messages each second: 500 datagrams a
+  // second wanted, at most the burst and then 20 a second sent.
+  let total = take().length;
+  for (let second = 0; second < 5; second++) {
+    for (let i = 0; i < 10; i++) {
+      hub.handle(session, { type: "say", text: `s${second}m${i}` });
+    }
+    hub.flush();
+    const sent = take();
+    total += sent.length;
+    assert.ok(sent.every((d) => d.address === "127.0.0.1"));
+    if (second > 0) {
+      assert.ok(sent.length <= COMPAT_LIMITS.udpSendRate, `${sent.length}`);
+      assert.ok(sent.length > 0, "the budget refills");
+    }
+    advance(1000);
+  }
+  assert.ok(
+    total <= COMPAT_LIMITS.udpSendBurst + 5 * COMPAT_LIMITS.udpSendRate,
+    `${total} datagrams in 5 seconds`,
+  );
+});
+
+Deno.test("quitting and rejoining does not reset an address's budgets", () => {
+  const { datagram, take, door } = setup({ rate: 1 });
+  let replies = 0;
+  for (let round = 0; round < 100; round++) {
+    const port = 5000 + (round % 3);
+    datagram("alice", port);
+    datagram("alice : hi", port);
+    datagram("alice : q", port);
+    replies += take().length;
+  }
+  assert.equal(door.size, 0, "every round ended with a quit");
+  assert.ok(
+    replies <= COMPAT_LIMITS.udpSendBurst,
+    `${replies} datagrams in one instant`,
+  );
+  assert.equal(door.budgetCount, 1, "one budget for the one address");
+});
+
+Deno.test("messages are limited per IP address, whatever the port, across rejoins", () => {
+  const { datagram, take } = setup({ rate: 1 });
+  datagram("alice", 5000);
+  datagram("bob", 5001);
+  take();
+  // The burst is 10 for the address, not 10 for each port.
+  for (let i = 0; i < 6; i++) {
+    datagram(`a${i}`, 5000);
+    datagram(`b${i}`, 5001);
+  }
+  let refused = take().filter((d) => /slow down/.test(d.text));
+  assert.equal(refused.length, 2);
+  datagram("bob : q", 5001);
+  datagram("bob", 5001);
+  take();
+  datagram("again", 5001);
+  refused = take().filter((d) => /slow down/.test(d.text));
+  assert.equal(refused.length, 1, "rejoining brought no new burst");
+});
+
+Deno.test("another address keeps its own budget while one is spent", () => {
+  const { hub, datagram, take } = setup({ maxMembers: 100 });
+  for (let port = 5001; port <= 5020; port++) datagram(`p${port}`, port);
+  const loud = new FakeMember();
+  const session = hub.hello(loud, { nick: "loud" });
+  if (typeof session === "string") throw new Error(session);
+  for (let i = 0; i < 20; i++) {
+    hub.handle(session, { type: "say", text: `${i}` });
+  }
+  hub.flush();
+  take();
+  datagram("p9999", 9999);
+  assert.deepEqual(take(), [], "127.0.0.1 has spent its budget");
+  datagram("newcomer", 5000, "127.0.0.2");
+  const welcome = take();
+  assert.equal(welcome.length, 1);
+  assert.equal(welcome[0].address, "127.0.0.2");
+  assert.match(welcome[0].text, /^\* Welcome, newcomer!/);
+});
+
+Deno.test("a new member's first reply is at most three times its datagram on the wire", () => {
+  const { hub, datagram, take } = setup();
+  const talker = new FakeMember();
+  const session = hub.hello(talker, { nick: "talker" });
+  if (typeof session === "string") throw new Error(session);
+  for (let i = 0; i < 5; i++) {
+    hub.handle(session, { type: "say", text: `${"历史".repeat(60)} ${i}` });
+  }
+  hub.flush();
+  const bound = (bytes: number) =>
+    COMPAT_LIMITS.udpFirstReplyFactor * (bytes + COMPAT_LIMITS.udpHeaderBytes) -
+    COMPAT_LIMITS.udpHeaderBytes;
+  // A forged 1-byte datagram: 29 bytes on the wire, at most 87 back.
+  datagram("a", 6001);
+  const [first] = take();
+  assert.ok(encoder.encode(first.text).length <= bound(1), first.text);
+  assert.match(first.text, /^\* Welcome, a!/);
+  // A guest's first datagram: welcome and echo together, within the bound.
+  datagram("?", 6002);
+  hub.flush();
+  const [guest] = take().filter((d) => d.port === 6002);
+  assert.ok(encoder.encode(guest.text).length <= bound(1), guest.text);
+  assert.match(guest.text, /^\* Welcome, guest-1![^]*guest-1: \?\n$/);
+  // Later datagrams are not bound by it: the room's messages come whole.
+  hub.handle(session, { type: "say", text: "长".repeat(200) });
+  hub.flush();
+  const later = take().filter((d) => d.port === 6001);
+  assert.equal(later.length, 1);
+  assert.ok(encoder.encode(later[0].text).length > 600);
+  // A longer naming datagram has room for more of its welcome: who is here
+  // (not the recent messages, 360 bytes each).
+  datagram("a-long-name-for-history", 6003);
+  const [longer] = take().filter((d) => d.port === 6003);
+  assert.ok(encoder.encode(longer.text).length <= bound(23), longer.text);
+  assert.match(longer.text, /You are in lobby with watcher, talker/);
+});
+
+Deno.test("budgets of addresses idle long enough to start afresh are forgotten", () => {
+  const { datagram, take, door, advance } = setup();
+  datagram("alice", 5000);
+  datagram("bob", 5000, "127.0.0.2");
+  take();
+  assert.equal(door.budgetCount, 2);
+  advance(
+    1000 * COMPAT_LIMITS.udpSendBurst / COMPAT_LIMITS.udpSendRate - 1,
+  );
+  door.sweep();
+  assert.equal(door.budgetCount, 2);
+  advance(1);
+  door.sweep();
+  assert.equal(door.budgetCount, 0);
+  assert.equal(door.size, 2, "the members stay");
+});

@@ -111,11 +111,21 @@ export const COMPAT_LIMITS = {
   /** How often silent UDP members are looked for. */
   udpSweepMs: 10_000,
   /**
-   * Datagrams per second the server sends to one address, and the burst:
-   * a spoofed source must not turn the server into an amplifier.
+   * Datagrams per second the server sends to one IP address, all its ports
+   * together, and the burst: a spoofed source must not turn the server into
+   * an amplifier.
    */
   udpSendRate: 20,
   udpSendBurst: 40,
+  /**
+   * A new member's first reply is at most this many times the size of the
+   * datagram that made it one, both counted with their IP and UDP headers:
+   * a forged 1-byte datagram (29 bytes on the wire) draws at most 87 bytes
+   * on the wire, not a 1,024-byte welcome.
+   */
+  udpFirstReplyFactor: 3,
+  /** The IPv4 and UDP headers every datagram carries (IPv6 adds 20 more). */
+  udpHeaderBytes: 28,
 } as const;
 
 /** How the door router tells connections apart (docs/protocol.md, "Opening"). */

@@ -9,11 +9,13 @@
  * the room's other events reach a member one datagram each.
  *
  * UDP source addresses can be forged, so the door is off by default, never
- * sends to an address that has not spoken for `COMPAT_LIMITS.udpExpiryMs`, and
- * never sends one address more than `udpSendRate` datagrams a second: a
- * spoofed datagram must not turn the server into an amplifier against the
- * forged address. Datagrams are at most 1,024 bytes, cut on a character
- * boundary.
+ * sends to an address that has not spoken for `COMPAT_LIMITS.udpExpiryMs`,
+ * never sends one IP address more than `udpSendRate` datagrams a second
+ * (all its ports together, across quits and rejoins: {@link ./udp_budget.ts}),
+ * and makes a new member's first reply no bigger than `udpFirstReplyFactor`
+ * times the datagram that made it one: a spoofed datagram must not turn the
+ * server into an amplifier against the forged address. Datagrams are at most
+ * 1,024 bytes, cut on a character boundary.
  *
  * {@linkcode UdpDoor} holds the decisions and takes a `send` function;
  * {@linkcode startUdpDoor} binds the socket (`node:dgram`, which needs no
@@ -30,6 +32,7 @@ import { COMPAT_LIMITS } from "../../shared/limits.ts";
 import { isValidNick } from "../../shared/sanitize.ts";
 import { TokenBucket } from "../../shared/rate_limiter.ts";
 import { renderText, TEXT_LINES } from "../../shared/text_dialect.ts";
+import { UdpBudgets } from "./udp_budget.ts";
 import { isQuitWord, shortHistory, stripOwnPrefix } from "./unframed.ts";
 import { truncateUtf8 } from "./utf8_chunks.ts";
 
@@ -43,7 +46,10 @@ export type SendDatagram = (
 /** Options for {@linkcode UdpDoor}. */
 export interface UdpDoorOptions {
   hub: Hub;
-  /** Messages per second a member may send, and the burst (as over TCP). */
+  /**
+   * Messages per second one IP address may send, all its members together,
+   * and the burst (the rate a TCP client has).
+   */
   rate: number;
   burst: number;
   /** Members at once; datagrams from further addresses get "server full". */
@@ -60,21 +66,22 @@ const encoder = new TextEncoder();
 /** How long closing waits for the last datagrams to be handed to the OS. */
 const UDP_CLOSE_WAIT_MS = 500;
 
-/** One source address, as a member of the hub. */
+/** One source address and port, as a member of the hub. */
 class UdpMember implements Recipient {
   session: Session | undefined;
   /** The name this address chose, kept to strip it as a prefix. */
   chosenNick = "";
   lastHeardAt: number;
-  /** Messages this address may send (the same rule as over TCP). */
-  readonly inbound: TokenBucket;
-  /** Datagrams the server may send to this address. */
-  readonly outbound: TokenBucket;
+  /**
+   * The most bytes the first datagram to this member may hold, until it is
+   * sent (see `COMPAT_LIMITS.udpFirstReplyFactor`); then `undefined`.
+   */
+  firstReplyLimit: number | undefined;
   /**
    * A guest whose first datagram was a message gets its welcome and that
    * message's echo in one reply datagram: the welcome waits here.
    */
-  heldWelcome: Uint8Array | undefined;
+  heldWelcome: Uint8Array[] | undefined;
   holding = false;
 
   constructor(
@@ -82,39 +89,34 @@ class UdpMember implements Recipient {
     readonly port: number,
     readonly door: UdpDoor,
     now: () => number,
-    rate: number,
-    burst: number,
+    firstDatagramBytes: number,
   ) {
     this.lastHeardAt = now();
-    this.inbound = new TokenBucket({ rate, burst, now });
-    this.outbound = new TokenBucket({
-      rate: COMPAT_LIMITS.udpSendRate,
-      burst: COMPAT_LIMITS.udpSendBurst,
-      now,
-    });
+    this.firstReplyLimit = firstReplyLimit(firstDatagramBytes);
   }
 
   /** Called by the hub: one event, one datagram. */
   deliver(out: Outgoing): void {
     const event = out.event;
-    const bytes = event.type === "welcome"
-      ? encoder.encode(
-        renderText(shortHistory(event, COMPAT_LIMITS.unframedHistory)),
-      )
-      : out.bytes(TEXT_LINES);
+    const choices = event.type === "welcome"
+      ? welcomeRenditions(event)
+      : [out.bytes(TEXT_LINES)];
     if (this.holding) {
       if (event.type === "welcome") {
-        this.heldWelcome = bytes;
+        this.heldWelcome = choices;
         return;
       }
       if (this.#answersHeld(event)) {
         this.holding = false;
-        const held = this.heldWelcome ?? new Uint8Array(0);
+        const held = this.heldWelcome ?? [new Uint8Array(0)];
         this.heldWelcome = undefined;
-        return this.door.sendTo(this, concat(held, bytes));
+        return this.door.sendTo(
+          this,
+          held.map((welcome) => concat(welcome, choices[0])),
+        );
       }
     }
-    this.door.sendTo(this, bytes);
+    this.door.sendTo(this, choices);
   }
 
   /** The event that answers a guest's first message: its echo or an error. */
@@ -132,6 +134,7 @@ export class UdpDoor {
   #now: () => number;
   #guests: GuestNames;
   #decoder = new TextDecoder("utf-8", { fatal: true });
+  #budgets: UdpBudgets;
   /** Replies to addresses that are not members ("server full"), all told. */
   #strangerReplies = new TokenBucket({
     rate: COMPAT_LIMITS.udpSendRate,
@@ -144,11 +147,21 @@ export class UdpDoor {
     this.#send = send;
     this.#now = options.now ?? Date.now;
     this.#guests = options.guests ?? new GuestNames();
+    this.#budgets = new UdpBudgets({
+      rate: options.rate,
+      burst: options.burst,
+      now: this.#now,
+    });
   }
 
-  /** How many addresses are members now. */
+  /** How many addresses and ports are members now. */
   get size(): number {
     return this.#members.size;
+  }
+
+  /** How many IP addresses have a send and message budget now. */
+  get budgetCount(): number {
+    return this.#budgets.size;
   }
 
   /** Handles one datagram from `address`:`port`. */
@@ -173,13 +186,21 @@ export class UdpDoor {
     if (text === undefined || text.trim() === "") return;
     if (this.#members.size >= this.#options.maxMembers) {
       if (!this.#strangerReplies.take()) return;
+      if (!this.#budgets.of(address).outbound.take()) return;
       const full = encoder.encode(renderText(errorEvent("server_full")));
-      return this.#send(full, port, address);
+      return this.#send(
+        truncateUtf8(full, firstReplyLimit(data.length)),
+        port,
+        address,
+      );
     }
-    this.#join(key, address, port, text);
+    this.#join(key, address, port, text, data.length);
   }
 
-  /** Drops members silent for longer than the expiry; call now and then. */
+  /**
+   * Drops members silent for longer than the expiry, and the budgets of
+   * addresses that would start afresh anyway; call now and then.
+   */
   sweep(): void {
     const now = this.#now();
     for (const [key, member] of this.#members) {
@@ -187,6 +208,7 @@ export class UdpDoor {
       this.#members.delete(key);
       this.#leave(member, "timed out");
     }
+    this.#budgets.sweep();
   }
 
   /** Says `bye` to every member and removes them all. */
@@ -199,29 +221,32 @@ export class UdpDoor {
   }
 
   /**
-   * Sends a member one datagram, unless the address has been silent too long
-   * or has had its share of datagrams this second.
+   * Sends a member one datagram, the first of `choices` (longest first) that
+   * fits, unless the address has been silent too long or its IP address has
+   * had its share of datagrams this second.
    */
-  sendTo(member: UdpMember, bytes: Uint8Array): void {
+  sendTo(member: UdpMember, choices: Uint8Array[]): void {
     if (this.#now() - member.lastHeardAt >= COMPAT_LIMITS.udpExpiryMs) return;
-    if (!member.outbound.take()) return;
-    this.#send(
-      truncateUtf8(bytes, COMPAT_LIMITS.maxReplyBytes),
-      member.port,
-      member.address,
+    if (!this.#budgets.of(member.address).outbound.take()) return;
+    const limit = Math.min(
+      member.firstReplyLimit ?? COMPAT_LIMITS.maxReplyBytes,
+      COMPAT_LIMITS.maxReplyBytes,
     );
+    member.firstReplyLimit = undefined;
+    const bytes = choices.find((choice) => choice.length <= limit) ??
+      choices[choices.length - 1];
+    this.#send(truncateUtf8(bytes, limit), member.port, member.address);
   }
 
-  #join(key: string, address: string, port: number, text: string): void {
+  #join(
+    key: string,
+    address: string,
+    port: number,
+    text: string,
+    datagramBytes: number,
+  ): void {
     const hub = this.#options.hub;
-    const member = new UdpMember(
-      address,
-      port,
-      this,
-      this.#now,
-      this.#options.rate,
-      this.#options.burst,
-    );
+    const member = new UdpMember(address, port, this, this.#now, datagramBytes);
     const isFree = (nick: string) => hub.checkNick(nick) === undefined;
     const wanted = text.trim();
     const refusal = hub.checkNick(wanted);
@@ -244,11 +269,9 @@ export class UdpDoor {
     const result = hub.hello(member, { nick });
     if (typeof result === "string") {
       member.holding = false;
-      return this.#send(
+      return this.sendTo(member, [
         encoder.encode(renderText(errorEvent(result))),
-        port,
-        address,
-      );
+      ]);
     }
     member.session = result;
     this.#members.set(key, member);
@@ -264,7 +287,8 @@ export class UdpDoor {
       this.#members.delete(`${member.address}|${member.port}`);
       return this.#leave(member, "quit");
     }
-    if (!member.inbound.take()) {
+    // One budget per IP address: more ports, or rejoining, gives no more.
+    if (!this.#budgets.of(member.address).inbound.take()) {
       return member.deliver(new Outgoing(errorEvent("rate_limited")));
     }
     this.#options.hub.handle(session, { type: "say", text });
@@ -345,6 +369,33 @@ export function startUdpDoor(
     });
   });
   return bound.promise;
+}
+
+/**
+ * The most bytes a new member's first reply may hold when the datagram that
+ * made it a member held `datagramBytes`: `udpFirstReplyFactor` times as many
+ * on the wire, where each datagram also carries its IP and UDP headers.
+ */
+function firstReplyLimit(datagramBytes: number): number {
+  const header = COMPAT_LIMITS.udpHeaderBytes;
+  return COMPAT_LIMITS.udpFirstReplyFactor * (datagramBytes + header) - header;
+}
+
+/**
+ * A welcome as a member sees it, longest first: with the recent messages,
+ * its first line alone, then shorter, so the first reply to a new address
+ * can say at least `* Welcome, NAME!` within its size limit.
+ */
+function welcomeRenditions(
+  event: Extract<ServerEvent, { type: "welcome" }>,
+): Uint8Array[] {
+  const full = renderText(shortHistory(event, COMPAT_LIMITS.unframedHistory));
+  return [
+    full,
+    full.slice(0, full.indexOf("\n") + 1),
+    `* Welcome, ${event.nick}! You are in ${event.room}.\n`,
+    `* Welcome, ${event.nick}!\n`,
+  ].map((text) => encoder.encode(text));
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
