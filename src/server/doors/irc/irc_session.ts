@@ -12,8 +12,8 @@
 
 import {
   type CommandFrame,
-  ERROR_MESSAGES,
   type ErrorCode,
+  nickErrorMessage,
   type ServerEvent,
   VERSION,
 } from "../../../../protocol.ts";
@@ -334,11 +334,8 @@ export class IrcSession {
     if (code === "nick_taken") {
       return this.#numeric("433", nick, "Nickname is already in use");
     }
-    return this.#numeric(
-      "432",
-      nick,
-      ERROR_MESSAGES[code] ?? "Erroneous nickname",
-    );
+    // The wording says what is wrong (invisible, mixed scripts, …).
+    return this.#numeric("432", nick, nickErrorMessage(code, nick));
   }
 
   #setNick(nick: string): void {
