@@ -151,7 +151,9 @@ Deno.test("invalid UTF-8, NUL, bad JSON, wrong shapes and unknown types: an erro
     const textCases: [Uint8Array, string][] = [
       [bytes("caf", [0xe9], " au lait\n"), ERROR_MESSAGES.invalid_utf8],
       [bytes("nul", [0], "byte\n"), ERROR_MESSAGES.bad_text],
-      [bytes([0xff, 0xfe, 0xfd, 0x0a]), ERROR_MESSAGES.invalid_utf8],
+      // 0xFF with no telnet command after it (`FF FE FD` would be telnet's
+      // IAC DONT 253, which the text door now reads as telnet).
+      [bytes([0xc3, 0x28, 0xff, 0x0a]), ERROR_MESSAGES.invalid_utf8],
     ];
     for (const [line, wording] of textCases) {
       await carol.writeAll(line);

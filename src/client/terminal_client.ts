@@ -185,7 +185,9 @@ class FullScreenClient {
     this.#chatEditor = new LineEditor({
       completions: () => ({
         nicks: this.#session.users.filter((u) => u !== this.#session.nick),
-        commands: COMMANDS.map((c) => c.name),
+        commands: COMMANDS.filter((c) => c.door === undefined).map((c) =>
+          c.name
+        ),
       }),
     });
     this.#session = new ChatSession({

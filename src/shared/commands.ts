@@ -18,6 +18,12 @@ export interface Command {
   /** One line of help. */
   help: string;
   /**
+   * Which door alone has it: `"text"` for the server's text door (`nc`,
+   * `telnet`), which answers it itself; `chat connect` does not offer it.
+   * Absent: the chat client has it (and the text door too, with `toFrame`).
+   */
+  door?: "text";
+  /**
    * Turns the argument text into a frame, or returns the usage error.
    * Commands without it are handled by the client alone (`/r`, `/clear`).
    */
@@ -100,6 +106,13 @@ export const COMMANDS: readonly Command[] = [
     help: "Clear the screen.",
   },
   {
+    name: "/charset",
+    args: "utf-8|gb18030",
+    help:
+      "Say how your terminal writes text (gb18030: a Chinese Windows console).",
+    door: "text",
+  },
+  {
     name: "/quit",
     aliases: ["/exit", "/q"],
     args: "[REASON]",
@@ -109,10 +122,23 @@ export const COMMANDS: readonly Command[] = [
   },
 ];
 
+/** Where a line is typed: `chat connect`, or the server's text door. */
+export type Door = "client" | "text";
+
+/** True when `command` is there for a line typed at `door`. */
+function offeredAt(command: Command, door: Door): boolean {
+  return command.door === undefined ? true : command.door === door;
+}
+
 /** Finds a command by name or alias (`/nick`, case-insensitive). */
-export function findCommand(name: string): Command | undefined {
+export function findCommand(
+  name: string,
+  door: Door = "client",
+): Command | undefined {
   const wanted = name.toLowerCase();
-  return COMMANDS.find((c) => c.name === wanted || c.aliases?.includes(wanted));
+  return COMMANDS.find((c) =>
+    offeredAt(c, door) && (c.name === wanted || c.aliases?.includes(wanted))
+  );
 }
 
 /** A line typed by a user, after the `/` rules are applied. */
@@ -125,14 +151,17 @@ export type TypedLine =
  * Reads a typed line: `/name args` is a command, `//x` says `/x`, anything
  * else is a message.
  */
-export function parseTypedLine(line: string): TypedLine {
+export function parseTypedLine(
+  line: string,
+  door: Door = "client",
+): TypedLine {
   if (!line.startsWith("/") || line.startsWith("//")) {
     return { kind: "say", text: line.startsWith("//") ? line.slice(1) : line };
   }
   const space = line.indexOf(" ");
   const name = space === -1 ? line : line.slice(0, space);
   const args = space === -1 ? "" : line.slice(space + 1).trim();
-  const command = findCommand(name);
+  const command = findCommand(name, door);
   return command
     ? { kind: "command", command, args }
     : { kind: "unknown", name };
@@ -140,7 +169,7 @@ export function parseTypedLine(line: string): TypedLine {
 
 /** The `/help` text: one line per command. */
 export function helpLines(
-  include: (command: Command) => boolean = () => true,
+  include: (command: Command) => boolean = (c) => offeredAt(c, "client"),
 ): string[] {
   const rows = COMMANDS.filter(include).map((c) => {
     const usage = c.args ? `${c.name} ${c.args}` : c.name;

@@ -154,6 +154,14 @@ export const ROOM_LIMITS = {
   welcomeNamesShown: 20,
 } as const;
 
+/** Telnet clients on the text door (docs/protocol.md, "Telnet"). */
+export const TELNET_LIMITS = {
+  /** A second Ctrl-C within this long leaves; the first one only clears the line. */
+  interruptWindowMs: 2000,
+  /** Terminal columns assumed for character mode until the client reports its own (NAWS). */
+  defaultWidth: 80,
+} as const;
+
 /** Protocol limits fixed by docs/protocol.md. */
 export const PROTOCOL_LIMITS = {
   /** One frame (line), in bytes, newline excluded. */

@@ -43,6 +43,8 @@ import {
 } from "./unframed.ts";
 import { splitUtf8 } from "./utf8_chunks.ts";
 import { WriteQueue } from "../write_queue.ts";
+import { TelnetSession } from "./telnet/telnet_session.ts";
+import { charsetByName, TextCharset } from "./text_charset.ts";
 
 /** Settings a connection needs from the server. */
 export interface ConnectionSettings {
@@ -104,7 +106,6 @@ export class Connection implements Recipient {
   #session: Session | undefined;
   #pendingNick = "";
   #bucket: TokenBucket;
-  #decoder = new TextDecoder("utf-8", { fatal: true });
   #writes: WriteQueue;
   #closed = false;
   /** Set while `close` runs, so a close from inside it is not run twice. */
@@ -129,6 +130,28 @@ export class Connection implements Recipient {
   #bannerRest: string | undefined;
   #bannerTimer: ReturnType<typeof setTimeout> | undefined;
   #lastSmallWriteAt = 0;
+  // Telnet clients and GB18030 text (src/server/doors/telnet/,
+  // text_charset.ts): nothing changes for a client that uses neither.
+  #charset = new TextCharset((name) =>
+    this.#writeLine(
+      `* Your text is ${name.toUpperCase()}, not UTF-8: this connection now uses ${name.toUpperCase()} both ways (/charset utf-8 changes it back).`,
+    )
+  );
+  #telnet = new TelnetSession({
+    charset: this.#charset,
+    send: (bytes) => {
+      if (!this.#closed) this.#writes.push(bytes);
+    },
+    print: (line) => this.#writeLine(line),
+    line: (text) => this.#receiveLine(text),
+    tooLong: () => this.#sendError("too_long"),
+    leave: () => this.close("quit", { type: "bye", reason: "goodbye" }),
+    mayStart: () => this.#dialect === "text",
+    takePending: () => {
+      clearTimeout(this.#unframedTimer);
+      return this.#splitter.takePartial();
+    },
+  });
   /** Where the peer is, for logs. */
   readonly peer: string;
 
@@ -186,26 +209,31 @@ export class Connection implements Recipient {
       while (!this.#closed) {
         const n = await this.#conn.read(buffer);
         if (n === null) break;
-        const chunk = buffer.subarray(0, n);
         this.#heard();
-        this.#input.receive(chunk, Date.now());
-        this.#splitter.push(chunk, (piece) => {
-          if (this.#closed) return;
-          if (piece.kind === "too_long") {
-            this.#discardingUnframed = this.#input.framing !== "lines";
-            this.#sendError("too_long");
-          } else this.#receive(piece.bytes);
-        });
-        this.#scheduleUnframed();
+        this.#telnet.receive(buffer.subarray(0, n), this.#receivePlain);
       }
     } catch (error) {
       if (!this.#closed) reason = errorName(error);
     }
+    this.#telnet.end(this.#receivePlain);
     // What an unframed peer sent just before closing (or resetting) is its
     // last message: one-shot tutorial clients send, then close at once.
     if (this.#input.flushesAtEnd) this.#takeUnframed();
     this.close(this.#closeReason || reason);
   }
+
+  /** Reads bytes of a client that is not telnet: lines, or unframed input. */
+  #receivePlain = (chunk: Uint8Array): void => {
+    this.#input.receive(chunk, Date.now());
+    this.#splitter.push(chunk, (piece) => {
+      if (this.#closed) return;
+      if (piece.kind === "too_long") {
+        this.#discardingUnframed = this.#input.framing !== "lines";
+        this.#sendError("too_long");
+      } else this.#receive(piece.bytes);
+    });
+    this.#scheduleUnframed();
+  };
 
   /** Queues an event; drops the connection if its queue is over the bound. */
   deliver(out: Outgoing): void {
@@ -266,7 +294,8 @@ export class Connection implements Recipient {
   }
 
   #enqueue(bytes: Uint8Array): void {
-    if (!this.#closed) this.#writes.push(bytes);
+    if (this.#closed) return;
+    this.#writes.push(this.#charset.encode(this.#telnet.outgoing(bytes)));
   }
 
   /** Writes one chunk: cut small for an unframed peer, else all at once. */
@@ -292,12 +321,17 @@ export class Connection implements Recipient {
     // NUL never belongs in chat text; refusing the line says so, where
     // stripping it would silently send something else.
     if (bytes.includes(0)) return this.#sendError("bad_text");
-    let line: string;
-    try {
-      line = this.#decoder.decode(bytes);
-    } catch {
-      return this.#sendError("invalid_utf8");
+    const mayGuess = this.#dialect === "text";
+    const line = this.#charset.decodeLine(bytes, mayGuess);
+    if (line === undefined) {
+      return this.#sendError("invalid_utf8", this.#charset.refusal(bytes));
     }
+    this.#receiveLine(line, unframed);
+  }
+
+  /** A decoded line, from the line splitter or a telnet client's editor. */
+  #receiveLine(line: string, unframed = false): void {
+    if (this.#stage === "closing") return;
     if (!this.#dialectChosen) {
       if (line.trim() === "") return; // Blank lines before a nick are noise.
       this.#dialectChosen = true;
@@ -330,6 +364,11 @@ export class Connection implements Recipient {
   }
 
   #receiveText(line: string): void {
+    // Before the nickname too: a line of GBK may have settled it wrongly.
+    const typed = this.#stage === "nick" && parseTypedLine(line.trim(), "text");
+    if (typed && typed.kind === "command" && typed.command.door === "text") {
+      return this.#chooseCharset(typed.args);
+    }
     switch (this.#stage) {
       case "nick": {
         const nick = line.trim();
@@ -341,11 +380,13 @@ export class Connection implements Recipient {
         if (this.#settings.password !== undefined) {
           this.#pendingNick = nick;
           this.#stage = "password";
+          this.#telnet.secret = true;
           return this.#writeLine("Password?");
         }
         return this.#admit(nick, undefined, undefined);
       }
       case "password":
+        this.#telnet.secret = false;
         if (!passwordMatches(line.trim(), this.#settings.password ?? "")) {
           return this.#refusePassword();
         }
@@ -359,7 +400,7 @@ export class Connection implements Recipient {
 
   #receiveTextCommand(line: string): void {
     if (line.trim() === "") return;
-    const typed = parseTypedLine(line);
+    const typed = parseTypedLine(line, "text");
     if (typed.kind === "say") {
       return this.#command({ type: "say", text: typed.text });
     }
@@ -371,10 +412,16 @@ export class Connection implements Recipient {
     }
     if (typed.command.name === "/help") {
       return this.#writeLine(
-        ["* Commands:", ...helpLines((c) => c.toFrame !== undefined)].join(
+        [
+          "* Commands:",
+          ...helpLines((c) => c.toFrame !== undefined || c.door === "text"),
+        ].join(
           "\n",
         ),
       );
+    }
+    if (typed.command.name === "/charset") {
+      return this.#chooseCharset(typed.args);
     }
     if (!typed.command.toFrame) {
       return this.#sendError(
@@ -387,6 +434,21 @@ export class Connection implements Recipient {
       return this.#sendError("bad_frame", frame);
     }
     this.#command(frame);
+  }
+
+  /** `/charset NAME`: the user says how their terminal writes text. */
+  #chooseCharset(args: string): void {
+    const name = charsetByName(args);
+    if (name === undefined) {
+      return this.#sendError(
+        "bad_frame",
+        `usage: /charset utf-8|gb18030 (now ${this.#charset.name})`,
+      );
+    }
+    this.#charset.choose(name);
+    this.#writeLine(
+      `* This connection now uses ${name.toUpperCase()} both ways.`,
+    );
   }
 
   // -------------------------------------------------------------------------

@@ -1,0 +1,269 @@
+/**
+ * Telnet on a text connection: the parser, the option negotiation and the
+ * line editor of one client, behind the two calls a connection makes —
+ * {@linkcode TelnetSession.receive} for what it reads and
+ * {@linkcode TelnetSession.outgoing} for what it writes.
+ *
+ * Nothing changes for a client until it sends a telnet command, so `nc`
+ * users and tutorial programs see the same bytes as before. From its first
+ * command on, a client's lines end only at Enter (never at a pause, as
+ * unframed input does), `\n` goes out as telnet's `\r\n`, Ctrl-C (`IAC IP`,
+ * `IAC BRK`, or 0x03) clears the line and a second one within 2 s leaves,
+ * `IAC AYT` is answered, and a client that negotiates (Windows telnet,
+ * PuTTY, `mode character`) is offered server echo: in character mode the
+ * server edits the line ({@linkcode CharLineEditor}).
+ *
+ * @module
+ */
+
+import {
+  IacParser,
+  type IacSink,
+  TELNET,
+  type TelnetCommand,
+} from "./iac_parser.ts";
+import {
+  OPTION,
+  optionBytes,
+  OptionNegotiator,
+  SERVER_POLICY,
+} from "./negotiation.ts";
+import { CharLineEditor, type CharLineSink } from "./char_line_editor.ts";
+import type { TextCharset } from "../text_charset.ts";
+import { PROTOCOL_LIMITS, TELNET_LIMITS } from "../../../shared/limits.ts";
+
+/** What a {@linkcode TelnetSession} needs from its connection. */
+export interface TelnetSessionOptions {
+  /** The connection's charset: keys are decoded and echo encoded with it. */
+  charset: TextCharset;
+  /** Queues bytes for the client exactly as given (commands, echo). */
+  send(bytes: Uint8Array): void;
+  /** Shows the client a line of its own (above the line being typed). */
+  print(line: string): void;
+  /** A line the client finished. */
+  line(text: string): void;
+  /** A line over the length limit was dropped. */
+  tooLong(): void;
+  /** Ctrl-C twice: the client leaves. */
+  leave(): void;
+  /** False where a connection must stay as it is (the JSON dialect). */
+  mayStart(): boolean;
+  /** Takes the bytes read before telnet began that are no line yet. */
+  takePending(): Uint8Array | undefined;
+  /** The clock, for the second Ctrl-C. @default {Date.now} */
+  now?: () => number;
+}
+
+const encoder = new TextEncoder();
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** Telnet for one connection. */
+export class TelnetSession {
+  #options: TelnetSessionOptions;
+  #parser = new IacParser();
+  #editor: CharLineEditor | undefined;
+  #negotiator: OptionNegotiator | undefined;
+  #plain: ((bytes: Uint8Array) => void) | undefined;
+  /** The client negotiated an option (not just Ctrl-C's timing mark). */
+  #negotiates = false;
+  #offered = false;
+  #lastInterruptAt: number | undefined;
+  #leaving = false;
+  /** Lines to show once a read is handled, after its commands are answered. */
+  #notices: string[] = [];
+  #parserSink: IacSink;
+  #editorSink: CharLineSink;
+
+  constructor(options: TelnetSessionOptions) {
+    this.#options = options;
+    this.#parserSink = {
+      data: (bytes) => this.#data(bytes),
+      start: () => this.#start(),
+      command: (command) => this.#command(command),
+    };
+    this.#editorSink = {
+      echo: (text) => options.send(options.charset.encodeText(text)),
+      line: (text) => options.line(text),
+      interrupt: () => this.#interrupt(),
+      tooLong: () => options.tooLong(),
+    };
+  }
+
+  /** True once the client sent a telnet command. */
+  get active(): boolean {
+    return this.#parser.active;
+  }
+
+  /** True while the server echoes and edits the line (character mode). */
+  get characterMode(): boolean {
+    return this.#editor?.echoing ?? false;
+  }
+
+  /** Hides what is typed from now on (a password), or shows it again. */
+  set secret(on: boolean) {
+    if (this.#editor) this.#editor.secret = on;
+  }
+
+  /**
+   * Reads one chunk. Bytes of a client that is not telnet go to `plain`
+   * untouched (a read without 0xFF costs one `indexOf`); a telnet client's
+   * lines come back through the options' `line`.
+   */
+  receive(chunk: Uint8Array, plain: (bytes: Uint8Array) => void): void {
+    if (!this.#parser.active) {
+      if (!this.#parser.holding && chunk.indexOf(TELNET.IAC) === -1) {
+        return plain(chunk);
+      }
+      if (!this.#options.mayStart()) return plain(chunk);
+    }
+    this.#plain = plain;
+    try {
+      this.#parser.push(chunk, this.#parserSink);
+    } finally {
+      this.#plain = undefined;
+    }
+    this.#afterRead();
+  }
+
+  /** At the end of input: what the parser still holds goes to `plain`. */
+  end(plain: (bytes: Uint8Array) => void): void {
+    this.#parser.end({ ...this.#parserSink, data: plain });
+  }
+
+  /**
+   * What the connection writes, made ready for a telnet client: `\n` as
+   * `\r\n`, and in character mode the line being typed taken off the screen
+   * before and drawn again after. Unchanged for other clients.
+   */
+  outgoing(utf8: Uint8Array): Uint8Array {
+    if (!this.#parser.active) return utf8;
+    const body = withCrLf(utf8);
+    const editor = this.#editor!;
+    if (!editor.showing) return body;
+    const before = encoder.encode(editor.hide());
+    const after = encoder.encode(editor.show());
+    const out = new Uint8Array(before.length + body.length + after.length);
+    out.set(before);
+    out.set(body, before.length);
+    out.set(after, before.length + body.length);
+    return out;
+  }
+
+  #data(bytes: Uint8Array): void {
+    if (!this.#parser.active) return this.#plain!(bytes);
+    const text = this.#options.charset.decodeKeys(bytes);
+    if (text !== "") this.#editor!.feed(text, this.#editorSink);
+  }
+
+  #start(): void {
+    this.#editor = new CharLineEditor({
+      maxBytes: PROTOCOL_LIMITS.maxFrameBytes,
+      width: TELNET_LIMITS.defaultWidth,
+    });
+    this.#negotiator = new OptionNegotiator(SERVER_POLICY, {
+      send: (verb, option) => this.#options.send(optionBytes(verb, option)),
+      changed: (side, option, enabled) => {
+        if (side !== "us" || option !== OPTION.ECHO) return;
+        this.#editor!.echoing = enabled;
+        // What was typed before the echo began is shown now.
+        if (enabled && this.#editor!.showing) {
+          this.#editorSink.echo(this.#editor!.show());
+        }
+      },
+    });
+    // A line begun before the first command is finished in the editor.
+    const pending = this.#options.takePending();
+    if (pending && pending.length > 0) this.#data(pending);
+  }
+
+  #command(command: TelnetCommand): void {
+    const editor = this.#editor!;
+    switch (command.type) {
+      case "option":
+        if (command.option !== OPTION.TIMING_MARK) this.#negotiates = true;
+        return this.#negotiator!.receive(command.verb, command.option);
+      case "subnegotiation":
+        if (
+          command.option === OPTION.NAWS && command.data.length >= 4 &&
+          this.#negotiator!.enabled("him", OPTION.NAWS)
+        ) {
+          editor.width = command.data[0] << 8 | command.data[1];
+        }
+        return;
+      case "signal":
+        switch (command.signal) {
+          case "IP":
+          case "BRK":
+            editor.clear(this.#editorSink);
+            return this.#interrupt();
+          case "AYT":
+            this.#notices.push("[yes, still here]");
+            return;
+          case "EC":
+            return editor.eraseCharacter(this.#editorSink);
+          case "EL":
+            return editor.clear(this.#editorSink);
+        }
+    }
+  }
+
+  /** Ctrl-C: the first one says how to leave, a second one soon after leaves. */
+  #interrupt(): void {
+    const now = (this.#options.now ?? Date.now)();
+    const last = this.#lastInterruptAt;
+    if (last !== undefined && now - last <= TELNET_LIMITS.interruptWindowMs) {
+      this.#leaving = true;
+      return;
+    }
+    this.#lastInterruptAt = now;
+    // In line mode the client's terminal showed `^C` where the cursor was;
+    // in character mode the line was just cleared.
+    const start = this.characterMode ? "" : "\n";
+    this.#notices.push(
+      `${start}* Ctrl-C: press it again to leave, or type /quit`,
+    );
+  }
+
+  /**
+   * After a read: offer echo to a client that negotiates, then show notices
+   * and leave. These wait for the end of the read so they follow the answer
+   * to `DO TIMING-MARK`: telnet discards output from Ctrl-C until then.
+   */
+  #afterRead(): void {
+    if (!this.#parser.active) return;
+    if (this.#negotiates && !this.#offered) {
+      this.#offered = true;
+      this.#negotiator!.request("us", OPTION.SUPPRESS_GO_AHEAD, true);
+      this.#negotiator!.request("us", OPTION.ECHO, true);
+    }
+    const notices = this.#notices;
+    this.#notices = [];
+    for (const notice of notices) this.#options.print(notice);
+    if (this.#leaving) {
+      this.#leaving = false;
+      this.#options.leave();
+    }
+  }
+}
+
+/** `bytes` with every bare `\n` written as `\r\n`. */
+export function withCrLf(bytes: Uint8Array): Uint8Array {
+  let bare = 0;
+  for (let i = bytes.indexOf(LF); i !== -1; i = bytes.indexOf(LF, i + 1)) {
+    if (i === 0 || bytes[i - 1] !== CR) bare++;
+  }
+  if (bare === 0) return bytes;
+  const out = new Uint8Array(bytes.length + bare);
+  let written = 0;
+  let from = 0;
+  for (let i = bytes.indexOf(LF); i !== -1; i = bytes.indexOf(LF, i + 1)) {
+    if (i > 0 && bytes[i - 1] === CR) continue;
+    out.set(bytes.subarray(from, i), written);
+    written += i - from;
+    out[written++] = CR;
+    from = i;
+  }
+  out.set(bytes.subarray(from), written);
+  return out;
+}

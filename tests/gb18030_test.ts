@@ -1,0 +1,124 @@
+/**
+ * GB18030 for Chinese Windows consoles: the GBK encoder built from the
+ * runtime's decoder, and a connection's charset switching when its text is
+ * not UTF-8 but GB18030.
+ */
+
+import assert from "node:assert/strict";
+import { encodeGbk, fitsGbk } from "../src/shared/gb18030.ts";
+import {
+  charsetByName,
+  gbCharactersEnd,
+  TextCharset,
+  utf8CharactersEnd,
+} from "../src/server/doors/text_charset.ts";
+
+const gb = new TextDecoder("gb18030", { fatal: true });
+const NIHAO_GBK = [0xc4, 0xe3, 0xba, 0xc3];
+
+Deno.test("你好 round-trips through GBK bytes", () => {
+  assert.deepEqual([...encodeGbk("你好")], NIHAO_GBK);
+  assert.equal(gb.decode(encodeGbk("你好")), "你好");
+  const text = "大家好！『中文』——1234 abc，。、￥€";
+  assert.equal(gb.decode(encodeGbk(text)), text);
+});
+
+Deno.test("every character of the two-byte table encodes back to its own bytes", () => {
+  let checked = 0;
+  for (let lead = 0x81; lead <= 0xfe; lead++) {
+    for (let trail = 0x40; trail <= 0xfe; trail++) {
+      if (trail === 0x7f) continue;
+      const character = gb.decode(new Uint8Array([lead, trail]));
+      const back = gb.decode(encodeGbk(character));
+      assert.equal(
+        back,
+        character,
+        `${lead.toString(16)}${trail.toString(16)}`,
+      );
+      checked++;
+    }
+  }
+  assert.equal(checked, 23940);
+});
+
+Deno.test("what GBK cannot carry is one ? per character as the user sees it", () => {
+  assert.equal(gb.decode(encodeGbk("hi 👋🏽 e\u0301!")), "hi ? ?!");
+  assert.equal(gb.decode(encodeGbk("😀中")), "?中");
+  assert.equal(fitsGbk("中文"), true);
+  assert.equal(fitsGbk("😀"), false);
+});
+
+Deno.test("a first line of GBK switches the connection to GB18030, once, and says so", () => {
+  const switched: string[] = [];
+  const charset = new TextCharset((name) => switched.push(name));
+  assert.equal(
+    charset.decodeLine(new TextEncoder().encode("bob"), true),
+    "bob",
+  );
+  assert.equal(charset.name, "utf-8", "ASCII proves nothing");
+  assert.equal(charset.decodeLine(new Uint8Array(NIHAO_GBK), true), "你好");
+  assert.equal(charset.name, "gb18030");
+  assert.deepEqual(switched, ["gb18030"]);
+  assert.deepEqual([...charset.encodeText("你好")], NIHAO_GBK);
+  assert.deepEqual([...charset.encode(new TextEncoder().encode("你好\n"))], [
+    ...NIHAO_GBK,
+    0x0a,
+  ]);
+  // A line that is not GB18030 (a lead byte without its second) is refused.
+  const broken = new Uint8Array([0x61, 0xc4]);
+  assert.equal(charset.decodeLine(broken, true), undefined);
+  assert.match(charset.refusal(broken), /GB18030 \(\/charset utf-8/);
+});
+
+Deno.test("once a line of UTF-8 came, GBK is refused with a hint, not guessed", () => {
+  const switched: string[] = [];
+  const charset = new TextCharset((name) => switched.push(name));
+  assert.equal(
+    charset.decodeLine(new TextEncoder().encode("你好"), true),
+    "你好",
+  );
+  assert.equal(charset.decodeLine(new Uint8Array(NIHAO_GBK), true), undefined);
+  assert.match(charset.refusal(new Uint8Array(NIHAO_GBK)), /\/charset gb18030/);
+  assert.deepEqual(switched, []);
+  // Bytes valid in neither get the plain wording; JSON connections never guess.
+  assert.equal(
+    charset.refusal(new Uint8Array([0xff, 0xfe])),
+    "that line is not valid UTF-8",
+  );
+  const json = new TextCharset(() => assert.fail("no switch"));
+  assert.equal(json.decodeLine(new Uint8Array(NIHAO_GBK), false), undefined);
+});
+
+Deno.test("/charset names: utf-8 and gb18030, and their everyday spellings", () => {
+  assert.equal(charsetByName("UTF8"), "utf-8");
+  assert.equal(charsetByName(" gbk "), "gb18030");
+  assert.equal(charsetByName("cp936"), "gb18030");
+  assert.equal(charsetByName("latin1"), undefined);
+  const charset = new TextCharset(() => assert.fail("chosen, not switched"));
+  charset.choose("gb18030");
+  assert.equal(charset.decodeLine(new Uint8Array(NIHAO_GBK), true), "你好");
+});
+
+Deno.test("keys in character mode: GBK bytes one at a time switch the charset on the first whole character", () => {
+  const switched: string[] = [];
+  const charset = new TextCharset((name) => switched.push(name));
+  const typed = [0x61, ...NIHAO_GBK, 0x0d].map((b) =>
+    charset.decodeKeys(new Uint8Array([b]))
+  ).join("");
+  assert.equal(typed, "a你好\r");
+  assert.deepEqual(switched, ["gb18030"]);
+  // UTF-8 split across reads waits for the rest of the character.
+  const utf8 = new TextCharset(() => assert.fail("UTF-8 is no switch"));
+  const bytes = new TextEncoder().encode("中文");
+  const out = [...bytes].map((b) => utf8.decodeKeys(new Uint8Array([b])));
+  assert.deepEqual(out, ["", "", "中", "", "", "文"]);
+});
+
+Deno.test("character boundaries: a character's first bytes wait for the rest", () => {
+  assert.equal(utf8CharactersEnd(new Uint8Array([0x61, 0xe4, 0xb8])), 1);
+  assert.equal(utf8CharactersEnd(new Uint8Array([0x61, 0xe4, 0xb8, 0xad])), 4);
+  assert.equal(utf8CharactersEnd(new Uint8Array([0x61, 0xff])), 2);
+  assert.equal(gbCharactersEnd(new Uint8Array([0x61, 0xc4])), 1);
+  assert.equal(gbCharactersEnd(new Uint8Array([0xc4, 0xe3, 0x81, 0x30])), 2);
+  assert.equal(gbCharactersEnd(new Uint8Array([0x81, 0x30, 0x81, 0x30])), 4);
+});
