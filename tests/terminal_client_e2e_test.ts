@@ -6,31 +6,17 @@
 
 import assert from "node:assert/strict";
 import type { ServerEvent } from "../protocol.ts";
-import {
-  ROOT,
-  ServerProcess,
-  tempDir,
-  TEST_ENV,
-  TestClient,
-} from "./helpers.ts";
+import { ROOT, ServerProcess, tempDir, TestClient } from "./helpers.ts";
+import { has, occurrences, shellQuote, Tmux, toolMissing } from "./tmux.ts";
 
 const WIDTH = 100;
 const HEIGHT = 30;
 
-async function tmuxMissing(): Promise<string | undefined> {
-  try {
-    const { success } = await new Deno.Command("tmux", {
-      args: ["-V"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success ? undefined : "tmux -V failed";
-  } catch {
-    return "tmux is not installed (.ci/run installs it with apt)";
-  }
-}
-
-const skipReason = await tmuxMissing();
+const skipReason = await toolMissing(
+  "tmux",
+  ["-V"],
+  ".ci/run installs it with apt",
+);
 if (skipReason) console.log(`terminal_client_e2e_test: skipped: ${skipReason}`);
 
 /** A port nothing listens on right now, to restart the server on. */
@@ -41,139 +27,37 @@ function freePort(): number {
   return port;
 }
 
-function shellQuote(word: string): string {
-  return `'${word.replaceAll("'", `'\\''`)}'`;
-}
-
-/** A private tmux server; every session runs one `chat connect`. */
-class Tmux {
-  readonly socket = `chat_e2e_${Deno.pid}_${
-    Math.random().toString(36).slice(2)
-  }`;
-
-  async run(...args: string[]): Promise<string> {
-    const output = await new Deno.Command("tmux", {
-      args: ["-u", "-L", this.socket, "-f", "/dev/null", ...args],
-      env: { ...TEST_ENV, LANG: "C.UTF-8" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const decoder = new TextDecoder();
-    if (!output.success) {
-      throw new Error(`tmux ${args[0]}: ${decoder.decode(output.stderr)}`);
-    }
-    return decoder.decode(output.stdout);
-  }
-
-  /**
-   * Starts `chat connect` in a new session. When it exits, the pane says
-   * `[exited N]` and whether the terminal left raw mode.
-   */
-  async connect(
-    name: string,
-    port: number,
-    args: string[],
-    term = "",
-  ): Promise<void> {
-    const chat = [
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      `${ROOT}main.ts`,
-      "connect",
-      `127.0.0.1:${port}`,
-      ...args,
-    ].map(shellQuote).join(" ");
-    const script = `${chat}; echo "[exited $?]"; ` +
-      `case "$(stty -a)" in *-icanon*) echo "[tty raw]";; ` +
-      `*) echo "[tty restored]";; esac; sleep 60`;
-    await this.run(
-      "new-session",
-      "-d",
-      "-s",
-      name,
-      "-x",
-      String(WIDTH),
-      "-y",
-      String(HEIGHT),
-      `env ${term} DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 LANG=C.UTF-8 sh -c ${
-        shellQuote(script)
-      }`,
-    );
-  }
-
-  /** The visible screen of a session, one string per row (`-e`: with attributes). */
-  async screen(name: string, attributes = false): Promise<string[]> {
-    const text = await this.run(
-      "capture-pane",
-      "-p",
-      ...(attributes ? ["-e"] : []),
-      "-t",
-      `=${name}:`,
-    );
-    return text.replace(/\n$/, "").split("\n");
-  }
-
-  async cursor(name: string): Promise<{ x: number; y: number }> {
-    const text = await this.run(
-      "display-message",
-      "-p",
-      "-t",
-      `=${name}:`,
-      "#{cursor_x} #{cursor_y}",
-    );
-    const [x, y] = text.trim().split(" ").map(Number);
-    return { x, y };
-  }
-
-  /** Types text literally (no Enter). */
-  async type(name: string, text: string): Promise<void> {
-    await this.run("send-keys", "-t", `=${name}:`, "-l", text);
-  }
-
-  /** Presses keys by tmux name: Enter, Left, C-c … */
-  async press(name: string, ...keys: string[]): Promise<void> {
-    await this.run("send-keys", "-t", `=${name}:`, ...keys);
-  }
-
-  /** Polls the screen until `check` passes; fails with the screen shown. */
-  async waitFor(
-    name: string,
-    what: string,
-    check: (rows: string[]) => boolean,
-    timeoutMs = 15_000,
-  ): Promise<string[]> {
-    const deadline = Date.now() + timeoutMs;
-    let rows: string[] = [];
-    while (Date.now() < deadline) {
-      rows = await this.screen(name);
-      if (check(rows)) return rows;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new Error(
-      `timed out waiting for ${what} on ${name}'s screen:\n${rows.join("\n")}`,
-    );
-  }
-
-  /** Stops the tmux server and removes its socket file. */
-  async kill(): Promise<void> {
-    let socketPath = "";
-    try {
-      socketPath = (await this.run("display-message", "-p", "#{socket_path}"))
-        .trim();
-      await this.run("kill-server");
-    } catch { /* already gone */ }
-    if (socketPath.endsWith(this.socket)) {
-      await Deno.remove(socketPath).catch(() => {});
-    }
-  }
-}
-
-const has = (text: string) => (rows: string[]) =>
-  rows.some((row) => row.includes(text));
-
-function occurrences(rows: string[], text: string): number {
-  return rows.filter((row) => row.includes(text)).length;
+/**
+ * Starts `chat connect` in a new tmux session. When it exits, the pane says
+ * `[exited N]` and whether the terminal left raw mode.
+ */
+async function connect(
+  tmux: Tmux,
+  name: string,
+  port: number,
+  args: string[],
+  term = "",
+): Promise<void> {
+  const chat = [
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    `${ROOT}main.ts`,
+    "connect",
+    `127.0.0.1:${port}`,
+    ...args,
+  ].map(shellQuote).join(" ");
+  const script = `${chat}; echo "[exited $?]"; ` +
+    `case "$(stty -a)" in *-icanon*) echo "[tty raw]";; ` +
+    `*) echo "[tty restored]";; esac; sleep 60`;
+  await tmux.start(
+    name,
+    `env ${term} DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 LANG=C.UTF-8 sh -c ${
+      shellQuote(script)
+    }`,
+    WIDTH,
+    HEIGHT,
+  );
 }
 
 Deno.test({
@@ -189,11 +73,11 @@ Deno.test({
     const tmux = new Tmux();
     let carol: TestClient | undefined;
     try {
-      await tmux.connect("alice", port, ["--nick", "alice"]);
+      await connect(tmux, "alice", port, ["--nick", "alice"]);
       await tmux.waitFor("alice", "alice's welcome", has("Welcome, alice!"));
       await Promise.all([
-        tmux.connect("bob", port, ["--nick", "bob"]),
-        tmux.connect("dave", port, []),
+        connect(tmux, "bob", port, ["--nick", "bob"]),
+        connect(tmux, "dave", port, []),
       ]);
       await tmux.waitFor("bob", "bob's welcome", has("Welcome, bob!"));
       await tmux.waitFor("alice", "bob's join", has("bob joined lobby"));
@@ -345,7 +229,7 @@ Deno.test({
     const server = await ServerProcess.start();
     const tmux = new Tmux();
     try {
-      await tmux.connect("zed", server.port, ["--nick", "zed"], "TERM=dumb");
+      await connect(tmux, "zed", server.port, ["--nick", "zed"], "TERM=dumb");
       await tmux.waitFor("zed", "the welcome", has("Welcome, zed!"));
       await tmux.type("zed", "hello 你好");
       await tmux.press("zed", "Enter");
