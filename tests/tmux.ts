@@ -85,6 +85,36 @@ export class Tmux {
     );
   }
 
+  /**
+   * Starts a program (no shell between, so Ctrl-C reaches it alone) in a
+   * new session. When it exits the pane stays ({@linkcode waitExit}).
+   */
+  async startProgram(
+    name: string,
+    argv: string[],
+    env: Record<string, string>,
+    width: number,
+    height: number,
+  ): Promise<void> {
+    const assignments = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+    await this.run(
+      "set-option",
+      "-g",
+      "remain-on-exit",
+      "on",
+      ";",
+      "new-session",
+      "-d",
+      "-s",
+      name,
+      "-x",
+      String(width),
+      "-y",
+      String(height),
+      ["env", ...assignments, ...argv].map(shellQuote).join(" "),
+    );
+  }
+
   /** The visible screen of a session, one string per row (`-e`: with attributes). */
   async screen(name: string, attributes = false): Promise<string[]> {
     const text = await this.run(
@@ -136,6 +166,30 @@ export class Tmux {
     }
     throw new Error(
       `timed out waiting for ${what} on ${name}'s screen:\n${rows.join("\n")}`,
+    );
+  }
+
+  /**
+   * Waits until the program of a session started with
+   * {@linkcode startProgram} has exited; returns the screen it left.
+   */
+  async waitExit(name: string, timeoutMs = 15_000): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const dead = await this.run(
+        "display-message",
+        "-p",
+        "-t",
+        `=${name}:`,
+        "#{pane_dead}",
+      );
+      if (dead.trim() === "1") return await this.screen(name);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(
+      `${name}'s program did not exit:\n${
+        (await this.screen(name)).join("\n")
+      }`,
     );
   }
 

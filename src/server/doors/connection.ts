@@ -137,21 +137,8 @@ export class Connection implements Recipient {
       `* Your text is ${name.toUpperCase()}, not UTF-8: this connection now uses ${name.toUpperCase()} both ways (/charset utf-8 changes it back).`,
     )
   );
-  #telnet = new TelnetSession({
-    charset: this.#charset,
-    send: (bytes) => {
-      if (!this.#closed) this.#writes.push(bytes);
-    },
-    print: (line) => this.#writeLine(line),
-    line: (text) => this.#receiveLine(text),
-    tooLong: () => this.#sendError("too_long"),
-    leave: () => this.close("quit", { type: "bye", reason: "goodbye" }),
-    mayStart: () => this.#dialect === "text",
-    takePending: () => {
-      clearTimeout(this.#unframedTimer);
-      return this.#splitter.takePartial();
-    },
-  });
+  /** Made at the first read with a 0xFF in it: most clients never need it. */
+  #telnet: TelnetSession | undefined;
   /** Where the peer is, for logs. */
   readonly peer: string;
 
@@ -210,16 +197,39 @@ export class Connection implements Recipient {
         const n = await this.#conn.read(buffer);
         if (n === null) break;
         this.#heard();
-        this.#telnet.receive(buffer.subarray(0, n), this.#receivePlain);
+        const chunk = buffer.subarray(0, n);
+        if (this.#telnet || TelnetSession.mayBegin(chunk)) {
+          this.#telnet ??= this.#newTelnet();
+          this.#telnet.receive(chunk, this.#receivePlain);
+        } else this.#receivePlain(chunk);
       }
     } catch (error) {
       if (!this.#closed) reason = errorName(error);
     }
-    this.#telnet.end(this.#receivePlain);
+    this.#telnet?.end(this.#receivePlain);
     // What an unframed peer sent just before closing (or resetting) is its
     // last message: one-shot tutorial clients send, then close at once.
     if (this.#input.flushesAtEnd) this.#takeUnframed();
     this.close(this.#closeReason || reason);
+  }
+
+  /** Telnet for this connection: what it needs to read and write. */
+  #newTelnet(): TelnetSession {
+    return new TelnetSession({
+      charset: this.#charset,
+      send: (bytes) => {
+        if (!this.#closed) this.#writes.push(bytes);
+      },
+      print: (line) => this.#writeLine(line),
+      line: (text) => this.#receiveLine(text),
+      tooLong: () => this.#sendError("too_long"),
+      leave: () => this.close("quit", { type: "bye", reason: "goodbye" }),
+      mayStart: () => this.#dialect === "text",
+      takePending: () => {
+        clearTimeout(this.#unframedTimer);
+        return this.#splitter.takePartial();
+      },
+    });
   }
 
   /** Reads bytes of a client that is not telnet: lines, or unframed input. */
@@ -295,7 +305,8 @@ export class Connection implements Recipient {
 
   #enqueue(bytes: Uint8Array): void {
     if (this.#closed) return;
-    this.#writes.push(this.#charset.encode(this.#telnet.outgoing(bytes)));
+    if (this.#telnet) bytes = this.#telnet.outgoing(bytes);
+    this.#writes.push(this.#charset.encode(bytes));
   }
 
   /** Writes one chunk: cut small for an unframed peer, else all at once. */
@@ -380,13 +391,13 @@ export class Connection implements Recipient {
         if (this.#settings.password !== undefined) {
           this.#pendingNick = nick;
           this.#stage = "password";
-          this.#telnet.secret = true;
+          this.#telnet?.hideInput(true);
           return this.#writeLine("Password?");
         }
         return this.#admit(nick, undefined, undefined);
       }
       case "password":
-        this.#telnet.secret = false;
+        this.#telnet?.hideInput(false);
         if (!passwordMatches(line.trim(), this.#settings.password ?? "")) {
           return this.#refusePassword();
         }

@@ -101,8 +101,16 @@ export class TelnetSession {
   }
 
   /** Hides what is typed from now on (a password), or shows it again. */
-  set secret(on: boolean) {
+  hideInput(on: boolean): void {
     if (this.#editor) this.#editor.secret = on;
+  }
+
+  /**
+   * True when `chunk` could begin telnet (it holds 0xFF): until one does,
+   * a connection needs no session at all.
+   */
+  static mayBegin(chunk: Uint8Array): boolean {
+    return chunk.indexOf(TELNET.IAC) !== -1;
   }
 
   /**

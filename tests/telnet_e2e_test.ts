@@ -1,0 +1,351 @@
+/**
+ * End to end with real telnet clients: Debian's `telnet` in line mode and in
+ * character mode, and PuTTY's `plink -telnet`, each in tmux against the real
+ * server, chatting with a JSON member; and a GB18030 client (bytes written
+ * by the test) chatting with a UTF-8 one. Where a tool is missing, its test
+ * says skipped and why (.ci/run installs them with apt).
+ */
+
+import assert from "node:assert/strict";
+import type { ServerEvent } from "../protocol.ts";
+import { ServerProcess, tempDir, TestClient } from "./helpers.ts";
+import { has, Tmux, toolMissing } from "./tmux.ts";
+
+const WIDTH = 80;
+const HEIGHT = 24;
+const INSTALL = ".ci/run installs it with apt";
+
+const tmuxMissing = await toolMissing("tmux", ["-V"], INSTALL);
+// `telnet` has no harmless flag that exits 0; its man page is not needed,
+// only the program: `command -v` tells.
+const telnetMissing = tmuxMissing ??
+  await toolMissing("sh", ["-c", "command -v telnet"], INSTALL).then((r) =>
+    r && "telnet is not installed (.ci/run installs it with apt)"
+  );
+const plinkMissing = tmuxMissing ??
+  await toolMissing("plink", ["-V"], `putty-tools; ${INSTALL}`);
+for (
+  const [what, reason] of [["telnet", telnetMissing], ["plink", plinkMissing]]
+) {
+  if (reason) console.log(`telnet_e2e_test: ${what} tests skipped: ${reason}`);
+}
+
+function named(name: string, skip: string | undefined): string {
+  return skip ? `${name} (skipped: ${skip})` : name;
+}
+
+/** Runs a telnet client in a tmux session. */
+async function startClient(
+  tmux: Tmux,
+  name: string,
+  argv: string[],
+  home: string,
+): Promise<void> {
+  // HOME: no .telnetrc of the machine's user changes the client.
+  await tmux.startProgram(
+    name,
+    argv,
+    { HOME: home, LANG: "C.UTF-8" },
+    WIDTH,
+    HEIGHT,
+  );
+}
+
+const isMsg = (from: string, text: string) => (e: ServerEvent) =>
+  e.type === "msg" && e.from === from && e.text === text;
+
+/** The last row of the screen with anything on it. */
+function lastRow(rows: string[]): { row: number; text: string } {
+  for (let row = rows.length - 1; row >= 0; row--) {
+    if (rows[row].trim() !== "") return { row, text: rows[row].trimEnd() };
+  }
+  return { row: 0, text: "" };
+}
+
+Deno.test({
+  name: named(
+    "telnet in line mode: Ctrl-C clears and says how to leave, messages go both ways, a second Ctrl-C leaves",
+    telnetMissing,
+  ),
+  ignore: telnetMissing !== undefined,
+  fn: async () => {
+    const server = await ServerProcess.start();
+    const dir = await tempDir();
+    const tmux = new Tmux();
+    const { client: carol } = await TestClient.join(server.port, "carol");
+    try {
+      await startClient(tmux, "alice", [
+        "telnet",
+        "127.0.0.1",
+        String(server.port),
+      ], dir.path);
+      await tmux.waitFor(
+        "alice",
+        "the banner",
+        has("Please choose a nickname"),
+      );
+      await tmux.type("alice", "alice");
+      await tmux.press("alice", "Enter");
+      await tmux.waitFor("alice", "the welcome", has("Welcome, alice!"));
+
+      // Ctrl-C sends IAC IP and IAC DO TIMING-MARK; telnet shows nothing more
+      // until the timing mark is answered, so seeing the hint proves it was.
+      await tmux.type("alice", "never sent");
+      await tmux.press("alice", "C-c");
+      await tmux.waitFor(
+        "alice",
+        "the Ctrl-C hint",
+        has("* Ctrl-C: press it again to leave, or type /quit"),
+      );
+      await tmux.type("alice", "hello from telnet");
+      await tmux.press("alice", "Enter");
+      const skipped: ServerEvent[] = [];
+      await carol.waitFor(isMsg("alice", "hello from telnet"), 10_000, skipped);
+      assert.deepEqual(
+        skipped.filter((e) => e.type === "msg" && e.from === "alice"),
+        [],
+        "the cleared line was not sent",
+      );
+      carol.send({ type: "say", text: "hi alice 你好" });
+      await tmux.waitFor("alice", "carol's line", has("carol: hi alice 你好"));
+
+      await tmux.press("alice", "C-c");
+      await tmux.press("alice", "C-c");
+      const rows = await tmux.waitExit("alice");
+      assert.ok(
+        has("* Bye: goodbye")(rows) || has("Connection closed")(rows),
+        rows.join("\n"),
+      );
+      const leave = await carol.waitFor((e) =>
+        e.type === "leave" && e.nick === "alice"
+      );
+      assert.equal((leave as { reason?: string }).reason, "quit");
+    } finally {
+      await tmux.kill();
+      await carol.close();
+      await server.stop();
+      await dir.remove();
+    }
+  },
+});
+
+Deno.test({
+  name: named(
+    "telnet in character mode: the server echoes and edits, Backspace takes 中 whole, a message mid-typing redraws the line, Ctrl-U clears it",
+    telnetMissing,
+  ),
+  ignore: telnetMissing !== undefined,
+  fn: async () => {
+    const server = await ServerProcess.start();
+    const dir = await tempDir();
+    const tmux = new Tmux();
+    const { client: carol } = await TestClient.join(server.port, "carol");
+    try {
+      await startClient(tmux, "bob", [
+        "telnet",
+        "127.0.0.1",
+        String(server.port),
+      ], dir.path);
+      await tmux.waitFor("bob", "the banner", has("Please choose a nickname"));
+      await tmux.press("bob", "C-]");
+      await tmux.waitFor("bob", "the telnet prompt", has("telnet>"));
+      await tmux.type("bob", "mode character");
+      await tmux.press("bob", "Enter");
+
+      // Keys go one by one; what shows is the server's echo.
+      await tmux.type("bob", "bo中");
+      await tmux.waitFor("bob", "the echo", (r) => lastRow(r).text === "bo中");
+      await tmux.press("bob", "BSpace");
+      await tmux.waitFor("bob", "中 erased", (r) => lastRow(r).text === "bo");
+      let rows = await tmux.screen("bob");
+      assert.deepEqual(await tmux.cursor("bob"), {
+        x: 2,
+        y: lastRow(rows).row,
+      });
+      await tmux.type("bob", "b");
+      await tmux.press("bob", "Enter");
+      await tmux.waitFor("bob", "the welcome", has("Welcome, bob!"));
+      await carol.waitFor((e) => e.type === "join" && e.nick === "bob");
+
+      await tmux.type("bob", "半句 half");
+      await tmux.waitFor(
+        "bob",
+        "the half line",
+        (r) => lastRow(r).text === "半句 half",
+      );
+      carol.send({ type: "say", text: "ping from carol" });
+      rows = await tmux.waitFor(
+        "bob",
+        "carol's line",
+        has("carol: ping from carol"),
+      );
+      const bottom = lastRow(rows);
+      assert.equal(
+        bottom.text,
+        "半句 half",
+        "the half-typed line is drawn again below",
+      );
+      assert.match(rows[bottom.row - 1], /carol: ping from carol$/);
+      // 半句 takes 4 columns, " half" 5: the cursor is after them.
+      assert.deepEqual(await tmux.cursor("bob"), { x: 9, y: bottom.row });
+
+      await tmux.press("bob", "C-u");
+      await tmux.waitFor(
+        "bob",
+        "the cleared line",
+        (r) => !has("半句 half")(r),
+      );
+      assert.deepEqual((await tmux.cursor("bob")).x, 0);
+      await tmux.type("bob", "hello 世界");
+      await tmux.press("bob", "Enter");
+      const skipped: ServerEvent[] = [];
+      await carol.waitFor(isMsg("bob", "hello 世界"), 10_000, skipped);
+      assert.deepEqual(
+        skipped.filter((e) => e.type === "msg" && e.from === "bob"),
+        [],
+        "nothing typed was sent early",
+      );
+
+      await tmux.type("bob", "/quit");
+      await tmux.press("bob", "Enter");
+      await tmux.waitExit("bob");
+    } finally {
+      await tmux.kill();
+      await carol.close();
+      await server.stop();
+      await dir.remove();
+    }
+  },
+});
+
+Deno.test({
+  name: named(
+    "PuTTY's plink -telnet joins and chats, and Ctrl-C twice leaves",
+    plinkMissing,
+  ),
+  ignore: plinkMissing !== undefined,
+  fn: async () => {
+    const server = await ServerProcess.start();
+    const dir = await tempDir();
+    const tmux = new Tmux();
+    const { client: carol } = await TestClient.join(server.port, "carol");
+    try {
+      await startClient(
+        tmux,
+        "pat",
+        ["plink", "-telnet", "-P", String(server.port), "127.0.0.1"],
+        dir.path,
+      );
+      await tmux.waitFor("pat", "the banner", has("Please choose a nickname"));
+      await tmux.type("pat", "pat中");
+      await tmux.press("pat", "BSpace");
+      await tmux.press("pat", "Enter");
+      await tmux.waitFor("pat", "the welcome", has("Welcome, pat!"));
+      await tmux.type("pat", "hi from plink 你好");
+      await tmux.press("pat", "Enter");
+      await carol.waitFor(isMsg("pat", "hi from plink 你好"), 10_000);
+      carol.send({ type: "say", text: "back to plink 👋" });
+      await tmux.waitFor("pat", "carol's line", has("carol: back to plink 👋"));
+      await tmux.press("pat", "C-c");
+      await tmux.waitFor(
+        "pat",
+        "the Ctrl-C hint",
+        has("* Ctrl-C: press it again"),
+      );
+      await tmux.press("pat", "C-c");
+      await tmux.waitExit("pat");
+      const leave = await carol.waitFor((e) =>
+        e.type === "leave" && e.nick === "pat"
+      );
+      assert.equal((leave as { reason?: string }).reason, "quit");
+    } finally {
+      await tmux.kill();
+      await carol.close();
+      await server.stop();
+      await dir.remove();
+    }
+  },
+});
+
+/** A raw TCP client that reads GB18030. */
+class GbClient {
+  #conn: Deno.Conn;
+  #text = "";
+  #reading: Promise<void>;
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+    this.#reading = (async () => {
+      const decoder = new TextDecoder("gb18030");
+      const buffer = new Uint8Array(4096);
+      try {
+        for (;;) {
+          const n = await conn.read(buffer);
+          if (n === null) break;
+          this.#text += decoder.decode(buffer.subarray(0, n), { stream: true });
+        }
+      } catch { /* closed */ }
+    })();
+  }
+
+  async write(bytes: number[]): Promise<void> {
+    let data = new Uint8Array(bytes);
+    while (data.length > 0) data = data.subarray(await this.#conn.write(data));
+  }
+
+  /** Waits until `text` has been read; returns everything read so far. */
+  async waitFor(text: string, timeoutMs = 10_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#text.includes(text)) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `no ${JSON.stringify(text)} in ${JSON.stringify(this.#text)}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return this.#text;
+  }
+
+  async close(): Promise<void> {
+    try {
+      this.#conn.close();
+    } catch { /* closed */ }
+    await this.#reading;
+  }
+}
+
+// GBK bytes, as a Chinese Windows console sends them.
+const XIAOMING = [0xd0, 0xa1, 0xc3, 0xf7]; // 小明
+const NIHAO = [0xc4, 0xe3, 0xba, 0xc3]; // 你好
+
+Deno.test("a GB18030 client and a UTF-8 member exchange 你好 both ways", async () => {
+  const server = await ServerProcess.start();
+  const { client: carol } = await TestClient.join(server.port, "carol");
+  const gb = new GbClient(
+    await Deno.connect({ hostname: "127.0.0.1", port: server.port }),
+  );
+  try {
+    await gb.waitFor("Please choose a nickname");
+    await gb.write([...XIAOMING, 0x0a]);
+    const text = await gb.waitFor("Welcome, 小明!");
+    assert.match(text, /Your text is GB18030, not UTF-8.*\/charset utf-8/);
+    await carol.waitFor((e) => e.type === "join" && e.nick === "小明");
+
+    await gb.write([...NIHAO, 0x0d, 0x0a]);
+    await carol.waitFor(isMsg("小明", "你好"));
+    carol.send({ type: "say", text: "你好 小明 👋" });
+    // Read as GB18030: the Chinese arrives, the emoji GBK lacks is a `?`.
+    await gb.waitFor("carol: 你好 小明 ?\n");
+
+    // /charset switches back: UTF-8 is read and written again.
+    await gb.write([...new TextEncoder().encode("/charset utf-8\n")]);
+    await gb.waitFor("now uses UTF-8");
+    await gb.write([...new TextEncoder().encode("再见\n")]);
+    await carol.waitFor(isMsg("小明", "再见"));
+  } finally {
+    await gb.close();
+    await carol.close();
+    await server.stop();
+  }
+});
