@@ -107,7 +107,11 @@ Deno.test("Ctrl-C in line mode: the timing mark is answered first, then the hint
   s.tick(1500);
   s.read(IAC, IP, IAC, DO, TM);
   assert.equal(s.left(), 1);
-  assert.deepEqual(s.out.at(-1), [IAC, WILL, TM], "answered before leaving");
+  assert.deepEqual(
+    s.out.slice(-2),
+    [[IAC, WILL, TM], "print \r\n"],
+    "answered, then a new line, before leaving",
+  );
 });
 
 Deno.test("a Ctrl-C long after the first one only clears again; BRK counts as Ctrl-C", () => {

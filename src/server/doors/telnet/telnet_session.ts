@@ -220,14 +220,16 @@ export class TelnetSession {
   #interrupt(): void {
     const now = (this.#options.now ?? Date.now)();
     const last = this.#lastInterruptAt;
+    // In line mode the client's terminal showed `^C` where the cursor was:
+    // what follows starts a line of its own. In character mode the line was
+    // just taken off the screen.
+    const start = this.characterMode ? "" : "\n";
     if (last !== undefined && now - last <= TELNET_LIMITS.interruptWindowMs) {
+      if (start) this.#notices.push("");
       this.#leaving = true;
       return;
     }
     this.#lastInterruptAt = now;
-    // In line mode the client's terminal showed `^C` where the cursor was;
-    // in character mode the line was just cleared.
-    const start = this.characterMode ? "" : "\n";
     this.#notices.push(
       `${start}* Ctrl-C: press it again to leave, or type /quit`,
     );
