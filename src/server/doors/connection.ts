@@ -197,11 +197,7 @@ export class Connection implements Recipient {
         const n = await this.#conn.read(buffer);
         if (n === null) break;
         this.#heard();
-        const chunk = buffer.subarray(0, n);
-        if (this.#telnet || TelnetSession.mayBegin(chunk)) {
-          this.#telnet ??= this.#newTelnet();
-          this.#telnet.receive(chunk, this.#receivePlain);
-        } else this.#receivePlain(chunk);
+        this.#read(buffer.subarray(0, n));
       }
     } catch (error) {
       if (!this.#closed) reason = errorName(error);
@@ -211,6 +207,14 @@ export class Connection implements Recipient {
     // last message: one-shot tutorial clients send, then close at once.
     if (this.#input.flushesAtEnd) this.#takeUnframed();
     this.close(this.#closeReason || reason);
+  }
+
+  /** One read from the socket: a telnet client's, or plain bytes. */
+  #read(chunk: Uint8Array): void {
+    if (this.#telnet || TelnetSession.mayBegin(chunk)) {
+      this.#telnet ??= this.#newTelnet();
+      this.#telnet.receive(chunk, this.#receivePlain);
+    } else this.#receivePlain(chunk);
   }
 
   /** Telnet for this connection: what it needs to read and write. */
@@ -224,7 +228,7 @@ export class Connection implements Recipient {
       line: (text) => this.#receiveLine(text),
       tooLong: () => this.#sendError("too_long"),
       leave: () => this.close("quit", { type: "bye", reason: "goodbye" }),
-      mayStart: () => this.#dialect === "text",
+      mayStart: () => this.#encoder === TEXT_LINES,
       takePending: () => {
         clearTimeout(this.#unframedTimer);
         return this.#splitter.takePartial();
@@ -332,7 +336,7 @@ export class Connection implements Recipient {
     // NUL never belongs in chat text; refusing the line says so, where
     // stripping it would silently send something else.
     if (bytes.includes(0)) return this.#sendError("bad_text");
-    const mayGuess = this.#dialect === "text";
+    const mayGuess = this.#encoder === TEXT_LINES;
     const line = this.#charset.decodeLine(bytes, mayGuess);
     if (line === undefined) {
       return this.#sendError("invalid_utf8", this.#charset.refusal(bytes));
