@@ -28,7 +28,9 @@ function session(options: { json?: boolean } = {}) {
   const plain: Uint8Array[] = [];
   let left = 0;
   let pending: Uint8Array | undefined;
-  const charset = new TextCharset((name) => out.push(`switched ${name}`));
+  const charset = new TextCharset((notice) =>
+    out.push(`switched ${notice.includes("GB18030") ? "gb18030" : notice}`)
+  );
   const telnet: TelnetSession = new TelnetSession({
     charset,
     send: (bytes) => {

@@ -195,7 +195,10 @@ export class Tmux {
 
   /** Stops the tmux server and removes its socket file. */
   async kill(): Promise<void> {
-    let socketPath = "";
+    // Where tmux puts the socket, for when its server is already gone.
+    let socketPath = `${Deno.env.get("TMUX_TMPDIR") ?? "/tmp"}/tmux-${
+      Deno.uid() ?? 0
+    }/${this.socket}`;
     try {
       socketPath = (await this.run("display-message", "-p", "#{socket_path}"))
         .trim();

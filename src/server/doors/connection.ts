@@ -44,7 +44,7 @@ import {
 import { splitUtf8 } from "./utf8_chunks.ts";
 import { WriteQueue } from "../write_queue.ts";
 import { TelnetSession } from "./telnet/telnet_session.ts";
-import { charsetByName, TextCharset } from "./text_charset.ts";
+import { TextCharset } from "./text_charset.ts";
 
 /** Settings a connection needs from the server. */
 export interface ConnectionSettings {
@@ -132,11 +132,7 @@ export class Connection implements Recipient {
   #lastSmallWriteAt = 0;
   // Telnet clients and GB18030 text (src/server/doors/telnet/,
   // text_charset.ts): nothing changes for a client that uses neither.
-  #charset = new TextCharset((name) =>
-    this.#writeLine(
-      `* Your text is ${name.toUpperCase()}, not UTF-8: this connection now uses ${name.toUpperCase()} both ways (/charset utf-8 changes it back).`,
-    )
-  );
+  #charset = new TextCharset((notice) => this.#writeLine(notice));
   /** Made at the first read with a 0xFF in it: most clients never need it. */
   #telnet: TelnetSession | undefined;
   /** Where the peer is, for logs. */
@@ -453,17 +449,9 @@ export class Connection implements Recipient {
 
   /** `/charset NAME`: the user says how their terminal writes text. */
   #chooseCharset(args: string): void {
-    const name = charsetByName(args);
-    if (name === undefined) {
-      return this.#sendError(
-        "bad_frame",
-        `usage: /charset utf-8|gb18030 (now ${this.#charset.name})`,
-      );
-    }
-    this.#charset.choose(name);
-    this.#writeLine(
-      `* This connection now uses ${name.toUpperCase()} both ways.`,
-    );
+    const result = this.#charset.command(args);
+    if ("usage" in result) return this.#sendError("bad_frame", result.usage);
+    this.#writeLine(result.notice);
   }
 
   // -------------------------------------------------------------------------

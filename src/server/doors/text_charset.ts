@@ -50,15 +50,18 @@ export class TextCharset {
   #name: CharsetName = "utf-8";
   /** Text has shown which charset it is in (or the user chose): no guessing. */
   #settled = false;
-  #onSwitch: (name: CharsetName) => void;
+  #onSwitch: (notice: string) => void;
   #utf8 = new TextDecoder("utf-8", { fatal: true });
   #gb: TextDecoder | undefined;
   #lenient: TextDecoder | undefined;
   /** Bytes of a key not complete yet (character mode sends bytes as typed). */
   #keyTail: Uint8Array = EMPTY;
 
-  /** @param onSwitch called when the text made the connection switch. */
-  constructor(onSwitch: (name: CharsetName) => void) {
+  /**
+   * @param onSwitch called with the line to tell the user when their text
+   * made the connection switch.
+   */
+  constructor(onSwitch: (notice: string) => void) {
     this.#onSwitch = onSwitch;
   }
 
@@ -72,6 +75,21 @@ export class TextCharset {
     this.#name = name;
     this.#settled = true;
     this.#keyTail = EMPTY;
+  }
+
+  /**
+   * The user's `/charset ARGS`: the line that confirms it, or the usage
+   * when ARGS names no charset.
+   */
+  command(args: string): { notice: string } | { usage: string } {
+    const name = charsetByName(args);
+    if (name === undefined) {
+      return { usage: `usage: /charset utf-8|gb18030 (now ${this.#name})` };
+    }
+    this.choose(name);
+    return {
+      notice: `* This connection now uses ${name.toUpperCase()} both ways.`,
+    };
   }
 
   /**
@@ -162,7 +180,9 @@ export class TextCharset {
   #switchTo(name: CharsetName): void {
     this.#name = name;
     this.#settled = true;
-    this.#onSwitch(name);
+    this.#onSwitch(
+      `* Your text is ${name.toUpperCase()}, not UTF-8: this connection now uses ${name.toUpperCase()} both ways (/charset utf-8 changes it back).`,
+    );
   }
 
   #decodeGb(bytes: Uint8Array): string | undefined {
