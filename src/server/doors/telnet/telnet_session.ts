@@ -58,7 +58,27 @@ const encoder = new TextEncoder();
 const LF = 0x0a;
 const CR = 0x0d;
 
-/** Telnet for one connection. */
+/**
+ * Telnet for one connection.
+ *
+ * @example
+ * ```ts
+ * const sent: Uint8Array[] = [];
+ * const telnet = new TelnetSession({
+ *   charset: new TextCharset(() => {}),
+ *   send: (bytes) => sent.push(bytes),
+ *   print: () => {},
+ *   line: (text) => console.log(text),
+ *   tooLong: () => {},
+ *   leave: () => {},
+ *   mayStart: () => true,
+ *   takePending: () => undefined,
+ * });
+ * // Linux telnet's Ctrl-C: IAC IP, IAC DO TIMING-MARK.
+ * telnet.receive(new Uint8Array([255, 244, 255, 253, 6]), () => {});
+ * sent[0]; // → IAC WILL TIMING-MARK: Uint8Array [255, 251, 6]
+ * ```
+ */
 export class TelnetSession {
   #options: TelnetSessionOptions;
   #parser = new IacParser();
