@@ -44,6 +44,18 @@ export const SERVE_DEFAULTS = {
    * own oldest messages instead of filling the disk.
    */
   maxDbMb: 1024,
+  /**
+   * Connections one address may hold at once, silent, half-open and
+   * TLS-handshaking ones included; 0 turns every per-address limit off (a
+   * benchmark, or a lab behind one NAT address).
+   */
+  maxPerAddress: 20,
+  /** Connections of one address that may be joining at once (not yet members). */
+  maxUnauthPerAddress: 10,
+  /** New connections per second from one address (token bucket, burst of 2 s). */
+  connectsPerSecond: 10,
+  /** Hellos (joins) per second from one address; more wait their turn. */
+  hellosPerSecond: 2,
 } as const;
 
 /** How history is stored and pruned; the caps themselves are flags above. */
@@ -67,11 +79,46 @@ export const STORAGE_LIMITS = {
   storeErrorLogMs: 10_000,
 } as const;
 
+/**
+ * The fixed parts of per-address admission (src/server/admission.ts); the
+ * rest are flags in {@linkcode SERVE_DEFAULTS}.
+ */
+export const ADMISSION_LIMITS = {
+  /** The connect bucket holds this many seconds' worth of connections. */
+  connectBurstSeconds: 2,
+  /** Hellos one address may make at once before `hellosPerSecond` applies. */
+  helloBurst: 10,
+  /** A hello that would wait longer than this for its turn is refused instead. */
+  helloMaxWaitMs: 10_000,
+  /** Password checks one address gets per second while none was wrong. */
+  passwordChecksPerSecond: 2,
+  /** After a wrong password, the address's next check waits this long, doubling per wrong one. */
+  passwordBackoffStartMs: 1000,
+  /** The longest wait between two password checks of one address. */
+  passwordBackoffMaxMs: 60_000,
+  /** Wrong passwords are forgotten this long after the last one (or at a right one). */
+  passwordForgetMs: 10 * 60 * 1000,
+  /** A password check that would wait longer than this is refused without being made. */
+  passwordMaxWaitMs: 10_000,
+  /** Addresses remembered at most (their counters, backoff and flood allowance). */
+  maxTrackedAddresses: 50_000,
+  /** Refusals of one address are logged at most once per this interval, with a count. */
+  refusalLogIntervalMs: 1000,
+  /** Refusals being written at once; beyond it a refused socket is closed without a line. */
+  maxRefusalsInFlight: 64,
+  /**
+   * Open files the server needs beside its clients (its database, listeners,
+   * refusals in flight, Deno's own): the start warns when the limit cannot
+   * hold `--max-clients` plus this.
+   */
+  spareOpenFiles: 100,
+} as const;
+
 /** Fixed timings of the server's defences; not flags, but kept with the rest. */
 export const SAFETY_TIMINGS = {
   /** A pause this long between two refused messages ends a flood. */
   floodQuietMs: 1000,
-  /** Pause before closing after a wrong password, to slow guessing. */
+  /** A wrong password's refusal comes this long after the check, to slow guessing. */
   wrongPasswordDelayMs: 1000,
   /**
    * Longest a TLS handshake may take (less if `--handshake-seconds` is less):
@@ -79,6 +126,10 @@ export const SAFETY_TIMINGS = {
    * for the banner would otherwise hold its slot until it gives up.
    */
   tlsHandshakeMaxMs: 5000,
+  /** After an accept error (too many open files), the listener waits this long, doubling… */
+  acceptRetryStartMs: 100,
+  /** …up to this, then tries again: it never stops accepting for good. */
+  acceptRetryMaxMs: 1000,
 } as const;
 
 /**

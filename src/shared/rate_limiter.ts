@@ -15,6 +15,11 @@ export interface TokenBucketOptions {
   burst: number;
   /** The clock. @default {Date.now} */
   now?: () => number;
+  /**
+   * Tokens it starts with: less than `burst` for a connection that takes
+   * over what its address's last one left. @default {burst}
+   */
+  tokens?: number;
 }
 
 /**
@@ -36,11 +41,11 @@ export class TokenBucket {
   #quietMs: number;
   #now: () => number;
 
-  /** Starts full. */
+  /** Starts full, or with `options.tokens`. */
   constructor(options: TokenBucketOptions) {
     this.#rate = options.rate;
     this.#burst = Math.max(1, options.burst);
-    this.#tokens = this.#burst;
+    this.#tokens = Math.min(this.#burst, options.tokens ?? this.#burst);
     this.#now = options.now ?? Date.now;
     this.#updatedAt = this.#now();
     this.#quietMs = options.rate > 0
@@ -48,17 +53,16 @@ export class TokenBucket {
       : SAFETY_TIMINGS.floodQuietMs;
   }
 
-  /** Takes a token: true when the message may go, false when over the limit. */
-  take(): boolean {
+  /**
+   * Takes `cost` tokens (1 by default; a cheap command may cost less): true
+   * when the message may go, false when over the limit.
+   */
+  take(cost = 1): boolean {
     if (this.#rate <= 0) return true;
     const now = this.#now();
-    this.#tokens = Math.min(
-      this.#burst,
-      this.#tokens + ((now - this.#updatedAt) / 1000) * this.#rate,
-    );
-    this.#updatedAt = now;
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
+    this.#refill(now);
+    if (this.#tokens >= cost) {
+      this.#tokens -= cost;
       return true;
     }
     if (
@@ -69,6 +73,21 @@ export class TokenBucket {
     }
     this.#lastRefusedAt = now;
     return false;
+  }
+
+  /** The tokens held now (the burst when there is no limit). */
+  get tokens(): number {
+    if (this.#rate <= 0) return this.#burst;
+    this.#refill(this.#now());
+    return this.#tokens;
+  }
+
+  #refill(now: number): void {
+    this.#tokens = Math.min(
+      this.#burst,
+      this.#tokens + ((now - this.#updatedAt) / 1000) * this.#rate,
+    );
+    this.#updatedAt = now;
   }
 
   /**
