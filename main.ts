@@ -11,6 +11,7 @@ import { connect, type ConnectOptions } from "./client.ts";
 import { serve, type ServeOptions } from "./server.ts";
 import { readCaFile, TlsSetupError } from "./src/server/tls_setup.ts";
 import {
+  ADMISSION_LIMITS,
   COMPAT_LIMITS,
   CONNECT_DEFAULTS,
   SAFETY_TIMINGS,
@@ -61,6 +62,23 @@ Limits:
                        ever (default ${SERVE_DEFAULTS.keepDays})
   --max-db-mb N        history the database may hold, in MB; the oldest
                        messages go first, 0 = no cap (default ${SERVE_DEFAULTS.maxDbMb})
+
+Per address (an IP; for IPv6 its /64), so one machine cannot crowd out the rest:
+  --max-per-address N  connections at once from one address, silent and
+                       joining ones included; 0 turns every per-address limit
+                       off, e.g. a lab behind one NAT (default ${SERVE_DEFAULTS.maxPerAddress})
+  --max-unauth-per-address N  of those, how many may still be joining, not yet
+                       members, 0 = no limit (default ${SERVE_DEFAULTS.maxUnauthPerAddress})
+  --connects-per-second N  new connections a second from one address, bursts
+                       of ${ADMISSION_LIMITS.connectBurstSeconds} s, 0 = no limit (default ${SERVE_DEFAULTS.connectsPerSecond})
+  --hellos-per-second N  joins a second from one address (bursts of ${ADMISSION_LIMITS.helloBurst}); more
+                       wait their turn, 0 = no limit (default ${SERVE_DEFAULTS.hellosPerSecond})
+  Reconnecting does not refill --burst: a new connection starts with what the
+  address's last one left. Every command counts against --rate, ping a quarter.
+  Password checks: at most ${ADMISSION_LIMITS.passwordChecksPerSecond} a second per address; after a wrong one
+  the next waits ${
+  ADMISSION_LIMITS.passwordBackoffStartMs / 1000
+} s, doubling up to ${ADMISSION_LIMITS.passwordBackoffMaxMs / 1000} s.
 
 Compatibility door, for programs from socket tutorials (docs/protocol.md):
   Always on: a TCP client that never sends a newline is read anyway (what it
@@ -161,6 +179,10 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
     "first-bytes-seconds": { type: "string" },
     "keep-days": { type: "string" },
     "max-db-mb": { type: "string" },
+    "max-per-address": { type: "string" },
+    "max-unauth-per-address": { type: "string" },
+    "connects-per-second": { type: "string" },
+    "hellos-per-second": { type: "string" },
     compat: { type: "boolean" },
     udp: { type: "boolean" },
     help: { type: "boolean", short: "h" },
@@ -224,6 +246,26 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
     ),
     compat: values.compat ?? false,
     udp: values.udp ?? false,
+    maxPerAddress: parseCount(
+      values["max-per-address"],
+      "--max-per-address",
+      SERVE_DEFAULTS.maxPerAddress,
+    ),
+    maxUnauthPerAddress: parseCount(
+      values["max-unauth-per-address"],
+      "--max-unauth-per-address",
+      SERVE_DEFAULTS.maxUnauthPerAddress,
+    ),
+    connectsPerSecond: parseCount(
+      values["connects-per-second"],
+      "--connects-per-second",
+      SERVE_DEFAULTS.connectsPerSecond,
+    ),
+    hellosPerSecond: parseCount(
+      values["hellos-per-second"],
+      "--hellos-per-second",
+      SERVE_DEFAULTS.hellosPerSecond,
+    ),
   };
   if (!/^[\p{L}\p{M}\p{N}_-]{1,32}$/u.test(options.room)) {
     throw new UsageError(

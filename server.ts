@@ -11,10 +11,15 @@
 
 import { setImmediate } from "node:timers";
 import { VERSION } from "./protocol.ts";
+import { Admission, type Refusal, Ticket } from "./src/server/admission.ts";
 import { Connection } from "./src/server/doors/connection.ts";
 import { GuestNames } from "./src/server/guest_names.ts";
 import { Hub } from "./src/server/hub.ts";
-import { SAFETY_TIMINGS, SERVE_DEFAULTS } from "./src/shared/limits.ts";
+import {
+  ADMISSION_LIMITS,
+  SAFETY_TIMINGS,
+  SERVE_DEFAULTS,
+} from "./src/shared/limits.ts";
 import { acceptTls, TlsContext } from "./src/server/tls_conn.ts";
 import { checkTlsPair, readTlsFiles } from "./src/server/tls_setup.ts";
 import { SqliteStore } from "./src/server/store.ts";
@@ -54,6 +59,17 @@ export interface ServeOptions {
   keepDays?: number;
   /** Megabytes the history may use, oldest out first; 0 = no cap. @default {SERVE_DEFAULTS.maxDbMb} */
   maxDbMb?: number;
+  /**
+   * Connections one address may hold at once; 0 turns every per-address
+   * limit off. @default {SERVE_DEFAULTS.maxPerAddress}
+   */
+  maxPerAddress?: number;
+  /** Connections of one address still joining. @default {SERVE_DEFAULTS.maxUnauthPerAddress} */
+  maxUnauthPerAddress?: number;
+  /** New connections per second from one address. @default {SERVE_DEFAULTS.connectsPerSecond} */
+  connectsPerSecond?: number;
+  /** Hellos per second from one address. @default {SERVE_DEFAULTS.hellosPerSecond} */
+  hellosPerSecond?: number;
 }
 
 /** A running server. */
@@ -134,8 +150,21 @@ export function startServer(
   }
   pruner.start();
   const connections = new Set<Connection>();
-  /** TLS connections still in their handshake; they count toward the cap. */
+  /** TLS connections still in their handshake (their tickets count them). */
   const handshaking = new Set<Deno.Conn>();
+  const admission = new Admission({
+    maxClients: options.maxClients,
+    maxPerAddress: options.maxPerAddress ?? SERVE_DEFAULTS.maxPerAddress,
+    maxUnauthPerAddress: options.maxUnauthPerAddress ??
+      SERVE_DEFAULTS.maxUnauthPerAddress,
+    connectsPerSecond: options.connectsPerSecond ??
+      SERVE_DEFAULTS.connectsPerSecond,
+    hellosPerSecond: options.hellosPerSecond ?? SERVE_DEFAULTS.hellosPerSecond,
+    rate: options.rate,
+    burst: options.burst,
+  });
+  const refusals = new Refusals(log);
+  warnIfFewOpenFiles(options.maxClients, log);
   const tlsHandshakeMs = Math.min(
     SAFETY_TIMINGS.tlsHandshakeMaxMs,
     options.handshakeSeconds * 1000,
@@ -172,20 +201,47 @@ export function startServer(
     })
     : Promise.resolve();
 
+  /**
+   * Accepts until the server stops. An accept error (too many open files,
+   * most often) never ends it: it is logged, and the loop waits a little,
+   * longer while errors repeat, then goes on.
+   */
   async function acceptLoop(): Promise<void> {
-    for await (const conn of listener) {
-      const full = connections.size + handshaking.size >= options.maxClients;
-      if (tlsContext) {
-        admitTls(conn, tlsContext, full).catch((error) =>
-          log(`TLS connection error: ${error}`)
+    let retryMs = 0;
+    while (!stopping) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (stopping) return;
+        retryMs = Math.min(
+          SAFETY_TIMINGS.acceptRetryMaxMs,
+          Math.max(SAFETY_TIMINGS.acceptRetryStartMs, retryMs * 2),
         );
-      } else if (full) refuseFull(conn, options.maxClients, log);
-      else serveConnection(conn);
+        log(`accept error: ${errorText(error)}; retrying in ${retryMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, retryMs));
+        continue;
+      }
+      retryMs = 0;
+      if (stopping) return closeQuietly(conn);
+      accepted(conn);
     }
   }
 
-  function serveConnection(conn: Deno.Conn): void {
-    const connection = new Connection(conn, settings);
+  function accepted(conn: Deno.TcpConn): void {
+    const ticket = admission.open(conn.remoteAddr.hostname);
+    if (!(ticket instanceof Ticket)) {
+      return refusals.refuse(conn, ticket, tlsContext);
+    }
+    if (tlsContext) {
+      admitTls(conn, tlsContext, ticket).catch((error) =>
+        log(`TLS connection error: ${error}`)
+      );
+    } else serveConnection(conn, ticket);
+  }
+
+  function serveConnection(conn: Deno.Conn, ticket: Ticket): void {
+    const connection = new Connection(conn, settings, ticket);
     connections.add(connection);
     connection.run().finally(() => connections.delete(connection));
   }
@@ -194,19 +250,25 @@ export function startServer(
   async function admitTls(
     tcp: Deno.TcpConn,
     context: TlsContext,
-    full: boolean,
+    ticket: Ticket,
   ): Promise<void> {
-    if (!full) handshaking.add(tcp);
-    const result = await acceptTls(tcp, context, tlsHandshakeMs);
-    handshaking.delete(tcp);
+    handshaking.add(tcp);
+    let result: Deno.Conn | string;
+    try {
+      result = await acceptTls(tcp, context, tlsHandshakeMs);
+    } finally {
+      handshaking.delete(tcp);
+    }
     if (typeof result === "string") {
+      ticket.release();
       const addr = tcp.remoteAddr;
       return log(`disconnect ${addr.hostname}:${addr.port}: ${result}`);
     }
-    if (stopping) return closeQuietly(result);
-    // The "server full" line goes inside TLS, where the client can read it.
-    if (full) return refuseFull(result, options.maxClients, log);
-    serveConnection(result);
+    if (stopping) {
+      ticket.release();
+      return closeQuietly(result);
+    }
+    serveConnection(result, ticket);
   }
 
   const accepting = acceptLoop().catch((error) => {
@@ -239,25 +301,128 @@ export function startServer(
   };
 }
 
-function refuseFull(
-  conn: Deno.Conn,
-  maxClients: number,
-  log: (line: string) => void,
-): void {
-  const addr = conn.remoteAddr as Deno.NetAddr;
-  log(`full ${addr.hostname}:${addr.port}: refused (${maxClients} clients)`);
-  const text =
-    `Sorry, this server is full (${maxClients} clients). Try again later.\n`;
-  // Over TLS the write waits for a handshake that may never come: give up.
-  const timer = setTimeout(() => closeQuietly(conn), REFUSAL_LINGER_MS);
-  conn.write(new TextEncoder().encode(text)).catch(() => {}).finally(() => {
-    clearTimeout(timer);
-    closeQuietly(conn);
-  });
+/**
+ * Turns newcomers away cheaply: one plain line (inside TLS on a TLS server,
+ * where the client can read it), one log line (at most one a second per
+ * address, counting the rest), then close. No `Connection` is made. Only so
+ * many refusals are written at once; beyond that a refused socket is closed
+ * at once, so a flood of them cannot hold the server's open files.
+ */
+class Refusals {
+  #log: (line: string) => void;
+  #inFlight = 0;
+
+  constructor(log: (line: string) => void) {
+    this.#log = log;
+  }
+
+  refuse(conn: Deno.TcpConn, refusal: Refusal, tls?: TlsContext): void {
+    const addr = conn.remoteAddr;
+    if (refusal.log) {
+      const more = refusal.unlogged > 0
+        ? ` (and ${refusal.unlogged} more since the last line)`
+        : "";
+      this.#log(
+        `refused ${
+          formatHost(addr.hostname)
+        }:${addr.port}: ${refusal.why}${more}`,
+      );
+    }
+    if (this.#inFlight >= ADMISSION_LIMITS.maxRefusalsInFlight) {
+      return closeQuietly(conn);
+    }
+    this.#inFlight++;
+    this.#write(conn, refusal.line, tls).finally(() => this.#inFlight--);
+  }
+
+  async #write(
+    tcp: Deno.TcpConn,
+    line: string,
+    tls: TlsContext | undefined,
+  ): Promise<void> {
+    // A peer that never reads (or never finishes TLS) gets a short while.
+    let conn: Deno.Conn = tcp;
+    const timer = setTimeout(() => closeQuietly(conn), REFUSAL_LINGER_MS);
+    try {
+      if (tls) {
+        const result = await acceptTls(tcp, tls, REFUSAL_LINGER_MS);
+        if (typeof result === "string") return;
+        conn = result;
+      }
+      await conn.write(new TextEncoder().encode(line + "\n"));
+    } catch {
+      // Gone already.
+    } finally {
+      clearTimeout(timer);
+      closeQuietly(conn);
+    }
+  }
 }
 
-/** How long a refused newcomer has to read the "server full" line. */
+/** How long a refused newcomer has to read its line. */
 const REFUSAL_LINGER_MS = 2000;
+
+/**
+ * Warns (one line) when the open-file limit cannot hold `maxClients`
+ * connections plus what the server needs beside them: past it, accepting
+ * fails with "too many open files" and newcomers wait.
+ */
+async function warnIfFewOpenFiles(
+  maxClients: number,
+  log: (line: string) => void,
+): Promise<void> {
+  const limit = await openFileLimit();
+  const needed = maxClients + ADMISSION_LIMITS.spareOpenFiles;
+  if (limit === undefined || limit >= needed) return;
+  log(
+    `warning: the open-file limit (ulimit -n) is ${limit}, too low for --max-clients ${maxClients}; raise it to ${needed} or more (ulimit -n ${needed}) or lower --max-clients`,
+  );
+}
+
+/**
+ * This process's soft limit on open files: from /proc/self/limits on Linux,
+ * else from `ulimit -n` if running `sh` is allowed (never asking for a
+ * permission); `undefined` when it cannot be told.
+ */
+export async function openFileLimit(): Promise<number | undefined> {
+  const parse = (text: string) =>
+    text === "unlimited"
+      ? Infinity
+      : /^\d+$/.test(text)
+      ? Number(text)
+      : undefined;
+  try {
+    const path = "/proc/self/limits";
+    if (
+      Deno.permissions.querySync({ name: "read", path }).state === "granted"
+    ) {
+      const match = Deno.readTextFileSync(path).match(
+        /^Max open files\s+(\S+)/m,
+      );
+      if (match) return parse(match[1]);
+    }
+  } catch {
+    // Not Linux: ask the shell.
+  }
+  if (Deno.build.os === "windows") return undefined;
+  try {
+    const run = Deno.permissions.querySync({ name: "run", command: "sh" });
+    if (run.state !== "granted") return undefined;
+    const output = await new Deno.Command("sh", {
+      args: ["-c", "ulimit -n"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return parse(new TextDecoder().decode(output.stdout).trim());
+  } catch {
+    return undefined;
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
 
 function closeQuietly(conn: Deno.Conn): void {
   try {

@@ -182,7 +182,10 @@ async function waitForPort(port: number): Promise<number> {
   throw new Error(`port ${port} never opened`);
 }
 
-/** `chat serve`, storage on (a temp file), rate limit off. */
+/**
+ * `chat serve`, storage on (a temp file), rate limit off, and no
+ * per-address limits: every load-generator connection comes from 127.0.0.1.
+ */
 function chatTarget(): Target {
   return {
     name: "chat",
@@ -210,6 +213,8 @@ function chatTarget(): Target {
           "0",
           "--max-clients",
           String(maxClients),
+          "--max-per-address",
+          "0",
         ],
         /listening on [^\n]*:(\d+)/,
         undefined,

@@ -159,7 +159,7 @@ Deno.test("beyond --max-clients a newcomer reads 'server full' and is closed; th
     const line = await extra.nextLine();
     assert.match(line, /server is full \(3 clients\)/);
     assert.ok(await extra.waitClosed(3000), "the newcomer is closed");
-    await waitForLog(server, /full .*refused/);
+    await waitForLog(server, /refused .*server full \(3 clients\)/);
 
     a.client.send({ type: "say", text: "still here" });
     const msg = await b.client.waitFor((e) => e.type === "msg");

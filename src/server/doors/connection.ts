@@ -7,6 +7,12 @@
  * writes everything queued so far in a single call. A client that stops
  * reading fills its own queue and is dropped; nobody else waits for it.
  *
+ * Who may do what, how fast, is not decided here: the connection's
+ * {@linkcode Ticket} from src/server/admission.ts charges each command to
+ * the flood allowance and paces hellos and password checks. A hello or a
+ * password that must wait its turn pauses reading; the lines that came with
+ * it are handled after it, in order.
+ *
  * @module
  */
 
@@ -23,7 +29,9 @@ import {
 } from "../../../protocol.ts";
 import { helpLines, parseTypedLine } from "../../shared/commands.ts";
 import { TEXT_LINES } from "../../shared/text_dialect.ts";
+import { COMMAND_COSTS, type Ticket } from "../admission.ts";
 import {
+  type HelloRequest,
   type Hub,
   Outgoing,
   type OutgoingBatch,
@@ -33,7 +41,6 @@ import {
 import { GuestNames } from "../guest_names.ts";
 import { COMPAT_LIMITS, SAFETY_TIMINGS } from "../../shared/limits.ts";
 import { passwordMatches } from "../password.ts";
-import { TokenBucket } from "../../shared/rate_limiter.ts";
 import { cleanText, isValidNick } from "../../shared/sanitize.ts";
 import {
   isQuitWord,
@@ -85,16 +92,12 @@ const defaultGuests = new GuestNames();
 type Stage = "nick" | "password" | "member" | "closing";
 
 /**
- * Frames the flood limit counts: the ones other people see (a rename or a
- * room change is announced to a whole room, so it can spam like a message).
+ * Input that arrived while the connection waited, handled after the wait:
+ * a line's raw bytes, or a line a telnet client's editor already decoded.
  */
-const REACHES_OTHERS: ReadonlySet<string> = new Set([
-  "say",
-  "me",
-  "dm",
-  "nick",
-  "join",
-]);
+type HeldInput =
+  | { bytes: Uint8Array; unframed: boolean }
+  | { line: string; unframed: boolean };
 
 /** A connection from accept to close. Call {@linkcode Connection.run}. */
 export class Connection implements Recipient {
@@ -105,7 +108,13 @@ export class Connection implements Recipient {
   #stage: Stage = "nick";
   #session: Session | undefined;
   #pendingNick = "";
-  #bucket: TokenBucket;
+  /** Its place in admission: counts, flood allowance, hello and password pacing. */
+  #ticket: Ticket;
+  /** True while a hello or password check waits its turn (reads are paused). */
+  #waiting = false;
+  #waitTimer: ReturnType<typeof setTimeout> | undefined;
+  #held: HeldInput[] = [];
+  #readsPaused: PromiseWithResolvers<void> | undefined;
   #writes: WriteQueue;
   #closed = false;
   /** Set while `close` runs, so a close from inside it is not run twice. */
@@ -138,14 +147,14 @@ export class Connection implements Recipient {
   /** Where the peer is, for logs. */
   readonly peer: string;
 
-  /** Wraps an accepted connection. */
-  constructor(conn: Deno.Conn, settings: ConnectionSettings) {
+  /**
+   * Wraps an accepted connection and its admission ticket, which it releases
+   * when its socket closes.
+   */
+  constructor(conn: Deno.Conn, settings: ConnectionSettings, ticket: Ticket) {
     this.#conn = conn;
     this.#settings = settings;
-    this.#bucket = new TokenBucket({
-      rate: settings.rate,
-      burst: settings.burst,
-    });
+    this.#ticket = ticket;
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.peer = addr.hostname.includes(":")
       ? `[${addr.hostname}]:${addr.port}`
@@ -190,6 +199,9 @@ export class Connection implements Recipient {
     let reason = "disconnected";
     try {
       while (!this.#closed) {
+        // A hello waiting its turn: the bytes after it wait in the socket.
+        if (this.#readsPaused) await this.#readsPaused.promise;
+        if (this.#closed) break;
         const n = await this.#conn.read(buffer);
         if (n === null) break;
         this.#heard();
@@ -222,7 +234,9 @@ export class Connection implements Recipient {
       },
       print: (line) => this.#writeLine(line),
       line: (text) => this.#receiveLine(text),
-      tooLong: () => this.#sendError("too_long"),
+      tooLong: () => {
+        if (this.#allow(COMMAND_COSTS.invalid)) this.#sendError("too_long");
+      },
       leave: () => this.close("quit", { type: "bye", reason: "goodbye" }),
       mayStart: () => this.#encoder === TEXT_LINES,
       takePending: () => {
@@ -239,7 +253,7 @@ export class Connection implements Recipient {
       if (this.#closed) return;
       if (piece.kind === "too_long") {
         this.#discardingUnframed = this.#input.framing !== "lines";
-        this.#sendError("too_long");
+        if (this.#allow(COMMAND_COSTS.invalid)) this.#sendError("too_long");
       } else this.#receive(piece.bytes);
     });
     this.#scheduleUnframed();
@@ -281,6 +295,9 @@ export class Connection implements Recipient {
     clearTimeout(this.#handshakeTimer);
     clearTimeout(this.#unframedTimer);
     clearTimeout(this.#bannerTimer);
+    clearTimeout(this.#waitTimer);
+    this.#held = [];
+    this.#readsPaused?.resolve();
     if (!this.#writes.busy) return this.#closeSocket();
     // A peer that does not read must not hold the socket open for ever.
     this.#lingerTimer = setTimeout(() => this.#closeSocket(), LINGER_MS);
@@ -300,6 +317,7 @@ export class Connection implements Recipient {
     } catch {
       // Already closed.
     }
+    this.#ticket.release();
     this.#drained?.resolve();
   }
 
@@ -327,14 +345,24 @@ export class Connection implements Recipient {
   }
 
   #receive(bytes: Uint8Array, unframed = false): void {
+    // Behind a waiting hello: kept (copied, the read buffer is reused) and
+    // handled once it is through, so replies keep the order of the lines.
+    if (this.#waiting) {
+      this.#held.push({ bytes: bytes.slice(), unframed });
+      return;
+    }
     // After a wrong password nothing more is read: no second guess per delay.
     if (this.#stage === "closing") return;
     // NUL never belongs in chat text; refusing the line says so, where
     // stripping it would silently send something else.
-    if (bytes.includes(0)) return this.#sendError("bad_text");
+    if (bytes.includes(0)) {
+      if (this.#allow(COMMAND_COSTS.invalid)) this.#sendError("bad_text");
+      return;
+    }
     const mayGuess = this.#encoder === TEXT_LINES;
     const line = this.#charset.decodeLine(bytes, mayGuess);
     if (line === undefined) {
+      if (!this.#allow(COMMAND_COSTS.invalid)) return;
       return this.#sendError("invalid_utf8", this.#charset.refusal(bytes));
     }
     this.#receiveLine(line, unframed);
@@ -342,6 +370,10 @@ export class Connection implements Recipient {
 
   /** A decoded line, from the line splitter or a telnet client's editor. */
   #receiveLine(line: string, unframed = false): void {
+    if (this.#waiting) {
+      this.#held.push({ line, unframed });
+      return;
+    }
     if (this.#stage === "closing") return;
     if (!this.#dialectChosen) {
       if (line.trim() === "") return; // Blank lines before a nick are noise.
@@ -358,19 +390,31 @@ export class Connection implements Recipient {
   #receiveJson(line: string): void {
     if (line.trim() === "") return;
     const parsed = parseClientFrame(line);
-    if (!parsed.ok) return this.#sendError(parsed.code, parsed.message);
+    if (!parsed.ok) {
+      if (!this.#allow(COMMAND_COSTS.invalid)) return;
+      return this.#sendError(parsed.code, parsed.message);
+    }
     const frame = parsed.frame;
     if (frame.type === "hello") {
-      if (this.#session) return this.#sendError("already_joined");
-      if (
-        this.#settings.password !== undefined &&
-        !passwordMatches(frame.password ?? "", this.#settings.password)
-      ) {
-        return this.#refusePassword();
+      if (this.#session) {
+        if (!this.#allow(COMMAND_COSTS.invalid)) return;
+        return this.#sendError("already_joined");
       }
-      return this.#admit(frame.nick, frame.room, frame.since);
+      const request = {
+        nick: frame.nick,
+        room: frame.room,
+        since: frame.since,
+      };
+      if (this.#settings.password === undefined) return this.#hello(request);
+      return this.#checkPassword(
+        frame.password ?? "",
+        () => this.#hello(request),
+      );
     }
-    if (!this.#session) return this.#sendError("not_ready");
+    if (!this.#session) {
+      if (!this.#allow(COMMAND_COSTS.invalid)) return;
+      return this.#sendError("not_ready");
+    }
     this.#command(frame);
   }
 
@@ -385,6 +429,7 @@ export class Connection implements Recipient {
         const nick = line.trim();
         const refusal = this.#settings.hub.checkNick(nick);
         if (refusal) {
+          if (!this.#allow(COMMAND_COSTS.invalid)) return;
           this.#sendError(refusal, nickErrorMessage(refusal, nick));
           return this.#writeLine("Nickname?");
         }
@@ -394,14 +439,14 @@ export class Connection implements Recipient {
           this.#telnet?.hideInput(true);
           return this.#writeLine("Password?");
         }
-        return this.#admit(nick, undefined, undefined);
+        return this.#hello({ nick });
       }
       case "password":
         this.#telnet?.hideInput(false);
-        if (!passwordMatches(line.trim(), this.#settings.password ?? "")) {
-          return this.#refusePassword();
-        }
-        return this.#admit(this.#pendingNick, undefined, undefined);
+        return this.#checkPassword(
+          line.trim(),
+          () => this.#hello({ nick: this.#pendingNick }),
+        );
       case "member":
         return this.#receiveTextCommand(line);
       case "closing":
@@ -416,12 +461,14 @@ export class Connection implements Recipient {
       return this.#command({ type: "say", text: typed.text });
     }
     if (typed.kind === "unknown") {
+      if (!this.#allow(COMMAND_COSTS.invalid)) return;
       return this.#sendError(
         "unknown_command",
         `unknown command ${cleanText(typed.name.slice(0, 40))} (try /help)`,
       );
     }
     if (typed.command.name === "/help") {
+      if (!this.#allow(COMMAND_COSTS.help)) return;
       return this.#writeLine(
         [
           "* Commands:",
@@ -435,6 +482,7 @@ export class Connection implements Recipient {
       return this.#chooseCharset(typed.args);
     }
     if (!typed.command.toFrame) {
+      if (!this.#allow(COMMAND_COSTS.invalid)) return;
       return this.#sendError(
         "unknown_command",
         `${typed.command.name} works in the chat client only`,
@@ -442,6 +490,7 @@ export class Connection implements Recipient {
     }
     const frame = typed.command.toFrame(typed.args);
     if (typeof frame === "string") {
+      if (!this.#allow(COMMAND_COSTS.invalid)) return;
       return this.#sendError("bad_frame", frame);
     }
     this.#command(frame);
@@ -449,6 +498,7 @@ export class Connection implements Recipient {
 
   /** `/charset NAME`: the user says how their terminal writes text. */
   #chooseCharset(args: string): void {
+    if (!this.#allow(COMMAND_COSTS.help)) return;
     const result = this.#charset.command(args);
     if ("usage" in result) return this.#sendError("bad_frame", result.usage);
     this.#writeLine(result.notice);
@@ -548,14 +598,14 @@ export class Connection implements Recipient {
       (refusal === "nick_taken" && isValidNick(text))
     ) {
       this.#chosenNick = text;
-      return this.#admit(
-        refusal ? guests.variant(text, isFree) : text,
-        undefined,
-        undefined,
-      );
+      return this.#hello({
+        nick: refusal ? guests.variant(text, isFree) : text,
+      });
     }
-    this.#admit(guests.next(isFree), undefined, undefined);
-    if (this.#session) this.#receiveUnframedMessage(line);
+    this.#hello(
+      { nick: guests.next(isFree) },
+      () => this.#receiveUnframedMessage(line),
+    );
   }
 
   /** A message from an unframed peer: its own name prefix off, quit words. */
@@ -584,29 +634,143 @@ export class Connection implements Recipient {
     }
   }
 
-  #admit(nick: string, room: string | undefined, since: number | undefined) {
-    const result = this.#settings.hub.hello(this, { nick, room, since });
+  // -------------------------------------------------------------------------
+  // Admission: hellos and passwords wait their address's turn.
+
+  /**
+   * Runs `then` after `ms`, with reading paused and every line that arrives
+   * meanwhile held for after it; at once (no timer) when `ms` is 0.
+   */
+  #wait(ms: number, then: () => void): void {
+    if (ms <= 0) return then();
+    this.#waiting = true;
+    this.#readsPaused ??= Promise.withResolvers();
+    this.#waitTimer = setTimeout(() => {
+      this.#waiting = false;
+      if (this.#closed) return;
+      then();
+      this.#handleHeld();
+    }, ms);
+  }
+
+  /** Handles the input held during a wait, until another wait begins. */
+  #handleHeld(): void {
+    while (!this.#waiting && !this.#closed && this.#held.length > 0) {
+      const held = this.#held.shift()!;
+      if ("bytes" in held) this.#receive(held.bytes, held.unframed);
+      else this.#receiveLine(held.line, held.unframed);
+    }
+    if (this.#waiting) return;
+    this.#readsPaused?.resolve();
+    this.#readsPaused = undefined;
+  }
+
+  /**
+   * Checks a password when its address's turn comes (at most two checks a
+   * second per address, fewer after wrong ones), then runs `then` if right.
+   */
+  #checkPassword(given: string, then: () => void): void {
+    const wait = this.#ticket.passwordWait();
+    if (wait === undefined) return this.#refuseGuessing();
+    if (wait > 0) {
+      return this.#wait(wait, () => this.#checkPassword(given, then));
+    }
+    if (!passwordMatches(given, this.#settings.password ?? "")) {
+      this.#ticket.passwordFailed();
+      return this.#refusePassword();
+    }
+    this.#ticket.passwordSucceeded();
+    then();
+  }
+
+  /**
+   * A hello, once its address's turn comes (`--hellos-per-second`): admits
+   * the connection, then runs `then` if it became a member.
+   */
+  #hello(request: HelloRequest, then?: () => void): void {
+    const wait = this.#ticket.helloWait();
+    if (wait === undefined) {
+      if (!this.#allow(COMMAND_COSTS.invalid)) return;
+      this.#stage = "nick";
+      this.#sendError(
+        "rate_limited",
+        "too many joins from your address at once; try again in a moment",
+      );
+      if (this.#encoder === TEXT_LINES) this.#writeLine("Nickname?");
+      return;
+    }
+    this.#wait(wait, () => {
+      this.#admit(request);
+      if (this.#session && !this.#closed) then?.();
+    });
+  }
+
+  #admit(request: HelloRequest): void {
+    const hub = this.#settings.hub;
+    const result = hub.hello(this, request);
     if (typeof result === "string") {
       this.#stage = "nick";
-      this.#sendError(result, nickErrorMessage(result, nick));
+      this.#sendError(result, nickErrorMessage(result, request.nick));
       if (this.#encoder === TEXT_LINES) this.#writeLine("Nickname?");
+      return;
+    }
+    if (this.#closed) {
+      // The welcome itself ended this connection (a failed write, or more
+      // than a client that does not read may have queued) while hub.hello
+      // had not yet returned its session, so close() could not leave: leave
+      // now, or the nickname and the room's member would stay for ever.
+      hub.leave(result, this.#closeReason);
+      this.#settings.log(
+        `leave ${result.nick} ${this.peer}: ${this.#closeReason}`,
+      );
       return;
     }
     clearTimeout(this.#handshakeTimer);
     this.#session = result;
     this.#stage = "member";
+    this.#ticket.admitted();
     this.#settings.log(`join ${result.nick} ${this.peer} room=${result.room}`);
   }
 
+  /** A wrong password: the refusal and the close come after a delay. */
   #refusePassword(): void {
     this.#stage = "closing";
-    this.#sendError("bad_password");
     this.#settings.log(`refused ${this.peer}: wrong password`);
-    setTimeout(
-      () =>
-        this.close("wrong password", { type: "bye", reason: "wrong password" }),
-      SAFETY_TIMINGS.wrongPasswordDelayMs,
+    this.#wait(SAFETY_TIMINGS.wrongPasswordDelayMs, () => {
+      this.#sendError("bad_password");
+      this.close("wrong password", { type: "bye", reason: "wrong password" });
+    });
+  }
+
+  /** Too many wrong passwords from this address lately: no check at all. */
+  #refuseGuessing(): void {
+    this.#stage = "closing";
+    this.#settings.log(
+      `refused ${this.peer}: too many wrong passwords from ${this.#ticket.address}`,
     );
+    this.#sendError(
+      "rate_limited",
+      "too many wrong passwords from your address; try again later",
+    );
+    this.close("too many wrong passwords", {
+      type: "bye",
+      reason: "too many wrong passwords",
+    });
+  }
+
+  /**
+   * Takes `cost` from the flood allowance. Over it, the client is told
+   * (`rate_limited`), or after `--flood-seconds` of it is disconnected; the
+   * command is not run.
+   */
+  #allow(cost: number): boolean {
+    if (this.#ticket.take(cost)) return true;
+    if (this.#ticket.floodingFor() >= this.#settings.floodMs) {
+      const who = this.#session ? `${this.#session.nick} ` : "";
+      this.#settings.log(`flood ${who}${this.peer}`);
+      this.close("flooding", { type: "bye", reason: "flooding" });
+    } else this.#sendError("rate_limited");
+    return false;
   }
 
   #command(frame: Exclude<ClientFrame, { type: "hello" }>): void {
@@ -620,15 +784,8 @@ export class Connection implements Recipient {
         reason: "goodbye",
       });
     }
-    if (REACHES_OTHERS.has(frame.type)) {
-      if (!this.#bucket.take()) {
-        if (this.#bucket.floodingFor() >= this.#settings.floodMs) {
-          this.#settings.log(`flood ${session.nick} ${this.peer}`);
-          return this.close("flooding", { type: "bye", reason: "flooding" });
-        }
-        return this.#sendError("rate_limited");
-      }
-    }
+    // Every command is work and a reply, so every one counts.
+    if (!this.#allow(COMMAND_COSTS[frame.type])) return;
     this.#settings.hub.handle(session, frame);
   }
 }
