@@ -305,12 +305,13 @@ export function startServer(
  * Turns newcomers away cheaply: one plain line (inside TLS on a TLS server,
  * where the client can read it), one log line (at most one a second per
  * address, counting the rest), then close. No `Connection` is made. Only so
- * many refusals are written at once; beyond that a refused socket is closed
- * at once, so a flood of them cannot hold the server's open files.
+ * many TLS refusals, which need a handshake, are made at once; beyond that a
+ * refused socket is closed at once, so a flood of them cannot hold the
+ * server's open files.
  */
 class Refusals {
   #log: (line: string) => void;
-  #inFlight = 0;
+  #tlsInFlight = 0;
 
   constructor(log: (line: string) => void) {
     this.#log = log;
@@ -328,11 +329,12 @@ class Refusals {
         }:${addr.port}: ${refusal.why}${more}`,
       );
     }
-    if (this.#inFlight >= ADMISSION_LIMITS.maxRefusalsInFlight) {
+    if (!tls) return void this.#write(conn, refusal.line, undefined);
+    if (this.#tlsInFlight >= ADMISSION_LIMITS.maxTlsRefusalsInFlight) {
       return closeQuietly(conn);
     }
-    this.#inFlight++;
-    this.#write(conn, refusal.line, tls).finally(() => this.#inFlight--);
+    this.#tlsInFlight++;
+    this.#write(conn, refusal.line, tls).finally(() => this.#tlsInFlight--);
   }
 
   async #write(

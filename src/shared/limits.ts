@@ -104,8 +104,13 @@ export const ADMISSION_LIMITS = {
   maxTrackedAddresses: 50_000,
   /** Refusals of one address are logged at most once per this interval, with a count. */
   refusalLogIntervalMs: 1000,
-  /** Refusals being written at once; beyond it a refused socket is closed without a line. */
-  maxRefusalsInFlight: 64,
+  /**
+   * Refusals on a TLS server being written at once (each needs a TLS
+   * handshake first); beyond it a refused socket is closed without a line.
+   * A plain refusal's line always fits a new socket's buffer, so it is
+   * written at once.
+   */
+  maxTlsRefusalsInFlight: 32,
   /**
    * Open files the server needs beside its clients (its database, listeners,
    * refusals in flight, Deno's own): the start warns when the limit cannot
