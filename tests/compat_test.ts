@@ -267,6 +267,48 @@ Deno.test("a character-at-a-time terminal sends a nickname key by key without an
   }
 });
 
+Deno.test("a character-at-a-time terminal whose user pauses after the first key does not get a one-letter nickname", async () => {
+  const server = await ServerProcess.start();
+  const { client: watcher } = await TestClient.join(server.port, "watcher");
+  const terminal = await TestClient.connect(server.port);
+  try {
+    await terminal.nextLine();
+    await terminal.writeAll("a");
+    await pause(1500); // thinking: well over the old 1 s wait
+    for (const key of "lice") {
+      await terminal.writeAll(key);
+      await pause(150);
+    }
+    await terminal.writeAll("\r\n");
+    await terminal.waitForLine("* Welcome, alice!");
+    const skipped: ServerEvent[] = [];
+    const join = await watcher.waitFor((e) => e.type === "join", 5000, skipped);
+    assert.equal(join.type === "join" && join.nick, "alice");
+    assert.deepEqual(skipped, [], "no one-letter member, no message");
+  } finally {
+    await Promise.all([watcher.close(), terminal.close()]);
+    await server.stop();
+  }
+});
+
+Deno.test("a program's one-character first send and its next send, a pause apart, are a nickname and a message", async () => {
+  const server = await ServerProcess.start();
+  const { client: watcher } = await TestClient.join(server.port, "watcher");
+  const program = await TestClient.connect(server.port);
+  try {
+    await program.nextLine();
+    await program.writeAll("z");
+    await pause();
+    await program.writeAll("大家好");
+    await program.waitForLine("* Welcome, z!");
+    const msg = await watcher.waitFor(isMsg("大家好")) as Msg;
+    assert.equal(msg.from, "z");
+  } finally {
+    await Promise.all([watcher.close(), program.close()]);
+    await server.stop();
+  }
+});
+
 Deno.test("a silent connection may wait for its first byte far longer than the handshake time", async () => {
   const server = await ServerProcess.start([
     "--handshake-seconds",

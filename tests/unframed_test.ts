@@ -98,6 +98,26 @@ Deno.test("a lone first key that is followed by nothing is a line after the long
   assert.equal(input.framing, "unframed");
 });
 
+Deno.test("a lone first key then, after a pause, a whole send: two lines; then a key: still typing", () => {
+  const program = new UnframedInput(timings);
+  program.receive(bytes("q"), 0);
+  assert.equal(
+    program.splitsBefore(bytes("hello there"), 50),
+    false,
+    "too soon",
+  );
+  assert.equal(program.splitsBefore(bytes("hello there"), 400), true);
+  assert.equal(program.splitsBefore(bytes("l"), 400), false, "a key: typing");
+  assert.equal(program.splitsBefore(bytes("lice\n"), 400), false, "a line");
+
+  const typist = new UnframedInput(timings);
+  typist.receive(bytes("a"), 0);
+  assert.equal(typist.splitsBefore(bytes("l"), 900), false);
+  typist.receive(bytes("l"), 900);
+  assert.equal(typist.framing, "keystrokes");
+  assert.equal(typist.splitsBefore(bytes("ice"), 1200), false);
+});
+
 Deno.test("a word after a first key is not typing: the short wait applies", () => {
   const input = new UnframedInput(timings);
   input.receive(bytes("a"), 0);

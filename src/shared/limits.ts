@@ -150,10 +150,12 @@ export const COMPAT_LIMITS = {
   unframedIdleMs: 100,
   /**
    * A first chunk of a single key waits this long instead: a
-   * character-at-a-time terminal sends its second key sooner, and is then
-   * read as a line client.
+   * character-at-a-time terminal sends its second key sooner (then it is read
+   * as a line client), even when its user pauses to think; taken earlier,
+   * that key would be a one-letter nickname. Only a program whose first send
+   * is one character and that then waits for an answer waits this long.
    */
-  keystrokeIdleMs: 1000,
+  keystrokeIdleMs: 5000,
   /** `--compat`: the rest of the banner follows `NICK` after this, or at the client's first bytes. */
   nickWaitMs: 300,
   /** Messages of history replayed to an unframed client or UDP member (they print it all at once). */

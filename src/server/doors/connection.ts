@@ -248,7 +248,10 @@ export class Connection implements Recipient {
 
   /** Reads bytes of a client that is not telnet: lines, or unframed input. */
   #receivePlain = (chunk: Uint8Array): void => {
-    this.#input.receive(chunk, Date.now());
+    const now = Date.now();
+    // A program's one-character send, then its next: two lines.
+    if (this.#input.splitsBefore(chunk, now)) this.#takeUnframed();
+    this.#input.receive(chunk, now);
     this.#splitter.push(chunk, (piece) => {
       if (this.#closed) return;
       if (piece.kind === "too_long") {

@@ -8,7 +8,11 @@
  * then on. A newline at any time makes it an ordinary *line* connection for
  * good, and so do telnet negotiation bytes. A character-at-a-time terminal is
  * recognised by its first keys arriving one chunk each: it then waits for a
- * newline like a line client, so no key becomes a message of its own.
+ * newline like a line client, so no key becomes a message of its own. A
+ * first key alone is not taken as a line for a long while, since the person
+ * typing it may pause before the second (taken, it would be a one-letter
+ * nickname); a program's one-character send is told apart by what follows
+ * it: a whole send, not one key.
  *
  * Everything here is pure: the caller passes the clock in.
  *
@@ -101,6 +105,19 @@ export class UnframedInput {
     ) {
       this.#framing = "keystrokes";
     }
+  }
+
+  /**
+   * True when the bytes held so far are a line of their own, to be taken
+   * before `chunk` is added: a lone first key, held at least the idle time,
+   * followed by more than one key. A terminal sends its next key alone, so
+   * this is a program's one-character send, then its next send.
+   */
+  splitsBefore(chunk: Uint8Array, now: number): boolean {
+    return this.#framing === "undecided" && this.#heldChunks === 1 &&
+      this.#heldOnlyKeys && now - this.#lastChunkAt >= this.#timings.idleMs &&
+      !chunk.includes(NEWLINE) && !chunk.includes(TELNET_IAC) &&
+      !looksLikeOneKey(chunk);
   }
 
   /**
