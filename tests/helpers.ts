@@ -5,6 +5,7 @@
  * @module
  */
 
+import net from "node:net";
 import {
   LineSplitter,
   parseServerEvent,
@@ -142,15 +143,30 @@ export class TestClient {
     return new TestClient(await Deno.connect({ hostname, port }));
   }
 
+  /**
+   * Connects to 127.0.0.1:port from another loopback address (127.0.0.2,
+   * 127.0.0.3 …), for per-address limits: `Deno.connect` cannot choose its
+   * source address, `node:net` can.
+   */
+  static async connectFrom(
+    localAddress: string,
+    port: number,
+  ): Promise<TestClient> {
+    return new TestClient(await NodeSocketConn.connect(localAddress, port));
+  }
+
   /** Connects and says hello in the JSON dialect; returns after `welcome`. */
   static async join(
     port: number,
     nick: string,
     extra: Record<string, unknown> = {},
+    from?: string,
   ): Promise<
     { client: TestClient; welcome: ServerEvent & { type: "welcome" } }
   > {
-    const client = await TestClient.connect(port);
+    const client = from === undefined
+      ? await TestClient.connect(port)
+      : await TestClient.connectFrom(from, port);
     await client.nextLine(); // banner
     client.send({ type: "hello", nick, ...extra });
     const welcome = await client.waitFor((e) =>
@@ -307,6 +323,68 @@ export class TestClient {
       this.#conn.close();
     } catch { /* already closed */ }
     await this.#reading;
+  }
+}
+
+/**
+ * A `node:net` socket with the part of `Deno.Conn` that {@linkcode TestClient}
+ * uses (`read`, `write`, `close`), so it can connect from a chosen address.
+ */
+class NodeSocketConn {
+  #socket: net.Socket;
+  #chunks: Uint8Array[] = [];
+  #ended = false;
+  #wake: (() => void) | undefined;
+
+  private constructor(socket: net.Socket) {
+    this.#socket = socket;
+    socket.on("data", (data: Uint8Array) => {
+      this.#chunks.push(new Uint8Array(data));
+      this.#wake?.();
+    });
+    socket.on("close", () => {
+      this.#ended = true;
+      this.#wake?.();
+    });
+    socket.on("error", () => {/* seen as the close that follows */});
+  }
+
+  static connect(localAddress: string, port: number): Promise<Deno.Conn> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: "127.0.0.1", port, localAddress });
+      socket.once("error", reject);
+      socket.once("connect", () => {
+        socket.off("error", reject);
+        resolve(new NodeSocketConn(socket) as unknown as Deno.Conn);
+      });
+    });
+  }
+
+  async read(buffer: Uint8Array): Promise<number | null> {
+    while (this.#chunks.length === 0) {
+      if (this.#ended) return null;
+      await new Promise<void>((resolve) => this.#wake = resolve);
+      this.#wake = undefined;
+    }
+    const chunk = this.#chunks[0];
+    const n = Math.min(chunk.length, buffer.length);
+    buffer.set(chunk.subarray(0, n));
+    if (n === chunk.length) this.#chunks.shift();
+    else this.#chunks[0] = chunk.subarray(n);
+    return n;
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#socket.write(
+        bytes,
+        (error) => error ? reject(error) : resolve(bytes.length),
+      );
+    });
+  }
+
+  close(): void {
+    this.#socket.destroy();
   }
 }
 

@@ -33,6 +33,27 @@ export function serverSocketTimer(
   serverPort: number,
   clientPort: number,
 ): string | undefined {
+  return serverSocketFields(serverPort, clientPort)?.[5]?.split(":")[0];
+}
+
+/**
+ * Bytes the kernel holds unsent (or unacknowledged) on the server's end of
+ * a TCP connection, from /proc: what a client that does not read has left
+ * in the server's send buffer.
+ */
+export function serverSendQueue(
+  serverPort: number,
+  clientPort: number,
+): number | undefined {
+  const queues = serverSocketFields(serverPort, clientPort)?.[4];
+  return queues === undefined ? undefined : parseInt(queues.split(":")[0], 16);
+}
+
+/** The /proc/net/tcp row of the server's end of a connection, split. */
+function serverSocketFields(
+  serverPort: number,
+  clientPort: number,
+): string[] | undefined {
   const hex = (port: number) =>
     port.toString(16).toUpperCase().padStart(4, "0");
   let table: string;
@@ -47,7 +68,7 @@ export function serverSocketTimer(
       fields[1]?.endsWith(`:${hex(serverPort)}`) &&
       fields[2]?.endsWith(`:${hex(clientPort)}`)
     ) {
-      return fields[5]?.split(":")[0];
+      return fields;
     }
   }
   return undefined;
