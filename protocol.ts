@@ -179,6 +179,18 @@ export type ServerEvent =
   | { type: "pong" }
   | { type: "bye"; reason: string };
 
+/**
+ * How a refusal line begins: a server that turns a newcomer away (it is
+ * full, or the newcomer's address has too many connections) sends one plain
+ * line saying why instead of its banner, then closes.
+ */
+export const REFUSAL_PREFIX = "Sorry, ";
+
+/** True for a refusal line (see {@linkcode REFUSAL_PREFIX}). */
+export function isRefusalLine(line: string): boolean {
+  return line.startsWith(REFUSAL_PREFIX);
+}
+
 /** Builds the `error` event for a code, with its standard wording unless given. */
 export function errorEvent(code: ErrorCode, message?: string): ServerEvent {
   return { type: "error", code, message: message ?? ERROR_MESSAGES[code] };

@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { isRefusalLine } from "../protocol.ts";
 import {
   addressKey,
   Admission,
@@ -110,6 +111,29 @@ Deno.test("new connections per second are paced per address, with a burst of two
   clock.advance(1000);
   const second = openUntilRefused(admission, "10.0.0.1");
   assert.equal(second.tickets.length, 10, "then 10 a second");
+});
+
+Deno.test("every refusal is one line a client recognises as one", () => {
+  const clock = new FakeClock();
+  const lines = new Set<string>();
+  const busy = makeAdmission(clock, { maxPerAddress: 1 });
+  busy.open("10.0.0.1");
+  lines.add((busy.open("10.0.0.1") as Refusal).line);
+  const joining = makeAdmission(clock, { maxUnauthPerAddress: 1 });
+  joining.open("10.0.0.1");
+  lines.add((joining.open("10.0.0.1") as Refusal).line);
+  const fast = makeAdmission(clock, { connectsPerSecond: 1 });
+  fast.open("10.0.0.1");
+  fast.open("10.0.0.1");
+  lines.add((fast.open("10.0.0.1") as Refusal).line);
+  const full = makeAdmission(clock, { maxClients: 1 });
+  full.open("10.0.0.1");
+  lines.add((full.open("10.0.0.2") as Refusal).line);
+  assert.equal(lines.size, 4, "four reasons, four wordings");
+  for (const line of lines) {
+    assert.ok(isRefusalLine(line), line);
+    assert.ok(!line.includes("\n"), "one line");
+  }
 });
 
 Deno.test("the whole server's cap refuses with the 'server full' line", () => {

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { ERROR_MESSAGES } from "../protocol.ts";
 import {
+  ADMISSION_LIMITS,
   COMPAT_LIMITS,
   PROTOCOL_LIMITS,
   SAFETY_TIMINGS,
@@ -41,8 +42,42 @@ const EXPECTED: Record<string, { flag: string; value: number }> = {
     flag: "fixed",
     value: COMPAT_LIMITS.udpFirstReplyFactor,
   },
+  "connections from one address": {
+    flag: "--max-per-address",
+    value: SERVE_DEFAULTS.maxPerAddress,
+  },
+  "still joining": {
+    flag: "--max-unauth-per-address",
+    value: SERVE_DEFAULTS.maxUnauthPerAddress,
+  },
+  "new connections": {
+    flag: "--connects-per-second",
+    value: SERVE_DEFAULTS.connectsPerSecond,
+  },
+  "joins": {
+    flag: "--hellos-per-second",
+    value: SERVE_DEFAULTS.hellosPerSecond,
+  },
+  "password guesses": {
+    flag: "fixed",
+    value: ADMISSION_LIMITS.passwordChecksPerSecond,
+  },
+  "open files": { flag: "fixed", value: ADMISSION_LIMITS.spareOpenFiles },
 };
 
+/** Further numbers a row's default cell states, beside its main value. */
+const ALSO_STATED: Record<string, number[]> = {
+  "new connections": [
+    SERVE_DEFAULTS.connectsPerSecond * ADMISSION_LIMITS.connectBurstSeconds,
+  ],
+  "joins": [ADMISSION_LIMITS.helloBurst],
+  "password guesses": [
+    ADMISSION_LIMITS.passwordBackoffStartMs / 1000,
+    ADMISSION_LIMITS.passwordBackoffMaxMs / 1000,
+  ],
+};
+
+/** Every row of the tables in the README's "Limits and safety" section. */
 function limitsTable(readme: string): Map<string, string[]> {
   const section = readme.split(/^## /m).find((s) =>
     s.startsWith("Limits and safety")
@@ -64,7 +99,9 @@ Deno.test("the README's limits table states the defaults of src/shared/limits.ts
     assert.ok(row, `a row for "${name}"`);
     const [, flagCell, defaultCell, clientSees] = row;
     assert.equal(flagCell.replaceAll("`", ""), flag, `flag of "${name}"`);
-    assert.match(defaultCell, new RegExp(`(^|\\D)${value}(\\D|$)`), name);
+    for (const stated of [value, ...ALSO_STATED[name] ?? []]) {
+      assert.match(defaultCell, new RegExp(`(^|\\D)${stated}(\\D|$)`), name);
+    }
     assert.ok(clientSees.length > 0, `"${name}" says what the client sees`);
   }
 });
@@ -93,10 +130,42 @@ Deno.test("chat serve --help documents every limit flag with its default", async
       `${flag} shows its default`,
     );
   }
-  // Every flag of the help's "Limits:" part is in the table.
-  const limits = help.stdout.split("\nLimits:\n")[1]?.split("\n\n")[0] ?? "";
-  for (const match of limits.matchAll(/^ {2}(--[a-z-]+)/gm)) {
-    assert.ok(tableFlags.has(match[1]), `${match[1]} is in the README table`);
+  // Every flag of the help's "Limits:" and "Per address" parts is in a table.
+  for (const heading of ["\nLimits:\n", "\nPer address"]) {
+    const part = help.stdout.split(heading)[1]?.split("\n\n")[0] ?? "";
+    assert.ok(part.length > 0, `the help has ${JSON.stringify(heading)}`);
+    for (const match of part.matchAll(/^ {2}(--[a-z-]+)/gm)) {
+      assert.ok(tableFlags.has(match[1]), `${match[1]} is in a README table`);
+    }
+  }
+});
+
+Deno.test("the help and docs/protocol.md state the per-address numbers of src/shared/limits.ts", async () => {
+  const help = (await runChat(["serve", "--help"])).stdout;
+  const doc = await Deno.readTextFile(`${ROOT}docs/protocol.md`);
+  const security = doc.split(/^## /m).find((s) => s.startsWith("Security"));
+  assert.ok(security, "docs/protocol.md has a Security section");
+  for (
+    const flag of [
+      "--max-per-address",
+      "--max-unauth-per-address",
+      "--connects-per-second",
+      "--hellos-per-second",
+    ]
+  ) {
+    assert.ok(security.includes(`\`${flag}\``), `Security names ${flag}`);
+  }
+  for (
+    const [what, value] of [
+      ["password checks a second", ADMISSION_LIMITS.passwordChecksPerSecond],
+      ["backoff start (s)", ADMISSION_LIMITS.passwordBackoffStartMs / 1000],
+      ["backoff most (s)", ADMISSION_LIMITS.passwordBackoffMaxMs / 1000],
+      ["hello burst", ADMISSION_LIMITS.helloBurst],
+    ] as const
+  ) {
+    const number = new RegExp(`(^|\\D)${value}(\\D|$)`);
+    assert.match(help.split("\nPer address")[1] ?? "", number, `help: ${what}`);
+    assert.match(security, number, `protocol.md: ${what}`);
   }
 });
 

@@ -9,6 +9,7 @@ import {
   type ClientFrame,
   encodeJsonLine,
   type HelloFrame,
+  isRefusalLine,
   LineStream,
   parseServerEvent,
   type ServerEvent,
@@ -135,8 +136,8 @@ export class ChatLink {
         }`,
       );
     }
-    if (/\bserver is full\b/i.test(first.value)) {
-      // The refusal a full server sends instead of its banner, then closes.
+    if (isRefusalLine(first.value)) {
+      // The refusal a server sends instead of its banner, then closes.
       try {
         conn.close();
       } catch { /* already closed */ }

@@ -76,8 +76,11 @@ export interface SessionEnd {
 /** What {@linkcode ChatSession.send} did with a frame. */
 export type SendResult = "sent" | "queued" | "full" | "offline";
 
-/** Frames the server's rate limit counts; they are paced to it. */
-const PACED = new Set(["say", "me", "dm", "nick", "join"]);
+/**
+ * Frames the server's rate limit counts; they are paced to it. (It counts
+ * `ping` too, a quarter, but pings are rare; `quit` is free.)
+ */
+const PACED = new Set(["say", "me", "dm", "nick", "join", "who", "rooms"]);
 /** Frames worth keeping while offline: what the user said. */
 const KEPT_OFFLINE = new Set(["say", "me", "dm"]);
 const PACE_POLL_MS = 50;

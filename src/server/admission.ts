@@ -37,6 +37,7 @@
  * @module
  */
 
+import { REFUSAL_PREFIX } from "../../protocol.ts";
 import { ADMISSION_LIMITS } from "../shared/limits.ts";
 import { TokenBucket } from "../shared/rate_limiter.ts";
 
@@ -190,7 +191,7 @@ export class Admission {
         record,
         now,
         "full",
-        `Sorry, this server is full (${options.maxClients} clients). Try again later.`,
+        `${REFUSAL_PREFIX}this server is full (${options.maxClients} clients). Try again later.`,
         `server full (${options.maxClients} clients)`,
       );
     }
@@ -200,7 +201,7 @@ export class Admission {
           record,
           now,
           "busy",
-          `Sorry, too many connections from your address (${options.maxPerAddress} at once). Try again later.`,
+          `${REFUSAL_PREFIX}too many connections from your address (${options.maxPerAddress} at once). Try again later.`,
           `${options.maxPerAddress} connections from ${record.key} already`,
         );
       }
@@ -212,7 +213,7 @@ export class Admission {
           record,
           now,
           "joining",
-          `Sorry, too many connections from your address are still joining (${options.maxUnauthPerAddress}). Try again later.`,
+          `${REFUSAL_PREFIX}too many connections from your address are still joining (${options.maxUnauthPerAddress}). Try again later.`,
           `${options.maxUnauthPerAddress} connections from ${record.key} still joining`,
         );
       }
@@ -230,7 +231,7 @@ export class Admission {
             record,
             now,
             "too_fast",
-            `Sorry, your address is connecting too fast (${options.connectsPerSecond} a second). Try again in a moment.`,
+            `${REFUSAL_PREFIX}your address is connecting too fast (${options.connectsPerSecond} a second). Try again in a moment.`,
             `${record.key} connecting faster than ${options.connectsPerSecond} a second`,
           );
         }
