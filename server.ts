@@ -195,6 +195,7 @@ export function startServer(
       burst: options.burst,
       maxMembers: options.maxClients,
       guests: settings.guests,
+      admission,
       log,
     }).then((door) => {
       udp = door;

@@ -14,6 +14,9 @@ import {
   type Refusal,
   Ticket,
 } from "../src/server/admission.ts";
+import { UdpDoor } from "../src/server/doors/udp_door.ts";
+import { Hub } from "../src/server/hub.ts";
+import { MemoryStore } from "../src/server/store.ts";
 import { ADMISSION_LIMITS } from "../src/shared/limits.ts";
 
 /** A clock the test moves by hand. */
@@ -361,4 +364,49 @@ Deno.test("addresses with nothing left to remember are forgotten as others arriv
   );
   assert.equal(admission.openFrom("10.9.9.9"), 1, "a live address stays");
   live.release();
+});
+
+Deno.test("over UDP too: one IP's source ports share its per-address cap, and a rejoin keeps its flood allowance", () => {
+  const clock = new FakeClock();
+  const admission = makeAdmission(clock, {
+    maxPerAddress: 3,
+    connectsPerSecond: 0,
+  });
+  const hub = new Hub({ store: new MemoryStore(), now: clock.now });
+  const sent: { text: string; port: number }[] = [];
+  const door = new UdpDoor(
+    {
+      hub,
+      rate: 5,
+      burst: 10,
+      maxMembers: 100,
+      admission,
+      log: () => {},
+      now: clock.now,
+    },
+    (bytes, port) => sent.push({ text: new TextDecoder().decode(bytes), port }),
+  );
+  const datagram = (text: string, port: number, address = "127.0.0.1") =>
+    door.receive(new TextEncoder().encode(text), address, port);
+  for (const port of [5001, 5002, 5003, 5004]) datagram(`p${port}`, port);
+  assert.equal(door.size, 3);
+  assert.match(sent.at(-1)!.text, /^Sorry, too many connections/);
+  datagram("from elsewhere", 6001, "127.0.0.2");
+  assert.equal(door.size, 4, "another address still gets in");
+
+  // Port 5001 floods, quits and rejoins: no fresh burst.
+  sent.length = 0;
+  for (let i = 0; i < 20; i++) datagram(`spam ${i}`, 5001);
+  datagram("quit", 5001);
+  datagram("p5001", 5001);
+  for (let i = 0; i < 20; i++) datagram(`again ${i}`, 5001);
+  hub.flush();
+  const echoed =
+    sent.filter((d) =>
+      d.port === 5001 && /^\d\d:\d\d p5001: (spam|again)/.test(d.text)
+    ).length;
+  assert.equal(echoed, 10, "one burst across the rejoin");
+  assert.equal(admission.openFrom("127.0.0.1"), 3);
+  door.closeAll("bye");
+  assert.equal(admission.size, 0, "every member's place is given back");
 });

@@ -327,9 +327,12 @@ export class Ticket {
   /**
    * A hello from this connection wants in: the ms it must wait for its
    * address's turn (0 = now; the turn is taken), or `undefined` when the
-   * wait would be too long and the hello is refused.
+   * wait would be longer than `maxWaitMs` and the hello is refused (no turn
+   * is taken). A door that cannot hold a hello (UDP) passes 0.
    */
-  helloWait(): number | undefined {
+  helloWait(
+    maxWaitMs: number = ADMISSION_LIMITS.helloMaxWaitMs,
+  ): number | undefined {
     const options = this.#policy.options;
     if (!this.#policy.perAddress || options.hellosPerSecond <= 0) return 0;
     const now = options.now();
@@ -339,7 +342,7 @@ export class Ticket {
       0,
       start - (ADMISSION_LIMITS.helloBurst - 1) * interval - now,
     );
-    if (wait > ADMISSION_LIMITS.helloMaxWaitMs) return undefined;
+    if (wait > maxWaitMs) return undefined;
     this.#record.helloAt = start + interval;
     return wait;
   }

@@ -26,6 +26,7 @@
 
 import dgram from "node:dgram";
 import { errorEvent, type ServerEvent } from "../../../protocol.ts";
+import { type Admission, Ticket } from "../admission.ts";
 import { GuestNames } from "../guest_names.ts";
 import { type Hub, Outgoing, type Recipient, type Session } from "../hub.ts";
 import { COMPAT_LIMITS } from "../../shared/limits.ts";
@@ -56,6 +57,12 @@ export interface UdpDoorOptions {
   maxMembers: number;
   /** Where guest names come from (shared with TCP). */
   guests?: GuestNames;
+  /**
+   * The per-address policy shared with TCP: each member counts as a
+   * connection of its IP (against `--max-per-address` and `--max-clients`)
+   * and its joins are paced. Without it, only `maxMembers` bounds members.
+   */
+  admission?: Admission;
   /** Writes one log line. */
   log: (line: string) => void;
   /** The clock. @default {Date.now} */
@@ -83,6 +90,8 @@ class UdpMember implements Recipient {
    */
   heldWelcome: Uint8Array[] | undefined;
   holding = false;
+  /** Its place in admission, when the door has one. */
+  ticket: Ticket | undefined;
 
   constructor(
     readonly address: string,
@@ -194,7 +203,43 @@ export class UdpDoor {
         address,
       );
     }
-    this.#join(key, address, port, text, data.length);
+    // The per-address limits shared with TCP: this IP's other ports and
+    // connections count, and its joins are paced.
+    const ticket = this.#options.admission?.open(address);
+    if (ticket !== undefined && !(ticket instanceof Ticket)) {
+      return this.#refuseStranger(
+        ticket.line + "\n",
+        data.length,
+        port,
+        address,
+      );
+    }
+    if (ticket !== undefined && ticket.helloWait(0) === undefined) {
+      // A datagram cannot wait its turn: this join is refused.
+      ticket.release();
+      const slow = errorEvent(
+        "rate_limited",
+        "too many joins from your address at once; try again in a moment",
+      );
+      return this.#refuseStranger(renderText(slow), data.length, port, address);
+    }
+    this.#join(key, address, port, text, data.length, ticket);
+  }
+
+  /** One refusal datagram to a would-be member, within the budgets. */
+  #refuseStranger(
+    text: string,
+    datagramBytes: number,
+    port: number,
+    address: string,
+  ): void {
+    if (!this.#strangerReplies.take()) return;
+    if (!this.#budgets.of(address).outbound.take()) return;
+    this.#send(
+      truncateUtf8(encoder.encode(text), firstReplyLimit(datagramBytes)),
+      port,
+      address,
+    );
   }
 
   /**
@@ -244,6 +289,7 @@ export class UdpDoor {
     port: number,
     text: string,
     datagramBytes: number,
+    ticket: Ticket | undefined,
   ): void {
     const hub = this.#options.hub;
     const member = new UdpMember(address, port, this, this.#now, datagramBytes);
@@ -268,12 +314,15 @@ export class UdpDoor {
     }
     const result = hub.hello(member, { nick });
     if (typeof result === "string") {
+      ticket?.release();
       member.holding = false;
       return this.sendTo(member, [
         encoder.encode(renderText(errorEvent(result))),
       ]);
     }
     member.session = result;
+    member.ticket = ticket;
+    ticket?.admitted();
     this.#members.set(key, member);
     this.#options.log(`udp join ${nick} ${formatAddress(address, port)}`);
     if (firstMessage !== undefined) this.#message(member, firstMessage);
@@ -295,6 +344,7 @@ export class UdpDoor {
   }
 
   #leave(member: UdpMember, reason: string): void {
+    member.ticket?.release();
     if (!member.session) return;
     this.#options.hub.leave(member.session, reason);
     this.#options.log(
