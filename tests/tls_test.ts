@@ -366,3 +366,42 @@ tlsTest(
     }
   },
 );
+
+tlsTest(
+  "TLS handshakes still in progress count against their address; the refusal is read inside TLS",
+  async ({ cert, key }) => {
+    const server = await ServerProcess.start([
+      "--tls-cert",
+      cert,
+      "--tls-key",
+      key,
+    ]);
+    // Ten sockets that never start TLS: all still joining, all counted.
+    const silent: Deno.Conn[] = [];
+    let refused: Deno.TlsConn | undefined;
+    try {
+      for (let i = 0; i < 10; i++) {
+        silent.push(
+          await Deno.connect({ hostname: "127.0.0.1", port: server.port }),
+        );
+      }
+      refused = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port: server.port,
+        caCerts: [await Deno.readTextFile(cert)],
+      });
+      const buffer = new Uint8Array(1024);
+      const n = await refused.read(buffer);
+      const line = new TextDecoder().decode(buffer.subarray(0, n ?? 0));
+      assert.match(
+        line,
+        /^Sorry, too many connections from your address are still joining \(10\)/,
+      );
+      await waitForLog(server, /refused 127\.0\.0\.1:\d+: 10 connections/);
+    } finally {
+      for (const conn of silent) conn.close();
+      refused?.close();
+      await server.stop();
+    }
+  },
+);
