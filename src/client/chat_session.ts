@@ -312,6 +312,11 @@ export class ChatSession {
         this.#welcome(reply, resuming ? "resumed" : "first");
         return { kind: "joined" };
       }
+      if (reply.code === "rate_limited") {
+        // Too many joins from this address just now (a lab behind one
+        // address, all reconnecting at once): try again later.
+        return { kind: "retry", reason: reply.message };
+      }
       if (reply.code === "nick_taken" || reply.code === "nick_invalid") {
         if (resuming) {
           // The server may still hold our old, half-open connection: it
