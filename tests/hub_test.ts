@@ -324,3 +324,23 @@ Deno.test("closing the hub sends what is queued, then leaves go unannounced", ()
   hub.leave(bob.session, "server shutting down");
   assert.deepEqual(alice.member.take().map((e) => e.type), ["msg"]);
 });
+
+Deno.test("a member whose welcome to a new room ends its connection leaves cleanly: its join, then its leave", () => {
+  const { hub, join } = setup();
+  const watcher = join("watcher", "b");
+  const { member, session } = join("mover", "a");
+  // The connection closes inside the delivery of its welcome, as one does
+  // when the welcome is more than a client that does not read may queue.
+  member.deliver = (out) => {
+    if (out.event.type === "welcome") hub.leave(session, "too slow to read");
+  };
+  watcher.member.take();
+  hub.handle(session, { type: "join", room: "b" });
+  assert.deepEqual(hub.members("b").map((s) => s.nick), ["watcher"]);
+  assert.deepEqual(
+    watcher.member.take().map((e) => e.type),
+    ["join", "leave"],
+    "b sees it arrive, then leave, in that order",
+  );
+  assert.equal(hub.findMember("mover"), undefined, "the nick is free");
+});

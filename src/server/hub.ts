@@ -415,20 +415,24 @@ export class Hub {
     if (!roster) this.#rosters.set(room, roster = new NickRoster());
     roster.add(session.nick);
     session.room = room;
-    session.recipient.deliver(this.#welcome(session, since));
+    // The join is announced before the welcome is delivered: delivering it
+    // may end the connection (a client that does not read), and its leave
+    // must then come after its join, for every member.
     // In a big room a join is counted into a summary, not announced alone:
     // hundreds of arrivals would otherwise bury the conversation (and cost
     // members × joins notices).
     if (members.size > ROOM_LIMITS.bigRoomMembers) {
-      return this.#summarise(room, "join", session.nick);
+      this.#summarise(room, "join", session.nick);
+    } else {
+      this.#broadcast(room, {
+        type: "join",
+        ts: this.#now(),
+        room,
+        nick: session.nick,
+        users: members.size,
+      }, session);
     }
-    this.#broadcast(room, {
-      type: "join",
-      ts: this.#now(),
-      room,
-      nick: session.nick,
-      users: members.size,
-    }, session);
+    session.recipient.deliver(this.#welcome(session, since));
   }
 
   #exit(session: Session, reason: string | undefined): void {
