@@ -56,6 +56,8 @@ Limits:
   --max-queue BYTES    bytes waiting for a client that does not read before it
                        is dropped (default ${SERVE_DEFAULTS.maxQueueBytes})
   --handshake-seconds N  time to send a nickname once a client has sent bytes (default ${SERVE_DEFAULTS.handshakeSeconds})
+  --ping-seconds N     an IRC client quiet this long is pinged, and dropped
+                       after as long again without an answer (default ${SERVE_DEFAULTS.pingSeconds})
   --first-bytes-seconds N  time a new connection may stay silent, waiting for
                        a person to type (default ${SERVE_DEFAULTS.firstBytesSeconds})
   --keep-days N        messages older than N days are removed, 0 = keep for
@@ -174,6 +176,7 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
     "flood-seconds": { type: "string" },
     "max-queue": { type: "string" },
     "handshake-seconds": { type: "string" },
+    "ping-seconds": { type: "string" },
     "tls-cert": { type: "string" },
     "tls-key": { type: "string" },
     "first-bytes-seconds": { type: "string" },
@@ -228,6 +231,11 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
       values["handshake-seconds"],
       "--handshake-seconds",
       SERVE_DEFAULTS.handshakeSeconds,
+    ),
+    pingSeconds: parseCount(
+      values["ping-seconds"],
+      "--ping-seconds",
+      SERVE_DEFAULTS.pingSeconds,
     ),
     firstBytesSeconds: parseCount(
       values["first-bytes-seconds"],

@@ -17,10 +17,16 @@ import { GuestNames } from "./src/server/guest_names.ts";
 import { Hub } from "./src/server/hub.ts";
 import {
   ADMISSION_LIMITS,
+  ROUTER_TIMINGS,
   SAFETY_TIMINGS,
   SERVE_DEFAULTS,
 } from "./src/shared/limits.ts";
-import { acceptTls, TlsContext } from "./src/server/tls_conn.ts";
+import {
+  acceptTls,
+  PLAIN_CLIENT_NOTICE,
+  TlsContext,
+} from "./src/server/tls_conn.ts";
+import { readOpening, type RoutedOpening } from "./src/server/doors/router.ts";
 import { checkTlsPair, readTlsFiles } from "./src/server/tls_setup.ts";
 import { SqliteStore } from "./src/server/store.ts";
 import { HistoryPruner } from "./src/server/history_pruner.ts";
@@ -44,6 +50,8 @@ export interface ServeOptions {
   burst: number;
   maxQueueBytes: number;
   handshakeSeconds: number;
+  /** IRC keepalive: quiet this long, a client is pinged. @default {SERVE_DEFAULTS.pingSeconds} */
+  pingSeconds?: number;
   floodSeconds: number;
   /** PEM certificate chain file: serve TLS (with `tlsKey`). */
   tlsCert?: string;
@@ -178,6 +186,9 @@ export function startServer(
     burst: options.burst,
     maxQueueBytes: options.maxQueueBytes,
     handshakeMs: options.handshakeSeconds * 1000,
+    pingMs: (options.pingSeconds ?? SERVE_DEFAULTS.pingSeconds) * 1000,
+    serverName: options.name,
+    startedAt: Date.now(),
     floodMs: options.floodSeconds * 1000,
     banner,
     log,
@@ -234,42 +245,66 @@ export function startServer(
     if (!(ticket instanceof Ticket)) {
       return refusals.refuse(conn, ticket, tlsContext);
     }
-    if (tlsContext) {
-      admitTls(conn, tlsContext, ticket).catch((error) =>
-        log(`TLS connection error: ${error}`)
-      );
-    } else serveConnection(conn, ticket);
+    route(conn, ticket).catch((error) => {
+      ticket.release();
+      closeQuietly(conn);
+      log(`connection error: ${errorText(error)}`);
+    });
   }
 
-  function serveConnection(conn: Deno.Conn, ticket: Ticket): void {
-    const connection = new Connection(conn, settings, ticket);
-    connections.add(connection);
-    connection.run().finally(() => connections.delete(connection));
-  }
-
-  /** TLS first, within its deadline; only then is it a chat connection. */
-  async function admitTls(
-    tcp: Deno.TcpConn,
-    context: TlsContext,
-    ticket: Ticket,
-  ): Promise<void> {
+  /**
+   * Reads the first bytes and hands the connection to its door (the door
+   * router, docs/protocol.md "Opening"); over TLS, the handshake first, then
+   * the same inside it. Until a door has it, shutdown closes it here.
+   */
+  async function route(tcp: Deno.TcpConn, ticket: Ticket): Promise<void> {
     handshaking.add(tcp);
-    let result: Deno.Conn | string;
+    let conn: Deno.Conn = tcp;
+    let opening: RoutedOpening;
     try {
-      result = await acceptTls(tcp, context, tlsHandshakeMs);
+      if (tlsContext) {
+        // A TLS client speaks first: wait for its handshake as long as TLS
+        // allows, and tell a plain-text client what to use instead.
+        const started = Date.now();
+        const outer = await readOpening(tcp, true, tlsHandshakeMs);
+        if (outer.door !== "tls") {
+          ticket.release();
+          const addr = tcp.remoteAddr;
+          const why = await refusePlainOnTls(tcp, outer);
+          return log(`disconnect ${addr.hostname}:${addr.port}: ${why}`);
+        }
+        const left = tlsHandshakeMs - (Date.now() - started);
+        const secured = await acceptTls(tcp, tlsContext, left, outer.bytes);
+        if (typeof secured === "string") {
+          ticket.release();
+          const addr = tcp.remoteAddr;
+          return log(`disconnect ${addr.hostname}:${addr.port}: ${secured}`);
+        }
+        conn = secured;
+      }
+      opening = await readOpening(conn, false, ROUTER_TIMINGS.openingWaitMs);
     } finally {
       handshaking.delete(tcp);
     }
-    if (typeof result === "string") {
-      ticket.release();
-      const addr = tcp.remoteAddr;
-      return log(`disconnect ${addr.hostname}:${addr.port}: ${result}`);
-    }
     if (stopping) {
       ticket.release();
-      return closeQuietly(result);
+      return closeQuietly(conn);
     }
-    serveConnection(result, ticket);
+    if (opening.door === "http") {
+      ticket.release();
+      return answerHttpWithoutWebDoor(conn);
+    }
+    serveConnection(conn, ticket, opening);
+  }
+
+  function serveConnection(
+    conn: Deno.Conn,
+    ticket: Ticket,
+    opening: RoutedOpening,
+  ): void {
+    const connection = new Connection(conn, settings, ticket);
+    connections.add(connection);
+    connection.run(opening).finally(() => connections.delete(connection));
   }
 
   const accepting = acceptLoop().catch((error) => {
@@ -359,6 +394,67 @@ class Refusals {
       clearTimeout(timer);
       closeQuietly(conn);
     }
+  }
+}
+
+/**
+ * A browser that asked for a page while the web door is off: a short plain
+ * page saying so, never the chat banner.
+ */
+async function answerHttpWithoutWebDoor(conn: Deno.Conn): Promise<void> {
+  await writeAndClose(
+    conn,
+    httpResponse(
+      "404 Not Found",
+      "This chat server has no web page to offer. Join with chat connect, nc or an IRC client.\n",
+    ),
+  );
+}
+
+/**
+ * Plain text on a TLS port: one line saying to use TLS (a browser gets it
+ * as an HTTP answer naming https://), then close; returns what to log.
+ */
+async function refusePlainOnTls(
+  tcp: Deno.TcpConn,
+  opening: RoutedOpening,
+): Promise<string> {
+  if (opening.bytes.length === 0) {
+    closeQuietly(tcp);
+    return opening.ended ? "closed before TLS" : "no TLS handshake in time";
+  }
+  const answer = opening.door === "http"
+    ? httpResponse(
+      "400 Bad Request",
+      "This chat server speaks TLS: open the same address with https://\n",
+    )
+    : PLAIN_CLIENT_NOTICE;
+  await writeAndClose(tcp, answer);
+  return "plain text on the TLS port";
+}
+
+function httpResponse(status: string, body: string): Uint8Array {
+  const bytes = new TextEncoder().encode(body);
+  return new TextEncoder().encode(
+    `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${bytes.length}\r\nConnection: close\r\n` +
+      `X-Content-Type-Options: nosniff\r\n\r\n${body}`,
+  );
+}
+
+/** Writes a last answer within a short while, then closes. */
+async function writeAndClose(
+  conn: Deno.Conn,
+  bytes: Uint8Array,
+): Promise<void> {
+  const timer = setTimeout(() => closeQuietly(conn), REFUSAL_LINGER_MS);
+  try {
+    await conn.write(bytes);
+  } catch {
+    // Gone already.
+  } finally {
+    clearTimeout(timer);
+    closeQuietly(conn);
   }
 }
 

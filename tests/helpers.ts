@@ -167,7 +167,7 @@ export class TestClient {
     const client = from === undefined
       ? await TestClient.connect(port)
       : await TestClient.connectFrom(from, port);
-    await client.nextLine(); // banner
+    // As chat connect does: the hello first, so the router sends no banner.
     client.send({ type: "hello", nick, ...extra });
     const welcome = await client.waitFor((e) =>
       e.type === "welcome" || e.type === "error"

@@ -23,13 +23,12 @@ class FakePort implements IrcPort {
     if (!/^[\p{L}\p{N}_-]{1,24}$/u.test(nick)) return "nick_invalid";
     return this.taken.has(nick.toLowerCase()) ? "nick_taken" : undefined;
   }
-  checkPassword(given: string | undefined): boolean {
-    if (given === "secret") return true;
+  checkPassword(given: string | undefined, then: () => void): void {
+    if (given === "secret") return then();
     this.write(":chat 464 * :Password incorrect\r\n");
     this.quit("wrong password");
-    return false;
   }
-  register(nick: string): ErrorCode | undefined {
+  register(nick: string): void {
     this.registeredAs = nick;
     this.deliver({
       type: "welcome",
@@ -46,7 +45,6 @@ class FakePort implements IrcPort {
       }],
       server: { name: "chat", version: "0" },
     });
-    return undefined;
   }
   send(frame: CommandFrame): void {
     this.frames.push(frame);

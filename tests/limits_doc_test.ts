@@ -25,6 +25,10 @@ const EXPECTED: Record<string, { flag: string; value: number }> = {
     flag: "--handshake-seconds",
     value: SERVE_DEFAULTS.handshakeSeconds,
   },
+  "IRC keepalive": {
+    flag: "--ping-seconds",
+    value: SERVE_DEFAULTS.pingSeconds,
+  },
   "silent newcomer": {
     flag: "--first-bytes-seconds",
     value: SERVE_DEFAULTS.firstBytesSeconds,

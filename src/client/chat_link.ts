@@ -14,6 +14,7 @@ import {
   parseServerEvent,
   type ServerEvent,
 } from "../../protocol.ts";
+import { CONNECT_DEFAULTS } from "../shared/limits.ts";
 
 /** Where to connect and how. */
 export interface LinkTarget {
@@ -80,21 +81,24 @@ export class ChatLink {
   #lines: ReadableStreamDefaultReader<string>;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #closed = false;
-  /** The server's first line. */
-  readonly banner: string;
+  #target: LinkTarget;
 
   private constructor(
     conn: Deno.Conn,
     lines: ReadableStreamDefaultReader<string>,
-    banner: string,
+    target: LinkTarget,
   ) {
     this.#conn = conn;
     this.#lines = lines;
     this.#writer = conn.writable.getWriter();
-    this.banner = banner;
+    this.#target = target;
   }
 
-  /** Connects and reads the banner; throws {@linkcode LinkError}. */
+  /**
+   * Connects (and finishes TLS); throws {@linkcode LinkError}. Nothing is
+   * read yet: the server's door router sees the JSON hello first and sends
+   * no banner (docs/protocol.md, "Opening").
+   */
   static async open(target: LinkTarget): Promise<ChatLink> {
     let conn: Deno.Conn;
     try {
@@ -110,40 +114,7 @@ export class ChatLink {
       throw new LinkError(describeConnectError(target, error));
     }
     const lines = conn.readable.pipeThrough(new LineStream()).getReader();
-    let first: ReadableStreamReadResult<string>;
-    try {
-      first = await withTimeout(lines.read(), 10_000);
-    } catch (error) {
-      try {
-        conn.close();
-      } catch { /* already closed */ }
-      if (error instanceof Deno.errors.TimedOut && !target.tls) {
-        throw new LinkError(
-          `${
-            formatTarget(target)
-          } sent no greeting (is it a TLS server? try --tls)`,
-        );
-      }
-      throw new LinkError(describeConnectError(target, error));
-    }
-    if (first.done) {
-      try {
-        conn.close();
-      } catch { /* already closed */ }
-      throw new LinkError(
-        `${formatTarget(target)} closed the connection without a greeting${
-          target.tls ? "" : " (is it a TLS server? try --tls)"
-        }`,
-      );
-    }
-    if (isRefusalLine(first.value)) {
-      // The refusal a server sends instead of its banner, then closes.
-      try {
-        conn.close();
-      } catch { /* already closed */ }
-      throw new LinkError(`${formatTarget(target)}: ${first.value}`);
-    }
-    return new ChatLink(conn, lines, first.value);
+    return new ChatLink(conn, lines, target);
   }
 
   /** Sends one frame. Resolves once handed to the socket. */
@@ -178,13 +149,45 @@ export class ChatLink {
     frame: Omit<HelloFrame, "type">,
   ): Promise<Extract<ServerEvent, { type: "welcome" | "error" }>> {
     await this.send({ type: "hello", ...frame });
-    for (;;) {
-      const event = await this.next();
-      if (event === undefined) {
-        throw new LinkError("the server closed the connection");
+    const target = this.#target;
+    const tlsHint = target.tls ? "" : " (is it a TLS server? try --tls)";
+    const answer = async () => {
+      for (;;) {
+        const event = await this.next();
+        if (event === undefined) {
+          throw new LinkError(
+            `${
+              formatTarget(target)
+            } closed the connection without a greeting${tlsHint}`,
+          );
+        }
+        if (typeof event !== "string") {
+          if (event.type === "welcome" || event.type === "error") return event;
+          continue;
+        }
+        // A line that is not JSON: a refusal instead of a welcome, the
+        // notice of a TLS port, or the banner of a server before 0.2.
+        if (isRefusalLine(event)) {
+          throw new LinkError(`${formatTarget(target)}: ${event}`);
+        }
+        if (/\buses TLS\b/.test(event)) {
+          throw new LinkError(
+            `${formatTarget(target)} said: ${event.trim()}${tlsHint}`,
+          );
+        }
       }
-      if (typeof event === "string") continue;
-      if (event.type === "welcome" || event.type === "error") return event;
+    };
+    try {
+      return await withTimeout(answer(), CONNECT_DEFAULTS.helloTimeoutMs);
+    } catch (error) {
+      if (error instanceof Deno.errors.TimedOut) {
+        this.close();
+        throw new LinkError(
+          `${formatTarget(target)} sent no greeting${tlsHint}`,
+        );
+      }
+      if (error instanceof LinkError) this.close();
+      throw error;
     }
   }
 

@@ -164,6 +164,11 @@ export class Hub {
     return this.#nickIndex.size;
   }
 
+  /** How many rooms have members now. */
+  get roomCount(): number {
+    return this.#rooms.size;
+  }
+
   /** The default room. */
   get defaultRoom(): string {
     return this.#defaultRoom;

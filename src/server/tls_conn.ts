@@ -37,13 +37,15 @@ const READ_CHUNK_BYTES = 16 * 1024;
 /** Decrypted bytes held before the TLS socket is paused (backpressure). */
 const MAX_HELD_BYTES = 64 * 1024;
 
-const PLAIN_CLIENT_NOTICE = new TextEncoder().encode(
+/** What a plain-text client on a TLS port is told. */
+export const PLAIN_CLIENT_NOTICE = new TextEncoder().encode(
   "This chat server uses TLS: join with `chat connect --tls HOST:PORT`" +
     " (or `openssl s_client -quiet -connect HOST:PORT`).\n",
 );
 
 /**
- * Runs the server side of TLS on `tcp` within `ms`. Resolves to a connection
+ * Runs the server side of TLS on `tcp` within `ms`, starting from the bytes
+ * the door router already read (`first`), if any. Resolves to a connection
  * once the handshake is done, or to the reason it failed, after closing
  * `tcp`: nothing in time, plain text instead of TLS (answered with a plain
  * line saying TLS is needed), or a failed handshake.
@@ -52,6 +54,7 @@ export async function acceptTls(
   tcp: Deno.TcpConn,
   context: TlsContext,
   ms: number,
+  first?: Uint8Array,
 ): Promise<TlsServerConn | string> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<string>((resolve) => {
@@ -59,14 +62,18 @@ export async function acceptTls(
   });
   let conn: TlsServerConn | undefined;
   const handshake = (async (): Promise<TlsServerConn | string> => {
-    const buffer = new Uint8Array(READ_CHUNK_BYTES);
-    const n = await tcp.read(buffer);
-    if (n === null) return "closed before TLS";
-    if (buffer[0] !== TLS_HANDSHAKE_RECORD) {
+    let opening = first;
+    if (opening === undefined) {
+      const buffer = new Uint8Array(READ_CHUNK_BYTES);
+      const n = await tcp.read(buffer);
+      if (n === null) return "closed before TLS";
+      opening = buffer.slice(0, n);
+    }
+    if (opening[0] !== TLS_HANDSHAKE_RECORD) {
       await tcp.write(PLAIN_CLIENT_NOTICE);
       return "plain text on the TLS port";
     }
-    conn = new TlsServerConn(tcp, context, buffer.slice(0, n));
+    conn = new TlsServerConn(tcp, context, opening);
     return await conn.secured;
   })().catch((error) => `TLS handshake failed: ${firstLine(error)}`);
   const result = await Promise.race([handshake, deadline]);

@@ -25,6 +25,12 @@ export const SERVE_DEFAULTS = {
   /** Seconds a connection that has sent bytes may take to complete its hello (nickname). */
   handshakeSeconds: 30,
   /**
+   * Seconds an IRC client may stay quiet before the server pings it; one
+   * that stays quiet as long again is dropped (`ping timeout`). IRC clients
+   * expect this, and answer at once.
+   */
+  pingSeconds: 90,
+  /**
    * Seconds a new connection may stay silent before its first byte: tutorial
    * programs connect, then wait for a person to type. The connection cap
    * bounds what idle sockets cost.

@@ -52,6 +52,8 @@ import { splitUtf8 } from "./utf8_chunks.ts";
 import { WriteQueue } from "../write_queue.ts";
 import { TelnetSession } from "./telnet/telnet_session.ts";
 import { TextCharset } from "./text_charset.ts";
+import type { RoutedOpening } from "./router.ts";
+import { type IrcPort, IrcSession } from "./irc/irc_session.ts";
 
 /** Settings a connection needs from the server. */
 export interface ConnectionSettings {
@@ -78,6 +80,12 @@ export interface ConnectionSettings {
   guests?: GuestNames;
   /** Writes one log line. */
   log: (line: string) => void;
+  /** The server's name (`--name`), the source of IRC replies. @default {"chat"} */
+  serverName: string;
+  /** When the server started, ms since the epoch (IRC's `003`). */
+  startedAt: number;
+  /** An IRC client quiet this long is pinged, and dropped after as long again; 0 = never. */
+  pingMs?: number;
 }
 
 const encoder = new TextEncoder();
@@ -86,6 +94,12 @@ const READ_BUFFER_BYTES = 4096;
 const LINGER_MS = 2000;
 /** Ends a discarded over-long unframed line inside the line splitter. */
 const NEWLINE_BYTES = new Uint8Array([0x0a]);
+/** What a connection made without the router starts from: nothing read yet. */
+const NO_OPENING: RoutedOpening = {
+  bytes: new Uint8Array(0),
+  door: undefined,
+  ended: false,
+};
 /** Guest names when the server passes no generator of its own. */
 const defaultGuests = new GuestNames();
 
@@ -144,6 +158,11 @@ export class Connection implements Recipient {
   #charset = new TextCharset((notice) => this.#writeLine(notice));
   /** Made at the first read with a 0xFF in it: most clients never need it. */
   #telnet: TelnetSession | undefined;
+  /** An IRC client's session (src/server/doors/irc/), once the router said so. */
+  #irc: IrcSession | undefined;
+  #lastHeardAt = 0;
+  #pingSentAt = 0;
+  #pingTimer: ReturnType<typeof setTimeout> | undefined;
   /** Where the peer is, for logs. */
   readonly peer: string;
 
@@ -181,8 +200,13 @@ export class Connection implements Recipient {
     return this.#session;
   }
 
-  /** Sends the banner, then reads until the peer or the server closes. */
-  async run(): Promise<void> {
+  /**
+   * Takes over from the door router: greets the peer as its door wants (the
+   * banner for the text door, nothing for JSON, IRC's own registration),
+   * handles the bytes the router already read, then reads until the peer or
+   * the server closes.
+   */
+  async run(opening: RoutedOpening = NO_OPENING): Promise<void> {
     try {
       (this.#conn as Deno.TcpConn).setKeepAlive?.(true);
       (this.#conn as Deno.TcpConn).setNoDelay?.(true);
@@ -194,18 +218,33 @@ export class Connection implements Recipient {
     this.#startHandshakeTimer(
       this.#settings.firstBytesMs ?? this.#settings.handshakeMs,
     );
-    this.#sendBanner();
-    const buffer = new Uint8Array(READ_BUFFER_BYTES);
+    if (opening.door === "irc") this.#startIrc();
+    else if (opening.door !== "json") this.#sendBanner();
     let reason = "disconnected";
+    let pending = opening.pending;
     try {
-      while (!this.#closed) {
+      if (opening.bytes.length > 0) {
+        this.#heard();
+        this.#read(opening.bytes);
+      }
+      const buffer = new Uint8Array(READ_BUFFER_BYTES);
+      while (!this.#closed && !opening.ended) {
         // A hello waiting its turn: the bytes after it wait in the socket.
         if (this.#readsPaused) await this.#readsPaused.promise;
         if (this.#closed) break;
-        const n = await this.#conn.read(buffer);
-        if (n === null) break;
+        let chunk: Uint8Array | null;
+        if (pending) {
+          // The router's read, still under way when it handed over.
+          chunk = await pending;
+          pending = undefined;
+        } else {
+          const n = await this.#conn.read(buffer);
+          chunk = n === null ? null : buffer.subarray(0, n);
+        }
+        if (chunk === null) break;
         this.#heard();
-        this.#read(buffer.subarray(0, n));
+        this.#lastHeardAt = Date.now();
+        this.#read(chunk);
       }
     } catch (error) {
       if (!this.#closed) reason = errorName(error);
@@ -264,6 +303,7 @@ export class Connection implements Recipient {
 
   /** Queues an event; drops the connection if its queue is over the bound. */
   deliver(out: Outgoing): void {
+    if (this.#irc) return this.#deliverIrc(out);
     if (this.#unframedPeer && out.event.type === "welcome") {
       out = new Outgoing(
         shortHistory(out.event, COMPAT_LIMITS.unframedHistory),
@@ -274,6 +314,12 @@ export class Connection implements Recipient {
 
   /** Queues a tick's room messages as one chunk: one entry, one write. */
   deliverBatch(batch: OutgoingBatch): void {
+    const irc = this.#irc;
+    if (irc && batch.items.some((item) => irc.isPersonal(item.event))) {
+      for (const item of batch.items) this.#deliverIrc(item);
+      return;
+    }
+    if (irc) return this.#enqueue(batch.bytes(irc.encoder));
     this.#enqueue(batch.bytes(this.#encoder));
   }
 
@@ -299,6 +345,7 @@ export class Connection implements Recipient {
     clearTimeout(this.#unframedTimer);
     clearTimeout(this.#bannerTimer);
     clearTimeout(this.#waitTimer);
+    clearTimeout(this.#pingTimer);
     this.#held = [];
     this.#readsPaused?.resolve();
     if (!this.#writes.busy) return this.#closeSocket();
@@ -378,6 +425,11 @@ export class Connection implements Recipient {
       return;
     }
     if (this.#stage === "closing") return;
+    if (this.#irc) {
+      // Every IRC line is a reply's worth of work, whatever frame follows.
+      if (!this.#allow(COMMAND_COSTS.ping)) return;
+      return this.#irc.receive(line);
+    }
     if (!this.#dialectChosen) {
       if (line.trim() === "") return; // Blank lines before a nick are noise.
       this.#dialectChosen = true;
@@ -638,6 +690,76 @@ export class Connection implements Recipient {
   }
 
   // -------------------------------------------------------------------------
+  // The IRC door: the protocol is src/server/doors/irc/irc_session.ts; this
+  // is its socket edge, with the same admission, limits and hub as the rest.
+
+  #startIrc(): void {
+    this.#dialectChosen = true;
+    this.#irc = new IrcSession(this.#ircPort());
+    this.#lastHeardAt = Date.now();
+    this.#schedulePing();
+  }
+
+  #deliverIrc(out: Outgoing): void {
+    const irc = this.#irc!;
+    if (irc.isPersonal(out.event)) {
+      const lines = irc.render(out.event);
+      if (lines !== "") this.#enqueue(encoder.encode(lines));
+      return;
+    }
+    for (const part of out.parts(irc.encoder)) this.#enqueue(part);
+  }
+
+  /**
+   * The server pings an IRC client that has been quiet for `--ping-seconds`
+   * and drops one that stays quiet as long again: a vanished laptop must
+   * not keep its nickname for the hours TCP keepalive takes.
+   */
+  #schedulePing(): void {
+    const pingMs = this.#settings.pingMs;
+    if (!pingMs || this.#closed) return;
+    this.#pingTimer = setTimeout(() => {
+      const now = Date.now();
+      const quiet = now - this.#lastHeardAt;
+      if (this.#pingSentAt > this.#lastHeardAt) {
+        if (now - this.#pingSentAt >= pingMs) {
+          return this.close("ping timeout", {
+            type: "bye",
+            reason: `ping timeout: ${Math.round(quiet / 1000)} seconds`,
+          });
+        }
+      } else if (quiet >= pingMs) {
+        this.#pingSentAt = now;
+        this.#enqueue(encoder.encode(`PING :${this.#settings.serverName}\r\n`));
+      }
+      this.#schedulePing();
+    }, Math.max(250, pingMs / 4));
+  }
+
+  #ircPort(): IrcPort {
+    const settings = this.#settings;
+    const hub = settings.hub;
+    return {
+      serverName: settings.serverName,
+      needsPassword: settings.password !== undefined,
+      startedAt: settings.startedAt,
+      checkNick: (nick) => hub.checkNick(nick),
+      checkPassword: (given, then) => this.#checkPassword(given ?? "", then),
+      register: (nick) => this.#hello({ nick }),
+      send: (frame) => {
+        if (this.#session) this.#command(frame);
+      },
+      roomsOf: (nick) => {
+        const member = hub.findMember(nick);
+        return member ? [member.room] : undefined;
+      },
+      counts: () => ({ users: hub.size, rooms: hub.roomCount }),
+      write: (lines) => this.#enqueue(encoder.encode(lines)),
+      quit: (reason) => this.close(reason, { type: "bye", reason }),
+    };
+  }
+
+  // -------------------------------------------------------------------------
   // Admission: hellos and passwords wait their address's turn.
 
   /**
@@ -713,6 +835,7 @@ export class Connection implements Recipient {
     const result = hub.hello(this, request);
     if (typeof result === "string") {
       this.#stage = "nick";
+      this.#irc?.registrationFailed();
       this.#sendError(result, nickErrorMessage(result, request.nick));
       if (this.#encoder === TEXT_LINES) this.#writeLine("Nickname?");
       return;

@@ -47,12 +47,17 @@ export interface IrcPort {
   /** Why a nickname cannot be taken now, or `undefined`. */
   checkNick(nick: string): ErrorCode | undefined;
   /**
-   * Checks the server password (`undefined` when none was given); on a
-   * wrong one the port answers and closes, slowly (admission's backoff).
+   * Checks the server password (`undefined` when none was given) when its
+   * address's turn comes, then runs `then` if it is right; a wrong one the
+   * port answers (`bad_password`, rendered as 464) and closes, slowly.
    */
-  checkPassword(given: string | undefined): boolean;
-  /** Joins the chat as `nick`; the welcome arrives as an event. */
-  register(nick: string): ErrorCode | undefined;
+  checkPassword(given: string | undefined, then: () => void): void;
+  /**
+   * Joins the chat as `nick` (when its address's turn comes); the welcome
+   * arrives as an event, a refusal as an `error` event followed by
+   * {@linkcode IrcSession.registrationFailed}.
+   */
+  register(nick: string): void;
   /** Hands a frame to the hub through the shared rate and flood limits. */
   send(frame: CommandFrame): void;
   /** The rooms a connected member is in, or `undefined` if no one has that nick. */
@@ -78,6 +83,7 @@ export class IrcSession {
   #user: string | undefined;
   #pass: string | undefined;
   #capNegotiating = false;
+  #passwordChecked = false;
   #registered = false;
   #caps = new Set<IrcCapability>();
   #channels = new Set<string>();
@@ -281,8 +287,11 @@ export class IrcSession {
   #maybeRegister(): void {
     if (this.#registered || this.#capNegotiating) return;
     if (this.#nick === "*" || this.#user === undefined) return;
-    if (this.#port.needsPassword && !this.#port.checkPassword(this.#pass)) {
-      return; // The port answered 464 and closes.
+    if (this.#port.needsPassword && !this.#passwordChecked) {
+      return this.#port.checkPassword(this.#pass, () => {
+        this.#passwordChecked = true;
+        this.#maybeRegister();
+      });
     }
     // Checked again: someone may have taken the name since NICK.
     const refusal = this.#port.checkNick(this.#nick);
@@ -292,9 +301,17 @@ export class IrcSession {
       return this.#nickRefused(nick, refusal);
     }
     this.#sendWelcomeBurst();
-    const failed = this.#port.register(this.#nick);
-    if (failed) return this.#nickRefused(this.#nick, failed);
     this.#registered = true;
+    this.#port.register(this.#nick);
+  }
+
+  /**
+   * The hub refused the registration after all (a race for the nickname,
+   * or too many joins from the address): the client may try another NICK.
+   */
+  registrationFailed(): void {
+    this.#registered = false;
+    this.#setNick("*");
   }
 
   #sendWelcomeBurst(): void {
