@@ -295,7 +295,9 @@ export class TestClient {
   /** Waits until the server closes the connection (or the timeout). */
   async waitClosed(timeoutMs = 5000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.#closed && Date.now() < deadline) await this.#wait(deadline);
+    while (!this.#closed && Date.now() < deadline) {
+      await this.#wait(deadline).catch(() => {});
+    }
     return this.#closed;
   }
 

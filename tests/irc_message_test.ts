@@ -47,10 +47,15 @@ Deno.test("tag values are escaped and unescaped both ways", () => {
   assert.deepEqual(parseIrcLine(line.trimEnd())?.tags, { label: "a b;c\\d" });
 });
 
-Deno.test("the last parameter gets a colon only when it needs one", () => {
+Deno.test("the last parameter gets a colon when it needs one, and always for a message's text", () => {
+  assert.equal(
+    formatIrcMessage({ command: "JOIN", params: ["#a"] }),
+    "JOIN #a\r\n",
+  );
   assert.equal(
     formatIrcMessage({ command: "PRIVMSG", params: ["#a", "hi"] }),
-    "PRIVMSG #a hi\r\n",
+    "PRIVMSG #a :hi\r\n",
+    "a message's text always gets its colon",
   );
   assert.equal(
     formatIrcMessage({ command: "PRIVMSG", params: ["#a", "hi all"] }),
@@ -92,7 +97,7 @@ Deno.test("a room message is a PRIVMSG to its channel, /me a CTCP ACTION", () =>
   } as const;
   assert.equal(
     renderIrc(msg, view()),
-    ":alice!alice@chat PRIVMSG #lobby 你好\r\n",
+    ":alice!alice@chat PRIVMSG #lobby :你好\r\n",
   );
   assert.equal(
     renderIrc({ ...msg, me: true }, view()),
@@ -100,7 +105,7 @@ Deno.test("a room message is a PRIVMSG to its channel, /me a CTCP ACTION", () =>
   );
   assert.equal(
     renderIrc(msg, view(["server-time", "message-tags"])),
-    "@time=1970-01-01T00:00:00.000Z;msgid=5 :alice!alice@chat PRIVMSG #lobby 你好\r\n",
+    "@time=1970-01-01T00:00:00.000Z;msgid=5 :alice!alice@chat PRIVMSG #lobby :你好\r\n",
   );
 });
 

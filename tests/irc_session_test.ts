@@ -136,7 +136,7 @@ Deno.test("CAP negotiation holds registration until CAP END", () => {
   assert.ok(batchStart > 0, "history comes as a batch");
   assert.match(
     lines[batchStart + 1],
-    /^@batch=\S+;time=1970-01-01T00:00:00.000Z;msgid=1 :alice!alice@chat PRIVMSG #lobby earlier$/,
+    /^@batch=\S+;time=1970-01-01T00:00:00.000Z;msgid=1 :alice!alice@chat PRIVMSG #lobby :earlier$/,
   );
 });
 
@@ -207,7 +207,7 @@ Deno.test("one's own echo is shown only with echo-message", () => {
   const tagged = registered("echo-message server-time message-tags");
   assert.equal(
     tagged.irc.render(echo),
-    "@time=1970-01-01T00:00:00.000Z;msgid=9 :bob!bob@chat PRIVMSG #lobby hi\r\n",
+    "@time=1970-01-01T00:00:00.000Z;msgid=9 :bob!bob@chat PRIVMSG #lobby :hi\r\n",
   );
 });
 
@@ -232,7 +232,7 @@ Deno.test("JOIN of several channels sends one join each; PART leaves just one", 
     ":bob!bob@chat JOIN #games",
   ]);
   irc.receive("PART #games :bye");
-  assert.deepEqual(port.take(), [":bob!bob@chat PART #games bye"]);
+  assert.deepEqual(port.take(), [":bob!bob@chat PART #games :bye"]);
   irc.receive("PART #games");
   assert.match(port.take()[0], / 442 bob #games /);
 });

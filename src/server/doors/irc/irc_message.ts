@@ -99,8 +99,9 @@ export function parseIrcLine(line: string): IrcMessage | undefined {
 
 /**
  * Writes one message as a line ending in CR LF. The last parameter gets a
- * `:` when it needs one (empty, has a space, or starts with `:`); the others
- * must not contain spaces.
+ * `:` when it needs one (empty, has a space, or starts with `:`) and, after
+ * another parameter, when it is a command's free text (`PRIVMSG #a :hi`);
+ * the others must not contain spaces.
  *
  * @example
  * ```ts
@@ -122,12 +123,23 @@ export function formatIrcMessage(message: IrcMessage): string {
   for (let i = 0; i < params.length; i++) {
     const param = params[i];
     const last = i === params.length - 1;
-    if (last && (param === "" || param.includes(" ") || param[0] === ":")) {
+    if (
+      last &&
+      (param === "" || param.includes(" ") || param[0] === ":" ||
+        (params.length > 1 && TEXT_LAST.test(message.command)))
+    ) {
       line += ` :${param}`;
     } else line += ` ${param}`;
   }
   return line + "\r\n";
 }
+
+/**
+ * Commands whose last parameter is free text, written with its `:` always
+ * (as servers do), so a client never has to guess where a one-word message
+ * begins: messages, reasons and the numerics' human text.
+ */
+const TEXT_LAST = /^(PRIVMSG|NOTICE|PART|QUIT|KICK|TOPIC|AWAY|ERROR|\d{3})$/;
 
 const encoder = new TextEncoder();
 

@@ -1,0 +1,304 @@
+/**
+ * The IRC door against the real server, spoken line by line as irssi,
+ * WeeChat and bots speak it, beside JSON and nc members in the same rooms.
+ */
+
+import assert from "node:assert/strict";
+import { ServerProcess, TestClient } from "./helpers.ts";
+
+/** Registers an IRC client; `caps` are requested with CAP before NICK/USER. */
+async function ircJoin(
+  port: number,
+  nick: string,
+  options: { caps?: string; password?: string } = {},
+): Promise<TestClient> {
+  const client = await TestClient.connect(port);
+  let opening = "";
+  if (options.caps) opening += "CAP LS 302\r\n";
+  if (options.password) opening += `PASS ${options.password}\r\n`;
+  opening += `NICK ${nick}\r\nUSER ${nick} 0 * :${nick}\r\n`;
+  if (options.caps) opening += `CAP REQ :${options.caps}\r\nCAP END\r\n`;
+  client.write(opening);
+  await client.waitForLine(new RegExp(`^:${nick}!\\S+ JOIN #lobby`));
+  await client.waitForLine(/ 366 /);
+  return client;
+}
+
+async function withServer(
+  run: (server: ServerProcess) => Promise<void>,
+  args: string[] = [],
+): Promise<void> {
+  const server = await ServerProcess.start(args);
+  try {
+    await run(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+Deno.test("IRC registration without CAP: 001-005 with ISUPPORT, LUSERS, 422, then #lobby with its names", async () => {
+  await withServer(async (server) => {
+    const { client: alice } = await TestClient.join(server.port, "alice");
+    const irc = await TestClient.connect(server.port);
+    irc.write("NICK bob\r\nUSER bob 0 * :Bob\r\n");
+    const seen: string[] = [];
+    for (;;) {
+      const line = (await irc.nextLine()).replace(/\r$/, "");
+      seen.push(line);
+      if (/ 366 /.test(line)) break;
+    }
+    const codes = seen.map((l) => l.split(" ")[1]);
+    for (
+      const code of [
+        "001",
+        "002",
+        "003",
+        "004",
+        "005",
+        "251",
+        "422",
+        "JOIN",
+        "353",
+        "366",
+      ]
+    ) {
+      assert.ok(
+        codes.includes(code),
+        `${code} missing from ${codes.join(",")}`,
+      );
+    }
+    const isupport = seen.find((l) => l.split(" ")[1] === "005")!;
+    for (
+      const token of [
+        "CASEMAPPING=",
+        "CHANTYPES=#",
+        "PREFIX=",
+        "CHANMODES=",
+        "NICKLEN=24",
+        "CHANNELLEN=",
+        "NETWORK=chat",
+      ]
+    ) {
+      assert.ok(isupport.includes(token), `${token} in ${isupport}`);
+    }
+    const names = seen.find((l) => / 353 /.test(l))!;
+    assert.match(names, /:chat 353 bob = #lobby :.*\balice\b/);
+    assert.match(names, /\bbob\b/);
+    await alice.waitFor((e) => e.type === "join" && e.nick === "bob");
+    await Promise.all([alice.close(), irc.close()]);
+  });
+});
+
+Deno.test("IRC: a message reaches JSON and nc members, and theirs reach IRC, Chinese included", async () => {
+  await withServer(async (server) => {
+    const { client: json } = await TestClient.join(server.port, "alice");
+    const nc = await TestClient.connect(server.port);
+    nc.write("carol\n");
+    await nc.waitForLine("Welcome, carol!");
+    const irc = await ircJoin(server.port, "bob");
+    irc.write("PRIVMSG #lobby :你好，大家 👋\r\n");
+    const msg = await json.waitFor((e) => e.type === "msg");
+    assert.equal(msg.type === "msg" && msg.from, "bob");
+    assert.equal(msg.type === "msg" && msg.text, "你好，大家 👋");
+    await nc.waitForLine(/bob: 你好，大家 👋$/);
+    json.send({ type: "say", text: "hi bob 你好" });
+    await irc.waitForLine(/^:alice!alice@chat PRIVMSG #lobby :hi bob 你好\r?$/);
+    nc.write("hello from nc\n");
+    await irc.waitForLine(
+      /^:carol!carol@chat PRIVMSG #lobby :hello from nc\r?$/,
+    );
+    await Promise.all([json.close(), nc.close(), irc.close()]);
+  });
+});
+
+Deno.test("IRC: private messages both ways, and CTCP ACTION both ways", async () => {
+  await withServer(async (server) => {
+    const { client: json } = await TestClient.join(server.port, "alice");
+    const irc = await ircJoin(server.port, "bob");
+    irc.write("PRIVMSG alice :psst\r\n");
+    const dm = await json.waitFor((e) => e.type === "dm");
+    assert.deepEqual(
+      dm.type === "dm" && [dm.from, dm.to, dm.text],
+      ["bob", "alice", "psst"],
+    );
+    json.send({ type: "dm", to: "bob", text: "what?" });
+    await irc.waitForLine(/^:alice!alice@chat PRIVMSG bob :what\?\r?$/);
+    irc.write("PRIVMSG #lobby :\x01ACTION waves\x01\r\n");
+    const me = await json.waitFor((e) => e.type === "msg");
+    assert.ok(me.type === "msg" && me.me === true && me.text === "waves");
+    json.send({ type: "me", text: "nods" });
+    await irc.waitForLine(
+      /^:alice!alice@chat PRIVMSG #lobby :\x01ACTION nods\x01\r?$/,
+    );
+    await Promise.all([json.close(), irc.close()]);
+  });
+});
+
+Deno.test("IRC: echo-message with server-time and msgid; history on join comes as a batch", async () => {
+  await withServer(async (server) => {
+    const { client: json } = await TestClient.join(server.port, "alice");
+    json.send({ type: "say", text: "before bob came" });
+    const stored = await json.waitFor((e) => e.type === "msg");
+    const irc = await TestClient.connect(server.port);
+    irc.write(
+      "CAP LS 302\r\nNICK bob\r\nUSER bob 0 * :Bob\r\nCAP REQ :echo-message server-time message-tags batch\r\nCAP END\r\n",
+    );
+    await irc.waitForLine(
+      / CAP bob ACK :echo-message server-time message-tags batch/,
+    );
+    const start = await irc.waitForLine(
+      /^:chat BATCH \+\S+ chathistory #lobby\r?$/,
+    );
+    const id = start.split(" ")[2].slice(1).trim();
+    const replay = await irc.nextLine();
+    assert.match(
+      replay,
+      new RegExp(
+        `^@batch=${id};time=\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z;msgid=${
+          stored.type === "msg" && stored.id
+        } :alice!alice@chat PRIVMSG #lobby :before bob came\\r?$`,
+      ),
+    );
+    assert.match(await irc.nextLine(), new RegExp(`^:chat BATCH -${id}\\r?$`));
+    irc.write("PRIVMSG #lobby :echo me\r\n");
+    const echo = await irc.waitForLine(/PRIVMSG #lobby :echo me/);
+    const live = await json.waitFor((e) =>
+      e.type === "msg" && e.text === "echo me"
+    );
+    assert.match(
+      echo,
+      new RegExp(
+        `^@time=\\S+;msgid=${
+          live.type === "msg" && live.id
+        } :bob!bob@chat PRIVMSG #lobby :echo me\\r?$`,
+      ),
+    );
+    await Promise.all([json.close(), irc.close()]);
+  });
+});
+
+Deno.test("IRC: without echo-message one's own message is not sent back", async () => {
+  await withServer(async (server) => {
+    const { client: json } = await TestClient.join(server.port, "alice");
+    const irc = await ircJoin(server.port, "bob");
+    irc.write("PRIVMSG #lobby :only once\r\n");
+    await json.waitFor((e) => e.type === "msg" && e.text === "only once");
+    irc.write("PING :probe\r\n");
+    // Everything before the PONG came back already: no echo among it.
+    const pong = await irc.waitForLine(/PONG chat :?probe/);
+    assert.ok(pong);
+    json.send({ type: "say", text: "after" });
+    const next = await irc.waitForLine(/PRIVMSG/);
+    assert.match(next, /alice!alice@chat PRIVMSG #lobby :after/);
+    await Promise.all([json.close(), irc.close()]);
+  });
+});
+
+Deno.test("IRC: a taken nickname gets 433, a look-alike too, an invalid one 432", async () => {
+  await withServer(async (server) => {
+    const { client: json } = await TestClient.join(server.port, "alice");
+    const irc = await TestClient.connect(server.port);
+    irc.write("NICK alice\r\n");
+    assert.match(await irc.nextLine(), /^:chat 433 \* alice :/);
+    irc.write("NICK \u0430lice\r\n"); // Cyrillic а
+    assert.match(await irc.nextLine(), /^:chat 43[23] \* \u0430lice :/);
+    irc.write("NICK bad!nick\r\n");
+    assert.match(await irc.nextLine(), /^:chat 432 \* bad!nick :/);
+    irc.write("NICK bob\r\nUSER bob 0 * :Bob\r\n");
+    await irc.waitForLine(/^:chat 001 bob /);
+    await Promise.all([json.close(), irc.close()]);
+  });
+});
+
+Deno.test("IRC: the server password is PASS; a wrong one gets 464 and ERROR", async () => {
+  await withServer(async (server) => {
+    const wrong = await TestClient.connect(server.port);
+    wrong.write("PASS nope\r\nNICK bob\r\nUSER bob 0 * :Bob\r\n");
+    await wrong.waitForLine(/ 464 /, 8000);
+    await wrong.waitForLine(/^ERROR :Closing Link/, 8000);
+    assert.ok(await wrong.waitClosed(8000));
+    const right = await TestClient.connectFrom("127.0.0.2", server.port);
+    right.write("PASS sesame\r\nNICK carol\r\nUSER carol 0 * :C\r\n");
+    await right.waitForLine(/^:chat 001 carol /, 8000);
+    await Promise.all([wrong.close(), right.close()]);
+  }, ["--password", "sesame"]);
+});
+
+Deno.test("IRC: a long message from another door is split for IRC at character boundaries", async () => {
+  await withServer(async (server) => {
+    const { client: json } = await TestClient.join(server.port, "alice");
+    const irc = await ircJoin(server.port, "bob");
+    const text = "长文".repeat(1000) + " end";
+    json.send({ type: "say", text });
+    let joined = "";
+    while (!joined.endsWith(" end")) {
+      const line = (await irc.waitForLine(/PRIVMSG #lobby/)).replace(/\r$/, "");
+      assert.ok(
+        new TextEncoder().encode(line + "\r\n").length <= 512,
+        `${line.length}`,
+      );
+      joined += line.slice(line.indexOf(" :", line.indexOf("PRIVMSG")) + 2);
+    }
+    assert.equal(joined, text);
+    await Promise.all([json.close(), irc.close()]);
+  });
+});
+
+Deno.test("IRC: flooding a channel is refused like anywhere else", async () => {
+  await withServer(async (server) => {
+    const { client: json } = await TestClient.join(server.port, "alice");
+    const irc = await ircJoin(server.port, "bob");
+    let burst = "";
+    for (let i = 0; i < 30; i++) burst += `PRIVMSG #lobby :flood ${i}\r\n`;
+    irc.write(burst);
+    await irc.waitForLine(/ 404 bob #lobby :slow down/);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const got = json.drainEvents().filter((e) => e.type === "msg").length;
+    assert.ok(got < 30 && got >= 5, `${got} of 30 delivered`);
+    await Promise.all([json.close(), irc.close()]);
+  });
+});
+
+Deno.test("IRC: a client that does not answer PING is dropped, and its nick is free again", async () => {
+  await withServer(async (server) => {
+    const { client: json } = await TestClient.join(server.port, "alice");
+    const irc = await ircJoin(server.port, "bob");
+    await irc.waitForLine(/^PING :chat\r?$/, 5000);
+    await irc.waitForLine(/^ERROR :Closing Link: ping timeout/, 5000);
+    assert.ok(await irc.waitClosed(3000));
+    const leave = await json.waitFor(
+      (e) => e.type === "leave" && e.nick === "bob",
+      5000,
+    );
+    assert.equal(leave.type === "leave" && leave.reason, "ping timeout");
+    await Promise.all([json.close(), irc.close()]);
+  }, ["--ping-seconds", "1"]);
+});
+
+Deno.test("IRC: a client that answers PING stays", async () => {
+  await withServer(async (server) => {
+    const irc = await ircJoin(server.port, "bob");
+    for (let i = 0; i < 2; i++) {
+      const ping = await irc.waitForLine(/^PING /, 5000);
+      irc.write(`PONG ${ping.slice(5).trim()}\r\n`);
+    }
+    assert.equal(await irc.waitClosed(500), false);
+    await irc.close();
+  }, ["--ping-seconds", "1"]);
+});
+
+Deno.test("IRC: MODE, MODE b, WHO and WHOIS after a join get the replies clients wait for", async () => {
+  await withServer(async (server) => {
+    const { client: json } = await TestClient.join(server.port, "alice");
+    const irc = await ircJoin(server.port, "bob");
+    irc.write("MODE #lobby\r\nMODE #lobby b\r\nWHO #lobby\r\nWHOIS alice\r\n");
+    await irc.waitForLine(/ 324 bob #lobby :?\+/);
+    await irc.waitForLine(/ 329 bob #lobby :?\d+/);
+    await irc.waitForLine(/ 368 bob #lobby /);
+    await irc.waitForLine(/ 352 bob #lobby \S+ \S+ \S+ alice H /);
+    await irc.waitForLine(/ 315 bob #lobby /);
+    await irc.waitForLine(/ 311 bob alice /);
+    await irc.waitForLine(/ 318 bob alice /);
+    await Promise.all([json.close(), irc.close()]);
+  });
+});
