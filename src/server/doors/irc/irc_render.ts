@@ -25,7 +25,6 @@ export const IRC_CAPABILITIES = [
   "batch",
   "multi-prefix",
   "cap-notify",
-  "away-notify",
 ] as const;
 
 /** One capability the door offers. */

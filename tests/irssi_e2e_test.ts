@@ -1,0 +1,94 @@
+/**
+ * irssi, the IRC client many classmates already live in, driven in tmux as
+ * a person would: it joins the class's rooms, talks with a JSON member in
+ * Chinese, sends a private message and sees the history.
+ */
+
+import assert from "node:assert/strict";
+import type { ServerEvent } from "../protocol.ts";
+import { ServerProcess, tempDir, TestClient } from "./helpers.ts";
+import { has, Tmux, toolMissing } from "./tmux.ts";
+
+const INSTALL = ".ci/run installs it with apt";
+const irssiMissing = (await toolMissing("tmux", ["-V"], INSTALL)) ??
+  (await toolMissing("irssi", ["--version"], INSTALL));
+if (irssiMissing) console.log(`irssi_e2e_test skipped: ${irssiMissing}`);
+
+const isMsg = (from: string, text: string) => (e: ServerEvent) =>
+  e.type === "msg" && e.from === from && e.text === text;
+
+Deno.test({
+  name: irssiMissing
+    ? `irssi in tmux joins #lobby, chats in Chinese both ways, sends a private message (skipped: ${irssiMissing})`
+    : "irssi in tmux joins #lobby, chats in Chinese both ways, sends a private message",
+  ignore: irssiMissing !== undefined,
+  async fn() {
+    const server = await ServerProcess.start(["--name", "classchat"]);
+    const home = await tempDir();
+    const tmux = new Tmux();
+    try {
+      const { client: alice } = await TestClient.join(server.port, "alice");
+      alice.send({ type: "say", text: "作业在第三页 (before irssi came)" });
+      await alice.waitFor(isMsg("alice", "作业在第三页 (before irssi came)"));
+      // A fresh home: no config of the machine's user, no autoconnect.
+      await tmux.startProgram(
+        "irssi",
+        [
+          "irssi",
+          `--home=${home.path}`,
+          "-n",
+          "bob",
+          "-c",
+          "127.0.0.1",
+          "-p",
+          String(server.port),
+        ],
+        { HOME: home.path, LANG: "C.UTF-8", TERM: "screen-256color" },
+        100,
+        30,
+      );
+      // The server puts every newcomer in the lobby: irssi opens its window.
+      await tmux.waitFor("irssi", "the #lobby window", has("#lobby"), 20_000);
+      await alice.waitFor((e) => e.type === "join" && e.nick === "bob", 10_000);
+      await tmux.press("irssi", "M-2"); // The #lobby window.
+      await tmux.waitFor(
+        "irssi",
+        "the history replayed",
+        has("作业在第三页 (before irssi came)"),
+      );
+      await tmux.type("irssi", "大家好，我是 bob 👋");
+      await tmux.press("irssi", "Enter");
+      await alice.waitFor(isMsg("bob", "大家好，我是 bob 👋"), 10_000);
+
+      alice.send({ type: "say", text: "欢迎 bob!" });
+      await tmux.waitFor("irssi", "alice's message", has("欢迎 bob!"));
+
+      await tmux.type("irssi", "/msg alice 私聊 ok?");
+      await tmux.press("irssi", "Enter");
+      const dm = await alice.waitFor((e) => e.type === "dm", 10_000);
+      assert.equal(dm.type === "dm" && dm.text, "私聊 ok?");
+      assert.equal(dm.type === "dm" && dm.from, "bob");
+
+      await tmux.type("irssi", "/me waves");
+      await tmux.press("irssi", "Enter");
+      const action = await alice.waitFor(
+        (e) => e.type === "msg" && e.me === true,
+        10_000,
+      );
+      assert.equal(action.type === "msg" && action.text, "waves");
+
+      await tmux.type("irssi", "/quit bye all");
+      await tmux.press("irssi", "Enter");
+      const left = await alice.waitFor(
+        (e) => e.type === "leave" && e.nick === "bob",
+        10_000,
+      );
+      assert.ok(left);
+      await alice.close();
+    } finally {
+      await tmux.kill();
+      await server.stop();
+      await home.remove();
+    }
+  },
+});
