@@ -64,6 +64,9 @@ Limits:
                        ever (default ${SERVE_DEFAULTS.keepDays})
   --max-db-mb N        history the database may hold, in MB; the oldest
                        messages go first, 0 = no cap (default ${SERVE_DEFAULTS.maxDbMb})
+  --max-rooms-per-member N  rooms one member may be in at once (default ${SERVE_DEFAULTS.maxRoomsPerMember})
+  --max-rooms N        rooms the server keeps at once; the default room is
+                       always open (default ${SERVE_DEFAULTS.maxRooms})
 
 Per address (an IP; for IPv6 its /64), so one machine cannot crowd out the rest:
   --max-per-address N  connections at once from one address, silent and
@@ -170,6 +173,8 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
     name: { type: "string" },
     password: { type: "string" },
     "max-clients": { type: "string" },
+    "max-rooms-per-member": { type: "string" },
+    "max-rooms": { type: "string" },
     history: { type: "string" },
     rate: { type: "string" },
     burst: { type: "string" },
@@ -213,6 +218,16 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
       values["max-clients"],
       "--max-clients",
       SERVE_DEFAULTS.maxClients,
+    ),
+    maxRoomsPerMember: parseCount(
+      values["max-rooms-per-member"],
+      "--max-rooms-per-member",
+      SERVE_DEFAULTS.maxRoomsPerMember,
+    ),
+    maxRooms: parseCount(
+      values["max-rooms"],
+      "--max-rooms",
+      SERVE_DEFAULTS.maxRooms,
     ),
     history: parseCount(values.history, "--history", SERVE_DEFAULTS.history),
     rate,
@@ -289,6 +304,12 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
   options.tlsKey = values["tls-key"];
   if (options.maxClients < 1) {
     throw new UsageError("--max-clients must be at least 1");
+  }
+  if (options.maxRoomsPerMember! < 1) {
+    throw new UsageError("--max-rooms-per-member must be at least 1");
+  }
+  if (options.maxRooms! < 1) {
+    throw new UsageError("--max-rooms must be at least 1");
   }
   return options;
 }

@@ -11,7 +11,7 @@ import { PROTOCOL_LIMITS } from "./src/shared/limits.ts";
 import { type NickProblem, nickProblem } from "./src/shared/sanitize.ts";
 
 /** Version reported in `welcome.server.version` and by `chat --version`. */
-export const VERSION = "0.1.0";
+export const VERSION = "0.2.0";
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -38,6 +38,12 @@ export const ERROR_MESSAGES = {
   rate_limited: "slow down: message not delivered",
   server_full: "server full, try again later",
   store_failed: "the server could not store that message; it was not sent",
+  not_in_room: "you are not in that room (/join it first)",
+  last_room:
+    "that is your only room: /join another before you leave it, or /quit",
+  too_many_rooms: "you are in as many rooms as you may be: /part one first",
+  rooms_full:
+    "this server has as many rooms as it keeps: join one that exists (/rooms)",
 } as const;
 
 /** One of the server's error codes. */
@@ -63,24 +69,38 @@ export function nickErrorMessage(code: ErrorCode, nick: string): string {
 // ---------------------------------------------------------------------------
 // Client → server
 
+/** A room to be in, and where to resume it. */
+export interface RoomResume {
+  room: string;
+  /** Replay every stored message of this room with a larger id. */
+  since?: number;
+}
+
 /** The first JSON frame of a connection. */
 export interface HelloFrame {
   type: "hello";
   nick: string;
+  /** The current room, joined last. @default {the server's `--room`} */
   room?: string;
   password?: string;
-  /** Resume: replay every stored room message with a larger id. */
+  /** Resume `room`: replay every stored message of it with a larger id. */
   since?: number;
+  /** More rooms to be in, each joined (and welcomed) before `room`. */
+  rooms?: RoomResume[];
 }
 
 /** A frame a client sends after its hello. */
 export type CommandFrame =
-  | { type: "say"; text: string }
-  | { type: "me"; text: string }
+  /** A message to `room` (one you are in), or to your current room. */
+  | { type: "say"; text: string; room?: string }
+  | { type: "me"; text: string; room?: string }
   | { type: "dm"; to: string; text: string }
   | { type: "nick"; nick: string }
-  | { type: "join"; room: string }
-  | { type: "who" }
+  /** Join a room (or, if you are in it, make it current), resuming after `since`. */
+  | { type: "join"; room: string; since?: number }
+  /** Leave one room (default: the current one), staying in the others. */
+  | { type: "part"; room?: string }
+  | { type: "who"; room?: string }
   | { type: "rooms" }
   | { type: "ping" }
   | { type: "quit"; reason?: string };
@@ -146,10 +166,13 @@ export type ServerEvent =
   | {
     type: "welcome";
     nick: string;
+    /** The room this welcome is for; it is now your current room. */
     room: string;
     users: string[];
     history: RoomMessage[];
     server: ServerInfo;
+    /** Every room you are in now, in the order you joined them. */
+    rooms?: string[];
   }
   | RoomMessage
   | DirectMessage
@@ -172,9 +195,23 @@ export type ServerEvent =
     /** A big room's summary: this many left besides `nick`. */
     others?: number;
   }
-  | { type: "nick"; ts: number; old: string; new: string }
+  /**
+   * A rename, sent once to each member who shares a room with the renamer;
+   * `room` is one of those rooms (the recipient's current one if shared).
+   * Nicknames are server-wide: apply it to every room.
+   */
+  | { type: "nick"; ts: number; room?: string; old: string; new: string }
+  /** You left `room`; `current` is your current room now, `rooms` all yours. */
+  | { type: "part"; ts: number; room: string; current: string; rooms: string[] }
   | { type: "who"; room: string; users: string[] }
-  | { type: "rooms"; rooms: { name: string; users: number }[] }
+  | {
+    type: "rooms";
+    rooms: { name: string; users: number }[];
+    /** The rooms you are in, in the order you joined them. */
+    joined?: string[];
+    /** Your current room. */
+    current?: string;
+  }
   | { type: "error"; code: ErrorCode; message: string }
   | { type: "pong" }
   | { type: "bye"; reason: string };
@@ -224,6 +261,19 @@ function isId(value: unknown): value is number {
     value >= 0;
 }
 
+/** The rooms of a hello: `[{room, since?}]`, checked entry by entry. */
+function parseRoomList(value: unknown): RoomResume[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const rooms: RoomResume[] = [];
+  for (const entry of value) {
+    if (typeof entry !== "object" || entry === null) return undefined;
+    const { room, since } = entry as Record<string, unknown>;
+    if (!isString(room) || !isOptional(since, isId)) return undefined;
+    rooms.push(since === undefined ? { room } : { room, since });
+  }
+  return rooms;
+}
+
 /**
  * Parses one JSON-dialect line into a frame, checking every field's type.
  * Field contents (nick rules, text length) are the hub's concern.
@@ -246,32 +296,42 @@ export function parseClientFrame(line: string): ParseResult {
   }
   const f = value as Record<string, unknown>;
   switch (f.type) {
-    case "hello":
+    case "hello": {
+      const rooms = f.rooms === undefined ? undefined : parseRoomList(f.rooms);
       if (
         !isString(f.nick) || !isOptional(f.room, isString) ||
-        !isOptional(f.password, isString) || !isOptional(f.since, isId)
+        !isOptional(f.password, isString) || !isOptional(f.since, isId) ||
+        (f.rooms !== undefined && rooms === undefined)
       ) {
         return fail(
           "bad_frame",
-          'hello needs "nick" (string), optional "room", "password" (strings), "since" (id)',
+          'hello needs "nick" (string), optional "room", "password" (strings), "since" (id), "rooms" ([{"room", "since"?}])',
+        );
+      }
+      const frame: HelloFrame = {
+        type: "hello",
+        nick: f.nick,
+        room: f.room,
+        password: f.password,
+        since: f.since,
+      };
+      if (rooms) frame.rooms = rooms;
+      return { ok: true, frame };
+    }
+    case "say":
+    case "me":
+      if (!isString(f.text) || !isOptional(f.room, isString)) {
+        return fail(
+          "bad_frame",
+          `${f.type} needs "text" (string), optional "room" (string)`,
         );
       }
       return {
         ok: true,
-        frame: {
-          type: "hello",
-          nick: f.nick,
-          room: f.room,
-          password: f.password,
-          since: f.since,
-        },
+        frame: f.room === undefined
+          ? { type: f.type, text: f.text }
+          : { type: f.type, text: f.text, room: f.room },
       };
-    case "say":
-    case "me":
-      if (!isString(f.text)) {
-        return fail("bad_frame", `${f.type} needs "text" (string)`);
-      }
-      return { ok: true, frame: { type: f.type, text: f.text } };
     case "dm":
       if (!isString(f.to) || !isString(f.text)) {
         return fail("bad_frame", 'dm needs "to" and "text" (strings)');
@@ -283,11 +343,29 @@ export function parseClientFrame(line: string): ParseResult {
       }
       return { ok: true, frame: { type: "nick", nick: f.nick } };
     case "join":
-      if (!isString(f.room)) {
-        return fail("bad_frame", 'join needs "room" (string)');
+      if (!isString(f.room) || !isOptional(f.since, isId)) {
+        return fail(
+          "bad_frame",
+          'join needs "room" (string), optional "since" (id)',
+        );
       }
-      return { ok: true, frame: { type: "join", room: f.room } };
+      return {
+        ok: true,
+        frame: f.since === undefined
+          ? { type: "join", room: f.room }
+          : { type: "join", room: f.room, since: f.since },
+      };
+    case "part":
     case "who":
+      if (!isOptional(f.room, isString)) {
+        return fail("bad_frame", `${f.type} takes an optional "room" (string)`);
+      }
+      return {
+        ok: true,
+        frame: f.room === undefined
+          ? { type: f.type }
+          : { type: f.type, room: f.room },
+      };
     case "rooms":
     case "ping":
       return { ok: true, frame: { type: f.type } };

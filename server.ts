@@ -45,6 +45,10 @@ export interface ServeOptions {
   name: string;
   password?: string;
   maxClients: number;
+  /** Rooms one member may be in at once. @default {SERVE_DEFAULTS.maxRoomsPerMember} */
+  maxRoomsPerMember?: number;
+  /** Rooms the server keeps at once. @default {SERVE_DEFAULTS.maxRooms} */
+  maxRooms?: number;
   history: number;
   rate: number;
   burst: number;
@@ -123,6 +127,8 @@ export function startServer(
     store,
     defaultRoom: options.room,
     history: options.history,
+    maxRoomsPerMember: options.maxRoomsPerMember,
+    maxRooms: options.maxRooms,
     name: options.name,
     rate: options.rate,
     burst: options.burst,

@@ -7,18 +7,11 @@ import { TEXT_LINES } from "../src/shared/text_dialect.ts";
  */
 
 import assert from "node:assert/strict";
-import { Hub, type OutgoingBatch, type Session } from "../src/server/hub.ts";
+import { Hub, type Session } from "../src/server/hub.ts";
 import { ROOM_LIMITS } from "../src/shared/limits.ts";
 import { MemoryStore } from "../src/server/store.ts";
 import { renderText } from "../src/shared/text_dialect.ts";
-import { FakeMember } from "./fake_member.ts";
-
-class BatchMember extends FakeMember {
-  readonly batches: OutgoingBatch[] = [];
-  deliverBatch(batch: OutgoingBatch): void {
-    this.batches.push(batch);
-  }
-}
+import { BatchMember, FakeMember } from "./fake_member.ts";
 
 function setup() {
   let noticeRequests = 0;

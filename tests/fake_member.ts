@@ -5,7 +5,7 @@
  */
 
 import type { ServerEvent } from "../protocol.ts";
-import type { Outgoing, Recipient } from "../src/server/hub.ts";
+import type { Outgoing, OutgoingBatch, Recipient } from "../src/server/hub.ts";
 
 /** Records what the hub delivered, as events and as the Outgoing objects. */
 export class FakeMember implements Recipient {
@@ -24,5 +24,15 @@ export class FakeMember implements Recipient {
     const taken = this.events.filter((e) => !type || e.type === type);
     this.events.length = 0;
     return taken;
+  }
+}
+
+/** A member that takes a tick's room messages as batches, as a connection does. */
+export class BatchMember extends FakeMember {
+  /** Every batch delivered, in order. */
+  readonly batches: OutgoingBatch[] = [];
+
+  deliverBatch(batch: OutgoingBatch): void {
+    this.batches.push(batch);
   }
 }

@@ -191,6 +191,7 @@ Deno.test("renaming announces the change and frees the old name", () => {
   assert.deepEqual({ ...event, ts: 0 }, {
     type: "nick",
     ts: 0,
+    room: "lobby",
     old: "bob",
     new: "robert",
   });
@@ -198,7 +199,7 @@ Deno.test("renaming announces the change and frees the old name", () => {
   assert.equal(hub.findMember("Robert"), bob.session);
 });
 
-Deno.test("moving rooms leaves one, welcomes into the other with its history", () => {
+Deno.test("joining a room welcomes into it with its history and keeps the first room", () => {
   const { hub, join } = setup();
   const alice = join("alice");
   const bob = join("bob", "games");
@@ -216,10 +217,13 @@ Deno.test("moving rooms leaves one, welcomes into the other with its history", (
   assert.equal(joined.type === "join" && joined.nick, "alice");
   hub.handle(alice.session, { type: "rooms" });
   const [rooms] = alice.member.take();
-  assert.deepEqual(rooms.type === "rooms" && rooms.rooms, [
+  assert.ok(rooms.type === "rooms");
+  assert.deepEqual(rooms.rooms, [
     { name: "games", users: 2 },
-    { name: "lobby", users: 0 },
+    { name: "lobby", users: 1 },
   ]);
+  assert.deepEqual(rooms.joined, ["lobby", "games"]);
+  assert.equal(rooms.current, "games");
   hub.handle(alice.session, { type: "join", room: "no spaces" });
   assert.equal(alice.member.take()[0].type, "error");
 });

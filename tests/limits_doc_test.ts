@@ -21,6 +21,14 @@ const EXPECTED: Record<string, { flag: string; value: number }> = {
   "flooding": { flag: "--flood-seconds", value: SERVE_DEFAULTS.floodSeconds },
   "slow reader": { flag: "--max-queue", value: SERVE_DEFAULTS.maxQueueBytes },
   "connections": { flag: "--max-clients", value: SERVE_DEFAULTS.maxClients },
+  "rooms per member": {
+    flag: "--max-rooms-per-member",
+    value: SERVE_DEFAULTS.maxRoomsPerMember,
+  },
+  "rooms on the server": {
+    flag: "--max-rooms",
+    value: SERVE_DEFAULTS.maxRooms,
+  },
   "hello deadline": {
     flag: "--handshake-seconds",
     value: SERVE_DEFAULTS.handshakeSeconds,

@@ -92,6 +92,7 @@ export const COMMAND_COSTS = {
   dm: 1,
   nick: 1,
   join: 1,
+  part: 1,
   who: 1,
   rooms: 1,
   help: 1,

@@ -11,6 +11,10 @@
  * to every member of its room. The sender's own copy is the delivery receipt,
  * so nothing is echoed before it is stored.
  *
+ * A member may be in several rooms at once (up to `maxRoomsPerMember`); one
+ * of them is its current room, where a message that names no room goes. Each
+ * room's events name it, so one connection carries all of them.
+ *
  * @module
  */
 
@@ -22,6 +26,7 @@ import {
   JSON_LINES,
   nickErrorMessage,
   type RoomMessage,
+  type RoomResume,
   type ServerEvent,
   type ServerInfo,
   VERSION,
@@ -50,8 +55,13 @@ export { Outgoing, OutgoingBatch, type Recipient } from "./outgoing.ts";
 export class Session {
   /** Current nickname. */
   nick: string;
-  /** Current room. */
+  /** Current room: where a message that names no room goes. */
   room: string;
+  /**
+   * Every room it is in, in the order it joined them, the current one
+   * included. The hub keeps it; others only read it.
+   */
+  readonly rooms: Set<string> = new Set();
   /** When it joined, ms since the epoch. */
   readonly joinedAt: number;
 
@@ -87,6 +97,10 @@ export interface HubOptions {
   rate?: number;
   /** The burst to announce in `welcome`. */
   burst?: number;
+  /** Rooms one member may be in at once. @default {20} */
+  maxRoomsPerMember?: number;
+  /** Rooms the server keeps at once; the default room is always open. @default {1000} */
+  maxRooms?: number;
   /** Called when messages are waiting for {@linkcode Hub.flush}. */
   requestFlush?: () => void;
   /** The clock. @default {Date.now} */
@@ -116,8 +130,12 @@ interface NoticeSummary {
 /** A hello, checked for field types by the protocol codec. */
 export interface HelloRequest {
   nick: string;
+  /** The current room, joined last (default: the last of `rooms`, else the server's). */
   room?: string;
+  /** Resume the current room after this id. */
   since?: number;
+  /** More rooms to be in, each joined and welcomed in order before `room`. */
+  rooms?: readonly RoomResume[];
 }
 
 /** Rooms, members and broadcast. See the module doc for a message's path. */
@@ -132,6 +150,8 @@ export class Hub {
   #store: MessageStore;
   #defaultRoom: string;
   #history: number;
+  #maxRoomsPerMember: number;
+  #maxRooms: number;
   #server: ServerInfo;
   #requestFlush: () => void;
   #now: () => number;
@@ -146,6 +166,9 @@ export class Hub {
     this.#nextId = options.store.lastId() + 1;
     this.#defaultRoom = options.defaultRoom ?? SERVE_DEFAULTS.room;
     this.#history = options.history ?? SERVE_DEFAULTS.history;
+    this.#maxRoomsPerMember = options.maxRoomsPerMember ??
+      SERVE_DEFAULTS.maxRoomsPerMember;
+    this.#maxRooms = options.maxRooms ?? SERVE_DEFAULTS.maxRooms;
     this.#server = {
       name: options.name ?? SERVE_DEFAULTS.name,
       version: VERSION,
@@ -200,19 +223,101 @@ export class Hub {
   }
 
   /**
-   * Admits a connection: claims the nickname, sends `welcome` with history
-   * and announces the join. Returns the error code instead when refused.
+   * Admits a connection: claims the nickname, then joins each room of the
+   * hello in order, the current one last, each with its `welcome` (history)
+   * and a join notice. Returns the error code instead when refused: a bad
+   * nickname or room name, or a current room the server has no place for.
+   * Other rooms over a cap are left out, each group with an `error` after
+   * the welcomes, so a client resuming more rooms than allowed still gets in.
    */
   hello(recipient: Recipient, request: HelloRequest): Session | ErrorCode {
     const nick = request.nick.trim();
     const refusal = this.checkNick(nick);
     if (refusal) return refusal;
-    const room = request.room?.trim() || this.#defaultRoom;
-    if (!isValidRoom(room)) return "room_invalid";
-    const session = new Session(recipient, nick, room, this.#now());
+    const rooms = this.#helloRooms(request);
+    if (typeof rooms === "string") return rooms;
+    const current = rooms[rooms.length - 1].room;
+    const newRoom = this.#needsNewRoom(current);
+    if (newRoom && this.#rooms.size >= this.#maxRooms) return "rooms_full";
+    const session = new Session(recipient, nick, current, this.#now());
     this.#nickIndex.add(nick, session);
-    this.#enter(session, room, request.since);
+    // The current room is joined last but its places are kept from the start.
+    const reserved = { member: 1, server: newRoom ? 1 : 0 };
+    const left = new Map<ErrorCode, string[]>();
+    for (const { room, since } of rooms) {
+      const isCurrent = room === current;
+      const why = isCurrent
+        ? undefined
+        : this.#roomRefusal(session, room, reserved);
+      if (why) {
+        let names = left.get(why);
+        if (!names) left.set(why, names = []);
+        names.push(room);
+        continue;
+      }
+      this.#enter(session, room, since);
+    }
+    for (const [code, names] of left) {
+      session.send(errorEvent(code, this.#leftOutWording(code, names)));
+    }
     return session;
+  }
+
+  /** A hello's rooms in joining order, current last, or why they are refused. */
+  #helloRooms(request: HelloRequest): RoomResume[] | ErrorCode {
+    const listed: RoomResume[] = [];
+    const seen = new Set<string>();
+    for (const entry of request.rooms ?? []) {
+      const room = entry.room.trim();
+      if (!isValidRoom(room)) return "room_invalid";
+      if (seen.has(room)) continue;
+      seen.add(room);
+      listed.push({ room, since: entry.since });
+    }
+    const current = request.room?.trim() || listed.at(-1)?.room ||
+      this.#defaultRoom;
+    if (!isValidRoom(current)) return "room_invalid";
+    const since = request.since ??
+      listed.find((e) => e.room === current)?.since;
+    return [
+      ...listed.filter((e) => e.room !== current),
+      { room: current, since },
+    ];
+  }
+
+  /** True when joining `room` would make a room (the default one aside). */
+  #needsNewRoom(room: string): boolean {
+    return !this.#rooms.has(room) && room !== this.#defaultRoom;
+  }
+
+  /**
+   * Why `session` cannot join `room` now, or `undefined` if it can;
+   * `reserved` holds places kept for a room still to come.
+   */
+  #roomRefusal(
+    session: Session,
+    room: string,
+    reserved = { member: 0, server: 0 },
+  ): ErrorCode | undefined {
+    if (session.rooms.has(room)) return undefined;
+    if (session.rooms.size + reserved.member >= this.#maxRoomsPerMember) {
+      return "too_many_rooms";
+    }
+    if (
+      this.#needsNewRoom(room) &&
+      this.#rooms.size + reserved.server >= this.#maxRooms
+    ) return "rooms_full";
+    return undefined;
+  }
+
+  /** The error wording for rooms a hello or join could not enter. */
+  #leftOutWording(code: ErrorCode, rooms: string[]): string {
+    const shown = rooms.slice(0, 5).join(", ") +
+      (rooms.length > 5 ? ` and ${rooms.length - 5} more` : "");
+    const why = code === "too_many_rooms"
+      ? `you may be in at most ${this.#maxRoomsPerMember} rooms at once`
+      : `this server keeps at most ${this.#maxRooms} rooms`;
+    return `not joined ${shown}: ${why}`;
   }
 
   /** Handles one command from a member. `quit` is the server's to handle. */
@@ -223,21 +328,27 @@ export class Hub {
     switch (frame.type) {
       case "say":
       case "me":
-        return this.#say(session, frame.text, frame.type === "me");
+        return this.#say(session, frame.text, frame.type === "me", frame.room);
       case "dm":
         return this.#directMessage(session, frame.to, frame.text);
       case "nick":
         return this.#rename(session, frame.nick.trim());
       case "join":
-        return this.#move(session, frame.room.trim());
-      case "who":
-        return session.send({
-          type: "who",
-          room: session.room,
-          users: this.#nicks(session.room),
-        });
+        return this.#join(session, frame.room.trim(), frame.since);
+      case "part":
+        return this.#part(session, frame.room?.trim() || session.room);
+      case "who": {
+        const room = frame.room?.trim() || session.room;
+        if (!session.rooms.has(room)) return this.#notInRoom(session, room);
+        return session.send({ type: "who", room, users: this.#nicks(room) });
+      }
       case "rooms":
-        return session.send({ type: "rooms", rooms: this.#roomList() });
+        return session.send({
+          type: "rooms",
+          rooms: this.#roomList(),
+          joined: [...session.rooms],
+          current: session.room,
+        });
       case "ping":
         return session.send({ type: "pong" });
       case "quit":
@@ -245,13 +356,13 @@ export class Hub {
     }
   }
 
-  /** Removes a member and announces it; safe to call twice. */
+  /** Removes a member from every room and announces it in each; safe to call twice. */
   leave(session: Session, reason?: string): void {
     if (this.#nickIndex.find(session.nick) !== session) return;
     // A member's last messages (and their echoes) go out before it leaves.
     this.flush();
     this.#nickIndex.remove(session.nick, session);
-    this.#exit(session, reason);
+    for (const room of [...session.rooms]) this.#exit(session, room, reason);
   }
 
   /**
@@ -328,14 +439,21 @@ export class Hub {
     else pending[type] = { nick, count: 1 };
   }
 
-  #say(session: Session, rawText: string, me: boolean): void {
+  #say(
+    session: Session,
+    rawText: string,
+    me: boolean,
+    rawRoom: string | undefined,
+  ): void {
+    const room = rawRoom?.trim() || session.room;
+    if (!session.rooms.has(room)) return this.#notInRoom(session, room);
     const text = this.#checkText(session, rawText);
     if (text === undefined) return;
     const message: RoomMessage = {
       type: "msg",
       id: this.#nextId++,
       ts: this.#now(),
-      room: session.room,
+      room,
       from: session.nick,
       text,
     };
@@ -383,6 +501,20 @@ export class Hub {
     return text;
   }
 
+  #notInRoom(session: Session, room: string): void {
+    session.send(errorEvent(
+      "not_in_room",
+      `you are not in ${cleanText(room).slice(0, 40)} (/join it first)`,
+    ));
+  }
+
+  /**
+   * A rename reaches each member who shares a room with the renamer once,
+   * not once per shared room: a nickname is server-wide, and a person in
+   * two rooms with bob would otherwise read that bob is now rob twice. The
+   * event names the recipient's current room when it is shared, else the
+   * first shared one; one encoding per named room.
+   */
   #rename(session: Session, nick: string): void {
     if (nick === session.nick) return;
     const refusal = this.checkNick(nick, session);
@@ -393,23 +525,78 @@ export class Hub {
     this.#nickIndex.remove(old, session);
     this.#nickIndex.add(nick, session);
     session.nick = nick;
-    this.#rosters.get(session.room)?.rename(old, nick);
-    this.#broadcast(session.room, {
-      type: "nick",
-      ts: this.#now(),
-      old,
-      new: nick,
-    });
+    const ts = this.#now();
+    for (const room of session.rooms) {
+      this.#rosters.get(room)?.rename(old, nick);
+    }
+    if (session.rooms.size === 1) {
+      return this.#broadcast(session.room, {
+        type: "nick",
+        ts,
+        room: session.room,
+        old,
+        new: nick,
+      });
+    }
+    const byRoom = new Map<string, Outgoing>();
+    const told = new Set<Session>();
+    for (const room of session.rooms) {
+      for (const member of this.#rooms.get(room) ?? []) {
+        if (told.has(member)) continue;
+        told.add(member);
+        const shown = session.rooms.has(member.room) ? member.room : room;
+        let out = byRoom.get(shown);
+        if (!out) {
+          out = new Outgoing({ type: "nick", ts, room: shown, old, new: nick });
+          byRoom.set(shown, out);
+        }
+        member.recipient.deliver(out);
+      }
+    }
   }
 
-  #move(session: Session, room: string): void {
+  /**
+   * Joins a room, or makes it current if the member is in it already;
+   * either way answered by the room's `welcome`. The other rooms are kept.
+   */
+  #join(session: Session, room: string, since: number | undefined): void {
     if (!isValidRoom(room)) return session.send(errorEvent("room_invalid"));
-    if (room === session.room) {
-      return session.recipient.deliver(this.#welcome(session, undefined));
+    if (session.rooms.has(room)) {
+      session.room = room;
+      return session.recipient.deliver(this.#welcome(session, room, since));
     }
-    this.#exit(session, `moved to ${room}`);
-    session.room = room;
-    this.#enter(session, room, undefined);
+    const refusal = this.#roomRefusal(session, room);
+    if (refusal) {
+      return session.send(
+        errorEvent(refusal, this.#leftOutWording(refusal, [room])),
+      );
+    }
+    this.#enter(session, room, since);
+  }
+
+  /**
+   * Leaves one room, keeping the others; answered by `part`. Leaving the
+   * current room makes the one joined last current. The last room cannot be
+   * left (`last_room`): a member in no room would have nowhere to say
+   * anything, and `/quit` is the way out.
+   */
+  #part(session: Session, room: string): void {
+    if (!session.rooms.has(room)) return this.#notInRoom(session, room);
+    if (session.rooms.size === 1) {
+      return session.send(errorEvent(
+        "last_room",
+        `${room} is your only room: /join another before you leave it, or /quit`,
+      ));
+    }
+    this.#exit(session, room, undefined);
+    if (session.room === room) session.room = [...session.rooms].at(-1)!;
+    session.send({
+      type: "part",
+      ts: this.#now(),
+      room,
+      current: session.room,
+      rooms: [...session.rooms],
+    });
   }
 
   #enter(session: Session, room: string, since: number | undefined): void {
@@ -419,6 +606,7 @@ export class Hub {
     let roster = this.#rosters.get(room);
     if (!roster) this.#rosters.set(room, roster = new NickRoster());
     roster.add(session.nick);
+    session.rooms.add(room);
     session.room = room;
     // The join is announced before the welcome is delivered: delivering it
     // may end the connection (a client that does not read), and its leave
@@ -437,32 +625,33 @@ export class Hub {
         users: members.size,
       }, session);
     }
-    session.recipient.deliver(this.#welcome(session, since));
+    session.recipient.deliver(this.#welcome(session, room, since));
   }
 
-  #exit(session: Session, reason: string | undefined): void {
-    const members = this.#rooms.get(session.room);
+  #exit(session: Session, room: string, reason: string | undefined): void {
+    const members = this.#rooms.get(room);
     if (!members?.delete(session)) return;
-    this.#rosters.get(session.room)?.remove(session.nick);
+    session.rooms.delete(room);
+    this.#rosters.get(room)?.remove(session.nick);
     if (members.size === 0) {
-      this.#rooms.delete(session.room);
-      this.#rosters.delete(session.room);
+      this.#rooms.delete(room);
+      this.#rosters.delete(room);
     }
     // Everyone is being told the server is going away; a notice per leaver
     // would only flood the last members' screens.
     if (this.#closing) return;
     if (members.size >= ROOM_LIMITS.bigRoomMembers) {
-      return this.#summarise(session.room, "leave", session.nick);
+      return this.#summarise(room, "leave", session.nick);
     }
     const event: ServerEvent = {
       type: "leave",
       ts: this.#now(),
-      room: session.room,
+      room,
       nick: session.nick,
       users: members.size,
     };
     if (reason) event.reason = reason;
-    this.#broadcast(session.room, event);
+    this.#broadcast(room, event);
   }
 
   /**
@@ -470,37 +659,42 @@ export class Hub {
    * roster's bytes: the same bytes as `JSON.stringify`, without serialising
    * or copying every name of a big room again for each newcomer.
    */
-  #welcome(session: Session, since: number | undefined): Outgoing {
+  #welcome(
+    session: Session,
+    room: string,
+    since: number | undefined,
+  ): Outgoing {
     const history = since === undefined
-      ? this.#store.history(session.room, 0, this.#history)
+      ? this.#store.history(room, 0, this.#history)
       : this.#store.history(
-        session.room,
+        room,
         since,
         Math.max(this.#history, PROTOCOL_LIMITS.maxResumeHistory),
       );
-    const users = this.#rosters.get(session.room)?.snapshot() ?? (() => []);
+    const users = this.#rosters.get(room)?.snapshot() ?? (() => []);
+    const rooms = [...session.rooms];
     const event: ServerEvent = {
       type: "welcome",
       nick: session.nick,
-      room: session.room,
+      room,
       // Copied only if read: a JSON member gets the bytes below instead.
       get users() {
         return users();
       },
       history,
       server: this.#server,
+      rooms,
     };
     const head = encoder.encode(
       `{"type":"welcome","nick":${JSON.stringify(session.nick)},"room":${
-        JSON.stringify(session.room)
+        JSON.stringify(room)
       },"users":[`,
     );
-    const items = this.#rosters.get(session.room)?.jsonItems() ??
-      new Uint8Array(0);
+    const items = this.#rosters.get(room)?.jsonItems() ?? new Uint8Array(0);
     const tail = encoder.encode(
       `],"history":${JSON.stringify(history)},"server":${
         JSON.stringify(this.#server)
-      }}\n`,
+      },"rooms":${JSON.stringify(rooms)}}\n`,
     );
     return new Outgoing(event, {
       encoderId: JSON_LINES.id,
@@ -525,9 +719,10 @@ export class Hub {
 
   /**
    * Sends a flush's room messages, each room's as one batch, in order: a
-   * member gets one queue entry per tick, not one per message (measured: with
-   * 1,000 members and 50 senders, per-message entries spent a third of the
-   * server's time concatenating small chunks).
+   * member gets one queue entry per room per tick, not one per message
+   * (measured: with 1,000 members and 50 senders, per-message entries spent a
+   * third of the server's time concatenating small chunks). A member in
+   * several rooms gets one entry per room that spoke.
    */
   #broadcastMessages(messages: RoomMessage[]): void {
     const byRoom = new Map<string, Outgoing[]>();
@@ -539,7 +734,7 @@ export class Hub {
     for (const [room, outs] of byRoom) {
       const members = this.#rooms.get(room);
       if (!members) continue;
-      const batch = new OutgoingBatch(outs);
+      const batch = new OutgoingBatch(outs, room);
       for (const member of members) {
         const recipient = member.recipient;
         if (recipient.deliverBatch) recipient.deliverBatch(batch);

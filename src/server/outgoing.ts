@@ -86,15 +86,19 @@ export class Outgoing {
 /**
  * The room messages of one flush, for every member of one room: encoded once
  * per encoder into a single buffer, so a member costs one queue entry and one
- * write per tick however many messages the tick carries.
+ * write per room per tick however many messages the tick carries.
  */
 export class OutgoingBatch {
   #firstId: string | undefined;
   #firstBytes: Uint8Array | undefined;
   #cache: Map<string, Uint8Array> | undefined;
 
-  /** @param items the events, in order. */
-  constructor(readonly items: readonly Outgoing[]) {}
+  /**
+   * @param items the events, in order.
+   * @param room the room they were said in (a member elsewhere may read
+   * them in an encoding that names it).
+   */
+  constructor(readonly items: readonly Outgoing[], readonly room: string) {}
 
   /** Every event's bytes for `encoder`, back to back, computed on first use. */
   bytes(encoder: EventEncoder): Uint8Array {

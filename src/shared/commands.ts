@@ -90,14 +90,22 @@ export const COMMANDS: readonly Command[] = [
     name: "/join",
     aliases: ["/j"],
     args: "ROOM",
-    help: "Move to another room (it is made if it does not exist).",
+    help:
+      "Join a room (made if missing) and make it current; you stay in the others.",
     toFrame: required("/join ROOM", (room) => ({ type: "join", room })),
+  },
+  {
+    name: "/part",
+    aliases: ["/leave"],
+    args: "[ROOM]",
+    help: "Leave a room (default: the current one), staying in the others.",
+    toFrame: (room) => room === "" ? { type: "part" } : { type: "part", room },
   },
   {
     name: "/rooms",
     aliases: ["/list"],
     args: "",
-    help: "List the rooms and how many are in each.",
+    help: "List the rooms, how many are in each, and which are yours.",
     toFrame: () => ({ type: "rooms" }),
   },
   {

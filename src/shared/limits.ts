@@ -15,6 +15,16 @@ export const SERVE_DEFAULTS = {
   db: "chat.db",
   name: "chat",
   maxClients: 1000,
+  /**
+   * Rooms one member may be in at once: each costs it a welcome on every
+   * reconnect and a share of every rename's announcement.
+   */
+  maxRoomsPerMember: 20,
+  /**
+   * Rooms the server keeps at once (a room exists while someone is in it; the
+   * default room is always open): each holds a roster and a share of `/rooms`.
+   */
+  maxRooms: 1000,
   history: 50,
   /** Messages per second a connection may send (token bucket refill); 0 turns the limit off. */
   rate: 5,

@@ -34,6 +34,20 @@ function othersList(others: string[]): string {
   } others`;
 }
 
+/** How the text is read. */
+export interface TextView {
+  /**
+   * Name the room on each room message (`21:14 [class] bob: hi`): for a
+   * member whose current room is another one. Join, leave and welcome lines
+   * name their room anyway.
+   */
+  showRoom?: boolean;
+}
+
+function yourRooms(rooms: readonly string[], current: string): string {
+  return rooms.map((r) => r === current ? `${r} (current)` : r).join(", ");
+}
+
 /**
  * Renders an event as the text dialect shows it: one or more complete lines,
  * each ending in `\n`. Text in events is already sanitised by the hub.
@@ -41,14 +55,20 @@ function othersList(others: string[]): string {
  * @example
  * ```ts
  * renderText({ type: "pong" }); // → "* pong\n"
+ * renderText(
+ *   { type: "msg", id: 7, ts: 0, room: "class", from: "bob", text: "hi" },
+ *   { showRoom: true },
+ * ); // → "21:14 [class] bob: hi\n" (HH:MM in local time)
  * ```
  */
-export function renderText(event: ServerEvent): string {
+export function renderText(event: ServerEvent, view: TextView = {}): string {
   switch (event.type) {
-    case "msg":
+    case "msg": {
+      const tag = view.showRoom ? `[${event.room}] ` : "";
       return event.me
-        ? `${clockTime(event.ts)} * ${event.from} ${event.text}\n`
-        : `${clockTime(event.ts)} ${event.from}: ${event.text}\n`;
+        ? `${clockTime(event.ts)} ${tag}* ${event.from} ${event.text}\n`
+        : `${clockTime(event.ts)} ${tag}${event.from}: ${event.text}\n`;
+    }
     case "dm":
       return `${
         clockTime(event.ts)
@@ -67,25 +87,44 @@ export function renderText(event: ServerEvent): string {
       return `${clockTime(event.ts)} * ${event.old} is now ${event.new}\n`;
     case "welcome": {
       const others = event.users.filter((u) => u !== event.nick);
-      let text = `* Welcome, ${event.nick}! You are in ${event.room}` +
-        (others.length > 0
-          ? ` with ${othersList(others)}.`
-          : ", alone for now.") +
-        " Type /help for commands.\n";
+      const company = others.length > 0
+        ? ` with ${othersList(others)}.`
+        : ", alone for now.";
+      // A welcome into a further room says so, and that the others are kept.
+      let text = (event.rooms?.length ?? 1) > 1
+        ? `* Now in ${event.room}${company} Your rooms: ${
+          yourRooms(event.rooms!, event.room)
+        }; /part leaves one.\n`
+        : `* Welcome, ${event.nick}! You are in ${event.room}${company}` +
+          " Type /help for commands.\n";
       if (event.history.length > 0) {
         text += `* Recent messages:\n`;
         for (const message of event.history) text += renderText(message);
       }
       return text;
     }
+    case "part":
+      return `* You left ${event.room}. Your rooms: ${
+        yourRooms(event.rooms, event.current)
+      }.\n`;
     case "who":
       return `* In ${event.room} (${event.users.length}): ${
         event.users.join(", ")
       }\n`;
-    case "rooms":
+    case "rooms": {
+      const joined = new Set(event.joined);
+      const mark = (name: string) =>
+        name === event.current
+          ? ", current"
+          : joined.has(name)
+          ? ", joined"
+          : "";
       return `* Rooms: ${
-        event.rooms.map((r) => `${r.name} (${r.users})`).join(", ")
+        event.rooms.map((r) => `${r.name} (${r.users}${mark(r.name)})`).join(
+          ", ",
+        )
       }\n`;
+    }
     case "error":
       return `! ${event.message}\n`;
     case "pong":
@@ -97,3 +136,12 @@ export function renderText(event: ServerEvent): string {
 
 /** The text dialect as an encoder: how events read on `nc` and telnet. */
 export const TEXT_LINES: EventEncoder = { id: "text", render: renderText };
+
+/**
+ * The text dialect for room messages of a room other than the reader's
+ * current one: the same lines, each message naming its room.
+ */
+export const TEXT_LINES_OTHER_ROOM: EventEncoder = {
+  id: "text+room",
+  render: (event) => renderText(event, { showRoom: true }),
+};

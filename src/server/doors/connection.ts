@@ -28,7 +28,10 @@ import {
   type ServerEvent,
 } from "../../../protocol.ts";
 import { helpLines, parseTypedLine } from "../../shared/commands.ts";
-import { TEXT_LINES } from "../../shared/text_dialect.ts";
+import {
+  TEXT_LINES,
+  TEXT_LINES_OTHER_ROOM,
+} from "../../shared/text_dialect.ts";
 import { COMMAND_COSTS, type Ticket } from "../admission.ts";
 import {
   type HelloRequest,
@@ -309,7 +312,8 @@ export class Connection implements Recipient {
         shortHistory(out.event, COMPAT_LIMITS.unframedHistory),
       );
     }
-    for (const part of out.parts(this.#encoder)) this.#enqueue(part);
+    const room = out.event.type === "msg" ? out.event.room : undefined;
+    for (const part of out.parts(this.#encoderFor(room))) this.#enqueue(part);
   }
 
   /** Queues a tick's room messages as one chunk: one entry, one write. */
@@ -320,7 +324,19 @@ export class Connection implements Recipient {
       return;
     }
     if (irc) return this.#enqueue(batch.bytes(irc.encoder));
-    this.#enqueue(batch.bytes(this.#encoder));
+    this.#enqueue(batch.bytes(this.#encoderFor(batch.room)));
+  }
+
+  /**
+   * The encoder for a room message of `room`: in the text dialect, another
+   * room than the member's current one is named on each line, a second
+   * encoding shared by every member reading it from elsewhere.
+   */
+  #encoderFor(room: string | undefined): EventEncoder {
+    return this.#encoder === TEXT_LINES && room !== undefined &&
+        this.#session !== undefined && room !== this.#session.room
+      ? TEXT_LINES_OTHER_ROOM
+      : this.#encoder;
   }
 
   /**
@@ -459,6 +475,7 @@ export class Connection implements Recipient {
         nick: frame.nick,
         room: frame.room,
         since: frame.since,
+        rooms: frame.rooms,
       };
       if (this.#settings.password === undefined) return this.#hello(request);
       return this.#checkPassword(
@@ -751,7 +768,7 @@ export class Connection implements Recipient {
       },
       roomsOf: (nick) => {
         const member = hub.findMember(nick);
-        return member ? [member.room] : undefined;
+        return member ? [...member.rooms] : undefined;
       },
       counts: () => ({ users: hub.size, rooms: hub.roomCount }),
       write: (lines) => this.#enqueue(encoder.encode(lines)),

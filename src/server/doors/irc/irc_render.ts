@@ -284,6 +284,9 @@ export function renderIrc(event: ServerEvent, view: IrcView): string {
       });
     case "who":
       return namesLines(view, event.room, event.users);
+    case "part":
+      // The door shows the client its own PART as it sends it.
+      return "";
     case "rooms": {
       let lines = numeric(view, "321", "Channel", "Users  Name");
       for (const room of event.rooms) {
