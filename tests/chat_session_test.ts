@@ -53,6 +53,7 @@ class Gate {
 class Recorder implements SessionListener {
   welcomes: {
     kind: WelcomeKind;
+    room: string;
     raw: RoomMessage[];
     shown: RoomMessage[];
   }[] = [];
@@ -66,7 +67,12 @@ class Recorder implements SessionListener {
     kind: WelcomeKind,
     history: RoomMessage[],
   ): void {
-    this.welcomes.push({ kind, raw: event.history, shown: history });
+    this.welcomes.push({
+      kind,
+      room: event.room,
+      raw: event.history,
+      shown: history,
+    });
   }
   event(event: ServerEvent): void {
     this.events.push(event);
@@ -192,6 +198,111 @@ Deno.test("after a server restart the session resumes: messages sent meanwhile a
       e.type === "leave" && e.nick === "alice"
     );
     assert.equal((leave as { reason?: string }).reason, "quit");
+  } finally {
+    await session.quit();
+    await running;
+    await Promise.all(clients.map((c) => c.close()));
+    await server.stop();
+    await dir.remove();
+  }
+});
+
+Deno.test("a session in two rooms resumes both after a restart, each after its own last id, every missed message once", async () => {
+  const dir = await tempDir();
+  const port = freePort();
+  const serverArgs = [
+    "--db",
+    `${dir.path}/chat.db`,
+    "--port",
+    String(port),
+    "--rate",
+    "0",
+  ];
+  let server = await ServerProcess.start(serverArgs);
+  const { gate, recorder, session, running } = startAlice(port);
+  const clients: TestClient[] = [];
+  const join = async (nick: string, room: string) => {
+    const { client } = await TestClient.join(port, nick, { room });
+    clients.push(client);
+    return client;
+  };
+  const say = async (client: TestClient, text: string) => {
+    client.send({ type: "say", text });
+    await client.waitFor((e) => e.type === "msg" && e.text === text);
+  };
+  try {
+    await until("alice online", () => session.online);
+    assert.equal(session.send({ type: "join", room: "class" }), "sent");
+    await until("alice in class", () => session.room === "class");
+    assert.deepEqual(session.rooms.map((r) => r.name), ["lobby", "class"]);
+    const bob = await join("bob", "class");
+    const carol = await join("carol", "lobby");
+    await say(bob, "class before");
+    await say(carol, "lobby before");
+    await until("alice saw both", () => recorder.shownTexts.length === 2);
+    assert.equal(
+      session.rooms.find((r) => r.name === "lobby")?.unread,
+      1,
+      "a message of the other room is unread",
+    );
+    // Switching to a room it is in is local, and what is typed goes there.
+    assert.equal(session.send({ type: "join", room: "lobby" }), "switched");
+    assert.equal(session.room, "lobby");
+    assert.equal(session.rooms.find((r) => r.name === "lobby")?.unread, 0);
+    session.send({ type: "say", text: "to lobby" }, "to lobby");
+    const mine = await carol.waitFor((e) =>
+      e.type === "msg" && e.text === "to lobby"
+    );
+    assert.equal(mine.type === "msg" && mine.room, "lobby");
+
+    await server.stop("SIGKILL");
+    await until("alice offline", () => gate.waiting === 1);
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    server = await ServerProcess.start(serverArgs);
+    const bob2 = await join("bob", "class");
+    const carol2 = await join("carol", "lobby");
+    await say(bob2, "class missed 1");
+    await say(carol2, "lobby missed");
+    await say(bob2, "class missed 2");
+
+    gate.open();
+    await until("both rooms back", () => recorder.welcomes.length === 4);
+    const [classBack, lobbyBack] = recorder.welcomes.slice(2);
+    assert.deepEqual(
+      [classBack, lobbyBack].map((w) => [w.kind, w.room]),
+      [["resumed", "class"], ["resumed", "lobby"]],
+      "every room is resumed, the current one last",
+    );
+    assert.deepEqual(classBack.raw.map((m) => m.text), [
+      "class missed 1",
+      "class missed 2",
+    ]);
+    assert.deepEqual(lobbyBack.raw.map((m) => m.text), ["lobby missed"]);
+    assert.equal(session.room, "lobby", "the current room stays current");
+    assert.equal(
+      session.rooms.find((r) => r.name === "class")?.unread,
+      2,
+      "missed messages of the other room count as unread",
+    );
+    await say(bob2, "class live");
+    await until(
+      "alice saw the live one",
+      () => recorder.shownTexts.includes("class live"),
+    );
+    const texts = recorder.shownTexts;
+    for (
+      const text of [
+        "class before",
+        "lobby before",
+        "to lobby",
+        "class missed 1",
+        "lobby missed",
+        "class missed 2",
+        "class live",
+      ]
+    ) {
+      assert.equal(count(texts, text), 1, `"${text}" shown exactly once`);
+    }
   } finally {
     await session.quit();
     await running;

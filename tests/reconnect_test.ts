@@ -36,6 +36,20 @@ Deno.test("the resume point is the largest message id seen", () => {
   assert.equal(resume.since, 5);
 });
 
+Deno.test("each room resumes after the largest id seen in it, not in any room", () => {
+  const resume = new ResumeState();
+  assert.equal(resume.sinceFor("lobby"), undefined, "never joined");
+  resume.joined("class");
+  assert.equal(resume.sinceFor("class"), 0, "joined empty: everything is new");
+  resume.accept(msg(7));
+  // A flush sends room by room: lobby's 7 may arrive before class's 6.
+  resume.accept({ ...msg(6), room: "class" });
+  resume.joined("class");
+  assert.equal(resume.sinceFor("lobby"), 7);
+  assert.equal(resume.sinceFor("class"), 6, "joined again keeps its place");
+  assert.equal(resume.since, 7);
+});
+
 Deno.test("a message seen before is recognised and dropped, once per id and time", () => {
   const resume = new ResumeState();
   assert.equal(resume.accept(msg(1)), true);

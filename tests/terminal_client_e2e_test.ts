@@ -246,3 +246,91 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: skipReason
+    ? `the terminal client in tmux: two rooms at once, the other room's messages named, Alt-1 switches (skipped: ${skipReason})`
+    : "the terminal client in tmux: two rooms at once, the other room's messages named, Alt-1 switches",
+  ignore: skipReason !== undefined,
+  fn: async () => {
+    const server = await ServerProcess.start(["--rate", "0"]);
+    const tmux = new Tmux();
+    const bob = (await TestClient.join(server.port, "bob", { room: "class" }))
+      .client;
+    const carol = (await TestClient.join(server.port, "carol")).client;
+    const heard = async (client: TestClient, text: string) =>
+      await client.waitFor((e) => e.type === "msg" && e.text === text, 15_000);
+    try {
+      await connect(tmux, "alice", server.port, ["--nick", "alice"]);
+      await tmux.waitFor("alice", "alice's welcome", has("Welcome, alice!"));
+      await tmux.type("alice", "/join class");
+      await tmux.press("alice", "Enter");
+      let rows = await tmux.waitFor(
+        "alice",
+        "the welcome into class",
+        (r) =>
+          has("You are in class, with bob.")(r) &&
+          r[HEIGHT - 1].trimEnd() === "[class] alice>",
+      );
+      assert.ok(has("Also in lobby: /join ROOM or Alt-1..9 switches")(rows));
+
+      carol.send({ type: "say", text: "lunch?" });
+      rows = await tmux.waitFor(
+        "alice",
+        "the lobby message, named",
+        (r) =>
+          has("[lobby] carol: lunch?")(r) &&
+          r[HEIGHT - 2].includes("| also lobby (1 unread) |"),
+      );
+      bob.send({ type: "say", text: "hello class" });
+      rows = await tmux.waitFor("alice", "bob's line", has("bob: hello class"));
+      assert.ok(
+        rows.some((r) => /^\d\d:\d\d bob: hello class/.test(r)),
+        "the current room's messages carry no tag",
+      );
+      await tmux.type("alice", "hi class");
+      await tmux.press("alice", "Enter");
+      const toClass = await heard(bob, "hi class");
+      assert.equal(toClass.type === "msg" && toClass.room, "class");
+
+      // Alt-1: the first room joined becomes current, unread cleared.
+      await tmux.press("alice", "M-1");
+      rows = await tmux.waitFor(
+        "alice",
+        "the switch to lobby",
+        (r) =>
+          has("Now in lobby, with carol.")(r) &&
+          r[HEIGHT - 1].trimEnd() === "[lobby] alice>" &&
+          /\[lobby\] alice \| 2 here \| also class \|/.test(r[HEIGHT - 2]),
+      );
+      await tmux.type("alice", "hi lobby");
+      await tmux.press("alice", "Enter");
+      const toLobby = await heard(carol, "hi lobby");
+      assert.equal(toLobby.type === "msg" && toLobby.room, "lobby");
+      bob.send({ type: "say", text: "still here" });
+      await tmux.waitFor(
+        "alice",
+        "the class message, named",
+        has("[class] bob: still here"),
+      );
+
+      await tmux.type("alice", "/part class");
+      await tmux.press("alice", "Enter");
+      await tmux.waitFor(
+        "alice",
+        "the part",
+        has("You left class. Your rooms: lobby (current)."),
+      );
+      const left = await bob.waitFor((e) => e.type === "leave", 15_000);
+      assert.equal(left.type === "leave" && left.nick, "alice");
+
+      await tmux.press("alice", "C-c");
+      rows = await tmux.waitFor("alice", "alice's exit", has("[tty "));
+      assert.ok(has("[exited 0]")(rows), rows.join("\n"));
+    } finally {
+      await tmux.kill();
+      await Promise.all([bob.close(), carol.close()]);
+      await server.stop();
+    }
+  },
+});

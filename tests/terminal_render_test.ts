@@ -158,6 +158,75 @@ Deno.test("welcome, resume and room change read differently; resumed history say
   assert.equal(renderWelcome(welcome, "first", missed).bell, false);
 });
 
+Deno.test("a message of a room other than the viewer's current one is tagged with its room", () => {
+  const inLobby = { me: "alice", room: "lobby" };
+  const line = (m: RoomMessage) => renderEvent(m, inLobby).lines.map(plainText);
+  assert.deepEqual(line(msg("bob", "hi", { room: "class" })), [
+    "09:05 [class] bob: hi",
+  ]);
+  assert.deepEqual(line(msg("bob", "waves", { room: "class", me: true })), [
+    "09:05 [class] * bob waves",
+  ]);
+  assert.deepEqual(line(msg("alice", "mine", { room: "class" })), [
+    "09:05 [class] alice> mine",
+  ]);
+  assert.deepEqual(line(msg("bob", "hi")), ["09:05 bob: hi"], "current: plain");
+});
+
+Deno.test("part, rooms and a welcome into a further room name the viewer's rooms", () => {
+  const inClass = { me: "alice", room: "class" };
+  const lines = (event: ServerEvent) =>
+    renderEvent(event, inClass).lines.map(plainText);
+  assert.deepEqual(
+    lines({
+      type: "part",
+      ts: TS,
+      room: "games",
+      current: "lobby",
+      rooms: ["lobby", "class"],
+    }),
+    ["-- You left games. Your rooms: lobby, class (current)."],
+  );
+  assert.deepEqual(
+    lines({
+      type: "rooms",
+      rooms: [
+        { name: "class", users: 2 },
+        { name: "games", users: 5 },
+        { name: "lobby", users: 3 },
+      ],
+      joined: ["lobby", "class"],
+      current: "lobby",
+    }),
+    ["-- Rooms: class (2, current), games (5), lobby (3, joined)"],
+    "the client's own current room is marked, not the server's",
+  );
+  const welcome = {
+    type: "welcome",
+    nick: "alice",
+    room: "class",
+    users: ["alice", "dave"],
+    history: [],
+    server: { name: "chat", version: "0" },
+    rooms: ["lobby", "class"],
+  } as Extract<ServerEvent, { type: "welcome" }>;
+  assert.deepEqual(renderWelcome(welcome, "room", []).lines.map(plainText), [
+    "-- You are in class, with dave.",
+    "-- Also in lobby: /join ROOM or Alt-1..9 switches, /part leaves.",
+  ]);
+  const resumedElsewhere = renderWelcome(
+    welcome,
+    "resumed",
+    [msg("dave", "missed", { room: "class" })],
+    "lobby",
+  );
+  assert.equal(
+    resumedElsewhere.lines.map(plainText).at(-1),
+    "09:05 [class] dave: missed",
+    "a resumed room that is not current keeps its messages tagged",
+  );
+});
+
 Deno.test("no byte sequence from another user reaches the terminal as a control sequence", () => {
   const hostile = "\x1b[2J\x1b]0;owned\x07\x9b31m\r\x08\x1bc\u202egnp.exe\x00";
   const events: ServerEvent[] = [

@@ -1,9 +1,14 @@
 /**
  * A chat membership that outlives its connections: the terminal client's
  * link to the server. It dials, says hello, and when the link drops it
- * redials with backoff and resumes in the same room under the same nick with
- * `since`, so every message sent meanwhile arrives, and each is passed on
- * once. Frames the user sends while offline wait in a bounded outbox.
+ * redials with backoff and resumes every room it was in under the same nick,
+ * each with its own `since`, so every message sent meanwhile arrives, and
+ * each is passed on once. Frames the user sends while offline wait in a
+ * bounded outbox.
+ *
+ * Of the rooms it is in, one is current: what the user types goes there
+ * (each `say` names its room), and the others' messages count as unread
+ * until the user switches to them. Switching to a room it is in is local.
  *
  * The user interface is a {@linkcode SessionListener}; this module has no
  * terminal code.
@@ -73,14 +78,38 @@ export interface SessionEnd {
   message?: string;
 }
 
-/** What {@linkcode ChatSession.send} did with a frame. */
-export type SendResult = "sent" | "queued" | "full" | "offline";
+/**
+ * What {@linkcode ChatSession.send} did with a frame: `switched` for a `join`
+ * of a room the session is in, which only makes it current.
+ */
+export type SendResult = "sent" | "queued" | "full" | "offline" | "switched";
+
+/** One room the session is in, as last heard. */
+export interface RoomView {
+  /** Its name. */
+  readonly name: string;
+  /** Who is in it (big rooms announce only counts). */
+  users: string[];
+  /** How many are in it: exact even in a big room. */
+  userCount: number;
+  /** Its messages shown while it was not the current room. */
+  unread: number;
+}
 
 /**
  * Frames the server's rate limit counts; they are paced to it. (It counts
  * `ping` too, a quarter, but pings are rare; `quit` is free.)
  */
-const PACED = new Set(["say", "me", "dm", "nick", "join", "who", "rooms"]);
+const PACED = new Set([
+  "say",
+  "me",
+  "dm",
+  "nick",
+  "join",
+  "part",
+  "who",
+  "rooms",
+]);
 /** Frames worth keeping while offline: what the user said. */
 const KEPT_OFFLINE = new Set(["say", "me", "dm"]);
 const PACE_POLL_MS = 50;
@@ -109,8 +138,12 @@ export class ChatSession {
   #listener: SessionListener;
   #nick: string | undefined;
   #room: string | undefined;
-  #users: string[] = [];
-  #userCount = 0;
+  /** The rooms it is in, in the order they were joined. */
+  #rooms = new Map<string, RoomView>();
+  /** Rooms a resuming hello asked for whose welcome has not come yet. */
+  #resuming = new Set<string>();
+  /** Unread counts of the rooms being resumed, from before the drop. */
+  #unreadBefore = new Map<string, number>();
   #link: ChatLink | undefined;
   #online = false;
   #everJoined = false;
@@ -141,19 +174,40 @@ export class ChatSession {
     return this.#nick;
   }
 
-  /** The room joined, once known. */
+  /** The current room, once known. */
   get room(): string | undefined {
     return this.#room;
   }
 
-  /** Who is in the room, as last heard (big rooms announce only counts). */
-  get users(): readonly string[] {
-    return this.#users;
+  /** Every room it is in, in the order they were joined. */
+  get rooms(): readonly Readonly<RoomView>[] {
+    return [...this.#rooms.values()];
   }
 
-  /** How many are in the room, as last heard: exact even in a big room. */
+  /** Who is in the current room, as last heard (big rooms announce only counts). */
+  get users(): readonly string[] {
+    return this.#current()?.users ?? [];
+  }
+
+  /** How many are in the current room, as last heard: exact even in a big room. */
   get userCount(): number {
-    return this.#userCount;
+    return this.#current()?.userCount ?? 0;
+  }
+
+  #current(): RoomView | undefined {
+    return this.#room === undefined ? undefined : this.#rooms.get(this.#room);
+  }
+
+  /**
+   * Makes `room`, one the session is in, the current room and clears its
+   * unread count; false if the session is not in it.
+   */
+  switchTo(room: string): boolean {
+    const view = this.#rooms.get(room);
+    if (!view) return false;
+    this.#room = room;
+    view.unread = 0;
+    return true;
   }
 
   /** True while a link is up and joined. */
@@ -225,6 +279,10 @@ export class ChatSession {
    * kept while offline (up to a bound); other commands need a link.
    */
   send(frame: CommandFrame, typed = ""): SendResult {
+    if (frame.type === "join" && this.switchTo(frame.room.trim())) {
+      return "switched";
+    }
+    frame = this.#inCurrentRoom(frame);
     if (!this.#online && !KEPT_OFFLINE.has(frame.type)) return "offline";
     if (!this.#outbox.push({ frame, typed })) return "full";
     if (!this.#online) return "queued";
@@ -261,6 +319,25 @@ export class ChatSession {
     link?.close();
   }
 
+  /**
+   * The frame with the current room named, for frames that default to one:
+   * the server's idea of the current room is the last one joined, while the
+   * user may have switched here since.
+   */
+  #inCurrentRoom(frame: CommandFrame): CommandFrame {
+    const room = this.#room;
+    if (room === undefined) return frame;
+    switch (frame.type) {
+      case "say":
+      case "me":
+      case "part":
+      case "who":
+        return frame.room === undefined ? { ...frame, room } : frame;
+      default:
+        return frame;
+    }
+  }
+
   #finish(end: SessionEnd): SessionEnd {
     this.#stopped = true;
     this.#stop.abort();
@@ -286,12 +363,22 @@ export class ChatSession {
   async #join(link: ChatLink): Promise<JoinOutcome> {
     for (;;) {
       const resuming = this.#everJoined;
+      // Every room is asked for again, the current one last (the server
+      // welcomes them in that order), each resumed after its own last id.
+      const room = this.#room;
+      const others = resuming
+        ? [...this.#rooms.keys()].filter((r) => r !== room)
+        : [];
+      this.#resuming = new Set(resuming ? [...others, room!] : []);
       const reply = await withTimeout(
         link.hello({
           nick: this.#nick!,
-          room: this.#room,
+          room,
           password: this.#options.password,
-          since: resuming ? this.#resume.since : undefined,
+          since: resuming ? this.#resume.sinceFor(room!) : undefined,
+          rooms: others.length > 0
+            ? others.map((r) => ({ room: r, since: this.#resume.sinceFor(r) }))
+            : undefined,
         }),
         CONNECT_DEFAULTS.helloTimeoutMs,
         () => new Error("the server did not answer the hello"),
@@ -309,6 +396,12 @@ export class ChatSession {
           rate,
           burst: reply.server.burst ?? 1,
         });
+        // The rooms come back one welcome each; one not welcomed (over a
+        // cap) is no longer joined. Unread counts carry over.
+        this.#unreadBefore = new Map(
+          [...this.#rooms.values()].map((v) => [v.name, v.unread]),
+        );
+        this.#rooms = new Map();
         this.#welcome(reply, resuming ? "resumed" : "first");
         return { kind: "joined" };
       }
@@ -336,12 +429,26 @@ export class ChatSession {
     }
   }
 
+  /**
+   * A room's welcome: the room is joined (or rejoined) and becomes current,
+   * except while resuming, where the rooms other than the current one come
+   * back without taking its place and their missed messages count as unread.
+   */
   #welcome(event: WelcomeEvent, kind: WelcomeKind): void {
     this.#nick = event.nick;
-    this.#room = event.room;
-    this.#users = [...event.users];
-    this.#userCount = event.users.length;
     const fresh = event.history.filter((m) => this.#resume.accept(m));
+    this.#resume.joined(event.room);
+    const stays = kind === "resumed" && this.#room !== undefined &&
+      this.#room !== event.room;
+    this.#rooms.set(event.room, {
+      name: event.room,
+      users: [...event.users],
+      userCount: event.users.length,
+      unread: stays
+        ? (this.#unreadBefore.get(event.room) ?? 0) + fresh.length
+        : 0,
+    });
+    if (!stays) this.#room = event.room;
     this.#listener.welcome(event, kind, fresh);
   }
 
@@ -370,38 +477,60 @@ export class ChatSession {
 
   #track(event: ServerEvent): void {
     switch (event.type) {
-      case "msg":
+      case "msg": {
         if (!this.#resume.accept(event)) return;
+        const view = this.#rooms.get(event.room);
+        if (view && event.room !== this.#room) view.unread++;
         break;
-      case "welcome":
-        return this.#welcome(event, "room");
-      case "join":
-        if (event.room === this.#room) {
-          this.#userCount = event.users ?? this.#userCount + 1;
-          this.#users = [
-            ...this.#users.filter((u) => nickKey(u) !== nickKey(event.nick)),
+      }
+      case "welcome": {
+        const resumed = this.#resuming.delete(event.room);
+        return this.#welcome(event, resumed ? "resumed" : "room");
+      }
+      case "join": {
+        const view = this.#rooms.get(event.room);
+        if (view) {
+          view.userCount = event.users ?? view.userCount + 1;
+          view.users = [
+            ...view.users.filter((u) => nickKey(u) !== nickKey(event.nick)),
             event.nick,
           ];
         }
         break;
-      case "leave":
-        if (event.room === this.#room) {
-          this.#userCount = event.users ?? Math.max(0, this.#userCount - 1);
-          this.#users = this.#users.filter((u) =>
+      }
+      case "leave": {
+        const view = this.#rooms.get(event.room);
+        if (view) {
+          view.userCount = event.users ?? Math.max(0, view.userCount - 1);
+          view.users = view.users.filter((u) =>
             nickKey(u) !== nickKey(event.nick)
           );
         }
         break;
-      case "nick":
-        this.#users = this.#users.map((u) => u === event.old ? event.new : u);
-        if (event.old === this.#nick) this.#nick = event.new;
-        break;
-      case "who":
+      }
+      case "part":
+        this.#rooms.delete(event.room);
         if (event.room === this.#room) {
-          this.#users = [...event.users];
-          this.#userCount = event.users.length;
+          this.#room = this.#rooms.has(event.current)
+            ? event.current
+            : [...this.#rooms.keys()].at(-1);
         }
         break;
+      case "nick":
+        // A nickname is server-wide: one notice renames it in every room.
+        for (const view of this.#rooms.values()) {
+          view.users = view.users.map((u) => u === event.old ? event.new : u);
+        }
+        if (event.old === this.#nick) this.#nick = event.new;
+        break;
+      case "who": {
+        const view = this.#rooms.get(event.room);
+        if (view) {
+          view.users = [...event.users];
+          view.userCount = event.users.length;
+        }
+        break;
+      }
       case "pong":
         return;
     }
@@ -481,6 +610,8 @@ export function isWellFormed(event: ServerEvent): boolean {
         optional("reason");
     case "nick":
       return isNumber(e.ts) && isString(e.old) && isString(e.new);
+    case "part":
+      return isString(e.room) && isString(e.current) && isStringList(e.rooms);
     case "who":
       return isString(e.room) && isStringList(e.users);
     case "rooms":

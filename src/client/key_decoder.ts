@@ -31,6 +31,15 @@ export type KeyName =
   | "page-up"
   | "page-down"
   | "escape"
+  | "alt-1"
+  | "alt-2"
+  | "alt-3"
+  | "alt-4"
+  | "alt-5"
+  | "alt-6"
+  | "alt-7"
+  | "alt-8"
+  | "alt-9"
   | "ctrl-a"
   | "ctrl-b"
   | "ctrl-c"
@@ -125,6 +134,16 @@ const ALT_KEYS: Record<string, KeyName | undefined> = {
   d: "delete-word-forward",
   "\x7f": "delete-word-back",
   "\x08": "delete-word-back",
+  // Alt-1 … Alt-9: the chat client's room switch, as in irssi and weechat.
+  "1": "alt-1",
+  "2": "alt-2",
+  "3": "alt-3",
+  "4": "alt-4",
+  "5": "alt-5",
+  "6": "alt-6",
+  "7": "alt-7",
+  "8": "alt-8",
+  "9": "alt-9",
 };
 
 type Parsed =

@@ -21,6 +21,7 @@ import {
   pendingLine,
   plainText,
   renderEvent,
+  renderSwitch,
   renderWelcome,
 } from "./terminal_render.ts";
 
@@ -49,12 +50,15 @@ export async function runPlainClient(options: ConnectOptions): Promise<number> {
     password: options.password,
   }, {
     welcome: (event, kind, history) => {
-      const rendered = renderWelcome(event, kind, history);
+      const rendered = renderWelcome(event, kind, history, session.room);
       print(rendered.lines, rendered.bell);
     },
     event: (event) => {
       if (leaving && event.type === "bye") return; // the user knows
-      const rendered = renderEvent(event, { me: session.nick ?? "" });
+      const rendered = renderEvent(event, {
+        me: session.nick ?? "",
+        room: session.room,
+      });
       if (event.type === "dm" && event.from !== session.nick) {
         lastDmFrom = event.from;
       }
@@ -127,7 +131,11 @@ export async function runPlainClient(options: ConnectOptions): Promise<number> {
     typed: string,
   ): void {
     const result = session.send(frame, typed);
-    if (result === "queued") {
+    if (result === "switched") {
+      print(
+        renderSwitch(session.room ?? "", session.users, session.nick ?? ""),
+      );
+    } else if (result === "queued") {
       print([pendingLine(typed, { me: session.nick ?? "" }, Date.now())]);
     } else if (result === "full") {
       print([errorLine("too many lines waiting; this one was not kept")]);

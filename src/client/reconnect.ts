@@ -67,13 +67,16 @@ export class Backoff {
 
 /**
  * Where to resume and what is already shown. Room message ids grow across the
- * whole server, so the largest id seen is the `since` of the next hello; a
- * message is recognised by its id and time, so one replayed after a drop is
- * shown once, while a server that restarted with an empty store (ids from 1
- * again) is not mistaken for old news.
+ * whole server, so the largest id seen in a room is that room's `since` in
+ * the next hello (per room: one connection carries several rooms' messages,
+ * and a flush sends them room by room, so a larger id seen in one room says
+ * nothing about another); a message is recognised by its id and time, so one
+ * replayed after a drop is shown once, while a server that restarted with an
+ * empty store (ids from 1 again) is not mistaken for old news.
  */
 export class ResumeState {
   #lastId: number | undefined;
+  #lastIdByRoom = new Map<string, number>();
   #seen = new Set<string>();
   #order: string[] = [];
   #limit: number;
@@ -88,6 +91,20 @@ export class ResumeState {
     return this.#lastId;
   }
 
+  /**
+   * Where to resume `room`: the largest id seen in it, or 0 (everything) for
+   * a room whose welcome came while it held no messages, so every message it
+   * has was said since; `undefined` for a room never joined.
+   */
+  sinceFor(room: string): number | undefined {
+    return this.#lastIdByRoom.get(room);
+  }
+
+  /** Records that `room`'s welcome was read: from now on it resumes. */
+  joined(room: string): void {
+    if (!this.#lastIdByRoom.has(room)) this.#lastIdByRoom.set(room, 0);
+  }
+
   /** Records a room message; returns false if it was already shown. */
   accept(message: RoomMessage): boolean {
     const key = `${message.id}:${message.ts}`;
@@ -99,6 +116,10 @@ export class ResumeState {
     }
     if (this.#lastId === undefined || message.id > this.#lastId) {
       this.#lastId = message.id;
+    }
+    const roomLast = this.#lastIdByRoom.get(message.room);
+    if (roomLast === undefined || message.id > roomLast) {
+      this.#lastIdByRoom.set(message.room, message.id);
     }
     return true;
   }

@@ -45,6 +45,7 @@ import {
   noticeLine,
   pendingLine,
   renderEvent,
+  renderSwitch,
   renderWelcome,
   type WelcomeKind,
 } from "./terminal_render.ts";
@@ -306,6 +307,11 @@ class FullScreenClient {
         `paste cut at ${CONNECT_DEFAULTS.maxPasteChars} characters`,
       )]);
     }
+    if (
+      event.type === "key" && event.key.startsWith("alt-") && !this.#nickAnswer
+    ) {
+      return this.#switchTo(Number(event.key.slice(4)));
+    }
     const action = this.#editor.handle(event);
     switch (action.type) {
       case "none":
@@ -346,6 +352,9 @@ class FullScreenClient {
           noticeLine(
             "  Ctrl-A/E start/end, Ctrl-W/U delete word/line, Ctrl-L redraw, Ctrl-C quit.",
           ),
+          noticeLine(
+            "  Alt-1..9 switch to your first..ninth room (so does /join ROOM).",
+          ),
         ]);
       case "/clear":
         return this.#write(this.#screen.clear());
@@ -369,8 +378,29 @@ class FullScreenClient {
     this.#send(frame, line);
   }
 
+  /** Alt-N: the N-th room joined becomes current. */
+  #switchTo(position: number): void {
+    const room = this.#session.rooms[position - 1];
+    if (!room) {
+      return this.#show([errorLine(
+        `you are in ${this.#session.rooms.length} room(s); /join ROOM joins another`,
+      )]);
+    }
+    this.#session.switchTo(room.name);
+    this.#showSwitch();
+  }
+
+  #showSwitch(): void {
+    const room = this.#session.room ?? "";
+    this.#show(renderSwitch(room, this.#session.users, this.#viewer().me));
+    this.#drawStatus();
+    this.#drawInput();
+  }
+
   #send(frame: CommandFrame, typed: string): void {
     switch (this.#session.send(frame, typed)) {
+      case "switched":
+        return this.#showSwitch();
       case "queued":
         this.#show([pendingLine(typed, this.#viewer(), Date.now())]);
         break;
@@ -413,8 +443,8 @@ class FullScreenClient {
     this.#drawStatus();
   }
 
-  #viewer(): { me: string } {
-    return { me: this.#session.nick ?? "" };
+  #viewer(): { me: string; room?: string } {
+    return { me: this.#session.nick ?? "", room: this.#session.room };
   }
 
   #onWelcome(
@@ -422,7 +452,7 @@ class FullScreenClient {
     kind: WelcomeKind,
     history: RoomMessage[],
   ): void {
-    const rendered = renderWelcome(event, kind, history);
+    const rendered = renderWelcome(event, kind, history, this.#session.room);
     this.#show(rendered.lines);
     if (rendered.bell) this.#write("\x07");
     this.#drawStatus();
@@ -444,7 +474,9 @@ class FullScreenClient {
     if (rendered.bell) this.#write("\x07");
     if (
       event.type === "nick" || event.type === "join" ||
-      event.type === "leave" || event.type === "who"
+      event.type === "leave" || event.type === "who" ||
+      event.type === "part" ||
+      (event.type === "msg" && event.room !== this.#session.room)
     ) {
       this.#drawStatus();
       this.#drawInput();
@@ -490,7 +522,9 @@ class FullScreenClient {
         return ` connecting to ${where}...${waiting}`;
       case "online": {
         const users = this.#session.userCount;
-        return ` [${this.#session.room}] ${this.#session.nick} | ${users} here | ${where}${waiting}`;
+        return ` [${this.#session.room}] ${this.#session.nick} | ${users} here${
+          otherRooms(this.#session.rooms, this.#session.room)
+        } | ${where}${waiting}`;
       }
       case "offline": {
         const seconds = Math.max(
@@ -519,6 +553,19 @@ class FullScreenClient {
       cursor: editor.cursor,
     }));
   }
+}
+
+/** `| also class (2 unread), games`: the rooms besides the current one. */
+function otherRooms(
+  rooms: readonly { name: string; unread: number }[],
+  current: string | undefined,
+): string {
+  const others = rooms.filter((r) => r.name !== current);
+  if (others.length === 0) return "";
+  return ` | also ${
+    others.map((r) => r.unread > 0 ? `${r.name} (${r.unread} unread)` : r.name)
+      .join(", ")
+  }`;
 }
 
 function noticeStatus(text: string): Line {

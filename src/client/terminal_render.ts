@@ -45,6 +45,8 @@ export interface Rendered {
 export interface Viewer {
   /** The viewer's nickname. */
   me: string;
+  /** The viewer's current room: messages of any other room are tagged `[room]`. */
+  room?: string;
 }
 
 /** Readable foreground colours; black, white and blue-on-dark are left out. */
@@ -56,6 +58,7 @@ const DIM: Style = { dim: true };
 const ERROR: Style = { colour: 31, bold: true };
 const PRIVATE: Style = { colour: 35, bold: true };
 const MENTION: Style = { colour: 33, bold: true, reverse: true };
+const ROOM_TAG: Style = { bold: true };
 
 /**
  * Strips everything a terminal could read as a command: C0 and C1 controls
@@ -138,13 +141,18 @@ function isMe(nick: string, viewer: Viewer): boolean {
 /**
  * A room message: `HH:MM bob: text`; the viewer's own as `HH:MM alice> text`
  * (the prompt they typed it at); `/me` as `HH:MM * bob waves`. A mention of
- * the viewer by someone else is highlighted and rings the bell.
+ * the viewer by someone else is highlighted and rings the bell. A message
+ * of a room other than the viewer's current one reads `HH:MM [class] bob:
+ * text`.
  */
 export function renderMessage(message: RoomMessage, viewer: Viewer): Rendered {
   const own = isMe(message.from, viewer);
   const bell = !own && mentions(message.text, viewer.me);
   const text = textSpans(message.text, viewer.me, !own);
   const spans: Span[] = [timeSpan(message.ts)];
+  if (viewer.room !== undefined && message.room !== viewer.room) {
+    spans.push({ text: `[${safeText(message.room)}] `, style: ROOM_TAG });
+  }
   if (message.me) {
     spans.push({ text: "* " }, nickSpan(message.from, { bold: own }));
     spans.push({ text: " " }, ...text);
@@ -196,6 +204,12 @@ function listNicks(nicks: readonly string[]): string {
   return nicks.map(safeText).join(", ");
 }
 
+/** `lobby (current), class`: a member's rooms, the current one marked. */
+function listRooms(rooms: readonly string[], current: string | undefined) {
+  return rooms.map((r) => safeText(r) + (r === current ? " (current)" : ""))
+    .join(", ");
+}
+
 /**
  * Renders any event but `welcome` (see {@linkcode renderWelcome}) and `pong`
  * (nothing to show).
@@ -242,12 +256,28 @@ export function renderEvent(event: ServerEvent, viewer: Viewer): Rendered {
       return quiet([noticeLine(
         `In ${event.room} (${event.users.length}): ${listNicks(event.users)}`,
       )]);
-    case "rooms":
+    case "part":
+      return quiet([noticeLine(
+        `You left ${event.room}. Your rooms: ${
+          listRooms(event.rooms, viewer.room ?? event.current)
+        }.`,
+      )]);
+    case "rooms": {
+      // The client may have switched rooms on its own: its current room is
+      // the one to mark, not the server's idea of it.
+      const current = viewer.room ?? event.current;
+      const joined = new Set(event.joined);
+      const mark = (name: string) =>
+        name === current ? ", current" : joined.has(name) ? ", joined" : "";
       return quiet([noticeLine(
         `Rooms: ${
-          event.rooms.map((r) => `${safeText(r.name)} (${r.users})`).join(", ")
+          event.rooms.map((r) =>
+            `${safeText(r.name)} (${r.users}${mark(r.name)})`
+          )
+            .join(", ")
         }`,
       )]);
+    }
     case "error":
       return quiet([errorLine(event.message)]);
     case "bye":
@@ -264,14 +294,17 @@ export type WelcomeKind = "first" | "resumed" | "room";
 
 /**
  * The lines for a `welcome`. `history` is what is left to show after the
- * caller dropped messages already on screen.
+ * caller dropped messages already on screen. `current` is the viewer's
+ * current room once the welcome is read (a resumed room other than it keeps
+ * its messages tagged with their room).
  */
 export function renderWelcome(
   event: Extract<ServerEvent, { type: "welcome" }>,
   kind: WelcomeKind,
   history: readonly RoomMessage[],
+  current: string = event.room,
 ): Rendered {
-  const viewer = { me: event.nick };
+  const viewer = { me: event.nick, room: current };
   const others = event.users.filter((u) => !isMe(u, viewer));
   const company = others.length > 0
     ? `with ${listNicks(others)}`
@@ -304,6 +337,14 @@ export function renderWelcome(
     lines.push(noticeLine(`You are in ${event.room}, ${company}.`, {
       bold: true,
     }));
+    const others = (event.rooms ?? []).filter((r) => r !== event.room);
+    if (others.length > 0) {
+      lines.push(noticeLine(
+        `Also in ${
+          listRooms(others, undefined)
+        }: /join ROOM or Alt-1..9 switches, /part leaves.`,
+      ));
+    }
   }
   let bell = false;
   for (const message of history) {
@@ -313,6 +354,21 @@ export function renderWelcome(
     if (kind === "resumed") bell ||= rendered.bell;
   }
   return { lines, bell };
+}
+
+/** What a switch to another room the viewer is in shows. */
+export function renderSwitch(
+  room: string,
+  users: readonly string[],
+  me: string,
+): Line[] {
+  const others = users.filter((u) => !isMe(u, { me }));
+  return [noticeLine(
+    `Now in ${room}, ${
+      others.length > 0 ? `with ${listNicks(others)}` : "alone for now"
+    }.`,
+    { bold: true },
+  )];
 }
 
 /** A line as plain text, no styling (for terminals without escapes). */
