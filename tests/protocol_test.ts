@@ -29,12 +29,26 @@ function split(chunks: (string | Uint8Array)[], maxBytes?: number): string[] {
 Deno.test("parseClientFrame accepts every client frame of the protocol", () => {
   const frames = [
     { type: "hello", nick: "alice", room: "lobby", password: "pw", since: 7 },
+    {
+      type: "hello",
+      nick: "alice",
+      room: "lobby",
+      password: undefined,
+      since: 7,
+      rooms: [{ room: "class", since: 5 }, { room: "games" }],
+    },
     { type: "say", text: "hi" },
+    { type: "say", text: "hi", room: "class" },
     { type: "me", text: "waves" },
+    { type: "me", text: "waves", room: "class" },
     { type: "dm", to: "bob", text: "psst" },
     { type: "nick", nick: "alicia" },
     { type: "join", room: "games" },
+    { type: "join", room: "games", since: 3 },
+    { type: "part" },
+    { type: "part", room: "games" },
     { type: "who" },
+    { type: "who", room: "games" },
     { type: "rooms" },
     { type: "ping" },
     { type: "quit", reason: "bye" },
@@ -69,6 +83,16 @@ Deno.test("parseClientFrame names what is wrong", () => {
     ['{"type":"hello","nick":"a","since":-1}', "bad_frame"],
     ['{"type":"hello","nick":"a","since":1.5}', "bad_frame"],
     ['{"type":"quit","reason":3}', "bad_frame"],
+    ['{"type":"say","text":"x","room":5}', "bad_frame"],
+    ['{"type":"join","room":"a","since":"1"}', "bad_frame"],
+    ['{"type":"part","room":["a"]}', "bad_frame"],
+    ['{"type":"hello","nick":"a","rooms":"class"}', "bad_frame"],
+    ['{"type":"hello","nick":"a","rooms":[{"since":1}]}', "bad_frame"],
+    [
+      '{"type":"hello","nick":"a","rooms":[{"room":"a","since":-2}]}',
+      "bad_frame",
+    ],
+    ['{"type":"hello","nick":"a","rooms":[null]}', "bad_frame"],
   ];
   for (const [line, code] of cases) {
     const result = parseClientFrame(line);

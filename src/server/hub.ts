@@ -315,8 +315,8 @@ export class Hub {
     const shown = rooms.slice(0, 5).join(", ") +
       (rooms.length > 5 ? ` and ${rooms.length - 5} more` : "");
     const why = code === "too_many_rooms"
-      ? `you may be in at most ${this.#maxRoomsPerMember} rooms at once`
-      : `this server keeps at most ${this.#maxRooms} rooms`;
+      ? `you may be in at most ${this.#maxRoomsPerMember} rooms at once (/part one first)`
+      : `this server keeps at most ${this.#maxRooms} rooms (join one that exists: /rooms)`;
     return `not joined ${shown}: ${why}`;
   }
 
