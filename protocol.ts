@@ -39,8 +39,6 @@ export const ERROR_MESSAGES = {
   server_full: "server full, try again later",
   store_failed: "the server could not store that message; it was not sent",
   not_in_room: "you are not in that room (/join it first)",
-  last_room:
-    "that is your only room: /join another before you leave it, or /quit",
   too_many_rooms: "you are in as many rooms as you may be: /part one first",
   rooms_full:
     "this server has as many rooms as it keeps: join one that exists (/rooms)",
@@ -201,8 +199,17 @@ export type ServerEvent =
    * Nicknames are server-wide: apply it to every room.
    */
   | { type: "nick"; ts: number; room?: string; old: string; new: string }
-  /** You left `room`; `current` is your current room now, `rooms` all yours. */
-  | { type: "part"; ts: number; room: string; current: string; rooms: string[] }
+  /**
+   * You left `room`; `current` is your current room now (absent once you are
+   * in no room), `rooms` all yours.
+   */
+  | {
+    type: "part";
+    ts: number;
+    room: string;
+    current?: string;
+    rooms: string[];
+  }
   | { type: "who"; room: string; users: string[] }
   | {
     type: "rooms";

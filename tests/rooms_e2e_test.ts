@@ -69,8 +69,15 @@ Deno.test("JSON: a member of two rooms receives both, each msg naming its room; 
       "no class message after the part",
     );
     alice.client.send({ type: "part" });
-    const last = await alice.client.waitFor((e) => e.type === "error");
-    assert.equal(last.type === "error" && last.code, "last_room");
+    const last = await alice.client.waitFor((e) => e.type === "part");
+    assert.deepEqual(
+      last.type === "part" && [last.room, last.current, last.rooms],
+      ["lobby", undefined, []],
+      "the last room can be left too",
+    );
+    alice.client.send({ type: "say", text: "into the void" });
+    const nowhere = await alice.client.waitFor((e) => e.type === "error");
+    assert.equal(nowhere.type === "error" && nowhere.code, "not_in_room");
   } finally {
     await Promise.all([alice, bob, carol].map((c) => c.client.close()));
     await server.stop();
@@ -247,13 +254,19 @@ Deno.test("text: /join keeps the old room, other rooms' messages show their name
     await text.waitForLine("* You left class. Your rooms: lobby (current).");
     const left = await dave.client.waitFor((e) => e.type === "leave");
     assert.equal(left.type === "leave" && left.nick, "bob");
-    text.write("/part\n");
-    await text.waitForLine(/^! lobby is your only room/);
     text.write("/part games\n");
     await text.waitForLine(/^! you are not in games/);
     text.write("still here\n");
     const still = await carol.client.waitFor(isMsg("still here"));
     assert.equal((still as RoomMessage).room, "lobby");
+    text.write("/part\n");
+    await text.waitForLine(
+      "* You left lobby. You are in no room now: /join ROOM to talk again.",
+    );
+    text.write("hello?\n");
+    await text.waitForLine("! you are in no room: /join ROOM first");
+    text.write("/join lobby\n");
+    await text.waitForLine(/^\* Welcome, bob! You are in lobby with carol\./);
   } finally {
     await Promise.all([
       carol.client.close(),

@@ -110,7 +110,7 @@ Deno.test("say and me go to the current room or the one they name; a room you ar
   ]);
 });
 
-Deno.test("part leaves one room and keeps the others; the last room cannot be left", () => {
+Deno.test("part leaves one room and keeps the others; the current one passes to the room joined last", () => {
   const { hub, join } = setup();
   const alice = join("alice", "lobby");
   const bob = join("bob", "class");
@@ -146,13 +146,50 @@ Deno.test("part leaves one room and keeps the others; the last room cannot be le
   hub.handle(carol.session, { type: "say", text: "lobby still" });
   hub.flush();
   assert.deepEqual(texts(alice.member.take("msg")), ["lobby:lobby still"]);
-  hub.handle(alice.session, { type: "part" });
   hub.handle(alice.session, { type: "part", room: "class" });
-  assert.deepEqual(
-    alice.member.take().map((e) => e.type === "error" && e.code),
-    ["last_room", "not_in_room"],
-  );
+  const [notIn] = alice.member.take();
+  assert.equal(notIn.type === "error" && notIn.code, "not_in_room");
   assert.deepEqual([...alice.session.rooms], ["lobby"]);
+});
+
+Deno.test("leaving the last room leaves a member in no room: still reachable, told where to go", () => {
+  const { hub, join } = setup();
+  const alice = join("alice", "lobby");
+  const bob = join("bob", "lobby");
+  alice.member.take();
+  hub.handle(alice.session, { type: "part" });
+  const [part] = alice.member.take();
+  assert.deepEqual({ ...part, ts: 0 }, {
+    type: "part",
+    ts: 0,
+    room: "lobby",
+    rooms: [],
+  });
+  assert.equal(alice.session.room, undefined);
+  assert.equal(bob.member.take("leave").length, 1);
+  for (
+    const frame of [
+      { type: "say", text: "anyone?" },
+      { type: "who" },
+      { type: "part" },
+    ] as const
+  ) {
+    hub.handle(alice.session, frame);
+    const [error] = alice.member.take();
+    assert.equal(error.type === "error" && error.code, "not_in_room");
+    assert.match(error.type === "error" ? error.message : "", /no room/);
+  }
+  hub.handle(bob.session, { type: "dm", to: "alice", text: "still there?" });
+  assert.equal(alice.member.take("dm").length, 1, "private messages reach it");
+  hub.handle(alice.session, { type: "nick", nick: "alicia" });
+  const [renamed] = alice.member.take();
+  assert.equal(renamed.type === "nick" && renamed.new, "alicia");
+  assert.deepEqual(bob.member.take("nick"), [], "no shared room, no notice");
+  hub.handle(alice.session, { type: "join", room: "lobby" });
+  assert.equal(alice.session.room, "lobby");
+  hub.handle(alice.session, { type: "say", text: "back" });
+  hub.flush();
+  assert.deepEqual(texts(bob.member.take("msg")), ["lobby:back"]);
 });
 
 Deno.test("joining a room you are in makes it current with a fresh welcome and no join notice", () => {

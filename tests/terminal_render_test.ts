@@ -188,6 +188,10 @@ Deno.test("part, rooms and a welcome into a further room name the viewer's rooms
     ["-- You left games. Your rooms: lobby, class (current)."],
   );
   assert.deepEqual(
+    lines({ type: "part", ts: TS, room: "lobby", rooms: [] }),
+    ["-- You left lobby. You are in no room now: /join ROOM to talk again."],
+  );
+  assert.deepEqual(
     lines({
       type: "rooms",
       rooms: [

@@ -369,13 +369,13 @@ export class ChatSession {
       const others = resuming
         ? [...this.#rooms.keys()].filter((r) => r !== room)
         : [];
-      this.#resuming = new Set(resuming ? [...others, room!] : []);
+      this.#resuming = new Set(resuming && room ? [...others, room] : []);
       const reply = await withTimeout(
         link.hello({
           nick: this.#nick!,
           room,
           password: this.#options.password,
-          since: resuming ? this.#resume.sinceFor(room!) : undefined,
+          since: resuming && room ? this.#resume.sinceFor(room) : undefined,
           rooms: others.length > 0
             ? others.map((r) => ({ room: r, since: this.#resume.sinceFor(r) }))
             : undefined,
@@ -511,7 +511,8 @@ export class ChatSession {
       case "part":
         this.#rooms.delete(event.room);
         if (event.room === this.#room) {
-          this.#room = this.#rooms.has(event.current)
+          this.#room = event.current !== undefined &&
+              this.#rooms.has(event.current)
             ? event.current
             : [...this.#rooms.keys()].at(-1);
         }
@@ -611,7 +612,7 @@ export function isWellFormed(event: ServerEvent): boolean {
     case "nick":
       return isNumber(e.ts) && isString(e.old) && isString(e.new);
     case "part":
-      return isString(e.room) && isString(e.current) && isStringList(e.rooms);
+      return isString(e.room) && optional("current") && isStringList(e.rooms);
     case "who":
       return isString(e.room) && isStringList(e.users);
     case "rooms":

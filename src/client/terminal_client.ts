@@ -521,9 +521,13 @@ class FullScreenClient {
       case "connecting":
         return ` connecting to ${where}...${waiting}`;
       case "online": {
+        const room = this.#session.room;
+        if (room === undefined) {
+          return ` ${this.#session.nick} | in no room: /join ROOM | ${where}${waiting}`;
+        }
         const users = this.#session.userCount;
-        return ` [${this.#session.room}] ${this.#session.nick} | ${users} here${
-          otherRooms(this.#session.rooms, this.#session.room)
+        return ` [${room}] ${this.#session.nick} | ${users} here${
+          otherRooms(this.#session.rooms, room)
         } | ${where}${waiting}`;
       }
       case "offline": {
@@ -540,13 +544,20 @@ class FullScreenClient {
     }
   }
 
+  /** The room the prompt names: the current one, or where the client is headed. */
+  #promptRoom(): string {
+    const room = this.#session.room;
+    if (room !== undefined) return room;
+    return this.#state.kind === "online"
+      ? "no room"
+      : this.#options.room ?? "chat";
+  }
+
   #drawInput(): void {
     const editor = this.#editor;
     const prompt = this.#nickAnswer
       ? "nickname> "
-      : `[${this.#session.room ?? this.#options.room ?? "chat"}] ${
-        this.#session.nick ?? ""
-      }> `;
+      : `[${this.#promptRoom()}] ${this.#session.nick ?? ""}> `;
     this.#write(this.#screen.setInput({
       prompt,
       cells: editor.cells,

@@ -258,9 +258,11 @@ export function renderEvent(event: ServerEvent, viewer: Viewer): Rendered {
       )]);
     case "part":
       return quiet([noticeLine(
-        `You left ${event.room}. Your rooms: ${
-          listRooms(event.rooms, viewer.room ?? event.current)
-        }.`,
+        event.rooms.length === 0
+          ? `You left ${event.room}. You are in no room now: /join ROOM to talk again.`
+          : `You left ${event.room}. Your rooms: ${
+            listRooms(event.rooms, viewer.room ?? event.current)
+          }.`,
       )]);
     case "rooms": {
       // The client may have switched rooms on its own: its current room is

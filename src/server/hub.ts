@@ -55,8 +55,11 @@ export { Outgoing, OutgoingBatch, type Recipient } from "./outgoing.ts";
 export class Session {
   /** Current nickname. */
   nick: string;
-  /** Current room: where a message that names no room goes. */
-  room: string;
+  /**
+   * Current room: where a message that names no room goes; `undefined` once
+   * it has left every room.
+   */
+  room: string | undefined;
   /**
    * Every room it is in, in the order it joined them, the current one
    * included. The hub keeps it; others only read it.
@@ -339,7 +342,9 @@ export class Hub {
         return this.#part(session, frame.room?.trim() || session.room);
       case "who": {
         const room = frame.room?.trim() || session.room;
-        if (!session.rooms.has(room)) return this.#notInRoom(session, room);
+        if (room === undefined || !session.rooms.has(room)) {
+          return this.#notInRoom(session, room);
+        }
         return session.send({ type: "who", room, users: this.#nicks(room) });
       }
       case "rooms":
@@ -446,7 +451,9 @@ export class Hub {
     rawRoom: string | undefined,
   ): void {
     const room = rawRoom?.trim() || session.room;
-    if (!session.rooms.has(room)) return this.#notInRoom(session, room);
+    if (room === undefined || !session.rooms.has(room)) {
+      return this.#notInRoom(session, room);
+    }
     const text = this.#checkText(session, rawText);
     if (text === undefined) return;
     const message: RoomMessage = {
@@ -501,10 +508,12 @@ export class Hub {
     return text;
   }
 
-  #notInRoom(session: Session, room: string): void {
+  #notInRoom(session: Session, room: string | undefined): void {
     session.send(errorEvent(
       "not_in_room",
-      `you are not in ${cleanText(room).slice(0, 40)} (/join it first)`,
+      room === undefined
+        ? "you are in no room: /join ROOM first"
+        : `you are not in ${cleanText(room).slice(0, 40)} (/join it first)`,
     ));
   }
 
@@ -529,14 +538,12 @@ export class Hub {
     for (const room of session.rooms) {
       this.#rosters.get(room)?.rename(old, nick);
     }
+    if (session.rooms.size === 0) {
+      return session.send({ type: "nick", ts, old, new: nick });
+    }
     if (session.rooms.size === 1) {
-      return this.#broadcast(session.room, {
-        type: "nick",
-        ts,
-        room: session.room,
-        old,
-        new: nick,
-      });
+      const [room] = session.rooms;
+      return this.#broadcast(room, { type: "nick", ts, room, old, new: nick });
     }
     const byRoom = new Map<string, Outgoing>();
     const told = new Set<Session>();
@@ -544,7 +551,10 @@ export class Hub {
       for (const member of this.#rooms.get(room) ?? []) {
         if (told.has(member)) continue;
         told.add(member);
-        const shown = session.rooms.has(member.room) ? member.room : room;
+        const current = member.room;
+        const shown = current !== undefined && session.rooms.has(current)
+          ? current
+          : room;
         let out = byRoom.get(shown);
         if (!out) {
           out = new Outgoing({ type: "nick", ts, room: shown, old, new: nick });
@@ -576,27 +586,24 @@ export class Hub {
 
   /**
    * Leaves one room, keeping the others; answered by `part`. Leaving the
-   * current room makes the one joined last current. The last room cannot be
-   * left (`last_room`): a member in no room would have nowhere to say
-   * anything, and `/quit` is the way out.
+   * current room makes the one joined last current. Leaving the last room
+   * leaves the member in no room, as IRC allows (`JOIN 0`): still connected,
+   * reached by private messages, and able to `join` again.
    */
-  #part(session: Session, room: string): void {
-    if (!session.rooms.has(room)) return this.#notInRoom(session, room);
-    if (session.rooms.size === 1) {
-      return session.send(errorEvent(
-        "last_room",
-        `${room} is your only room: /join another before you leave it, or /quit`,
-      ));
+  #part(session: Session, room: string | undefined): void {
+    if (room === undefined || !session.rooms.has(room)) {
+      return this.#notInRoom(session, room);
     }
     this.#exit(session, room, undefined);
-    if (session.room === room) session.room = [...session.rooms].at(-1)!;
-    session.send({
+    if (session.room === room) session.room = [...session.rooms].at(-1);
+    const event: ServerEvent = {
       type: "part",
       ts: this.#now(),
       room,
-      current: session.room,
       rooms: [...session.rooms],
-    });
+    };
+    if (session.room !== undefined) event.current = session.room;
+    session.send(event);
   }
 
   #enter(session: Session, room: string, since: number | undefined): void {

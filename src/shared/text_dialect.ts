@@ -104,9 +104,11 @@ export function renderText(event: ServerEvent, view: TextView = {}): string {
       return text;
     }
     case "part":
-      return `* You left ${event.room}. Your rooms: ${
-        yourRooms(event.rooms, event.current)
-      }.\n`;
+      return event.current === undefined
+        ? `* You left ${event.room}. You are in no room now: /join ROOM to talk again.\n`
+        : `* You left ${event.room}. Your rooms: ${
+          yourRooms(event.rooms, event.current)
+        }.\n`;
     case "who":
       return `* In ${event.room} (${event.users.length}): ${
         event.users.join(", ")
