@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { JSON_LINES, type ServerEvent } from "../protocol.ts";
 import { Hub, type HubOptions, type Session } from "../src/server/hub.ts";
 import { MemoryStore } from "../src/server/store.ts";
+import { ROOM_LIMITS } from "../src/shared/limits.ts";
 import {
   TEXT_LINES,
   TEXT_LINES_OTHER_ROOM,
@@ -362,4 +363,29 @@ Deno.test("a hello over the caps gets in with the rooms that fit and an error na
   const error = events.at(-1)!;
   assert.equal(error.type === "error" && error.code, "too_many_rooms");
   assert.match(error.type === "error" ? error.message : "", /not joined c, d/);
+});
+
+Deno.test("big-room summaries stay per room: a member of a big and a small room sees each as it should", () => {
+  const { hub, join } = setup();
+  const alice = join("alice", "lobby");
+  hub.handle(alice.session, { type: "join", room: "hall" });
+  for (let i = 0; i < ROOM_LIMITS.bigRoomMembers; i++) join(`m${i}`, "hall");
+  hub.flushNotices(); // the hall is big now: start from a clean summary
+  alice.member.take();
+  join("late", "hall");
+  join("friend", "lobby");
+  const now = alice.member.take();
+  assert.deepEqual(
+    now.map((e) => e.type === "join" && `${e.room}:${e.nick}`),
+    ["lobby:friend"],
+    "the small room's join at once, the big room's held for its summary",
+  );
+  hub.flushNotices();
+  const [summary] = alice.member.take();
+  assert.equal(summary.type === "join" && summary.room, "hall");
+  assert.equal(summary.type === "join" && summary.nick, "late");
+  assert.equal(
+    summary.type === "join" && summary.users,
+    ROOM_LIMITS.bigRoomMembers + 2,
+  );
 });
