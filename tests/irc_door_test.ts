@@ -302,3 +302,47 @@ Deno.test("IRC: MODE, MODE b, WHO and WHOIS after a join get the replies clients
     await Promise.all([json.close(), irc.close()]);
   });
 });
+
+Deno.test("IRC: two channels at once; PART of one keeps the other; a quit is shown once", async () => {
+  await withServer(async (server) => {
+    const { client: alice } = await TestClient.join(server.port, "alice");
+    alice.send({ type: "join", room: "class" });
+    await alice.waitFor((e) => e.type === "welcome" && e.room === "class");
+    const irc = await ircJoin(server.port, "bob");
+    irc.write("JOIN #class,#games\r\n");
+    await irc.waitForLine(/^:bob!bob@chat JOIN #class\r?$/);
+    await irc.waitForLine(/ 353 bob = #class :.*alice/);
+    await irc.waitForLine(/^:bob!bob@chat JOIN #games\r?$/);
+    alice.send({ type: "say", room: "lobby", text: "in lobby" });
+    alice.send({ type: "say", room: "class", text: "in class" });
+    await irc.waitForLine(/^:alice!alice@chat PRIVMSG #lobby :in lobby\r?$/);
+    await irc.waitForLine(/^:alice!alice@chat PRIVMSG #class :in class\r?$/);
+    irc.write("PRIVMSG #class :作业呢?\r\n");
+    const msg = await alice.waitFor((e) =>
+      e.type === "msg" && e.from === "bob"
+    );
+    assert.equal(msg.type === "msg" && msg.room, "class");
+    irc.write("PART #games\r\n");
+    await irc.waitForLine(/^:bob!bob@chat PART #games\r?$/);
+    alice.send({ type: "say", room: "lobby", text: "still here?" });
+    await irc.waitForLine(/PRIVMSG #lobby :still here\?/);
+    alice.send({ type: "quit", reason: "gone home" });
+    const quit = await irc.waitForLine(
+      /^:alice!alice@chat QUIT :gone home\r?$/,
+    );
+    assert.ok(quit);
+    irc.write("PING :after\r\n");
+    const rest: string[] = [];
+    for (;;) {
+      const line = await irc.nextLine();
+      if (/PONG/.test(line)) break;
+      rest.push(line);
+    }
+    assert.deepEqual(
+      rest.filter((l) => l.includes("QUIT")),
+      [],
+      "one QUIT, not one per channel",
+    );
+    await Promise.all([alice.close(), irc.close()]);
+  });
+});

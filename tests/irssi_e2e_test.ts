@@ -1,7 +1,7 @@
 /**
  * irssi, the IRC client many classmates already live in, driven in tmux as
  * a person would: it joins the class's rooms, talks with a JSON member in
- * Chinese, sends a private message and sees the history.
+ * Chinese, sends a private message, two channels at once and sees the history.
  */
 
 import assert from "node:assert/strict";
@@ -19,8 +19,8 @@ const isMsg = (from: string, text: string) => (e: ServerEvent) =>
 
 Deno.test({
   name: irssiMissing
-    ? `irssi in tmux joins #lobby, chats in Chinese both ways, sends a private message (skipped: ${irssiMissing})`
-    : "irssi in tmux joins #lobby, chats in Chinese both ways, sends a private message",
+    ? `irssi in tmux joins #lobby, chats in Chinese both ways, sends a private message, two channels at once (skipped: ${irssiMissing})`
+    : "irssi in tmux joins #lobby, chats in Chinese both ways, sends a private message, two channels at once",
   ignore: irssiMissing !== undefined,
   async fn() {
     const server = await ServerProcess.start(["--name", "classchat"]);
@@ -76,6 +76,24 @@ Deno.test({
         10_000,
       );
       assert.equal(action.type === "msg" && action.text, "waves");
+
+      // A second channel at once: the lobby stays.
+      alice.send({ type: "join", room: "class" });
+      await alice.waitFor((e) => e.type === "welcome" && e.room === "class");
+      await tmux.type("irssi", "/join #class");
+      await tmux.press("irssi", "Enter");
+      await tmux.waitFor("irssi", "the #class window", has("#class"));
+      await tmux.type("irssi", "第二个频道");
+      await tmux.press("irssi", "Enter");
+      const inClass = await alice.waitFor(isMsg("bob", "第二个频道"), 10_000);
+      assert.equal(inClass.type === "msg" && inClass.room, "class");
+      alice.send({ type: "say", room: "lobby", text: "lobby still works" });
+      await tmux.press("irssi", "M-2");
+      await tmux.waitFor(
+        "irssi",
+        "the lobby message",
+        has("lobby still works"),
+      );
 
       await tmux.type("irssi", "/quit bye all");
       await tmux.press("irssi", "Enter");

@@ -267,13 +267,15 @@ export function renderIrc(event: ServerEvent, view: IrcView): string {
           `${event.nick} and ${event.others} others left`,
         );
       }
+      // A member who left one room parted it; one who left the server
+      // (its leave carries why) quit, which IRC says once, not per channel.
       return formatIrcMessage({
         tags: messageTags(view, event.ts),
         prefix: memberSource(event.nick),
-        command: "PART",
-        params: [channelOf(event.room), event.reason ?? ""].filter((p, i) =>
-          i === 0 || p !== ""
-        ),
+        command: event.reason === undefined ? "PART" : "QUIT",
+        params: event.reason === undefined
+          ? [channelOf(event.room)]
+          : [event.reason],
       });
     case "nick":
       return formatIrcMessage({

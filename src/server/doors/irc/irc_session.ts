@@ -91,6 +91,8 @@ export class IrcSession {
   /** The channel or nick a command in progress is about, for error numerics. */
   #target: { command: string; name: string } | undefined;
   #lastNickChange = "";
+  /** Members whose QUIT this client was shown, until they join again. */
+  #quitShown = new Set<string>();
   #away: string | undefined;
   #view = {
     server: "",
@@ -137,8 +139,10 @@ export class IrcSession {
       case "dm":
         return isOwnEcho(event, this.#nick);
       case "join":
+        return event.nick === this.#nick || this.#quitShown.has(event.nick);
       case "leave":
-        return event.nick === this.#nick;
+        // A quit is announced in every room the member was in: shown once.
+        return event.nick === this.#nick || event.reason !== undefined;
       default:
         return true;
     }
@@ -161,10 +165,17 @@ export class IrcSession {
           // Our own join is shown by the welcome that follows or precedes it.
           return "";
         }
+        this.#quitShown.delete(event.nick);
         return renderIrc(event, this.#view);
       case "leave":
         if (event.nick === this.#nick) {
           if (!this.#channels.delete(event.room)) return "";
+        }
+        if (event.reason !== undefined && !event.others) {
+          if (this.#quitShown.has(event.nick)) return "";
+          // Forgetting old quits at worst shows one twice.
+          if (this.#quitShown.size >= 1000) this.#quitShown.clear();
+          this.#quitShown.add(event.nick);
         }
         return renderIrc(event, this.#view);
       case "nick": {
@@ -429,7 +440,7 @@ export class IrcSession {
         this.#withTarget(
           message.command,
           first!,
-          () => this.#port.send({ type: "who", room } as CommandFrame),
+          () => this.#port.send({ type: "who", room }),
         );
         this.#whoReply = undefined;
         return;
@@ -491,7 +502,7 @@ export class IrcSession {
     this.#withTarget(
       "PART",
       channelOf(room),
-      () => this.#port.send({ type: "part", room } as unknown as CommandFrame),
+      () => this.#port.send({ type: "part", room }),
     );
     // The hub's leave notice for ourselves, if it sends one, finds the
     // channel gone and is not shown twice.
@@ -521,7 +532,7 @@ export class IrcSession {
     this.#withTarget(message.command, target, () => {
       if (room !== undefined) {
         this.#port.send(
-          { type: action ? "me" : "say", text: body, room } as CommandFrame,
+          { type: action ? "me" : "say", text: body, room },
         );
       } else if (action) {
         this.#port.send({
