@@ -4,19 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ServerProcess, TestClient } from "./helpers.ts";
-
-async function withServer(
-  run: (server: ServerProcess) => Promise<void>,
-  args: string[] = [],
-): Promise<void> {
-  const server = await ServerProcess.start(args);
-  try {
-    await run(server);
-  } finally {
-    await server.stop();
-  }
-}
+import { TestClient, withServer } from "./helpers.ts";
 
 Deno.test("a JSON hello sent at once is answered by welcome, with no banner before it", async () => {
   await withServer(async (server) => {

@@ -428,3 +428,16 @@ export async function tempDir(): Promise<
   const path = await Deno.makeTempDir({ prefix: "chat_test_" });
   return { path, remove: () => Deno.remove(path, { recursive: true }) };
 }
+
+/** Runs `run` against a fresh `chat serve` started with `args`, then stops it. */
+export async function withServer(
+  run: (server: ServerProcess) => Promise<void>,
+  args: string[] = [],
+): Promise<void> {
+  const server = await ServerProcess.start(args);
+  try {
+    await run(server);
+  } finally {
+    await server.stop();
+  }
+}

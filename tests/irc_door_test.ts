@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ServerProcess, TestClient } from "./helpers.ts";
+import { TestClient, withServer } from "./helpers.ts";
 
 /** Registers an IRC client; `caps` are requested with CAP before NICK/USER. */
 async function ircJoin(
@@ -22,18 +22,6 @@ async function ircJoin(
   await client.waitForLine(new RegExp(`^:${nick}!\\S+ JOIN #lobby`));
   await client.waitForLine(/ 366 /);
   return client;
-}
-
-async function withServer(
-  run: (server: ServerProcess) => Promise<void>,
-  args: string[] = [],
-): Promise<void> {
-  const server = await ServerProcess.start(args);
-  try {
-    await run(server);
-  } finally {
-    await server.stop();
-  }
 }
 
 Deno.test("IRC registration without CAP: 001-005 with ISUPPORT, LUSERS, 422, then #lobby with its names", async () => {
