@@ -405,3 +405,38 @@ tlsTest(
     }
   },
 );
+
+tlsTest(
+  "IRC over TLS (ircs): the router finds the IRC registration inside TLS",
+  async ({ cert, key }) => {
+    const server = await ServerProcess.start([
+      "--tls-cert",
+      cert,
+      "--tls-key",
+      key,
+    ]);
+    const conn = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port: server.port,
+      caCerts: [await Deno.readTextFile(cert)],
+    });
+    try {
+      await conn.write(
+        new TextEncoder().encode("NICK tlsbob\r\nUSER tlsbob 0 * :T\r\n"),
+      );
+      let seen = "";
+      const buffer = new Uint8Array(4096);
+      const deadline = Date.now() + 5000;
+      while (!seen.includes(" 366 ") && Date.now() < deadline) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        seen += new TextDecoder().decode(buffer.subarray(0, n));
+      }
+      assert.match(seen, /^:chat 001 tlsbob :Welcome/);
+      assert.match(seen, /:tlsbob!tlsbob@chat JOIN #lobby/);
+    } finally {
+      conn.close();
+      await server.stop();
+    }
+  },
+);
