@@ -12,6 +12,8 @@
 import type { RoomMessage, ServerEvent } from "../../protocol.ts";
 import { cleanText, nickKey } from "../shared/sanitize.ts";
 import { clockTime, whoSuffix } from "../shared/text_dialect.ts";
+import { mentionPattern, mentions } from "../shared/mentions.ts";
+import { nickColour } from "../shared/nick_colour.ts";
 
 /** How a span looks. Colours are SGR foreground codes (31–37, 91–96). */
 export interface Style {
@@ -49,8 +51,6 @@ export interface Viewer {
   room?: string;
 }
 
-/** Readable foreground colours; black, white and blue-on-dark are left out. */
-const NICK_COLOURS = [31, 32, 33, 35, 36, 91, 92, 93, 94, 95, 96] as const;
 const TIME_INDENT = 6; // "HH:MM "
 const NOTICE_INDENT = 3; // "-- "
 
@@ -74,19 +74,8 @@ export function safeText(text: string): string {
   return cleanText(text);
 }
 
-/**
- * The colour of a nickname: a hash of the nickname's case-folded form, so the
- * same nick has the same colour on every screen and in every session.
- */
-export function nickColour(nick: string): number {
-  // FNV-1a, 32-bit.
-  let hash = 0x811c9dc5;
-  for (const char of nickKey(nick)) {
-    hash ^= char.codePointAt(0)!;
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return NICK_COLOURS[(hash >>> 0) % NICK_COLOURS.length];
-}
+/** The colour of a nickname (src/shared/nick_colour.ts, shared with the web page). */
+export { nickColour };
 
 function nickSpan(nick: string, extra: Style = {}): Span {
   return {
@@ -99,24 +88,8 @@ function timeSpan(ts: number): Span {
   return { text: clockTime(ts) + " ", style: DIM };
 }
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
-}
-
-function mentionPattern(me: string): RegExp | undefined {
-  if (me === "") return undefined;
-  // A whole word: not inside a longer name (names are letters, digits, _ and -).
-  return new RegExp(
-    `(?<![\\p{L}\\p{M}\\p{N}_-])${escapeRegExp(me)}(?![\\p{L}\\p{M}\\p{N}_-])`,
-    "giu",
-  );
-}
-
-/** True when `text` names `me` as a whole word, in any case. */
-export function mentions(text: string, me: string): boolean {
-  const pattern = mentionPattern(me);
-  return pattern !== undefined && pattern.test(text);
-}
+/** True when `text` names `me` (src/shared/mentions.ts, shared with the web page). */
+export { mentions };
 
 /** The text as spans, each mention of `me` highlighted. */
 function textSpans(rawText: string, me: string, highlight: boolean): Span[] {
