@@ -236,6 +236,18 @@ export const TELNET_LIMITS = {
   defaultWidth: 80,
 } as const;
 
+/** The web door (docs/protocol.md, "Web door"): HTTP and the WebSocket. */
+export const WEB_LIMITS = {
+  /** Longest HTTP request head, in bytes; more is `431`. A browser's is under 2 KiB. */
+  maxHeadBytes: 8 * 1024,
+  /** A kept-alive HTTP connection waiting for its next request is closed after this. */
+  keepAliveIdleMs: 5000,
+  /** Requests served on one kept-alive HTTP connection before it is closed. */
+  maxRequestsPerConnection: 100,
+  /** How long the server's close of a WebSocket waits for the browser's close frame. */
+  closeWaitMs: 1000,
+} as const;
+
 /** Protocol limits fixed by docs/protocol.md. */
 export const PROTOCOL_LIMITS = {
   /** One frame (line), in bytes, newline excluded. */
