@@ -1,0 +1,1468 @@
+/// <reference lib="dom" />
+/**
+ * The chat page in the browser: the JSON dialect over the server's WebSocket
+ * (`/ws`, one event per message), shown as rooms, private conversations and
+ * the people in the room.
+ *
+ * Everything from the wire is shown as text (`textContent`), never as HTML.
+ * The wording, the nick colours, the mention rule, the slash commands and
+ * the reconnect backoff are the terminal client's, from src/shared/ and
+ * src/client/reconnect.ts. scripts/build_web.ts bundles this file into the
+ * server (src/server/doors/web/page_bundle.ts).
+ *
+ * @module
+ */
+
+import type {
+  DirectMessage,
+  ErrorCode,
+  RoomMessage,
+  ServerEvent,
+} from "../../../protocol.ts";
+import { CONNECT_DEFAULTS } from "../../shared/limits.ts";
+import { mentionPattern, mentions } from "../../shared/mentions.ts";
+import { nickColour } from "../../shared/nick_colour.ts";
+import { isValidNick, isValidRoom, nickKey } from "../../shared/sanitize.ts";
+import { clockTime, whoSuffix } from "../../shared/text_dialect.ts";
+import { Backoff } from "../reconnect.ts";
+import { Conversation, conversationKey } from "./conversation.ts";
+import { interpretLine, type SendFrame, type Target } from "./typed_line.ts";
+
+// ---------------------------------------------------------------------------
+// Events the page understands beyond 0.1's union.
+
+/** A page of older messages (the `history` request's answer). */
+interface HistoryEvent {
+  type: "history";
+  room: string;
+  messages?: RoomMessage[];
+  /** The same, under the name `welcome` uses. */
+  history?: RoomMessage[];
+}
+
+type Welcome = Extract<ServerEvent, { type: "welcome" }> & {
+  /** The rooms this member is in, on a server of several rooms at once. */
+  rooms?: string[];
+};
+
+type PageEvent = ServerEvent | HistoryEvent | Welcome;
+
+/** Messages asked for per scrollback page. */
+const HISTORY_PAGE = 50;
+/** Messages kept per conversation; older ones come back by scrolling up. */
+const KEEP_MESSAGES = 1500;
+/** People listed at once in a big room; the rest are counted. */
+const PEOPLE_SHOWN = 300;
+/** Retries of a nickname the server still holds for a closing session. */
+const TAKEN_RETRIES = 4;
+
+// ---------------------------------------------------------------------------
+// DOM helpers: every text goes in as textContent.
+
+function byId<T extends HTMLElement = HTMLElement>(id: string): T {
+  return document.getElementById(id) as T;
+}
+
+function element<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className = "",
+  text?: string,
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+const ui = {
+  login: byId("login"),
+  loginHelp: byId("login-help"),
+  loginLabel: byId("login-label"),
+  loginField: byId<HTMLInputElement>("login-field"),
+  loginGo: byId<HTMLButtonElement>("login-go"),
+  loginError: byId("login-error"),
+  loginOtherTab: byId("login-other-tab"),
+  loginTakeOver: byId<HTMLButtonElement>("login-take-over"),
+  chat: byId("chat"),
+  menu: byId<HTMLButtonElement>("menu"),
+  menuUnread: byId("menu-unread"),
+  title: byId("title"),
+  status: byId("status"),
+  notify: byId<HTMLButtonElement>("notify"),
+  peopleToggle: byId<HTMLButtonElement>("people-toggle"),
+  peopleCount: byId("people-count"),
+  side: byId("side"),
+  rooms: byId("rooms"),
+  dms: byId("dms"),
+  dmsEmpty: byId("dms-empty"),
+  joinField: byId<HTMLInputElement>("join-field"),
+  joinGo: byId<HTMLButtonElement>("join-go"),
+  logBox: byId("log-box"),
+  logTop: byId("log-top"),
+  jump: byId<HTMLButtonElement>("jump"),
+  error: byId("error"),
+  line: byId<HTMLInputElement>("line"),
+  send: byId<HTMLButtonElement>("send"),
+  people: byId("people"),
+  peopleTitle: byId("people-title"),
+  peopleList: byId("people-list"),
+};
+
+// ---------------------------------------------------------------------------
+// What is kept across reloads: the nickname and rooms for every tab
+// (localStorage), the password and the half-typed line for this tab only.
+
+interface Saved {
+  nick?: string;
+  rooms: string[];
+  /** The conversation shown: `#room` or `@nick`. */
+  current?: string;
+}
+
+const SAVED_KEY = "chat.saved";
+const PASSWORD_KEY = "chat.password";
+const DRAFT_KEY = "chat.draft";
+
+function loadSaved(): Saved {
+  try {
+    const value = JSON.parse(localStorage.getItem(SAVED_KEY) ?? "{}");
+    return {
+      nick: typeof value.nick === "string" ? value.nick : undefined,
+      rooms: Array.isArray(value.rooms)
+        ? value.rooms.filter((r: unknown) =>
+          typeof r === "string" && isValidRoom(r)
+        )
+        : [],
+      current: typeof value.current === "string" ? value.current : undefined,
+    };
+  } catch {
+    return { rooms: [] };
+  }
+}
+
+function storeSaved(): void {
+  const rooms = [...views.values()]
+    .filter((v) => v.conversation.kind === "room")
+    .map((v) => v.conversation.name);
+  const saved: Saved = {
+    nick: me || saved0.nick,
+    rooms: rooms.length > 0 ? rooms : saved0.rooms,
+    current: current?.conversation.key ?? saved0.current,
+  };
+  try {
+    localStorage.setItem(SAVED_KEY, JSON.stringify(saved));
+  } catch {
+    // Private mode or full: the page works, it just forgets on reload.
+  }
+}
+
+function sessionGet(key: string): string | undefined {
+  try {
+    return sessionStorage.getItem(key) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function sessionSet(key: string, value: string | undefined): void {
+  try {
+    if (value === undefined) sessionStorage.removeItem(key);
+    else sessionStorage.setItem(key, value);
+  } catch {
+    // As above.
+  }
+}
+
+// ---------------------------------------------------------------------------
+// State
+
+/** A conversation and its DOM: the list of lines and the sidebar entry. */
+interface View {
+  conversation: Conversation;
+  log: HTMLOListElement;
+  /** Where the reader was, restored when the conversation is shown again. */
+  scrollTop?: number;
+  /** Lines waiting to be sent, shown dimmed. */
+  pending: Set<HTMLLIElement>;
+}
+
+const saved0 = loadSaved();
+const views = new Map<string, View>();
+let current: View | undefined;
+/** Who the server says we are, once welcomed. */
+let me = "";
+/** The nickname asked for, before the server confirms it. */
+let wantedNick = saved0.nick ?? "";
+let password = sessionGet(PASSWORD_KEY);
+let serverName = "chat";
+let multiRoom = false;
+/** The server answers `history` requests; `false` once it said it does not. */
+let historySupported: boolean | undefined;
+let lastPrivateFrom: string | undefined;
+/** A room asked for with `/join`, shown as soon as it is entered. */
+let switchTo: string | undefined;
+
+type Phase =
+  | "login" // Asking for a nickname (or password).
+  | "joining" // Hello sent, waiting for welcome.
+  | "member" // Welcomed on this connection.
+  | "offline" // Lost the connection, retrying.
+  | "stopped"; // Quit, or moved to another tab: no retry.
+let phase: Phase = "login";
+/** True once any welcome arrived: later ones are resumes. */
+let everWelcomed = false;
+/** Set when the hello asked for messages since an id (a resume). */
+let resuming = false;
+let socket: WebSocket | undefined;
+const backoff = new Backoff();
+let retryTimer: ReturnType<typeof setTimeout> | undefined;
+let retryAt = 0;
+let helloTimer: ReturnType<typeof setTimeout> | undefined;
+let lastHeard = 0;
+let pingSentAt: number | undefined;
+let takenRetries = 0;
+/** A hello was refused for the password: the next field asks for it. */
+let needPassword = false;
+/** The nickname came from storage, not from the person: retry quietly. */
+let automatic = false;
+/** The last line sent, put back in the field if the server refuses it. */
+let lastSent: { text: string; at: number } | undefined;
+
+/** Frames typed while offline, in order, with the line showing each. */
+const outbox: { frame: SendFrame; key: string; line: HTMLLIElement }[] = [];
+
+// ---------------------------------------------------------------------------
+// Showing lines
+
+function isMe(nick: string): boolean {
+  return me !== "" && nickKey(nick) === nickKey(me);
+}
+
+function nickSpan(nick: string): HTMLSpanElement {
+  return element("span", `nick c${nickColour(nick)}`, nick);
+}
+
+function timeElement(ts: number): HTMLTimeElement {
+  const time = element("time", "time", clockTime(ts));
+  const date = new Date(ts);
+  time.dateTime = date.toISOString();
+  time.title = date.toLocaleString();
+  return time;
+}
+
+/** The text with each mention of me marked. */
+function textNode(text: string, highlight: boolean): HTMLSpanElement {
+  const span = element("span", "text");
+  const pattern = highlight ? mentionPattern(me) : undefined;
+  if (!pattern) {
+    span.textContent = text;
+    return span;
+  }
+  let last = 0;
+  for (const match of text.matchAll(pattern)) {
+    if (match.index > last) span.append(text.slice(last, match.index));
+    span.append(element("mark", "", match[0]));
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) span.append(text.slice(last));
+  return span;
+}
+
+function messageLine(message: RoomMessage | DirectMessage): HTMLLIElement {
+  const own = isMe(message.from);
+  const mention = !own && mentions(message.text, me);
+  const line = element("li", "line msg");
+  line.dataset.id = String(message.id);
+  if (own) line.classList.add("own");
+  if (mention) line.classList.add("mention");
+  line.append(timeElement(message.ts), " ");
+  if (message.type === "msg" && message.me) {
+    line.classList.add("action");
+    line.append("* ", nickSpan(message.from), " ");
+  } else {
+    line.append(nickSpan(message.from));
+    if (own) line.append(" ", element("span", "you", "you"));
+    line.append(element("span", "colon", ": "));
+  }
+  line.append(textNode(message.text, !own));
+  return line;
+}
+
+function noticeLine(text: string, ts?: number, kind = "notice"): HTMLLIElement {
+  const line = element("li", `line ${kind}`);
+  if (ts !== undefined) line.append(timeElement(ts), " ");
+  line.append(element("span", "text", text));
+  return line;
+}
+
+function atBottom(): boolean {
+  const box = ui.logBox;
+  return box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+}
+
+function scrollToBottom(): void {
+  ui.logBox.scrollTop = ui.logBox.scrollHeight;
+  ui.jump.hidden = true;
+}
+
+/** Appends lines to a view; the shown one follows them if it was at the end. */
+function appendLines(view: View, lines: HTMLLIElement[]): void {
+  if (lines.length === 0) return;
+  const shown = view === current;
+  const follow = shown && atBottom();
+  // Pending lines stay last, below what arrived.
+  const firstPending = view.log.querySelector(".pending");
+  for (const line of lines) view.log.insertBefore(line, firstPending);
+  if (shown) {
+    if (follow) scrollToBottom();
+    else ui.jump.hidden = false;
+  }
+}
+
+/** Shows a notice in a conversation (the shown one by default). */
+function notice(text: string, view = current, ts?: number, kind?: string) {
+  if (view) appendLines(view, [noticeLine(text, ts, kind)]);
+}
+
+/**
+ * Adds room or private messages to a view, each once. `order` is `live`
+ * for new ones (and a resume's), `older` for history.
+ */
+function addMessages(
+  view: View,
+  messages: readonly (RoomMessage | DirectMessage)[],
+  order: "live" | "older",
+): (RoomMessage | DirectMessage)[] {
+  const conversation = view.conversation;
+  const added: (RoomMessage | DirectMessage)[] = [];
+  const atEnd: HTMLLIElement[] = [];
+  const shown = view === current;
+  const box = ui.logBox;
+  const heightBefore = box.scrollHeight;
+  const topBefore = box.scrollTop;
+  let prepended = false;
+  for (const message of messages) {
+    const place = conversation.place(message.id, message.ts, order);
+    if (place.at === "duplicate") continue;
+    added.push(message);
+    const line = messageLine(message);
+    if (place.at === "end") {
+      atEnd.push(line);
+      continue;
+    }
+    const next = view.log.querySelector(`li[data-id="${place.id}"]`);
+    view.log.insertBefore(line, next);
+    prepended = true;
+  }
+  // Keeping the reader's place when older lines appear above it.
+  if (shown && prepended) {
+    box.scrollTop = topBefore + (box.scrollHeight - heightBefore);
+  }
+  appendLines(view, atEnd);
+  for (const id of conversation.trim(KEEP_MESSAGES)) {
+    view.log.querySelector(`li[data-id="${id}"]`)?.remove();
+  }
+  if (shown && added.length > 0) renderTop();
+  return added;
+}
+
+// ---------------------------------------------------------------------------
+// Conversations
+
+function viewFor(kind: "room" | "dm", name: string): View {
+  const key = conversationKey(kind, name);
+  let view = views.get(key);
+  if (!view) {
+    const log = element("ol", "log");
+    log.setAttribute("aria-live", "polite");
+    view = {
+      conversation: new Conversation(kind, name),
+      log,
+      pending: new Set(),
+    };
+    views.set(key, view);
+    renderSidebar();
+  }
+  return view;
+}
+
+function roomView(room: string): View | undefined {
+  return views.get(conversationKey("room", room));
+}
+
+function roomViews(): View[] {
+  return [...views.values()].filter((v) => v.conversation.kind === "room");
+}
+
+function targetOf(view: View): Target {
+  const c = view.conversation;
+  return c.kind === "room"
+    ? { kind: "room", room: c.name }
+    : { kind: "dm", nick: c.name };
+}
+
+/** Shows a conversation: its lines, its people, its place in the sidebar. */
+function show(view: View): void {
+  if (current && current !== view) current.scrollTop = ui.logBox.scrollTop;
+  current = view;
+  const old = ui.logBox.querySelector("ol.log");
+  if (old !== view.log) {
+    if (old) old.replaceWith(view.log);
+    else ui.logBox.append(view.log);
+  }
+  view.conversation.unread = 0;
+  view.conversation.unreadMentions = 0;
+  if (view.scrollTop === undefined) scrollToBottom();
+  else ui.logBox.scrollTop = view.scrollTop;
+  ui.jump.hidden = atBottom();
+  const c = view.conversation;
+  ui.line.placeholder = c.kind === "room"
+    ? `Message ${c.name} (Enter sends, /help)`
+    : `Private message to ${c.name}`;
+  closePanels();
+  renderSidebar();
+  renderPeople();
+  renderTop();
+  renderTitle();
+  storeSaved();
+  fillIfShort();
+}
+
+function removeView(view: View): void {
+  views.delete(view.conversation.key);
+  if (current === view) {
+    current = undefined;
+    const next = roomViews()[0] ?? [...views.values()][0];
+    if (next) show(next);
+  }
+  renderSidebar();
+  storeSaved();
+}
+
+function sidebarEntry(view: View): HTMLLIElement {
+  const c = view.conversation;
+  const item = element("li", "entry");
+  const open = element("button", "open");
+  open.type = "button";
+  open.append(element("span", "name", c.kind === "room" ? c.name : ""));
+  if (c.kind === "dm") {
+    open.firstElementChild!.append(nickSpan(c.name));
+  }
+  if (c.unread > 0) {
+    const badge = element("span", "badge", String(c.unread));
+    if (c.unreadMentions > 0) badge.classList.add("hot");
+    badge.setAttribute(
+      "aria-label",
+      `${c.unread} unread${c.unreadMentions > 0 ? ", naming you" : ""}`,
+    );
+    open.append(badge);
+  }
+  if (view === current) open.setAttribute("aria-current", "true");
+  open.addEventListener("click", () => {
+    show(view);
+    ui.line.focus();
+  });
+  item.append(open);
+  const canClose = c.kind === "dm" || (multiRoom && roomViews().length > 1);
+  if (canClose) {
+    const close = element("button", "close", "×");
+    close.type = "button";
+    close.setAttribute(
+      "aria-label",
+      c.kind === "room"
+        ? `Leave ${c.name}`
+        : `Close conversation with ${c.name}`,
+    );
+    close.title = close.getAttribute("aria-label")!;
+    close.addEventListener("click", () => {
+      if (c.kind === "room") {
+        perform({ kind: "send", frames: [{ type: "part", room: c.name }] }, "");
+      } else removeView(view);
+    });
+    item.append(close);
+  }
+  return item;
+}
+
+function renderSidebar(): void {
+  const rooms = [...views.values()].filter((v) =>
+    v.conversation.kind === "room"
+  );
+  const dms = [...views.values()].filter((v) => v.conversation.kind === "dm");
+  ui.rooms.replaceChildren(...rooms.map(sidebarEntry));
+  ui.dms.replaceChildren(...dms.map(sidebarEntry));
+  ui.dmsEmpty.hidden = dms.length > 0;
+  const unread = otherUnread();
+  ui.menuUnread.hidden = unread === 0;
+  ui.menuUnread.textContent = String(unread);
+}
+
+/** Unread messages outside the conversation shown. */
+function otherUnread(): number {
+  let total = 0;
+  for (const view of views.values()) {
+    if (view !== current) total += view.conversation.unread;
+  }
+  return total;
+}
+
+function renderPeople(): void {
+  const view = current;
+  if (!view || view.conversation.kind !== "room") {
+    ui.peopleTitle.textContent = view ? "Private conversation" : "People";
+    ui.peopleList.replaceChildren();
+    ui.peopleCount.textContent = "";
+    if (view) {
+      ui.peopleList.append(
+        element(
+          "li",
+          "hint",
+          `Only you and ${view.conversation.name} see this.`,
+        ),
+      );
+    }
+    return;
+  }
+  const c = view.conversation;
+  ui.peopleTitle.textContent = `People in ${c.name} (${c.count})`;
+  ui.peopleCount.textContent = String(c.count);
+  const items: HTMLLIElement[] = [];
+  for (const nick of c.users.slice(0, PEOPLE_SHOWN)) {
+    const item = element("li", "entry");
+    if (isMe(nick)) {
+      item.append(element("span", "person", ""));
+      item.firstElementChild!.append(
+        nickSpan(nick),
+        " ",
+        element("span", "you", "you"),
+      );
+    } else {
+      const open = element("button", "open person");
+      open.type = "button";
+      open.title = `Talk privately with ${nick}`;
+      open.append(nickSpan(nick));
+      open.addEventListener("click", () => {
+        show(viewFor("dm", nick));
+        ui.line.focus();
+      });
+      item.append(open);
+    }
+    items.push(item);
+  }
+  if (c.count > items.length) {
+    items.push(element("li", "hint", `and ${c.count - items.length} more`));
+  }
+  ui.peopleList.replaceChildren(...items);
+}
+
+function renderTop(): void {
+  const c = current?.conversation;
+  if (!c) return;
+  if (c.kind === "dm") {
+    ui.logTop.textContent =
+      "Private messages are not kept: they are gone after a reload.";
+  } else if (c.loadingOlder) {
+    ui.logTop.textContent = "Loading older messages…";
+  } else if (c.size === 0) {
+    ui.logTop.textContent = "";
+  } else if (!c.hasOlder || historySupported === false) {
+    ui.logTop.textContent = "The start of what this server keeps.";
+  } else {
+    ui.logTop.textContent = "Scroll up for older messages.";
+  }
+}
+
+function renderTitle(): void {
+  let unread = otherUnread();
+  if (document.hidden && current) unread += current.conversation.unread;
+  const name = current?.conversation.name ?? "";
+  ui.title.textContent = name;
+  document.title = `${unread > 0 ? `(${unread}) ` : ""}${
+    name ? `${name} · ` : ""
+  }${serverName}`;
+}
+
+function closePanels(): void {
+  ui.chat.classList.remove("side-open", "people-open");
+  ui.menu.setAttribute("aria-expanded", "false");
+  ui.peopleToggle.setAttribute("aria-expanded", "false");
+}
+
+// ---------------------------------------------------------------------------
+// Status, errors and the two screens
+
+function setStatus(text: string, state: "online" | "offline" | "joining") {
+  ui.status.textContent = text;
+  ui.status.dataset.state = state;
+}
+
+function showError(text: string): void {
+  ui.error.textContent = text;
+}
+
+type LoginStep = "nick" | "password";
+
+function showLogin(step: LoginStep, error = ""): void {
+  ui.chat.hidden = true;
+  ui.login.hidden = false;
+  ui.loginOtherTab.hidden = true;
+  ui.loginError.textContent = error;
+  const field = ui.loginField;
+  if (step === "password") {
+    ui.loginLabel.textContent = "Password";
+    ui.loginHelp.textContent =
+      `This server needs a password to join as ${wantedNick}.`;
+    field.type = "password";
+    field.setAttribute("autocomplete", "current-password");
+    field.value = "";
+  } else {
+    ui.loginLabel.textContent = "Nickname";
+    ui.loginHelp.textContent = "Choose a nickname to join.";
+    field.type = "text";
+    field.setAttribute("autocomplete", "nickname");
+    field.value = wantedNick;
+  }
+  ui.loginField.dataset.step = step;
+  ui.loginGo.disabled = false;
+  field.disabled = false;
+  field.focus();
+}
+
+function showChat(): void {
+  if (!ui.chat.hidden) return;
+  ui.login.hidden = true;
+  ui.chat.hidden = false;
+  ui.line.focus();
+}
+
+// ---------------------------------------------------------------------------
+// The connection
+
+function socketUrl(): string {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/ws`;
+}
+
+function connect(): void {
+  clearTimeout(retryTimer);
+  retryTimer = undefined;
+  if (socket) return;
+  phase = "joining";
+  setStatus(everWelcomed ? "Reconnecting…" : "Connecting…", "joining");
+  const ws = new WebSocket(socketUrl());
+  socket = ws;
+  ws.addEventListener("open", () => {
+    if (socket !== ws) return;
+    lastHeard = Date.now();
+    sendHello();
+  });
+  ws.addEventListener("message", (message) => {
+    if (socket !== ws || typeof message.data !== "string") return;
+    lastHeard = Date.now();
+    pingSentAt = undefined;
+    // The first frame may be the banner line; every event is a JSON object.
+    if (!message.data.startsWith("{")) return;
+    let event: PageEvent;
+    try {
+      event = JSON.parse(message.data);
+    } catch {
+      return;
+    }
+    if (typeof event?.type === "string") handle(event);
+  });
+  ws.addEventListener("close", () => {
+    if (socket !== ws) return;
+    socket = undefined;
+    disconnected();
+  });
+}
+
+function send(frame: SendFrame | { type: "hello" } & Record<string, unknown>) {
+  socket?.send(JSON.stringify(frame));
+}
+
+function sendHello(): void {
+  const saved = loadSaved();
+  const room = current?.conversation.kind === "room"
+    ? current.conversation.name
+    : saved.current?.startsWith("#")
+    ? saved.current.slice(1)
+    : saved.rooms[0];
+  const hello: Record<string, unknown> & { type: "hello" } = {
+    type: "hello",
+    nick: wantedNick,
+  };
+  if (room && isValidRoom(room)) hello.room = room;
+  if (password !== undefined) hello.password = password;
+  // Back after a drop: ask only for what was missed in the room shown.
+  const since = room ? roomView(room)?.conversation.newestId : undefined;
+  resuming = everWelcomed && since !== undefined;
+  if (resuming) hello.since = since;
+  send(hello);
+  clearTimeout(helloTimer);
+  helloTimer = setTimeout(() => {
+    if (phase === "joining") socket?.close();
+  }, CONNECT_DEFAULTS.helloTimeoutMs);
+}
+
+function disconnected(): void {
+  clearTimeout(helloTimer);
+  pingSentAt = undefined;
+  if (phase === "stopped") return;
+  if (needPassword) {
+    phase = "login";
+    return showLogin(
+      "password",
+      password === undefined ? "" : "wrong password",
+    );
+  }
+  if (!everWelcomed && phase === "login") return;
+  if (!everWelcomed && !automatic) {
+    // Never got in: say so on the login screen and let the person retry.
+    phase = "login";
+    return showLogin("nick", "cannot reach the chat server; try again");
+  }
+  const wasMember = phase === "member";
+  phase = "offline";
+  if (wasMember) {
+    notice("Connection lost; retrying.", current, undefined, "error");
+  }
+  scheduleRetry(backoff.next());
+}
+
+function scheduleRetry(ms: number): void {
+  clearTimeout(retryTimer);
+  retryAt = Date.now() + ms;
+  showRetry();
+  retryTimer = setTimeout(connect, ms);
+}
+
+/** Says when the next attempt is, in the bar (or on the login card). */
+function showRetry(): void {
+  const left = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
+  setStatus(`Offline — retrying in ${left} s`, "offline");
+  if (ui.chat.hidden) {
+    ui.loginHelp.textContent =
+      `Cannot reach the chat server; retrying in ${left} s.`;
+  }
+}
+
+/** A quiet link is checked with a ping; no answer, and it is redialled. */
+function checkAlive(): void {
+  if (phase !== "member" || !socket) return;
+  const now = Date.now();
+  if (pingSentAt !== undefined) {
+    if (now - pingSentAt > CONNECT_DEFAULTS.pingTimeoutMs) socket.close();
+    return;
+  }
+  if (now - lastHeard > CONNECT_DEFAULTS.pingIntervalMs) {
+    pingSentAt = now;
+    send({ type: "ping" });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Events
+
+function handle(event: PageEvent): void {
+  switch (event.type) {
+    case "welcome":
+      return welcomed(event);
+    case "msg":
+      return roomMessage(event);
+    case "dm":
+      return directMessage(event);
+    case "join":
+      return joined(event);
+    case "leave":
+      return left(event);
+    case "nick":
+      return renamed(event);
+    case "who": {
+      const view = roomView(event.room);
+      view?.conversation.setUsers(event.users);
+      if (view === current) renderPeople();
+      return notice(
+        `In ${event.room} (${event.users.length}): ${event.users.join(", ")}`,
+      );
+    }
+    case "rooms":
+      return notice(
+        `Rooms: ${event.rooms.map((r) => `${r.name} (${r.users})`).join(", ")}`,
+      );
+    case "history":
+      return olderMessages(event);
+    case "error":
+      return serverError(event.code, event.message);
+    case "bye":
+      if (phase === "member") {
+        notice(`The server said goodbye: ${event.reason}`);
+      }
+      return;
+    case "pong":
+      return;
+  }
+}
+
+/** A server of several rooms at once says so: 0.2 and later. */
+function isMultiRoom(event: Welcome): boolean {
+  if (Array.isArray(event.rooms)) return true;
+  const [major, minor] = (event.server?.version ?? "0.1").split(".").map(
+    Number,
+  );
+  return major > 0 || minor >= 2;
+}
+
+function welcomed(event: Welcome): void {
+  const first = phase !== "member";
+  const wasResume = first && everWelcomed;
+  me = event.nick;
+  wantedNick = event.nick;
+  serverName = event.server?.name ?? serverName;
+  multiRoom = isMultiRoom(event);
+  if (first) {
+    phase = "member";
+    clearTimeout(helloTimer);
+    backoff.reset();
+    takenRetries = 0;
+    automatic = true;
+    setStatus("Online", "online");
+    showChat();
+  }
+  if (!multiRoom) {
+    // One room at a time: entering this one left the others.
+    for (const view of roomViews()) {
+      if (view.conversation.name !== event.room) removeView(view);
+    }
+  }
+  const view = viewFor("room", event.room);
+  view.conversation.setUsers(event.users);
+  const history = event.history ?? [];
+  if (history.length === 0 && !resuming) view.conversation.hasOlder = false;
+  if (!everWelcomed) {
+    const others = event.users.filter((u) => !isMe(u));
+    notice(
+      `Welcome, ${event.nick}! You are in ${event.room}${
+        others.length > 0 ? ` with ${listNames(others)}` : ", alone for now"
+      }. Type /help for commands.`,
+      view,
+      undefined,
+      "notice strong",
+    );
+  } else if (wasResume) {
+    notice(
+      `Reconnected: back in ${event.room} as ${event.nick}.`,
+      view,
+      undefined,
+      "notice strong",
+    );
+  }
+  const added = addMessages(
+    view,
+    history,
+    resuming && wasResume ? "live" : "older",
+  );
+  if (wasResume && resuming && added.length > 0) {
+    notice(
+      `${added.length} message${
+        added.length === 1 ? "" : "s"
+      } while you were away (above).`,
+      view,
+    );
+    countUnread(view, added);
+  }
+  everWelcomed = true;
+  if (first) {
+    const saved = loadSaved();
+    if (!current || !views.has(current.conversation.key)) show(view);
+    if (multiRoom) {
+      for (const room of saved.rooms) {
+        if (room !== event.room && !roomView(room)) {
+          send({ type: "join", room });
+        }
+      }
+    }
+    flushOutbox();
+  }
+  if (switchTo !== undefined && nickKey(switchTo) === nickKey(event.room)) {
+    switchTo = undefined;
+    show(view);
+  } else if (current === view) {
+    renderPeople();
+    renderTop();
+  }
+  if (!current) show(view);
+  renderSidebar();
+  storeSaved();
+}
+
+function listNames(names: string[]): string {
+  if (names.length <= 20) return names.join(", ");
+  return `${names.slice(0, 20).join(", ")} and ${names.length - 20} others`;
+}
+
+function roomMessage(message: RoomMessage): void {
+  let view = roomView(message.room);
+  if (!view) {
+    // A server of one room at a time names its room; ours is the one shown.
+    if (!multiRoom && current?.conversation.kind === "room") view = current;
+    else view = viewFor("room", message.room);
+  }
+  const added = addMessages(view, [message], "live");
+  countUnread(view, added);
+  if (isMe(message.from)) clearSentError();
+}
+
+function directMessage(message: DirectMessage): void {
+  const outgoing = isMe(message.from);
+  const other = outgoing ? message.to : message.from;
+  const view = viewFor("dm", other);
+  view.conversation.name = other;
+  if (!outgoing) lastPrivateFrom = message.from;
+  const added = addMessages(view, [message], "live");
+  countUnread(view, added);
+  if (outgoing) clearSentError();
+}
+
+/** Counts messages the reader has not seen, and tells the tab and the OS. */
+function countUnread(view: View, messages: (RoomMessage | DirectMessage)[]) {
+  const seen = view === current && !document.hidden;
+  let changed = false;
+  for (const message of messages) {
+    if (isMe(message.from)) continue;
+    const important = message.type === "dm" || mentions(message.text, me);
+    if (!seen) {
+      view.conversation.unread++;
+      if (important) view.conversation.unreadMentions++;
+      changed = true;
+    }
+    if (important && document.hidden) notifyBrowser(view, message);
+  }
+  if (changed) renderSidebar();
+  renderTitle();
+}
+
+function notifyBrowser(view: View, message: RoomMessage | DirectMessage) {
+  if (
+    !("Notification" in globalThis) || Notification.permission !== "granted"
+  ) {
+    return;
+  }
+  const where = message.type === "dm"
+    ? "privately"
+    : `in ${view.conversation.name}`;
+  try {
+    const shown = new Notification(`${message.from} ${where}`, {
+      body: message.text.slice(0, 200),
+      tag: view.conversation.key,
+    });
+    shown.addEventListener("click", () => {
+      globalThis.focus();
+      show(view);
+      shown.close();
+    });
+  } catch {
+    // Some browsers allow notifications only from a service worker.
+  }
+}
+
+function joined(event: Extract<ServerEvent, { type: "join" }>): void {
+  let view = roomView(event.room);
+  if (isMe(event.nick) && !event.others) {
+    // A server of several rooms may announce our own arrival.
+    view ??= viewFor("room", event.room);
+    return;
+  }
+  if (!view) return;
+  view.conversation.addUser(event.nick, event.users);
+  notice(
+    `${whoSuffix(event.nick, event.others)} joined ${event.room}${
+      countSuffix(event.users)
+    }`,
+    view,
+    event.ts,
+    "notice event",
+  );
+  if (view === current) renderPeople();
+}
+
+function left(event: Extract<ServerEvent, { type: "leave" }>): void {
+  const view = roomView(event.room);
+  if (!view) return;
+  if (isMe(event.nick) && !event.others) {
+    removeView(view);
+    return notice(`You left ${event.room}.`);
+  }
+  view.conversation.removeUser(event.nick, event.users);
+  notice(
+    `${whoSuffix(event.nick, event.others)} left ${event.room}${
+      event.reason ? ` (${event.reason})` : ""
+    }${countSuffix(event.users)}`,
+    view,
+    event.ts,
+    "notice event",
+  );
+  if (view === current) renderPeople();
+}
+
+function countSuffix(users: number | undefined): string {
+  return users === undefined ? "" : ` (${users} here)`;
+}
+
+function renamed(event: Extract<ServerEvent, { type: "nick" }>): void {
+  const mine = isMe(event.old);
+  if (mine) {
+    me = event.new;
+    wantedNick = event.new;
+    storeSaved();
+  }
+  const text = mine
+    ? `You are now ${event.new}.`
+    : `${event.old} is now ${event.new}`;
+  for (const view of roomViews()) {
+    if (view.conversation.renameUser(event.old, event.new) || mine) {
+      notice(text, view, event.ts, "notice event");
+    }
+  }
+  const dm = views.get(conversationKey("dm", event.old));
+  if (dm && !mine) {
+    views.delete(dm.conversation.key);
+    dm.conversation.name = event.new;
+    views.set(dm.conversation.key, dm);
+    notice(text, dm, event.ts, "notice event");
+  }
+  if (lastPrivateFrom && nickKey(lastPrivateFrom) === nickKey(event.old)) {
+    lastPrivateFrom = event.new;
+  }
+  renderSidebar();
+  renderPeople();
+  renderTitle();
+}
+
+function olderMessages(event: HistoryEvent): void {
+  historySupported = true;
+  const view = roomView(event.room);
+  if (!view) return;
+  const messages = event.messages ?? event.history ?? [];
+  view.conversation.loadingOlder = false;
+  const added = addMessages(view, messages, "older");
+  if (messages.length < HISTORY_PAGE || added.length === 0) {
+    view.conversation.hasOlder = false;
+  }
+  if (view === current) {
+    renderTop();
+    if (added.length > 0) fillIfShort();
+  }
+}
+
+/** A room whose lines do not fill the box cannot be scrolled: fetch more. */
+function fillIfShort(): void {
+  const box = ui.logBox;
+  if (box.scrollHeight <= box.clientHeight + 8) requestOlder();
+}
+
+function requestOlder(): void {
+  const view = current;
+  const c = view?.conversation;
+  if (!view || !c || c.kind !== "room" || phase !== "member") return;
+  if (!c.hasOlder || c.loadingOlder || historySupported === false) return;
+  const before = c.oldestId;
+  if (before === undefined) return;
+  c.loadingOlder = true;
+  send({ type: "history", room: c.name, before, limit: HISTORY_PAGE });
+  renderTop();
+}
+
+const MESSAGE_ERRORS: ReadonlySet<ErrorCode> = new Set([
+  "rate_limited",
+  "text_too_long",
+  "no_such_user",
+  "store_failed",
+  "empty",
+  "too_long",
+]);
+
+function serverError(code: ErrorCode, message: string): void {
+  if (phase !== "member") return helloRefused(code, message);
+  if (
+    code === "unknown_type" &&
+    roomViews().some((v) => v.conversation.loadingOlder)
+  ) {
+    // A server without scrollback: stop asking, say where history starts.
+    historySupported = false;
+    for (const view of views.values()) view.conversation.loadingOlder = false;
+    renderTop();
+    return;
+  }
+  showError(message);
+  // What the server refused is not lost: back in the field, if it is empty.
+  if (
+    MESSAGE_ERRORS.has(code) && lastSent && ui.line.value === "" &&
+    Date.now() - lastSent.at < 10_000
+  ) {
+    ui.line.value = lastSent.text;
+  }
+  if (
+    code === "room_invalid" || code === "nick_invalid" || code === "nick_taken"
+  ) {
+    switchTo = undefined;
+  }
+}
+
+function clearSentError(): void {
+  if (lastSent && Date.now() - lastSent.at < 10_000) {
+    showError("");
+    lastSent = undefined;
+  }
+}
+
+/** The hello was refused: back to the login screen with the server's words. */
+function helloRefused(code: ErrorCode, message: string): void {
+  clearTimeout(helloTimer);
+  if (code === "bad_password") {
+    needPassword = true;
+    phase = "login";
+    // The server closes this connection in a second; the next hello goes
+    // on a new one.
+    return showLogin("password", password === undefined ? "" : message);
+  }
+  if (code === "room_invalid" && current === undefined) {
+    // A stored room that is no longer valid: join the default one instead.
+    saved0.rooms = [];
+    saved0.current = undefined;
+    try {
+      localStorage.setItem(
+        SAVED_KEY,
+        JSON.stringify({ nick: wantedNick, rooms: [] }),
+      );
+    } catch {
+      // Nothing stored, nothing to forget.
+    }
+    return sendHello();
+  }
+  if (code === "nick_taken" && automatic) return nickStillTaken(message);
+  phase = "login";
+  showLogin("nick", message);
+}
+
+/**
+ * Our stored nickname is taken: another tab of this browser may be
+ * chatting with it, or a reloaded page's old connection is still closing.
+ */
+function nickStillTaken(message: string): void {
+  askOtherTabs().then((otherTab) => {
+    if (otherTab) {
+      phase = "login";
+      showLogin("nick", `You are chatting as ${wantedNick} in another tab.`);
+      ui.loginOtherTab.hidden = false;
+      ui.loginTakeOver.focus();
+      return;
+    }
+    if (takenRetries++ < TAKEN_RETRIES && socket) {
+      setTimeout(() => {
+        if (socket && phase === "joining") sendHello();
+      }, 700);
+      return;
+    }
+    phase = "login";
+    automatic = false;
+    showLogin("nick", message);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// One tab at a time per nickname: the others step aside when asked.
+
+const tabId = Math.random().toString(36).slice(2);
+const tabs = "BroadcastChannel" in globalThis
+  ? new BroadcastChannel("chat-tabs")
+  : undefined;
+let otherTabAnswered: (() => void) | undefined;
+
+tabs?.addEventListener("message", (message) => {
+  const data = message.data as { type: string; from: string; nick?: string };
+  if (data.from === tabId) return;
+  if (
+    data.type === "anyone" && phase === "member" && data.nick && isMe(data.nick)
+  ) {
+    tabs?.postMessage({ type: "here", from: tabId });
+  } else if (data.type === "here") {
+    otherTabAnswered?.();
+  } else if (
+    data.type === "take-over" && phase === "member" && data.nick &&
+    isMe(data.nick)
+  ) {
+    stepAside();
+  }
+});
+
+function askOtherTabs(): Promise<boolean> {
+  if (!tabs) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      otherTabAnswered = undefined;
+      resolve(false);
+    }, 400);
+    otherTabAnswered = () => {
+      clearTimeout(timer);
+      otherTabAnswered = undefined;
+      resolve(true);
+    };
+    tabs?.postMessage({ type: "anyone", from: tabId, nick: wantedNick });
+  });
+}
+
+function stepAside(): void {
+  phase = "stopped";
+  socket?.close();
+  socket = undefined;
+  setStatus("Chatting in another tab", "offline");
+  showLogin("nick", `You are now chatting as ${me} in another tab.`);
+  ui.loginOtherTab.hidden = false;
+}
+
+function takeOver(): void {
+  tabs?.postMessage({ type: "take-over", from: tabId, nick: wantedNick });
+  ui.loginOtherTab.hidden = true;
+  ui.loginError.textContent = "";
+  takenRetries = 0;
+  automatic = true;
+  socket?.close();
+  socket = undefined;
+  // The other tab's connection takes a moment to close.
+  setTimeout(connect, 300);
+}
+
+// ---------------------------------------------------------------------------
+// Typing
+
+function perform(
+  action: ReturnType<typeof interpretLine>,
+  typed: string,
+): boolean {
+  switch (action.kind) {
+    case "error":
+      showError(action.message);
+      return false;
+    case "help":
+      for (const line of action.lines) {
+        notice(line, current, undefined, "notice help");
+      }
+      return true;
+    case "clear":
+      if (current) {
+        current.log.replaceChildren();
+        current.conversation.clear();
+        renderTop();
+      }
+      return true;
+    case "send":
+      for (const frame of action.frames) {
+        if (frame.type === "quit") {
+          send(frame);
+          phase = "stopped";
+          setStatus("You left the chat", "offline");
+          notice("You left the chat. Reload the page to join again.");
+          return true;
+        }
+        if (frame.type === "join") switchTo = frame.room;
+        if (phase === "member" && socket) send(frame);
+        else if (!queue(frame, typed)) return false;
+      }
+      if (action.open) show(viewFor("dm", action.open));
+      return true;
+  }
+}
+
+/** Keeps a message typed while offline; false when it cannot wait. */
+function queue(frame: SendFrame, typed: string): boolean {
+  if (frame.type !== "say" && frame.type !== "me" && frame.type !== "dm") {
+    showError("not connected: try again once back online");
+    return false;
+  }
+  if (outbox.length >= CONNECT_DEFAULTS.maxPendingLines) {
+    showError(`${outbox.length} lines already wait to be sent`);
+    return false;
+  }
+  const view = frame.type === "dm"
+    ? viewFor("dm", frame.to)
+    : roomView(frame.room ?? "") ?? current;
+  if (!view) return false;
+  const line = noticeLine(`${typed}  (waiting to send)`, Date.now(), "pending");
+  view.log.append(line);
+  view.pending.add(line);
+  if (view === current) scrollToBottom();
+  outbox.push({ frame, key: view.conversation.key, line });
+  return true;
+}
+
+function flushOutbox(): void {
+  while (outbox.length > 0 && socket && phase === "member") {
+    const item = outbox.shift()!;
+    item.line.remove();
+    views.get(item.key)?.pending.delete(item.line);
+    send(item.frame);
+  }
+}
+
+function submitLine(): void {
+  const text = ui.line.value;
+  if (text.trim() === "" || !current) return;
+  const action = interpretLine(text, {
+    target: targetOf(current),
+    lastPrivateFrom,
+    multiRoom,
+  });
+  if (!perform(action, text)) return;
+  showError("");
+  if (action.kind === "send") lastSent = { text, at: Date.now() };
+  ui.line.value = "";
+  sessionSet(DRAFT_KEY, undefined);
+}
+
+function submitLogin(): void {
+  const value = ui.loginField.value.trim();
+  if (ui.loginField.dataset.step === "password") {
+    if (value === "") return;
+    password = ui.loginField.value;
+    sessionSet(PASSWORD_KEY, password);
+    needPassword = false;
+  } else {
+    if (!isValidNick(value)) {
+      ui.loginError.textContent = value === ""
+        ? "type a nickname first"
+        : "a nickname is 1–24 letters, digits, _ or -";
+      return;
+    }
+    wantedNick = value;
+  }
+  ui.loginError.textContent = "";
+  ui.loginGo.disabled = true;
+  ui.loginField.disabled = true;
+  ui.loginHelp.textContent = `Joining as ${wantedNick}…`;
+  automatic = false;
+  takenRetries = 0;
+  if (socket && socket.readyState === WebSocket.OPEN && phase === "joining") {
+    sendHello();
+  } else {
+    socket?.close();
+    socket = undefined;
+    connect();
+  }
+}
+
+/**
+ * Enter sends, except while an input method is composing: then Enter picks
+ * a candidate. `isComposing` says so in most browsers; Safari reports the
+ * Enter that ends a composition after `compositionend`, as key code 229.
+ */
+function onEnter(field: HTMLInputElement, action: () => void): void {
+  let composing = false;
+  field.addEventListener("compositionstart", () => composing = true);
+  field.addEventListener("compositionend", () => composing = false);
+  field.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || event.shiftKey) return;
+    if (event.isComposing || event.keyCode === 229 || composing) return;
+    event.preventDefault();
+    action();
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Wiring
+
+onEnter(ui.line, submitLine);
+onEnter(ui.loginField, submitLogin);
+onEnter(ui.joinField, joinFromSidebar);
+ui.send.addEventListener("click", () => {
+  submitLine();
+  ui.line.focus();
+});
+ui.loginGo.addEventListener("click", submitLogin);
+ui.loginTakeOver.addEventListener("click", takeOver);
+ui.joinGo.addEventListener("click", joinFromSidebar);
+ui.line.value = sessionGet(DRAFT_KEY) ?? "";
+ui.line.addEventListener("input", () => {
+  sessionSet(DRAFT_KEY, ui.line.value || undefined);
+  if (ui.error.textContent) showError("");
+});
+
+function joinFromSidebar(): void {
+  const room = ui.joinField.value.trim().replace(/^#/, "");
+  if (room === "") return;
+  if (!isValidRoom(room)) {
+    showError("a room name is 1–32 letters, digits, _ or -");
+    return;
+  }
+  const existing = roomView(room);
+  ui.joinField.value = "";
+  if (existing) return show(existing);
+  perform({ kind: "send", frames: [{ type: "join", room }] }, `/join ${room}`);
+}
+
+ui.menu.addEventListener("click", () => {
+  const open = !ui.chat.classList.contains("side-open");
+  closePanels();
+  ui.chat.classList.toggle("side-open", open);
+  ui.menu.setAttribute("aria-expanded", String(open));
+  if (open) ui.side.querySelector<HTMLButtonElement>("button")?.focus();
+});
+ui.peopleToggle.addEventListener("click", () => {
+  const open = !ui.chat.classList.contains("people-open");
+  closePanels();
+  ui.chat.classList.toggle("people-open", open);
+  ui.peopleToggle.setAttribute("aria-expanded", String(open));
+  if (open) ui.people.querySelector<HTMLButtonElement>("button")?.focus();
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && ui.chat.className.includes("-open")) {
+    closePanels();
+    ui.line.focus();
+  }
+});
+ui.jump.addEventListener("click", () => {
+  scrollToBottom();
+  ui.line.focus();
+});
+ui.logBox.addEventListener("scroll", () => {
+  if (atBottom()) ui.jump.hidden = true;
+  if (ui.logBox.scrollTop < 60) requestOlder();
+});
+
+if ("Notification" in globalThis && Notification.permission === "default") {
+  ui.notify.hidden = false;
+  ui.notify.addEventListener("click", async () => {
+    const answer = await Notification.requestPermission();
+    ui.notify.hidden = answer !== "default";
+  });
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && current) {
+    current.conversation.unread = 0;
+    current.conversation.unreadMentions = 0;
+    renderSidebar();
+  }
+  renderTitle();
+});
+globalThis.addEventListener("online", () => {
+  if (phase === "offline") connect();
+});
+globalThis.addEventListener("pagehide", () => {
+  // Closing at once frees the nickname for the reloaded page.
+  socket?.close(1000);
+});
+setInterval(() => {
+  checkAlive();
+  if (phase === "offline" && retryTimer !== undefined) showRetry();
+}, 1000);
+
+if (wantedNick && isValidNick(wantedNick)) {
+  // Back after a reload (or in a second tab): join as before, quietly.
+  automatic = true;
+  ui.loginHelp.textContent = `Joining as ${wantedNick}…`;
+  ui.loginField.value = wantedNick;
+  connect();
+} else {
+  showLogin("nick");
+}
