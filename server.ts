@@ -27,6 +27,7 @@ import {
   TlsContext,
 } from "./src/server/tls_conn.ts";
 import { readOpening, type RoutedOpening } from "./src/server/doors/router.ts";
+import { serveWeb } from "./src/server/doors/web/web_door.ts";
 import { checkTlsPair, readTlsFiles } from "./src/server/tls_setup.ts";
 import { SqliteStore } from "./src/server/store.ts";
 import { HistoryPruner } from "./src/server/history_pruner.ts";
@@ -166,6 +167,8 @@ export function startServer(
   const connections = new Set<Connection>();
   /** TLS connections still in their handshake (their tickets count them). */
   const handshaking = new Set<Deno.Conn>();
+  /** Browsers' HTTP connections, before any WebSocket (tickets count them too). */
+  const browsing = new Set<Deno.Conn>();
   const admission = new Admission({
     maxClients: options.maxClients,
     maxPerAddress: options.maxPerAddress ?? SERVE_DEFAULTS.maxPerAddress,
@@ -297,8 +300,7 @@ export function startServer(
       return closeQuietly(conn);
     }
     if (opening.door === "http") {
-      ticket.release();
-      return answerHttpWithoutWebDoor(conn);
+      return await serveBrowser(conn, ticket, opening);
     }
     serveConnection(conn, ticket, opening);
   }
@@ -313,6 +315,34 @@ export function startServer(
     connection.run(opening).finally(() => connections.delete(connection));
   }
 
+  /**
+   * The web door: the page's files, or a WebSocket, which becomes a chat
+   * connection like any other (a JSON one: no banner) and keeps the
+   * connection's ticket. Until then, shutdown closes it here.
+   */
+  async function serveBrowser(
+    conn: Deno.Conn,
+    ticket: Ticket,
+    opening: RoutedOpening,
+  ): Promise<void> {
+    let chatting = false;
+    browsing.add(conn);
+    try {
+      await serveWeb(conn, opening.bytes, {
+        startChat: (socket) => {
+          chatting = true;
+          serveConnection(socket, ticket, WEBSOCKET_OPENING);
+        },
+        requestTimeoutMs: settings.handshakeMs,
+        pingMs: settings.pingMs,
+        log,
+      });
+    } finally {
+      browsing.delete(conn);
+      if (!chatting) ticket.release();
+    }
+  }
+
   const accepting = acceptLoop().catch((error) => {
     if (!stopping) log(`listener error: ${error}`);
   });
@@ -322,6 +352,7 @@ export function startServer(
     stopping = true;
     listener.close();
     for (const conn of handshaking) closeQuietly(conn);
+    for (const conn of browsing) closeQuietly(conn);
     clearTimeout(noticeTimer);
     hub.close();
     for (const connection of connections) {
@@ -403,19 +434,12 @@ class Refusals {
   }
 }
 
-/**
- * A browser that asked for a page while the web door is off: a short plain
- * page saying so, never the chat banner.
- */
-async function answerHttpWithoutWebDoor(conn: Deno.Conn): Promise<void> {
-  await writeAndClose(
-    conn,
-    httpResponse(
-      "404 Not Found",
-      "This chat server has no web page to offer. Join with chat connect, nc or an IRC client.\n",
-    ),
-  );
-}
+/** A browser's WebSocket speaks JSON from its first message, with no banner. */
+const WEBSOCKET_OPENING: RoutedOpening = {
+  bytes: new Uint8Array(0),
+  door: "json",
+  ended: false,
+};
 
 /**
  * Plain text on a TLS port: one line saying to use TLS (a browser gets it
@@ -571,6 +595,10 @@ export async function serve(options: ServeOptions): Promise<void> {
     "Classmates can join with one of:",
   ];
   for (const address of shareableAddresses(options.host)) {
+    lines.push(
+      `  ${tls ? "https" : "http"}://${formatHost(address)}:${port}/` +
+        "   (in a browser)",
+    );
     if (tls) {
       lines.push(`  chat connect --tls ${formatHost(address)}:${port}`);
       lines.push(

@@ -489,6 +489,12 @@ export interface WebSocketConnOptions {
   maxMessageBytes: number;
   /** How long a close waits for the peer's close frame. @default {1000} */
   closeWaitMs?: number;
+  /**
+   * Quiet this long, the peer is pinged; as long again with nothing from
+   * it, the socket is dropped: a phone that went away must not keep its
+   * nickname for the hours TCP keepalive takes. 0 turns it off. @default {0}
+   */
+  pingMs?: number;
 }
 
 const READ_CHUNK_BYTES = 16 * 1024;
@@ -511,6 +517,10 @@ export class WebSocketConn {
   #reading: Promise<void> | undefined;
   #writing: Promise<void> = Promise.resolve();
   #closeWaitMs: number;
+  #pingMs: number;
+  #pingTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastHeardAt = Date.now();
+  #pingSentAt = 0;
   /** Why the stream ended, for logs: the peer's close, a failure, EOF. */
   endReason = "";
   /** How the peer broke the protocol, when it did. */
@@ -532,6 +542,29 @@ export class WebSocketConn {
       maxMessageBytes: options.maxMessageBytes,
     });
     this.#closeWaitMs = options.closeWaitMs ?? 1000;
+    this.#pingMs = options.pingMs ?? 0;
+    this.#schedulePing();
+  }
+
+  #schedulePing(): void {
+    if (this.#pingMs <= 0 || this.#tcpClosed) return;
+    this.#pingTimer = setTimeout(() => {
+      if (this.#closeSent || this.#tcpClosed) return;
+      const now = Date.now();
+      if (this.#pingSentAt > this.#lastHeardAt) {
+        if (now - this.#pingSentAt >= this.#pingMs) {
+          this.failure = "no answer to a ping";
+          this.endReason ||= this.failure;
+          return this.abort();
+        }
+      } else if (now - this.#lastHeardAt >= this.#pingMs) {
+        this.#pingSentAt = now;
+        this.#write(encodeFrame(Opcode.ping, new Uint8Array(0))).catch(
+          () => {},
+        );
+      }
+      this.#schedulePing();
+    }, Math.max(250, this.#pingMs / 4));
   }
 
   /** The underlying connection (for its addresses and socket options). */
@@ -580,6 +613,7 @@ export class WebSocketConn {
   /** Closes the connection at once, with no closing handshake. */
   abort(): void {
     this.#ended = true;
+    clearTimeout(this.#pingTimer);
     if (this.#tcpClosed) return;
     this.#tcpClosed = true;
     try {
@@ -626,6 +660,7 @@ export class WebSocketConn {
         return;
       }
       chunk = buffer.subarray(0, n);
+      this.#lastHeardAt = Date.now();
     }
     this.#reader.push(chunk, (event) => this.#handle(event));
   }

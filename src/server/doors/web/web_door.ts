@@ -1,0 +1,401 @@
+/**
+ * The web door: a browser's way in, on the chat port itself.
+ *
+ * `GET /` is the chat page (HTML, CSS, script and icon, embedded in the
+ * binary by assets.ts, so nothing comes from any other host), and `GET /ws`
+ * upgrades to a WebSocket that carries the JSON dialect, one event per text
+ * message. The WebSocket is handed to the server as one more byte stream of
+ * lines ({@linkcode WebSocketLineConn}), so a browser is a member like any
+ * other: the same admission, limits, commands and hub.
+ *
+ * @module
+ */
+
+import { PROTOCOL_LIMITS, WEB_LIMITS } from "../../../shared/limits.ts";
+import { WEB_ASSETS, type WebAsset } from "./assets.ts";
+import {
+  headerHasToken,
+  parseRequestHead,
+  type RequestHead,
+} from "./http_request.ts";
+import { acceptKey, isValidKey, WebSocketConn } from "./websocket.ts";
+import { WebSocketLineConn } from "./websocket_line_conn.ts";
+
+/** What the web door needs from the server. */
+export interface WebDoorSettings {
+  /**
+   * Runs a chat connection over `conn` exactly as for a TCP client (the
+   * server counts it and says goodbye to it at shutdown).
+   */
+  startChat(conn: Deno.Conn): void;
+  /** How long a request head may take to arrive, in milliseconds. */
+  requestTimeoutMs: number;
+  /**
+   * A WebSocket quiet this long is pinged, and dropped when it stays quiet
+   * as long again (`--ping-seconds`). 0 or absent: never.
+   */
+  pingMs?: number;
+  /** Writes one log line. */
+  log(line: string): void;
+}
+
+/** The path of the WebSocket endpoint. */
+export const WEBSOCKET_PATH = "/ws";
+
+const encoder = new TextEncoder();
+const READ_CHUNK_BYTES = 16 * 1024;
+
+const STATUS_TEXT: Record<number, string> = {
+  101: "Switching Protocols",
+  200: "OK",
+  304: "Not Modified",
+  400: "Bad Request",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  426: "Upgrade Required",
+  431: "Request Header Fields Too Large",
+  505: "HTTP Version Not Supported",
+};
+
+/** A host header we are willing to repeat in the page's policy. */
+const PLAIN_HOST =
+  /^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
+
+/**
+ * The Content-Security-Policy of every response: the page may load only its
+ * own script, style and icon, and connect only to this server's WebSocket.
+ * No inline script or style, no frames, no forms, no plugins. The socket's
+ * origin is named outright (where the Host header is plain), since older
+ * Safari does not count `ws:` as `'self'`.
+ */
+export function contentSecurityPolicy(host: string | undefined): string {
+  const socket = host !== undefined && PLAIN_HOST.test(host)
+    ? ` ws://${host} wss://${host}`
+    : "";
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    `connect-src 'self'${socket}`,
+    "manifest-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+}
+
+/** Headers every response carries. */
+function securityHeaders(host: string | undefined): [string, string][] {
+  return [
+    ["Content-Security-Policy", contentSecurityPolicy(host)],
+    ["X-Content-Type-Options", "nosniff"],
+    ["Referrer-Policy", "no-referrer"],
+    ["X-Frame-Options", "DENY"],
+    ["Cross-Origin-Opener-Policy", "same-origin"],
+    ["Cross-Origin-Resource-Policy", "same-origin"],
+    [
+      "Permissions-Policy",
+      "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    ],
+  ];
+}
+
+/** A response, ready to write. */
+interface Response {
+  status: number;
+  headers: [string, string][];
+  body: Uint8Array;
+}
+
+/** Encodes a response; a `HEAD` request gets the headers alone. */
+function encodeResponse(response: Response, headOnly: boolean): Uint8Array {
+  const lines = [
+    `HTTP/1.1 ${response.status} ${STATUS_TEXT[response.status] ?? ""}`,
+  ];
+  for (const [name, value] of response.headers) lines.push(`${name}: ${value}`);
+  const head = encoder.encode(lines.join("\r\n") + "\r\n\r\n");
+  if (headOnly || response.body.length === 0) return head;
+  const out = new Uint8Array(head.length + response.body.length);
+  out.set(head);
+  out.set(response.body, head.length);
+  return out;
+}
+
+/** A short plain-text response, for errors. */
+function textResponse(
+  status: number,
+  text: string,
+  host: string | undefined,
+  extra: [string, string][] = [],
+): Response {
+  const body = encoder.encode(text + "\n");
+  return {
+    status,
+    headers: [
+      ["Content-Type", "text/plain; charset=utf-8"],
+      ["Content-Length", String(body.length)],
+      ["Cache-Control", "no-store"],
+      ...securityHeaders(host),
+      ...extra,
+    ],
+    body,
+  };
+}
+
+/** One of the page's files; `no-cache` so a new binary's page shows at once. */
+function assetResponse(
+  asset: WebAsset,
+  head: RequestHead,
+  host: string | undefined,
+): Response {
+  const etag = `"${asset.hash}"`;
+  const headers: [string, string][] = [
+    ["Content-Type", asset.type],
+    ["Cache-Control", "no-cache"],
+    ["ETag", etag],
+    ...securityHeaders(host),
+  ];
+  if (headerHasToken(head.headers.get("if-none-match"), etag)) {
+    return { status: 304, headers, body: new Uint8Array(0) };
+  }
+  headers.splice(1, 0, ["Content-Length", String(asset.body.length)]);
+  return { status: 200, headers, body: asset.body };
+}
+
+/** What to do with one request. */
+type Route =
+  | { kind: "respond"; response: Response; close: boolean }
+  | { kind: "upgrade"; key: string };
+
+/**
+ * Decides the answer to a request: pure, so every route and refusal is
+ * tested without sockets.
+ */
+export function routeRequest(head: RequestHead): Route {
+  const host = head.headers.get("host");
+  const respond = (response: Response, close = false): Route => ({
+    kind: "respond",
+    response,
+    close,
+  });
+  if (head.version === "HTTP/1.1" && host === undefined) {
+    return respond(textResponse(400, "Bad Request: no Host", host), true);
+  }
+  if (head.method !== "GET" && head.method !== "HEAD") {
+    return respond(
+      textResponse(405, "Method Not Allowed", host, [["Allow", "GET, HEAD"]]),
+      true,
+    );
+  }
+  if (head.path === WEBSOCKET_PATH) return routeUpgrade(head, host);
+  const asset = WEB_ASSETS.get(head.path);
+  if (!asset) return respond(textResponse(404, "Not Found", host));
+  return respond(assetResponse(asset, head, host));
+}
+
+function routeUpgrade(head: RequestHead, host: string | undefined): Route {
+  const refuse = (
+    status: number,
+    text: string,
+    extra: [string, string][] = [],
+  ): Route => ({
+    kind: "respond",
+    response: textResponse(status, text, host, extra),
+    close: true,
+  });
+  const headers = head.headers;
+  if (
+    head.method !== "GET" ||
+    !headerHasToken(headers.get("upgrade"), "websocket") ||
+    !headerHasToken(headers.get("connection"), "upgrade")
+  ) {
+    return refuse(
+      426,
+      "Upgrade Required: this is the chat's WebSocket; open / in a browser",
+      [["Upgrade", "websocket"], ["Connection", "Upgrade"]],
+    );
+  }
+  if (headers.get("sec-websocket-version") !== "13") {
+    return refuse(426, "Upgrade Required: WebSocket version 13", [
+      ["Sec-WebSocket-Version", "13"],
+    ]);
+  }
+  const key = headers.get("sec-websocket-key") ?? "";
+  if (!isValidKey(key)) return refuse(400, "Bad Request: Sec-WebSocket-Key");
+  // A page from another site must not open a chat socket in a visitor's
+  // browser (cross-site WebSocket hijacking). Programs send no Origin.
+  const origin = headers.get("origin");
+  if (origin !== undefined && !sameHost(origin, host)) {
+    return refuse(403, "Forbidden: the chat page opens its own socket");
+  }
+  return { kind: "upgrade", key };
+}
+
+function sameHost(origin: string, host: string | undefined): boolean {
+  if (host === undefined) return false;
+  try {
+    return new URL(origin).host.toLowerCase() === host.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+/** Writes all of `bytes`. */
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    offset += await conn.write(bytes.subarray(offset));
+  }
+}
+
+/** Reads once, or resolves `"timeout"` after `ms`. */
+async function readWithin(
+  conn: Deno.Conn,
+  buffer: Uint8Array,
+  ms: number,
+): Promise<number | null | "timeout"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), ms);
+  });
+  try {
+    return await Promise.race([conn.read(buffer), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+function peerName(conn: Deno.Conn): string {
+  const addr = conn.remoteAddr as Deno.NetAddr;
+  return addr.hostname?.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
+}
+
+/**
+ * Serves HTTP on a connection whose first bytes (`firstBytes`, already read
+ * by the router) start a request: the page's files, keeping the connection
+ * for further requests a short while, or the WebSocket upgrade, after which
+ * the connection belongs to the chat. Resolves when this door is done with
+ * the connection (closed, or handed to the chat).
+ */
+export async function serveWeb(
+  conn: Deno.Conn,
+  firstBytes: Uint8Array,
+  settings: WebDoorSettings,
+): Promise<void> {
+  let buffered = firstBytes;
+  let requests = 0;
+  const chunk = new Uint8Array(READ_CHUNK_BYTES);
+  try {
+    for (;;) {
+      const parsed = parseRequestHead(buffered);
+      if (parsed.kind === "incomplete") {
+        // The first request gets the handshake time; a kept-alive
+        // connection waiting for its next one, a short idle time.
+        const wait = requests === 0 || buffered.length > 0
+          ? settings.requestTimeoutMs
+          : WEB_LIMITS.keepAliveIdleMs;
+        const n = await readWithin(conn, chunk, wait);
+        if (n === "timeout" && buffered.length > 0) {
+          await writeAll(
+            conn,
+            encodeResponse(
+              textResponse(408, "Request Timeout", undefined),
+              false,
+            ),
+          );
+          return closeQuietly(conn);
+        }
+        if (n === null || n === "timeout") return closeQuietly(conn);
+        buffered = concat(buffered, chunk.subarray(0, n));
+        continue;
+      }
+      if (parsed.kind === "error") {
+        settings.log(
+          `http ${peerName(conn)}: ${parsed.status} ${parsed.reason}`,
+        );
+        const response = textResponse(
+          parsed.status,
+          `${STATUS_TEXT[parsed.status]}: ${parsed.reason}`,
+          undefined,
+        );
+        await writeAll(conn, encodeResponse(response, false));
+        return closeQuietly(conn);
+      }
+      const head = parsed.head;
+      buffered = buffered.subarray(parsed.length);
+      requests++;
+      const route = routeRequest(head);
+      if (route.kind === "upgrade") {
+        return await upgrade(conn, route.key, buffered, settings);
+      }
+      // This door takes no bodies: after one, the connection is not reused.
+      const hasBody = head.headers.has("transfer-encoding") ||
+        (head.headers.get("content-length") ?? "0") !== "0";
+      const close = route.close || hasBody ||
+        head.version === "HTTP/1.0" ||
+        headerHasToken(head.headers.get("connection"), "close") ||
+        requests >= WEB_LIMITS.maxRequestsPerConnection;
+      const response = route.response;
+      if (close) response.headers.push(["Connection", "close"]);
+      if (response.status >= 400) {
+        settings.log(
+          `http ${peerName(conn)}: ${head.method} ${
+            head.path.slice(0, 80)
+          } ${response.status}`,
+        );
+      }
+      await writeAll(conn, encodeResponse(response, head.method === "HEAD"));
+      if (close) return closeQuietly(conn);
+    }
+  } catch {
+    // The browser went away, or the server closed the connection.
+    closeQuietly(conn);
+  }
+}
+
+/** Completes the opening handshake and hands the socket to the chat. */
+async function upgrade(
+  conn: Deno.Conn,
+  key: string,
+  leftover: Uint8Array,
+  settings: WebDoorSettings,
+): Promise<void> {
+  const accept = await acceptKey(key);
+  const response = encodeResponse({
+    status: 101,
+    headers: [
+      ["Upgrade", "websocket"],
+      ["Connection", "Upgrade"],
+      ["Sec-WebSocket-Accept", accept],
+    ],
+    body: new Uint8Array(0),
+  }, false);
+  await writeAll(conn, response);
+  const socket = new WebSocketConn(conn, leftover.slice(), {
+    // One message is one frame (line) of the protocol, with the same limit.
+    maxMessageBytes: PROTOCOL_LIMITS.maxFrameBytes,
+    closeWaitMs: WEB_LIMITS.closeWaitMs,
+    pingMs: settings.pingMs,
+  });
+  settings.startChat(new WebSocketLineConn(socket));
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(a.length + b.length);
+  joined.set(a);
+  joined.set(b, a.length);
+  return joined;
+}
