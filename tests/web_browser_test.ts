@@ -1,0 +1,479 @@
+/**
+ * The chat page in a real browser (Debian's Chromium, headless), against
+ * the real `chat serve`, driven as a person would: typing into the fields,
+ * pressing Enter, reading what the page shows. One browser serves every
+ * test of this file; each test opens its own pages and server.
+ */
+
+import assert from "node:assert/strict";
+import type { Browser } from "npm:playwright-core@1.64.1";
+import { ServerProcess, tempDir, TestClient } from "./helpers.ts";
+import { hasOpenssl, makeSelfSignedCert } from "./hostile_helpers.ts";
+import {
+  browserMissing,
+  ChatPage,
+  eventually,
+  launchBrowser,
+} from "./browser_helpers.ts";
+
+if (browserMissing) console.log(`skipped: browser tests: ${browserMissing}`);
+
+let browser: Browser | undefined;
+
+Deno.test.beforeAll(async () => {
+  if (!browserMissing) browser = await launchBrowser();
+});
+
+Deno.test.afterAll(async () => {
+  await browser?.close();
+});
+
+/** A browser test; skipped, with the reason, where Chromium is missing. */
+function browserTest(
+  name: string,
+  fn: (browser: Browser) => Promise<void>,
+): void {
+  Deno.test({
+    name: browserMissing ? `${name} (skipped: ${browserMissing})` : name,
+    ignore: browserMissing !== undefined,
+    fn: () => fn(browser!),
+  });
+}
+
+/** An `nc` user: the text dialect over plain TCP. */
+async function ncUser(port: number, nick: string): Promise<TestClient> {
+  const client = await TestClient.connect(port);
+  await client.nextLine(); // The banner.
+  await client.writeAll(`${nick}\n`);
+  await client.waitForLine(`Welcome, ${nick}!`);
+  return client;
+}
+
+const url = (server: ServerProcess) => `http://127.0.0.1:${server.port}/`;
+
+browserTest(
+  "two pages and an nc user talk in one room: Chinese and emoji both ways, hostile text shown as text",
+  async (browser) => {
+    const server = await ServerProcess.start();
+    const alice = await ChatPage.open(browser, url(server));
+    const bob = await ChatPage.open(browser, url(server), {
+      width: 375,
+      height: 667,
+    });
+    const carol = await ncUser(server.port, "carol");
+    try {
+      await alice.join("alice");
+      await bob.join("bob");
+      await alice.waitForLine("bob joined lobby");
+
+      await alice.say("你好，世界 👋 from the laptop");
+      await bob.waitForLine("你好，世界 👋 from the laptop");
+      assert.match(
+        await carol.waitForLine("你好，世界"),
+        /alice: 你好，世界 👋 from the laptop$/,
+      );
+
+      await bob.say("手机上的消息 📱✅");
+      await alice.waitForLine("手机上的消息 📱✅");
+      await carol.waitForLine("bob: 手机上的消息 📱✅");
+
+      await carol.writeAll("nc 用户 说 🎉\n");
+      const fromCarol = await alice.waitForLine("nc 用户 说 🎉");
+      assert.match(fromCarol, /carol: nc 用户 说 🎉/);
+      await bob.waitForLine("nc 用户 说 🎉");
+
+      // Own lines are marked; others' are not.
+      const own = alice.page.locator("li.own", { hasText: "from the laptop" });
+      assert.equal(await own.count(), 1);
+      assert.equal(
+        await alice.page.locator("li.own", { hasText: "nc 用户" }).count(),
+        0,
+      );
+      // The sender's colour is the terminal's: the same class on both pages.
+      const colourOf = (page: ChatPage) =>
+        page.page.locator("li", { hasText: "nc 用户" }).locator(".nick")
+          .getAttribute("class");
+      assert.equal(await colourOf(alice), await colourOf(bob));
+
+      const hostile =
+        `<img src=x onerror=alert(1)> <script>alert(2)</script> <b>bold</b>`;
+      await carol.writeAll(`${hostile}\n`);
+      const shown = await alice.waitForLine("<img src=x");
+      assert.ok(shown.includes(hostile), shown);
+      await bob.waitForLine("<script>alert(2)</script>");
+      for (const page of [alice, bob]) {
+        assert.equal(
+          await page.page.locator("#log-box img, #log-box script, #log-box b")
+            .count(),
+          0,
+        );
+        assert.deepEqual(page.dialogs, []);
+      }
+
+      // The phone does not scroll sideways, even with a long unbroken word.
+      await carol.writeAll(`${"长".repeat(60)}${"x".repeat(300)}\n`);
+      await bob.waitForLine("xxxxxxxx");
+      const width = await bob.scrollWidth();
+      assert.ok(width <= 375, `scrollWidth ${width}`);
+
+      // Nothing but this server was asked for anything.
+      for (const page of [alice, bob]) {
+        for (const request of page.requests) {
+          assert.match(
+            request,
+            new RegExp(`^(http|ws)://127\\.0\\.0\\.1:${server.port}/`),
+            request,
+          );
+        }
+        assert.deepEqual(page.errors, []);
+      }
+    } finally {
+      await carol.close();
+      await alice.close();
+      await bob.close();
+      await server.stop();
+    }
+  },
+);
+
+browserTest(
+  "a private message: opened from the people list, seen as unread, answered; the room never sees it",
+  async (browser) => {
+    const server = await ServerProcess.start();
+    const alice = await ChatPage.open(browser, url(server));
+    const bob = await ChatPage.open(browser, url(server));
+    const carol = await ncUser(server.port, "carol");
+    try {
+      await alice.join("alice");
+      await bob.join("bob");
+      await alice.waitForLine("bob joined lobby");
+      await alice.page.locator("#people-list button", { hasText: "bob" })
+        .click();
+      assert.equal(await alice.page.locator("#title").textContent(), "bob");
+      await alice.say("秘密 🤫 only for you");
+      await alice.waitForLine("秘密 🤫 only for you");
+
+      // Bob is still in the room: the conversation waits, counted as unread.
+      const entry = bob.page.locator("#dms li", { hasText: "alice" });
+      await entry.locator(".badge", { hasText: "1" }).waitFor();
+      assert.match(await bob.title(), /^\(1\) /);
+      await entry.locator("button.open").click();
+      await bob.waitForLine("秘密 🤫 only for you");
+      assert.equal(await entry.locator(".badge").count(), 0);
+      assert.doesNotMatch(await bob.title(), /^\(/);
+      await bob.say("/r 收到，谢谢");
+      await alice.waitForLine("收到，谢谢");
+      await bob.say("and a plain reply in the conversation");
+      await alice.waitForLine("and a plain reply in the conversation");
+
+      // The room saw none of it: the next public line is the first carol reads.
+      await alice.page.locator("#rooms button.open", { hasText: "lobby" })
+        .click();
+      await alice.say("public again");
+      let line = "";
+      while (!line.includes("public again")) {
+        line = await carol.nextLine();
+        assert.doesNotMatch(line, /秘密|收到|plain reply/);
+      }
+    } finally {
+      await carol.close();
+      await alice.close();
+      await bob.close();
+      await server.stop();
+    }
+  },
+);
+
+browserTest(
+  "switching conversations clears their unread counts; /join moves to another room",
+  async (browser) => {
+    const server = await ServerProcess.start();
+    const alice = await ChatPage.open(browser, url(server));
+    const bob = await ChatPage.open(browser, url(server), {
+      width: 375,
+      height: 667,
+    });
+    const carol = await ncUser(server.port, "carol");
+    try {
+      await alice.join("alice");
+      await bob.join("bob");
+      await alice.waitForLine("bob joined lobby");
+      await alice.page.locator("#people-list button", { hasText: "carol" })
+        .click();
+      for (const n of [1, 2, 3]) await carol.writeAll(`lobby line ${n}\n`);
+      const lobby = alice.page.locator("#rooms li", { hasText: "lobby" });
+      await lobby.locator(".badge", { hasText: "3" }).waitFor();
+      assert.match(await alice.title(), /^\(3\) carol · chat$/);
+      await lobby.locator("button.open").click();
+      await alice.waitForLine("lobby line 3");
+      assert.equal(await lobby.locator(".badge").count(), 0);
+      assert.equal(await alice.title(), "lobby · chat");
+
+      // On the phone the rooms are behind the menu button, which shows the count.
+      await bob.page.locator("#people-toggle").click();
+      await bob.page.locator("#people-list button", { hasText: "carol" })
+        .click();
+      await carol.writeAll("one more\n");
+      await bob.page.locator("#menu-unread", { hasText: "1" }).waitFor();
+      await bob.page.locator("#menu").click();
+      await bob.page.locator("#rooms button.open", { hasText: "lobby" })
+        .click();
+      await bob.waitForLine("one more");
+
+      await alice.say("/join class");
+      await eventually(
+        "alice is in class",
+        async () =>
+          await alice.page.locator("#title").textContent() === "class",
+      );
+      assert.match(
+        await carol.waitForLine("alice left lobby"),
+        /moved to class/,
+      );
+      await bob.say("/join class");
+      await alice.waitForLine("bob joined class");
+      await bob.say("hello class 🏫");
+      await alice.waitForLine("hello class 🏫");
+      assert.equal(
+        await alice.page.locator("#rooms li", { hasText: "class" }).count(),
+        1,
+      );
+    } finally {
+      await carol.close();
+      await alice.close();
+      await bob.close();
+      await server.stop();
+    }
+  },
+);
+
+browserTest(
+  "Enter while an input method composes picks the candidate and sends nothing",
+  async (browser) => {
+    const server = await ServerProcess.start();
+    const alice = await ChatPage.open(browser, url(server));
+    const bob = await ChatPage.open(browser, url(server));
+    try {
+      await alice.join("alice");
+      await bob.join("bob");
+      await alice.waitForLine("bob joined lobby");
+      const field = alice.page.locator("#line");
+      await field.click();
+      // A real composition, as an IME makes it: Chromium's own IME input.
+      const cdp = await alice.context.newCDPSession(alice.page);
+      await cdp.send("Input.imeSetComposition", {
+        text: "ni hao",
+        selectionStart: 6,
+        selectionEnd: 6,
+      });
+      await alice.page.keyboard.press("Enter");
+      // Safari reports the Enter that ends a composition as key code 229.
+      await alice.page.evaluate(`(() => {
+      const event = new KeyboardEvent("keydown", { key: "Enter", bubbles: true, cancelable: true });
+      Object.defineProperty(event, "keyCode", { get: () => 229 });
+      document.getElementById("line").dispatchEvent(event);
+    })()`);
+      await cdp.send("Input.insertText", { text: "你好" });
+      assert.equal(await field.inputValue(), "你好");
+      // Nothing was sent: the next line bob sees is the one sent on purpose.
+      await field.press("Enter");
+      await bob.waitForLine("alice: 你好");
+      const fromAlice = await bob.page.locator("li.msg").allTextContents();
+      assert.deepEqual(fromAlice.map((l) => l.replace(/^\d\d:\d\d /, "")), [
+        "alice: 你好",
+      ]);
+      assert.equal(await bob.count("ni hao"), 0);
+      assert.equal(await bob.count("你好"), 1);
+      assert.equal(await field.inputValue(), "");
+      await cdp.detach();
+    } finally {
+      await alice.close();
+      await bob.close();
+      await server.stop();
+    }
+  },
+);
+
+browserTest(
+  "a reload rejoins with the same nickname and room and shows the history once; a second tab can take over",
+  async (browser) => {
+    const server = await ServerProcess.start();
+    const alice = await ChatPage.open(browser, url(server));
+    const carol = await ncUser(server.port, "carol");
+    let second: ChatPage | undefined;
+    try {
+      await alice.join("alice");
+      await carol.writeAll("history one 📜\n");
+      await carol.writeAll("history two\n");
+      await alice.waitForLine("history two");
+      await alice.say("/join class");
+      await eventually(
+        "alice is in class",
+        async () =>
+          await alice.page.locator("#title").textContent() === "class",
+      );
+      await alice.say("written in class");
+      await alice.waitForLine("written in class");
+      await alice.say("/join lobby");
+      await alice.waitForLine("history two");
+
+      await alice.page.reload();
+      // No nickname asked: the page joins as before, in the same room.
+      await alice.waitForChat();
+      await alice.waitForLine("history two");
+      assert.equal(await alice.page.locator("#title").textContent(), "lobby");
+      assert.equal(await alice.count("history one 📜"), 1);
+      assert.equal(await alice.count("history two"), 1);
+      assert.equal(await alice.count("Welcome, alice!"), 1);
+      assert.match(
+        await carol.waitForLine("alice joined lobby"),
+        /alice joined lobby/,
+      );
+
+      // A second tab of the same browser has the nickname too: one at a time.
+      second = await ChatPage.open(browser, url(server), {
+        context: alice.context,
+      });
+      const takeOver = second.page.locator("#login-take-over");
+      await takeOver.waitFor({ timeout: 15_000 });
+      assert.match(
+        await second.page.locator("#login-error").textContent() ?? "",
+        /You are chatting as alice in another tab/,
+      );
+      await takeOver.click();
+      await second.waitForChat();
+      await second.waitForLine("history two");
+      await alice.page.locator("#login-error", { hasText: "in another tab" })
+        .waitFor();
+      await second.say("from the second tab");
+      await carol.waitForLine("alice: from the second tab");
+    } finally {
+      await second?.close();
+      await carol.close();
+      await alice.close();
+      await server.stop();
+    }
+  },
+);
+
+browserTest(
+  "a server restart: the page says so, reconnects, shows the missed message once and sends what was typed meanwhile",
+  async (browser) => {
+    const dir = await tempDir();
+    const db = `${dir.path}/chat.db`;
+    let server = await ServerProcess.start(["--db", db]);
+    const port = server.port;
+    const alice = await ChatPage.open(browser, url(server));
+    try {
+      await alice.join("alice");
+      const carol = await ncUser(port, "carol");
+      await carol.writeAll("before the restart\n");
+      await alice.waitForLine("before the restart");
+      await carol.close();
+
+      await server.stop();
+      await alice.page.locator("#status", { hasText: "Offline" }).waitFor();
+      await alice.waitForLine("Connection lost");
+      // Held offline, the page cannot come back before the missed message.
+      await alice.context.setOffline(true);
+      await alice.say("typed while offline ✈️");
+      await alice.waitForLine("(waiting to send)");
+
+      server = await ServerProcess.start(["--db", db, "--port", String(port)]);
+      const dave = await ncUser(port, "dave");
+      await dave.writeAll("while you were away 🛠\n");
+      await dave.waitForLine("dave: while you were away");
+      await alice.context.setOffline(false);
+
+      await alice.waitForLine("Reconnected: back in lobby as alice");
+      await alice.waitForLine("while you were away 🛠");
+      await alice.waitForLine("1 message while you were away");
+      assert.match(
+        await dave.waitForLine("typed while offline"),
+        /alice: typed while offline ✈️/,
+      );
+      await alice.waitForLine("alice you: typed while offline ✈️");
+      assert.equal(await alice.count("while you were away 🛠"), 1);
+      assert.equal(await alice.count("before the restart"), 1);
+      assert.equal(await alice.count("typed while offline"), 1);
+      assert.equal(await alice.count("waiting to send"), 0);
+      await alice.page.locator("#status", { hasText: "Online" }).waitFor();
+      await dave.close();
+    } finally {
+      await alice.close();
+      await server.stop();
+      await dir.remove();
+    }
+  },
+);
+
+browserTest(
+  "--password: the one field asks for it after the nickname, says when it is wrong, and lets you in",
+  async (browser) => {
+    const server = await ServerProcess.start(["--password", "教室 42"]);
+    const alice = await ChatPage.open(browser, url(server));
+    try {
+      await alice.login("alice");
+      await alice.page.locator("#login-label", { hasText: "Password" })
+        .waitFor();
+      await alice.login("wrong");
+      await alice.page.locator("#login-error", { hasText: "wrong password" })
+        .waitFor();
+      await alice.login("教室 42");
+      await alice.waitForChat();
+      await alice.say("in with the password");
+      await alice.waitForLine("in with the password");
+      // A reload keeps the password for this tab.
+      await alice.page.reload();
+      await alice.waitForChat();
+      await alice.waitForLine("in with the password");
+    } finally {
+      await alice.close();
+      await server.stop();
+    }
+  },
+);
+
+const opensslHere = await hasOpenssl();
+
+browserTest(
+  "over --tls-cert the page is https and its socket wss",
+  async (browser) => {
+    if (!opensslHere) {
+      console.log("skipped part: openssl not installed, no certificate");
+      return;
+    }
+    const dir = await tempDir();
+    const { cert, key } = await makeSelfSignedCert(dir.path);
+    const server = await ServerProcess.start([
+      "--tls-cert",
+      cert,
+      "--tls-key",
+      key,
+    ]);
+    const alice = await ChatPage.open(
+      browser,
+      `https://127.0.0.1:${server.port}/`,
+      {
+        ignoreHTTPSErrors: true,
+      },
+    );
+    try {
+      await alice.join("alice");
+      await alice.say("加密的消息 🔐");
+      await alice.waitForLine("加密的消息 🔐");
+      assert.ok(
+        alice.requests.some((r) => r === `wss://127.0.0.1:${server.port}/ws`),
+        alice.requests.join(" "),
+      );
+      assert.ok(
+        alice.requests.every((r) => /^(https|wss):/.test(r)),
+        alice.requests.join(" "),
+      );
+    } finally {
+      await alice.close();
+      await server.stop();
+      await dir.remove();
+    }
+  },
+);
