@@ -15,7 +15,7 @@ import {
   type BrowserContext,
   chromium,
   type Page,
-} from "npm:playwright-core@1.64.1";
+} from "playwright-core";
 
 /** Debian's Chromium, which .ci/run installs. */
 export const CHROMIUM = "/usr/bin/chromium";

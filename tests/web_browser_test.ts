@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { Browser } from "npm:playwright-core@1.64.1";
+import type { Browser } from "playwright-core";
 import { ServerProcess, tempDir, TestClient } from "./helpers.ts";
 import { hasOpenssl, makeSelfSignedCert } from "./hostile_helpers.ts";
 import {

@@ -1,16 +1,13 @@
 /**
- * The web door's request-head parser: what a browser sends is read, what
- * is not HTTP (or is too big) gets a clear status, and the method sniffing
- * the door router uses tells HTTP from chat on the first bytes.
+ * The web door's request-head parser: what a browser sends is read, and
+ * what is not HTTP (or is too big) gets a clear status.
  */
 
 import assert from "node:assert/strict";
 import {
-  couldBeHttpMethod,
   headerHasToken,
   MAX_HEAD_BYTES,
   parseRequestHead,
-  startsWithHttpMethod,
 } from "../src/server/doors/web/http_request.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -103,27 +100,6 @@ Deno.test("malformed heads are 400 and other versions 505", () => {
       assert.equal(parsed.status, status, JSON.stringify(text));
     }
   }
-});
-
-Deno.test("HTTP is told from chat on the first bytes, and a partial method waits", () => {
-  for (const text of ["GET / HTTP/1.1", "HEAD / ", "POST /x", "OPTIONS *"]) {
-    assert.equal(startsWithHttpMethod(bytes(text)), true, text);
-  }
-  for (
-    const text of [
-      "GETTY\n",
-      "get / HTTP/1.1",
-      '{"type":"hello"}',
-      "alice\n",
-      "\x16\x03\x01",
-    ]
-  ) {
-    assert.equal(startsWithHttpMethod(bytes(text)), false, text);
-  }
-  assert.equal(couldBeHttpMethod(bytes("GE")), true);
-  assert.equal(couldBeHttpMethod(bytes("GET")), true);
-  assert.equal(couldBeHttpMethod(bytes("GET ")), false);
-  assert.equal(couldBeHttpMethod(bytes("bob")), false);
 });
 
 Deno.test("header token lists are matched whole and without regard to case", () => {

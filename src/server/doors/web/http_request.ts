@@ -18,51 +18,6 @@ export const MAX_HEAD_BYTES: number = WEB_LIMITS.maxHeadBytes;
 /** Most header fields in one head. */
 export const MAX_HEADER_FIELDS = 100;
 
-/**
- * Method tokens a request may start with, each followed by a space: what the
- * door router (today, the hook in server.ts) looks for in a connection's
- * first bytes to hand it to the web door.
- */
-export const HTTP_METHODS = [
-  "GET",
-  "HEAD",
-  "POST",
-  "PUT",
-  "DELETE",
-  "OPTIONS",
-  "PATCH",
-  "CONNECT",
-  "TRACE",
-] as const;
-
-const METHOD_PREFIXES = HTTP_METHODS.map((method) =>
-  new TextEncoder().encode(method + " ")
-);
-
-/**
- * True when `bytes` start like an HTTP request (`GET `, `HEAD `, …). Only
- * as many bytes as arrived are compared, so `GE` is not yet a verdict: see
- * {@linkcode couldBeHttpMethod}.
- *
- * @example
- * ```ts
- * startsWithHttpMethod(new TextEncoder().encode("GET / HTTP/1.1\r\n")); // → true
- * ```
- */
-export function startsWithHttpMethod(bytes: Uint8Array): boolean {
-  return METHOD_PREFIXES.some((prefix) =>
-    bytes.length >= prefix.length &&
-    prefix.every((byte, i) => bytes[i] === byte)
-  );
-}
-
-/** True while `bytes` are a proper beginning of some method prefix (`GE`). */
-export function couldBeHttpMethod(bytes: Uint8Array): boolean {
-  return METHOD_PREFIXES.some((prefix) =>
-    bytes.length < prefix.length && bytes.every((byte, i) => prefix[i] === byte)
-  );
-}
-
 /** A parsed request head. */
 export interface RequestHead {
   /** The method token, as sent (methods are case-sensitive). */
