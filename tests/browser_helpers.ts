@@ -58,6 +58,8 @@ export interface PageOptions {
   width?: number;
   height?: number;
   colorScheme?: "light" | "dark";
+  /** Device pixels per CSS pixel: 2 with half the width is 200 % zoom. */
+  deviceScaleFactor?: number;
   /** Accept a self-signed certificate (the TLS test). */
   ignoreHTTPSErrors?: boolean;
   /** Reuse a context (its storage), for a second tab or a reload. */
@@ -96,6 +98,7 @@ export class ChatPage {
     const context = options.context ?? await browser.newContext({
       viewport: { width: options.width ?? 1280, height: options.height ?? 800 },
       colorScheme: options.colorScheme ?? "light",
+      deviceScaleFactor: options.deviceScaleFactor ?? 1,
       ignoreHTTPSErrors: options.ignoreHTTPSErrors ?? false,
       locale: "en-GB",
       timezoneId: "UTC",

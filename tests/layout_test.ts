@@ -19,12 +19,20 @@ async function importsOf(path: string): Promise<string[]> {
   return found;
 }
 
-async function clientFiles(): Promise<string[]> {
-  const files = ["client.ts"];
-  for await (const entry of Deno.readDir(new URL("src/client/", root))) {
-    if (entry.name.endsWith(".ts")) files.push(`src/client/${entry.name}`);
+/** The `.ts` files under a folder of the project, its subfolders included. */
+async function filesUnder(folder: string): Promise<string[]> {
+  const files: string[] = [];
+  for await (const entry of Deno.readDir(new URL(folder, root))) {
+    if (entry.isDirectory) {
+      files.push(...await filesUnder(`${folder}${entry.name}/`));
+    } else if (entry.name.endsWith(".ts")) files.push(`${folder}${entry.name}`);
   }
   return files;
+}
+
+/** The terminal client and the web page (src/client/web/, the browser's). */
+async function clientFiles(): Promise<string[]> {
+  return ["client.ts", ...await filesUnder("src/client/")];
 }
 
 Deno.test("the client never imports server code", async () => {
@@ -34,6 +42,16 @@ Deno.test("the client never imports server code", async () => {
         !target.startsWith("src/server/") && target !== "server.ts",
         `${file} imports ${target}`,
       );
+    }
+  }
+});
+
+Deno.test("the web page is client code: the server embeds it built, never imports it", async () => {
+  const page = await filesUnder("src/client/web/");
+  assert.ok(page.includes("src/client/web/main.ts"));
+  for (const file of await filesUnder("src/server/")) {
+    for (const target of await importsOf(file)) {
+      assert.ok(!target.startsWith("src/client/"), `${file} imports ${target}`);
     }
   }
 });

@@ -11,6 +11,7 @@ import {
   PROTOCOL_LIMITS,
   SAFETY_TIMINGS,
   SERVE_DEFAULTS,
+  WEB_LIMITS,
 } from "../src/shared/limits.ts";
 import { ROOT, runChat } from "./helpers.ts";
 
@@ -47,6 +48,12 @@ const EXPECTED: Record<string, { flag: string; value: number }> = {
   },
   "history age": { flag: "--keep-days", value: SERVE_DEFAULTS.keepDays },
   "history size": { flag: "--max-db-mb", value: SERVE_DEFAULTS.maxDbMb },
+  "HTTP request head": { flag: "fixed", value: WEB_LIMITS.maxHeadBytes },
+  "WebSocket message": { flag: "fixed", value: PROTOCOL_LIMITS.maxFrameBytes },
+  "idle web connection": {
+    flag: "fixed",
+    value: WEB_LIMITS.keepAliveIdleMs / 1000,
+  },
   "line length": { flag: "fixed", value: PROTOCOL_LIMITS.maxFrameBytes },
   "message length": { flag: "fixed", value: PROTOCOL_LIMITS.maxTextChars },
   "UDP replies": { flag: "fixed", value: COMPAT_LIMITS.udpSendRate },

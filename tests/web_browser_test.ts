@@ -110,11 +110,38 @@ browserTest(
         assert.deepEqual(page.dialogs, []);
       }
 
+      // A line naming you is highlighted, the name itself marked.
+      await carol.writeAll("alice: are you there?\n");
+      await alice.waitForLine("are you there?");
+      const mention = alice.page.locator("li.mention", {
+        hasText: "are you there?",
+      });
+      assert.equal(await mention.locator("mark").textContent(), "alice");
+      assert.equal(await bob.page.locator("li.mention").count(), 0);
+
       // The phone does not scroll sideways, even with a long unbroken word.
       await carol.writeAll(`${"长".repeat(60)}${"x".repeat(300)}\n`);
       await bob.waitForLine("xxxxxxxx");
       const width = await bob.scrollWidth();
       assert.ok(width <= 375, `scrollWidth ${width}`);
+
+      // A laptop at 200 % zoom is a 640-pixel page at twice the pixels: one
+      // column, the message field in reach, nothing sideways.
+      const zoomed = await ChatPage.open(browser, url(server), {
+        width: 640,
+        height: 400,
+        deviceScaleFactor: 2,
+      });
+      try {
+        await zoomed.join("dave");
+        await zoomed.waitForLine("Welcome, dave!");
+        assert.ok(await zoomed.scrollWidth() <= 640);
+        assert.equal(await zoomed.page.locator("#side").isVisible(), false);
+        assert.equal(await zoomed.page.locator("#line").isVisible(), true);
+        assert.equal(await zoomed.page.locator("#menu").isVisible(), true);
+      } finally {
+        await zoomed.close();
+      }
 
       // Nothing but this server was asked for anything.
       for (const page of [alice, bob]) {
@@ -474,6 +501,49 @@ browserTest(
       await alice.close();
       await server.stop();
       await dir.remove();
+    }
+  },
+);
+
+browserTest(
+  "the keyboard alone: join, send, open the rooms panel on a phone and close it with Escape",
+  async (browser) => {
+    const server = await ServerProcess.start();
+    const eve = await ChatPage.open(browser, url(server), {
+      width: 375,
+      height: 667,
+      colorScheme: "dark",
+    });
+    const focused = () =>
+      eve.page.evaluate<string>("document.activeElement.id");
+    try {
+      // The nickname field has the focus as the page opens.
+      await eventually(
+        "the login field has the focus",
+        async () => await focused() === "login-field",
+      );
+      await eve.page.keyboard.type("eve");
+      await eve.page.keyboard.press("Enter");
+      await eve.waitForChat();
+      await eventually(
+        "the message field has the focus",
+        async () => await focused() === "line",
+      );
+      await eve.page.keyboard.type("typed without a mouse ⌨️");
+      await eve.page.keyboard.press("Enter");
+      await eve.waitForLine("typed without a mouse ⌨️");
+      await eve.page.keyboard.press("Tab");
+      assert.equal(await focused(), "send");
+      // The rooms panel, from the keyboard: its first button gets the focus.
+      await eve.page.locator("#menu").focus();
+      await eve.page.keyboard.press("Enter");
+      assert.equal(await eve.page.locator("#side").isVisible(), true);
+      await eve.page.keyboard.press("Escape");
+      assert.equal(await eve.page.locator("#side").isVisible(), false);
+      assert.equal(await focused(), "line");
+    } finally {
+      await eve.close();
+      await server.stop();
     }
   },
 );

@@ -92,6 +92,7 @@ const ui = {
   peopleToggle: byId<HTMLButtonElement>("people-toggle"),
   peopleCount: byId("people-count"),
   side: byId("side"),
+  whoami: byId("whoami"),
   rooms: byId("rooms"),
   dms: byId("dms"),
   dmsEmpty: byId("dms-empty"),
@@ -275,23 +276,25 @@ function messageLine(message: RoomMessage | DirectMessage): HTMLLIElement {
   line.dataset.id = String(message.id);
   if (own) line.classList.add("own");
   if (mention) line.classList.add("mention");
-  line.append(timeElement(message.ts), " ");
+  // Time in a column of its own, so wrapped text lines up after it.
+  const body = element("span", "body");
+  line.append(timeElement(message.ts), " ", body);
   if (message.type === "msg" && message.me) {
     line.classList.add("action");
-    line.append("* ", nickSpan(message.from), " ");
+    body.append("* ", nickSpan(message.from), " ");
   } else {
-    line.append(nickSpan(message.from));
-    if (own) line.append(" ", element("span", "you", "you"));
-    line.append(element("span", "colon", ": "));
+    body.append(nickSpan(message.from));
+    if (own) body.append(" ", element("span", "you", "you"));
+    body.append(element("span", "colon", ": "));
   }
-  line.append(textNode(message.text, !own));
+  body.append(textNode(message.text, !own));
   return line;
 }
 
 function noticeLine(text: string, ts?: number, kind = "notice"): HTMLLIElement {
   const line = element("li", `line ${kind}`);
   if (ts !== undefined) line.append(timeElement(ts), " ");
-  line.append(element("span", "text", text));
+  line.append(element("span", "body", text));
   return line;
 }
 
@@ -577,6 +580,12 @@ function renderTitle(): void {
   if (document.hidden && current) unread += current.conversation.unread;
   const name = current?.conversation.name ?? "";
   ui.title.textContent = name;
+  if (me) {
+    ui.whoami.replaceChildren(
+      nickSpan(me),
+      element("span", "server", `on ${serverName}`),
+    );
+  }
   document.title = `${unread > 0 ? `(${unread}) ` : ""}${
     name ? `${name} · ` : ""
   }${serverName}`;
