@@ -35,6 +35,11 @@ async function withServer(
 
 Deno.test("GET / is the page, with a strict policy and no sniffing; its files follow", async () => {
   await withServer([], async (server) => {
+    // chat serve says where the page is, among the lines to share.
+    assert.match(
+      server.startup,
+      new RegExp(`http://127.0.0.1:${server.port}/ `),
+    );
     const target = { port: server.port };
     const page = await request(target, getHead("/", server.port));
     assert.equal(page.status, 200);
