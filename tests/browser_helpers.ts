@@ -66,12 +66,28 @@ export interface PageOptions {
   context?: BrowserContext;
 }
 
+/** What each page showed as it closed, so a failing test can print it. */
+let closedPages: string[] = [];
+
+/**
+ * What every page closed since the last call showed (its lines, status,
+ * errors and console), and forgets it: a failing browser test prints it,
+ * since its screens cannot be looked at afterwards.
+ */
+export function takePageReports(): string {
+  const report = closedPages.join("\n");
+  closedPages = [];
+  return report;
+}
+
 /** The chat page as a person sees it. */
 export class ChatPage {
   /** Every dialog (`alert`) the page opened: hostile text must open none. */
   readonly dialogs: string[] = [];
   /** Uncaught errors in the page's script. */
   readonly errors: string[] = [];
+  /** What the page logged on its console (the browser's own errors too). */
+  readonly console: string[] = [];
   /** Requests the page made, by URL. */
   readonly requests: string[] = [];
 
@@ -85,6 +101,7 @@ export class ChatPage {
       dialog.dismiss().catch(() => {});
     });
     page.on("pageerror", (error) => this.errors.push(error.message));
+    page.on("console", (message) => this.console.push(message.text()));
     page.on("request", (request) => this.requests.push(request.url()));
     page.on("websocket", (socket) => this.requests.push(socket.url()));
   }
@@ -169,8 +186,22 @@ export class ChatPage {
     return await this.page.locator("#error").textContent() ?? "";
   }
 
+  async #report(): Promise<string> {
+    const text = async (selector: string) =>
+      await this.page.locator(selector).first().textContent({ timeout: 500 })
+        .catch(() => "?");
+    return [
+      `--- page ${this.page.url()} "${await this.page.title()}"`,
+      `status: ${await text("#status")} | error: ${await text("#error")}` +
+      ` | login: ${await text("#login-help")} ${await text("#login-error")}`,
+      ...(await this.lines()).slice(-15).map((l) => `  ${l}`),
+      ...this.console.slice(-10).map((l) => `  console: ${l}`),
+    ].join("\n");
+  }
+
   /** Closes the page (and its context, if it made one). */
   async close(): Promise<void> {
+    closedPages.push(await this.#report().catch((e) => `no report: ${e}`));
     await this.page.close().catch(() => {});
     if (this.ownsContext) await this.context.close().catch(() => {});
   }

@@ -14,6 +14,7 @@ import {
   ChatPage,
   eventually,
   launchBrowser,
+  takePageReports,
 } from "./browser_helpers.ts";
 
 if (browserMissing) console.log(`skipped: browser tests: ${browserMissing}`);
@@ -36,7 +37,15 @@ function browserTest(
   Deno.test({
     name: browserMissing ? `${name} (skipped: ${browserMissing})` : name,
     ignore: browserMissing !== undefined,
-    fn: () => fn(browser!),
+    fn: async () => {
+      takePageReports();
+      try {
+        await fn(browser!);
+      } catch (error) {
+        console.log(takePageReports());
+        throw error;
+      }
+    },
   });
 }
 
@@ -543,6 +552,50 @@ browserTest(
       assert.equal(await focused(), "line");
     } finally {
       await eve.close();
+      await server.stop();
+    }
+  },
+);
+
+browserTest(
+  "in the background, a line naming you shows a notification and the title counts what is unread",
+  async (browser) => {
+    const server = await ServerProcess.start();
+    const alice = await ChatPage.open(browser, url(server));
+    const carol = await ncUser(server.port, "carol");
+    try {
+      await alice.join("alice");
+      // The tab goes to the background; notifications were allowed. The
+      // page's Notification is watched, since a headless browser shows none.
+      await alice.page.evaluate(`(() => {
+      globalThis.shown = [];
+      globalThis.Notification = class {
+        static permission = "granted";
+        constructor(title, options) { globalThis.shown.push(title + " | " + options.body); }
+        addEventListener() {}
+        close() {}
+      };
+      Object.defineProperty(document, "hidden", { get: () => true, configurable: true });
+      document.dispatchEvent(new Event("visibilitychange"));
+    })()`);
+      await carol.writeAll("just chatting\n");
+      await carol.writeAll("alice: 你在吗？\n");
+      await alice.waitForLine("你在吗？");
+      await eventually(
+        "the title counts both",
+        async () => (await alice.title()).startsWith("(2) "),
+      );
+      const shown = await alice.page.evaluate<string[]>("globalThis.shown");
+      assert.deepEqual(shown, ["carol in lobby | alice: 你在吗？"]);
+      // Back in the foreground, the count is gone.
+      await alice.page.evaluate(`(() => {
+      Object.defineProperty(document, "hidden", { get: () => false, configurable: true });
+      document.dispatchEvent(new Event("visibilitychange"));
+    })()`);
+      assert.equal(await alice.title(), "lobby · chat");
+    } finally {
+      await carol.close();
+      await alice.close();
       await server.stop();
     }
   },

@@ -55,6 +55,8 @@ const KEEP_MESSAGES = 1500;
 const PEOPLE_SHOWN = 300;
 /** Retries of a nickname the server still holds for a closing session. */
 const TAKEN_RETRIES = 4;
+/** Quiet retries of a first connection that failed before any answer. */
+const LOGIN_RETRIES = 2;
 
 // ---------------------------------------------------------------------------
 // DOM helpers: every text goes in as textContent.
@@ -222,6 +224,8 @@ let helloTimer: ReturnType<typeof setTimeout> | undefined;
 let lastHeard = 0;
 let pingSentAt: number | undefined;
 let takenRetries = 0;
+/** Quiet retries of a first connection the person asked for. */
+let loginRetries = 0;
 /** A hello was refused for the password: the next field asks for it. */
 let needPassword = false;
 /** The nickname came from storage, not from the person: retry quietly. */
@@ -727,6 +731,13 @@ function disconnected(): void {
   }
   if (!everWelcomed && phase === "login") return;
   if (!everWelcomed && !automatic) {
+    // A first attempt can fail on a busy network: try twice more, quietly.
+    if (loginRetries < LOGIN_RETRIES) {
+      loginRetries++;
+      phase = "offline";
+      retryTimer = setTimeout(connect, 500 * loginRetries);
+      return;
+    }
     // Never got in: say so on the login screen and let the person retry.
     phase = "login";
     return showLogin("nick", "cannot reach the chat server; try again");
@@ -1351,6 +1362,7 @@ function submitLogin(): void {
   ui.loginHelp.textContent = `Joining as ${wantedNick}…`;
   automatic = false;
   takenRetries = 0;
+  loginRetries = 0;
   if (socket && socket.readyState === WebSocket.OPEN && phase === "joining") {
     sendHello();
   } else {
