@@ -922,12 +922,10 @@ function listNames(names: string[]): string {
 }
 
 function roomMessage(message: RoomMessage): void {
-  let view = roomView(message.room);
-  if (!view) {
-    // A server of one room at a time names its room; ours is the one shown.
-    if (!multiRoom && current?.conversation.kind === "room") view = current;
-    else view = viewFor("room", message.room);
-  }
+  // A server of one room at a time sends only its room's messages: one from
+  // another room means this server keeps members in several at once.
+  if (!roomView(message.room) && roomViews().length > 0) multiRoom = true;
+  const view = viewFor("room", message.room);
   const added = addMessages(view, [message], "live");
   countUnread(view, added);
   if (isMe(message.from)) clearSentError();
