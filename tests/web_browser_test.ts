@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
 import { ServerProcess, tempDir, TestClient } from "./helpers.ts";
 import { hasOpenssl, makeSelfSignedCert } from "./hostile_helpers.ts";
+import { LineSplitter } from "../protocol.ts";
+import { serveWeb } from "../src/server/doors/web/web_door.ts";
 import {
   browserMissing,
   ChatPage,
@@ -597,6 +599,208 @@ browserTest(
       await carol.close();
       await alice.close();
       await server.stop();
+    }
+  },
+);
+
+/**
+ * A scripted server of several rooms at once, with scrollback: the web
+ * door serves the real page, and a script plays the server's side of the
+ * JSON dialect, so the page's multi-room and history code is held to the
+ * frames docs/protocol.md describes before the hub speaks them.
+ */
+class ScriptedServer {
+  readonly received: Record<string, unknown>[] = [];
+  #listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  #conns = new Set<Deno.Conn>();
+  #write: ((event: unknown) => void) | undefined;
+  #nextId = 1000;
+  #serving: Promise<void>;
+
+  constructor() {
+    this.#serving = this.#accept();
+  }
+
+  get port(): number {
+    return (this.#listener.addr as Deno.NetAddr).port;
+  }
+
+  async #accept(): Promise<void> {
+    const serving: Promise<void>[] = [];
+    try {
+      for await (const conn of this.#listener) {
+        this.#conns.add(conn);
+        serving.push(serveWeb(conn, new Uint8Array(0), {
+          startChat: (chat) => serving.push(this.#chat(chat)),
+          requestTimeoutMs: 5000,
+          log: () => {},
+        }));
+      }
+    } catch { /* closed */ }
+    await Promise.allSettled(serving);
+  }
+
+  async #chat(conn: Deno.Conn): Promise<void> {
+    const write = (event: unknown) =>
+      conn.write(new TextEncoder().encode(JSON.stringify(event) + "\n"))
+        .catch(() => {});
+    this.#write = write;
+    const splitter = new LineSplitter();
+    const buffer = new Uint8Array(65536);
+    let me = "";
+    const roomMessages = (room: string, from: number, to: number) =>
+      Array.from({ length: to - from + 1 }, (_, i) => ({
+        type: "msg",
+        id: from + i,
+        ts: Date.UTC(2026, 11, 1, 9, 0, from + i),
+        room,
+        from: "bob",
+        text: `${room} message ${from + i}`,
+      }));
+    const welcome = (room: string, history: unknown[]) =>
+      write({
+        type: "welcome",
+        nick: me,
+        room,
+        users: [me, "bob"],
+        history,
+        server: { name: "multi", version: "0.2.0" },
+      });
+    try {
+      for (;;) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        splitter.push(buffer.subarray(0, n), (piece) => {
+          if (piece.kind !== "line") return;
+          const frame = JSON.parse(new TextDecoder().decode(piece.bytes));
+          this.received.push(frame);
+          if (frame.type === "hello") {
+            me = frame.nick;
+            welcome(frame.room ?? "lobby", roomMessages("lobby", 101, 150));
+          } else if (frame.type === "join") {
+            welcome(frame.room, roomMessages(frame.room, 501, 503));
+          } else if (frame.type === "part") {
+            write({
+              type: "leave",
+              ts: Date.now(),
+              room: frame.room,
+              nick: me,
+            });
+          } else if (frame.type === "history") {
+            const from = Math.max(1, frame.before - frame.limit);
+            write({
+              type: "history",
+              room: frame.room,
+              messages: frame.before <= 1
+                ? []
+                : roomMessages(frame.room, from, frame.before - 1),
+            });
+          } else if (frame.type === "say") {
+            write({
+              type: "msg",
+              id: this.#nextId++,
+              ts: Date.now(),
+              room: frame.room,
+              from: me,
+              text: frame.text,
+            });
+          }
+        });
+      }
+    } catch { /* closed */ }
+  }
+
+  /** A message from bob in `room`, to the page. */
+  say(room: string, text: string): void {
+    this.#write?.({
+      type: "msg",
+      id: this.#nextId++,
+      ts: Date.now(),
+      room,
+      from: "bob",
+      text,
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#listener.close();
+    for (const conn of this.#conns) {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    }
+    await this.#serving;
+  }
+}
+
+browserTest(
+  "on a server of several rooms: a list with unread counts, switching, leaving, and older messages on scrolling up",
+  async (browser) => {
+    const server = new ScriptedServer();
+    const alice = await ChatPage.open(
+      browser,
+      `http://127.0.0.1:${server.port}/`,
+    );
+    const scrollToTop = () =>
+      alice.page.evaluate("document.getElementById('log-box').scrollTop = 0");
+    try {
+      await alice.join("alice");
+      await alice.waitForLine("lobby message 150");
+      // Scrolling up asks for the messages before the oldest shown, page by
+      // page, until the server has no more; each is shown once, in order.
+      for (const oldest of [51, 1]) {
+        await scrollToTop();
+        await alice.waitForLine(`lobby message ${oldest}`);
+      }
+      await scrollToTop();
+      await alice.page.locator("#log-top", {
+        hasText: "The start of what this server keeps",
+      })
+        .waitFor();
+      const ids = (await alice.lines()).flatMap((l) => {
+        const match = l.match(/lobby message (\d+)$/);
+        return match ? [Number(match[1])] : [];
+      });
+      assert.deepEqual(ids, Array.from({ length: 150 }, (_, i) => i + 1));
+      const asked = server.received.filter((f) => f.type === "history");
+      assert.deepEqual(asked.map((f) => f.before), [101, 51, 1]);
+
+      // A second room joins the list; the first stays, counting what arrives.
+      await alice.say("/join class");
+      await alice.waitForLine("class message 503");
+      assert.equal(await alice.page.locator("#title").textContent(), "class");
+      const lobby = alice.page.locator("#rooms li", { hasText: "lobby" });
+      assert.equal(await alice.page.locator("#rooms li").count(), 2);
+      server.say("lobby", "while you read class");
+      server.say("lobby", "alice: and this names you");
+      await lobby.locator(".badge.hot", { hasText: "2" }).waitFor();
+      assert.match(await alice.title(), /^\(2\) class · multi$/);
+      await lobby.locator("button.open").click();
+      await alice.waitForLine("alice: and this names you");
+      assert.equal(await lobby.locator(".badge").count(), 0);
+      await alice.say("back in the lobby");
+      await alice.waitForLine("back in the lobby");
+      assert.deepEqual(server.received.filter((f) => f.type === "say").at(-1), {
+        type: "say",
+        text: "back in the lobby",
+        room: "lobby",
+      });
+
+      // Leaving a room: its × sends part, and the list loses it.
+      await alice.page.locator("#rooms li", { hasText: "class" }).locator(
+        "button.close",
+      ).click();
+      await eventually(
+        "class is gone",
+        async () => await alice.page.locator("#rooms li").count() === 1,
+      );
+      assert.deepEqual(server.received.filter((f) => f.type === "part"), [{
+        type: "part",
+        room: "class",
+      }]);
+    } finally {
+      await alice.close();
+      await server.close();
     }
   },
 );
