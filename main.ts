@@ -56,8 +56,8 @@ Limits:
   --max-queue BYTES    bytes waiting for a client that does not read before it
                        is dropped (default ${SERVE_DEFAULTS.maxQueueBytes})
   --handshake-seconds N  time to send a nickname once a client has sent bytes (default ${SERVE_DEFAULTS.handshakeSeconds})
-  --ping-seconds N     an IRC client quiet this long is pinged, and dropped
-                       after as long again without an answer (default ${SERVE_DEFAULTS.pingSeconds})
+  --ping-seconds N     an IRC client or browser quiet this long is pinged, and
+                       dropped after as long again without an answer (default ${SERVE_DEFAULTS.pingSeconds})
   --first-bytes-seconds N  time a new connection may stay silent, waiting for
                        a person to type (default ${SERVE_DEFAULTS.firstBytesSeconds})
   --keep-days N        messages older than N days are removed, 0 = keep for

@@ -164,9 +164,12 @@ export class WsTestClient {
     return { client, welcome };
   }
 
+  /** Answer the server's pings, as browsers do. @default {true} */
+  answerPings = true;
+
   #take(chunk: Uint8Array): void {
     this.#reader.push(chunk, (event) => {
-      if (event.kind === "ping") {
+      if (event.kind === "ping" && this.answerPings) {
         this.sendFrame(Opcode.pong, event.payload).catch(() => {});
       }
       this.#frames.push(event);

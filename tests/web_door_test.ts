@@ -280,28 +280,27 @@ Deno.test("--password holds for the WebSocket as for TCP", async () => {
   });
 });
 
-Deno.test("a TCP client that sends first is still a chat client, and a silent one still gets the banner", async () => {
-  await withServer([], async (server) => {
-    const eager = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: server.port,
-    });
-    const silent = await TestClient.connect(server.port);
+Deno.test("a browser that stops answering pings is dropped; one that answers stays (--ping-seconds)", async () => {
+  await withServer(["--ping-seconds", "1"], async (server) => {
+    const target = { port: server.port };
+    const { client: awake } = await WsTestClient.join(target, "awake");
+    const { client: gone } = await WsTestClient.join(target, "gone");
+    gone.answerPings = false;
     try {
-      await eager.write(encoder.encode('{"type":"hello","nick":"eager"}\n'));
-      const buffer = new Uint8Array(65536);
-      let text = "";
-      while (!text.includes('"welcome"')) {
-        const n = await eager.read(buffer);
-        if (n === null) break;
-        text += new TextDecoder().decode(buffer.subarray(0, n));
-      }
-      assert.match(text, /^Welcome to chat/);
-      assert.match(text, /"type":"welcome","nick":"eager"/);
-      assert.match(await silent.nextLine(), /^Welcome to chat/);
+      const ping = await gone.nextFrame((f) => f.kind === "ping", 5000);
+      assert.equal(ping?.kind, "ping");
+      await gone.waitClosed(8000);
+      await awake.waitFor((e) => e.type === "leave" && e.nick === "gone");
+      assert.match(
+        server.log,
+        /leave gone \S+: WebSocket: no answer to a ping/,
+      );
+      awake.send({ type: "say", text: "still here" });
+      const echo = await awake.waitFor((e) => e.type === "msg");
+      assert.equal(echo.type === "msg" && echo.text, "still here");
     } finally {
-      eager.close();
-      silent.close();
+      await awake.close();
+      await gone.close();
     }
   });
 });
