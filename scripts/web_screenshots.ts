@@ -75,6 +75,22 @@ async function scene(
   await page.locator("#login-field").fill("alice");
   await page.press("#login-field", "Enter");
   await page.locator("#chat:not([hidden])").waitFor();
+  // A second room, with news waiting in it.
+  await page.locator("#line").fill("/join 数学作业");
+  await page.press("#line", "Enter");
+  await page.locator("#title", { hasText: "数学作业" }).waitFor();
+  const lobby = page.locator("#rooms button.open", { hasText: "lobby" });
+  // On a phone the rooms are behind the menu button.
+  if (!(await lobby.isVisible())) await page.locator("#menu").click();
+  await lobby.click();
+  await ming.send({ type: "join", room: "数学作业" });
+  await pause(100);
+  await ming.send({
+    type: "say",
+    room: "数学作业",
+    text: "第三题答案是 42 吗？",
+  });
+  await ming.send({ type: "say", room: "数学作业", text: "@alice 帮我看看" });
   await page.locator("#line").fill("yes! 递归那题，我用了 memo 🚀");
   await page.press("#line", "Enter");
   await pause(100);

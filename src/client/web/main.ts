@@ -214,8 +214,12 @@ type Phase =
 let phase: Phase = "login";
 /** True once any welcome arrived: later ones are resumes. */
 let everWelcomed = false;
-/** Set when the hello asked for messages since an id (a resume). */
-let resuming = false;
+/** The "Welcome, NICK!" line was shown (in the room the hello made current). */
+let greeted = false;
+/** Rooms the hello asked to resume after an id: their welcomes are news. */
+let resumeRooms = new Set<string>();
+/** The room the hello made current: its welcome comes after the others'. */
+let helloRoom: string | undefined;
 let socket: WebSocket | undefined;
 const backoff = new Backoff();
 let retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -435,15 +439,26 @@ function show(view: View): void {
   fillIfShort();
 }
 
-function removeView(view: View): void {
+function removeView(view: View, next?: View): void {
   views.delete(view.conversation.key);
   if (current === view) {
     current = undefined;
-    const next = roomViews()[0] ?? [...views.values()][0];
-    if (next) show(next);
+    const then = next ?? roomViews()[0] ?? [...views.values()][0];
+    if (then) show(then);
+    else showNoRoom();
   }
   renderSidebar();
   storeSaved();
+}
+
+/** In no room and no conversation: an empty log that says what to do. */
+function showNoRoom(): void {
+  const empty = element("ol", "log");
+  ui.logBox.querySelector("ol.log")?.replaceWith(empty);
+  ui.logTop.textContent = "You are in no room now: /join ROOM to talk again.";
+  ui.line.placeholder = "/join ROOM";
+  renderPeople();
+  renderTitle();
 }
 
 function sidebarEntry(view: View): HTMLLIElement {
@@ -696,21 +711,43 @@ function send(frame: SendFrame | { type: "hello" } & Record<string, unknown>) {
 
 function sendHello(): void {
   const saved = loadSaved();
+  const shown = roomViews().map((v) => v.conversation.name);
+  const rooms = (shown.length > 0 ? shown : saved.rooms).filter(isValidRoom);
+  const savedCurrent = saved.current?.startsWith("#")
+    ? saved.current.slice(1)
+    : undefined;
   const room = current?.conversation.kind === "room"
     ? current.conversation.name
-    : saved.current?.startsWith("#")
-    ? saved.current.slice(1)
-    : saved.rooms[0];
+    : savedCurrent && rooms.includes(savedCurrent)
+    ? savedCurrent
+    : rooms[rooms.length - 1];
   const hello: Record<string, unknown> & { type: "hello" } = {
     type: "hello",
     nick: wantedNick,
   };
-  if (room && isValidRoom(room)) hello.room = room;
   if (password !== undefined) hello.password = password;
-  // Back after a drop: ask only for what was missed in the room shown.
-  const since = room ? roomView(room)?.conversation.newestId : undefined;
-  resuming = everWelcomed && since !== undefined;
-  if (resuming) hello.since = since;
+  // Back after a drop, each room resumes after the last message shown in
+  // it; after a reload nothing is shown, so each gets its recent history.
+  resumeRooms = new Set();
+  const since = (name: string) => {
+    const view = everWelcomed ? roomView(name) : undefined;
+    if (view) resumeRooms.add(name);
+    return view?.conversation.newestId;
+  };
+  const others = rooms.filter((r) => r !== room);
+  if (others.length > 0) {
+    hello.rooms = others.map((name) => {
+      const id = since(name);
+      return id === undefined ? { room: name } : { room: name, since: id };
+    });
+  }
+  if (room) {
+    hello.room = room;
+    const id = since(room);
+    if (id !== undefined) hello.since = id;
+  }
+  // The hello's own room is welcomed last: then every room is in.
+  helloRoom = room;
   send(hello);
   clearTimeout(helloTimer);
   helloTimer = setTimeout(() => {
@@ -812,6 +849,8 @@ function handle(event: PageEvent): void {
       );
     case "history":
       return olderMessages(event);
+    case "part":
+      return parted(event);
     case "error":
       return serverError(event.code, event.message);
     case "bye":
@@ -835,7 +874,6 @@ function isMultiRoom(event: Welcome): boolean {
 
 function welcomed(event: Welcome): void {
   const first = phase !== "member";
-  const wasResume = first && everWelcomed;
   me = event.nick;
   wantedNick = event.nick;
   serverName = event.server?.name ?? serverName;
@@ -856,33 +894,42 @@ function welcomed(event: Welcome): void {
     }
   }
   const view = viewFor("room", event.room);
+  const isNew = view.log.childElementCount === 0;
   view.conversation.setUsers(event.users);
+  const resumed = resumeRooms.delete(event.room);
   const history = event.history ?? [];
-  if (history.length === 0 && !resuming) view.conversation.hasOlder = false;
-  if (!everWelcomed) {
-    const others = event.users.filter((u) => !isMe(u));
-    notice(
-      `Welcome, ${event.nick}! You are in ${event.room}${
-        others.length > 0 ? ` with ${listNames(others)}` : ", alone for now"
-      }. Type /help for commands.`,
-      view,
-      undefined,
-      "notice strong",
-    );
-  } else if (wasResume) {
+  if (history.length === 0 && !resumed) view.conversation.hasOlder = false;
+  const others = event.users.filter((u) => !isMe(u));
+  const company = others.length > 0
+    ? ` with ${listNames(others)}`
+    : ", alone for now";
+  if (resumed) {
     notice(
       `Reconnected: back in ${event.room} as ${event.nick}.`,
       view,
       undefined,
       "notice strong",
     );
+  } else if (
+    !greeted && (helloRoom === undefined || helloRoom === event.room)
+  ) {
+    greeted = true;
+    notice(
+      `Welcome, ${event.nick}! You are in ${event.room}${company}. Type /help for commands.`,
+      view,
+      undefined,
+      "notice strong",
+    );
+  } else if (isNew) {
+    notice(
+      `You are in ${event.room}${company}.`,
+      view,
+      undefined,
+      "notice strong",
+    );
   }
-  const added = addMessages(
-    view,
-    history,
-    resuming && wasResume ? "live" : "older",
-  );
-  if (wasResume && resuming && added.length > 0) {
+  const added = addMessages(view, history, resumed ? "live" : "older");
+  if (resumed && added.length > 0) {
     notice(
       `${added.length} message${
         added.length === 1 ? "" : "s"
@@ -892,28 +939,44 @@ function welcomed(event: Welcome): void {
     countUnread(view, added);
   }
   everWelcomed = true;
-  if (first) {
-    const saved = loadSaved();
-    if (!current || !views.has(current.conversation.key)) show(view);
-    if (multiRoom) {
-      for (const room of saved.rooms) {
-        if (room !== event.room && !roomView(room)) {
-          send({ type: "join", room });
-        }
-      }
+  // The hello's rooms are all in once its own room is welcomed (it comes
+  // last); a /join's room is shown when its welcome comes.
+  const helloDone = first
+    ? helloRoom === undefined || helloRoom === event.room
+    : helloRoom === event.room;
+  if (helloDone) {
+    helloRoom = undefined;
+    if (!current || !views.has(current.conversation.key)) {
+      const saved = loadSaved().current;
+      show((saved && views.get(saved)) || view);
     }
     flushOutbox();
   }
-  if (switchTo !== undefined && nickKey(switchTo) === nickKey(event.room)) {
+  if (switchTo !== undefined && switchTo === event.room) {
     switchTo = undefined;
     show(view);
   } else if (current === view) {
     renderPeople();
     renderTop();
   }
-  if (!current) show(view);
   renderSidebar();
   storeSaved();
+}
+
+/** You left a room (`part`): it goes from the list, and `current` shows. */
+function parted(event: Extract<ServerEvent, { type: "part" }>): void {
+  const next = event.current ? roomView(event.current) : undefined;
+  for (const view of roomViews()) {
+    const name = view.conversation.name;
+    if (name === event.room || !event.rooms.includes(name)) {
+      removeView(view, next);
+    }
+  }
+  notice(
+    event.rooms.length === 0
+      ? `You left ${event.room}; you are in no room now: /join ROOM to talk again.`
+      : `You left ${event.room}.`,
+  );
 }
 
 function listNames(names: string[]): string {
@@ -1325,9 +1388,10 @@ function flushOutbox(): void {
 
 function submitLine(): void {
   const text = ui.line.value;
-  if (text.trim() === "" || !current) return;
+  if (text.trim() === "") return;
   const action = interpretLine(text, {
-    target: targetOf(current),
+    // In no room, only commands (and /join) make sense; the server says so.
+    target: current ? targetOf(current) : { kind: "room", room: "" },
     lastPrivateFrom,
     multiRoom,
   });

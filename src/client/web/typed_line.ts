@@ -2,7 +2,7 @@
  * What a line typed into the web page's message field does: the same slash
  * commands as the text dialect and `chat connect` (one table,
  * src/shared/commands.ts), turned into JSON frames, plus what only a page
- * can do (`/clear`, `/r`, `/part` on a server of one room at a time). Pure.
+ * can do (`/clear`, `/r`, `/part` naming the room shown). Pure.
  *
  * @module
  */
@@ -37,28 +37,21 @@ export type LineAction =
   | { kind: "error"; message: string };
 
 /**
- * A frame the page sends: the protocol's frames, with the room named on
- * the ones that act on a room (a server that keeps one room per member
- * ignores the field).
+ * A frame the page sends: the protocol's frames (which name their room:
+ * the page shows one room while the server may keep another current), and
+ * the scrollback request the server does not answer yet.
  */
 export type SendFrame =
-  | CommandFrame & { room?: string }
-  | { type: "part"; room: string }
+  | CommandFrame
   | { type: "history"; room: string; before: number; limit: number };
 
-/**
- * The `/help` lines: every shared command, then the page's own `/part`
- * (until the shared table has it), then `//text`.
- */
+/** The `/help` lines: every shared command, then `//text`. */
 export function pageHelp(): string[] {
   const lines = COMMANDS.map((c) => {
     const usage = c.args ? `${c.name} ${c.args}` : c.name;
     const aliases = c.aliases ? ` (also ${c.aliases.join(", ")})` : "";
     return `${usage}: ${c.help}${aliases}`;
   });
-  if (!COMMANDS.some((c) => c.name === "/part")) {
-    lines.push("/part [ROOM]: Leave a room (also /leave).");
-  }
   lines.push("//text: Send a line that starts with /.");
   return lines;
 }
@@ -78,11 +71,6 @@ export function interpretLine(line: string, context: LineContext): LineAction {
   const typed = parseTypedLine(line);
   if (typed.kind === "say") return plainText(typed.text, target);
   if (typed.kind === "unknown") {
-    const name = typed.name.toLowerCase();
-    if (name === "/part" || name === "/leave") {
-      const rest = line.slice(typed.name.length).trim();
-      return part(rest, context);
-    }
     return {
       kind: "error",
       message: `unknown command ${typed.name.slice(0, 40)} (try /help)`,
@@ -106,6 +94,7 @@ export function interpretLine(line: string, context: LineContext): LineAction {
       };
     }
   }
+  if (command.name === "/part") return part(args, context);
   const frame = command.toFrame?.(args);
   if (frame === undefined) {
     return { kind: "error", message: `${command.name} is not available here` };
@@ -116,9 +105,11 @@ export function interpretLine(line: string, context: LineContext): LineAction {
       if (target.kind !== "room") {
         return { kind: "error", message: "/me works in a room" };
       }
-      return { kind: "send", frames: [{ ...frame, room: target.room }] };
+      return target.room === ""
+        ? { kind: "send", frames: [frame] }
+        : { kind: "send", frames: [{ ...frame, room: target.room }] };
     case "who":
-      return target.kind === "room"
+      return target.kind === "room" && target.room !== ""
         ? { kind: "send", frames: [{ ...frame, room: target.room }] }
         : { kind: "send", frames: [frame] };
     case "dm":
@@ -137,7 +128,11 @@ function plainText(text: string, target: Target): LineAction {
   }
   return {
     kind: "send",
-    frames: [{ type: "say", text, room: target.room }],
+    frames: [
+      target.room === ""
+        ? { type: "say", text }
+        : { type: "say", text, room: target.room },
+    ],
   };
 }
 
