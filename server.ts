@@ -17,7 +17,6 @@ import { GuestNames } from "./src/server/guest_names.ts";
 import { Hub } from "./src/server/hub.ts";
 import {
   ADMISSION_LIMITS,
-  ROUTER_TIMINGS,
   SAFETY_TIMINGS,
   SERVE_DEFAULTS,
 } from "./src/shared/limits.ts";
@@ -28,6 +27,7 @@ import {
 } from "./src/server/tls_conn.ts";
 import { readOpening, type RoutedOpening } from "./src/server/doors/router.ts";
 import { serveWeb } from "./src/server/doors/web/web_door.ts";
+import { RecentBrowsers } from "./src/server/doors/recent_browsers.ts";
 import { checkTlsPair, readTlsFiles } from "./src/server/tls_setup.ts";
 import { SqliteStore } from "./src/server/store.ts";
 import { HistoryPruner } from "./src/server/history_pruner.ts";
@@ -266,6 +266,8 @@ export function startServer(
    * router, docs/protocol.md "Opening"); over TLS, the handshake first, then
    * the same inside it. Until a door has it, shutdown closes it here.
    */
+  const browsers = new RecentBrowsers();
+
   async function route(tcp: Deno.TcpConn, ticket: Ticket): Promise<void> {
     handshaking.add(tcp);
     let conn: Deno.Conn = tcp;
@@ -291,7 +293,11 @@ export function startServer(
         }
         conn = secured;
       }
-      opening = await readOpening(conn, false, ROUTER_TIMINGS.openingWaitMs);
+      opening = await readOpening(
+        conn,
+        false,
+        browsers.openingWaitMs(ticket.address),
+      );
     } finally {
       handshaking.delete(tcp);
     }
@@ -300,6 +306,7 @@ export function startServer(
       return closeQuietly(conn);
     }
     if (opening.door === "http") {
+      browsers.saw(ticket.address);
       return await serveBrowser(conn, ticket, opening);
     }
     serveConnection(conn, ticket, opening);

@@ -83,3 +83,18 @@ Deno.test("an IRC registration is answered in IRC: 001 first, then the lobby's J
     await client.close();
   });
 });
+
+Deno.test("after a page load from an address, its silent socket waits for a late request instead of getting the banner", async () => {
+  await withServer(async (server) => {
+    const page = await TestClient.connect(server.port);
+    page.write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    assert.match(await page.nextLine(), /^HTTP\/1\.1 200 /);
+    await page.close();
+    // A preconnected socket: the request comes a second later.
+    const early = await TestClient.connect(server.port);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    early.write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    assert.match(await early.nextLine(), /^HTTP\/1\.1 200 /);
+    await early.close();
+  });
+});

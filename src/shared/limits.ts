@@ -211,6 +211,16 @@ export const ROUTER_TIMINGS = {
    * not notice a fifth of a second.
    */
   openingWaitMs: 200,
+  /**
+   * The same wait for an address that opened the web page lately: browsers
+   * open sockets early and send their request later, and a banner in such
+   * a socket breaks the page (src/server/doors/recent_browsers.ts).
+   */
+  browserOpeningWaitMs: 3000,
+  /** How long an address counts as a browser's after its last HTTP request. */
+  browserMemoryMs: 30 * 60 * 1000,
+  /** Addresses remembered as browsers' at most (the oldest is forgotten). */
+  browsersRemembered: 4096,
 } as const;
 
 /** How big rooms behave (docs/protocol.md, "Big rooms"). */
