@@ -1,6 +1,7 @@
+/** The hub without sockets: fake members record what they were sent. */
+
 import { JSON_LINES } from "../protocol.ts";
 import { TEXT_LINES } from "../src/shared/text_dialect.ts";
-/** The hub without sockets: fake members record what they were sent. */
 
 import assert from "node:assert/strict";
 import { Hub, type Session } from "../src/server/hub.ts";
@@ -347,4 +348,32 @@ Deno.test("a member whose welcome to a new room ends its connection leaves clean
     "b sees it arrive, then leave, in that order",
   );
   assert.equal(hub.findMember("mover"), undefined, "the nick is free");
+});
+
+Deno.test("storing and delivering are two steps: messages stored elsewhere are delivered without being stored again", () => {
+  const { hub, store, join } = setup();
+  const alice = join("alice");
+  const bob = join("bob", "class");
+  alice.member.take();
+  bob.member.take();
+  hub.deliverStored([
+    {
+      type: "msg",
+      id: 900,
+      ts: 5,
+      room: "lobby",
+      from: "peer",
+      text: "from afar",
+    },
+    { type: "msg", id: 901, ts: 6, room: "class", from: "peer", text: "also" },
+  ]);
+  assert.equal(store.messages.length, 0, "delivering does not store");
+  assert.deepEqual(
+    alice.member.take("msg").map((e) => e.type === "msg" && e.text),
+    ["from afar"],
+  );
+  assert.deepEqual(
+    bob.member.take("msg").map((e) => e.type === "msg" && e.text),
+    ["also"],
+  );
 });
