@@ -615,6 +615,10 @@ export async function serve(options: ServeOptions): Promise<void> {
       lines.push(`  chat connect ${formatHost(address)}:${port}`);
       lines.push(`  nc ${address} ${port}`);
     }
+    lines.push(
+      `  /connect ${tls ? "-tls " : ""}${address} ${port}` +
+        "   (in irssi, WeeChat or HexChat)",
+    );
   }
   if (tls) {
     lines.push(

@@ -76,6 +76,11 @@ Deno.test("an HTTP request split across writes is still HTTP", async () => {
 
 Deno.test("an IRC registration is answered in IRC: 001 first, then the lobby's JOIN", async () => {
   await withServer(async (server) => {
+    // chat serve says how to join from an IRC client.
+    assert.match(
+      server.startup,
+      new RegExp(`/connect 127\\.0\\.0\\.1 ${server.port} `),
+    );
     const client = await TestClient.connect(server.port);
     client.write("NICK erin\r\nUSER erin 0 * :Erin\r\n");
     assert.match(await client.nextLine(), /^:chat 001 erin :Welcome/);
