@@ -50,6 +50,8 @@ export interface ServeOptions {
   maxRoomsPerMember?: number;
   /** Rooms the server keeps at once. @default {SERVE_DEFAULTS.maxRooms} */
   maxRooms?: number;
+  /** `@all` messages one room may send a day. @default {SERVE_DEFAULTS.maxAtAllPerDay} */
+  maxAtAllPerDay?: number;
   history: number;
   rate: number;
   burst: number;
@@ -130,6 +132,7 @@ export function startServer(
     history: options.history,
     maxRoomsPerMember: options.maxRoomsPerMember,
     maxRooms: options.maxRooms,
+    maxAtAllPerDay: options.maxAtAllPerDay,
     name: options.name,
     rate: options.rate,
     burst: options.burst,
