@@ -316,8 +316,12 @@ export const CONNECT_DEFAULTS = {
   pingTimeoutMs: 15_000,
   /** After `/quit`, how long to wait for the server's `bye`. */
   quitWaitMs: 1000,
-  /** Characters the input line holds (a message is at most 4000, plus `/msg NICK `). */
-  maxInputChars: 4100,
+  /**
+   * Characters the input line holds: as much as one paste, so a paste longer
+   * than a message (4000) stays there, with an error, to be cut down, never
+   * thrown away.
+   */
+  maxInputChars: 256 * 1024,
   /** One bracketed paste, in characters; the rest is dropped with a notice. */
   maxPasteChars: 256 * 1024,
   /** Sent lines kept for up/down. */

@@ -46,8 +46,8 @@ export function cleanText(text: string): string {
 }
 
 // The same, but line feeds are kept: a message may hold several lines.
-// deno-lint-ignore no-control-regex
 const UNSAFE_BUT_NEWLINE =
+  // deno-lint-ignore no-control-regex
   /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
