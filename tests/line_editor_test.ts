@@ -180,7 +180,11 @@ Deno.test("a multi-line paste is one message: it stays in the input line, line b
     }),
     { type: "changed" },
   );
-  assert.equal(editor.text, "xone\ntwo\n\nthree 三", "one trailing break dropped");
+  assert.equal(
+    editor.text,
+    "xone\ntwo\n\nthree 三",
+    "one trailing break dropped",
+  );
   assert.deepEqual(type(editor, key("enter")), {
     type: "submit",
     lines: ["xone\ntwo\n\nthree 三"],
@@ -395,6 +399,8 @@ Deno.test("the decoder reads Enter (CR) as enter, Ctrl-J (LF) and Alt-Enter as a
   assert.deepEqual(decoder.push(new TextEncoder().encode("\r\n\x1b\r")), [
     { type: "key", key: "enter" },
     { type: "key", key: "newline" },
+  ]);
+  assert.deepEqual(decoder.push(new TextEncoder().encode("\n")), [
     { type: "key", key: "newline" },
   ]);
   assert.deepEqual(decoder.push(new TextEncoder().encode("\r")), [
