@@ -42,7 +42,8 @@ export const ERROR_MESSAGES = {
   too_many_rooms: "you are in as many rooms as you may be: /part one first",
   rooms_full:
     "this server has as many rooms as it keeps: join one that exists (/rooms)",
-  too_many_lines: "message has too many lines (at most 50)",
+  too_many_lines:
+    `message has too many lines (at most ${PROTOCOL_LIMITS.maxTextLines})`,
   no_such_message:
     "no such message in that room to reply to (it may have been removed)",
   at_all_limit:
