@@ -235,6 +235,14 @@ Deno.test("a database from before search is indexed on opening: its history is f
     old.close();
     const store = new SqliteStore(path, { keepDays: 1, maxBytes: 0 });
     try {
+      // Found before the background indexer ran (scanned), and after.
+      assert.deepEqual(
+        store.search(["lobby"], "homework", 20).map((m) => m.id),
+        [2],
+      );
+      assert.equal(store.indexStep(1), 1);
+      assert.equal(store.indexStep(100), 1);
+      assert.equal(store.indexStep(100), 0, "the history is indexed");
       assert.deepEqual(
         store.search(["lobby"], "作业", 20).map((m) => m.id),
         [1],
@@ -256,7 +264,12 @@ Deno.test("a database from before search is indexed on opening: its history is f
       assert.deepEqual(
         store.search(["lobby"], "homework", 20).map((m) => m.id),
         [3, 2],
-        "newest first",
+        "newest first: 3 not indexed yet, 2 from the index",
+      );
+      assert.equal(store.indexStep(100), 1);
+      assert.deepEqual(
+        store.search(["lobby"], "more homework", 20).map((m) => m.id),
+        [3],
       );
       assert.equal(store.message("lobby", 3)?.quote?.from, "bob");
       assert.equal(store.search(["class"], "homework", 20).length, 0);
@@ -270,6 +283,12 @@ Deno.test("a database from before search is indexed on opening: its history is f
     } finally {
       store.close();
     }
+    // The index is in step with its table: pruned rows left it too.
+    const check = new DatabaseSync(path);
+    check.exec(
+      "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)",
+    );
+    check.close();
   } finally {
     await dir.remove();
   }
