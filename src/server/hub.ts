@@ -45,7 +45,8 @@ import {
   lineCount,
   nickProblem,
 } from "../shared/sanitize.ts";
-import { findMentions, quoteOf } from "./mentions.ts";
+import { findMentions } from "../shared/mentions.ts";
+import { quoteOf } from "./reply_quote.ts";
 import { NickIndex } from "./nick_index.ts";
 import { NickRoster } from "./roster.ts";
 import type { MessageStore } from "./store.ts";
