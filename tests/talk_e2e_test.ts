@@ -241,3 +241,33 @@ Deno.test("search finds 作业 (two characters) and longer words in history from
     await dir.remove();
   }
 });
+
+Deno.test("IRC: a multi-line message is one PRIVMSG per line, a reply carries its quote", async () => {
+  const server = await ServerProcess.start(["--rate", "0"]);
+  const alice = await TestClient.join(server.port, "alice");
+  const irc = await TestClient.connect(server.port);
+  try {
+    irc.write("NICK ircbob\r\nUSER ircbob 0 * :Bob\r\n");
+    await irc.waitForLine(/ 366 /);
+    alice.client.send({ type: "say", text: "line one\nline two" });
+    const original = await alice.client.waitFor(isMsg("line one\nline two"));
+    assert.match(
+      await irc.waitForLine(/PRIVMSG #lobby :line one/),
+      /^:alice!\S+ PRIVMSG #lobby :line one$/,
+    );
+    assert.match(await irc.nextLine(), /^:alice!\S+ PRIVMSG #lobby :line two$/);
+    alice.client.send({
+      type: "say",
+      text: "and a reply",
+      reply_to: (original as RoomMessage).id,
+    });
+    assert.match(
+      await irc.waitForLine(/and a reply/),
+      /PRIVMSG #lobby :↪ alice: "line one line two" and a reply$/,
+    );
+  } finally {
+    alice.client.close();
+    irc.close();
+    await server.stop();
+  }
+});
