@@ -221,7 +221,12 @@ export function pendingLine(text: string, viewer: Viewer, ts: number): Line {
   return {
     spans: [
       timeSpan(ts),
-      { text: `${safeText(viewer.me)}> ${safeText(text)}`, style: DIM },
+      {
+        text: `${safeText(viewer.me)}> ${
+          safeText(text.replaceAll("\n", " ↵ "))
+        }`,
+        style: DIM,
+      },
       { text: "  (waiting to send)", style: { dim: true, bold: true } },
     ],
     indent: TIME_INDENT,
@@ -261,14 +266,24 @@ export function renderEvent(event: ServerEvent, viewer: Viewer): Rendered {
     case "dm": {
       const outgoing = isMe(event.from, viewer);
       const other = outgoing ? event.to : event.from;
+      const [first, ...more] = event.text.split("\n");
       const spans: Span[] = [
         timeSpan(event.ts),
         { text: outgoing ? "[private to " : "[private from ", style: PRIVATE },
         nickSpan(other, { bold: true }),
         { text: "] ", style: PRIVATE },
-        ...textSpans(event.text, viewer.me, false),
+        ...textSpans(first, viewer.me, false),
       ];
-      return { lines: [{ spans, indent: TIME_INDENT }], bell: !outgoing };
+      const lines: Line[] = [{ spans, indent: TIME_INDENT }];
+      for (const line of more) {
+        lines.push({
+          spans: [{ text: " ".repeat(TIME_INDENT + 2) }, {
+            text: safeText(line),
+          }],
+          indent: TIME_INDENT + 2,
+        });
+      }
+      return { lines, bell: !outgoing };
     }
     case "join":
       return quiet([dimmedEvent(
