@@ -581,11 +581,15 @@ export class Hub {
     if (text === "") return session.send(errorEvent("empty"));
     if (room && !session.rooms.has(room)) return this.#notInRoom(session, room);
     const rooms = room ? [room] : [...session.rooms];
-    const results = this.#store.search(
-      rooms,
-      text,
-      PROTOCOL_LIMITS.searchResults,
-    );
+    let results;
+    try {
+      results = this.#store.search(rooms, text, PROTOCOL_LIMITS.searchResults);
+    } catch {
+      // A broken or busy database must not end the member's connection.
+      return session.send(
+        errorEvent("store_failed", "the search failed; try again later"),
+      );
+    }
     const event: ServerEvent = { type: "search", text, results };
     if (room) event.room = room;
     session.send(event);
