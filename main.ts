@@ -67,6 +67,8 @@ Limits:
   --max-rooms-per-member N  rooms one member may be in at once (default ${SERVE_DEFAULTS.maxRoomsPerMember})
   --max-rooms N        rooms the server keeps at once; the default room is
                        always open (default ${SERVE_DEFAULTS.maxRooms})
+  --max-at-all-per-day N  @all messages one room may send a day (UTC), 0 = @all
+                       off (default ${SERVE_DEFAULTS.maxAtAllPerDay})
 
 Per address (an IP; for IPv6 its /64), so one machine cannot crowd out the rest:
   --max-per-address N  connections at once from one address, silent and
@@ -191,6 +193,7 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
     "max-unauth-per-address": { type: "string" },
     "connects-per-second": { type: "string" },
     "hellos-per-second": { type: "string" },
+    "max-at-all-per-day": { type: "string" },
     compat: { type: "boolean" },
     udp: { type: "boolean" },
     help: { type: "boolean", short: "h" },
@@ -288,6 +291,11 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
       values["hellos-per-second"],
       "--hellos-per-second",
       SERVE_DEFAULTS.hellosPerSecond,
+    ),
+    maxAtAllPerDay: parseCount(
+      values["max-at-all-per-day"],
+      "--max-at-all-per-day",
+      SERVE_DEFAULTS.maxAtAllPerDay,
     ),
   };
   if (!/^[\p{L}\p{M}\p{N}_-]{1,32}$/u.test(options.room)) {

@@ -42,6 +42,13 @@ export const ERROR_MESSAGES = {
   too_many_rooms: "you are in as many rooms as you may be: /part one first",
   rooms_full:
     "this server has as many rooms as it keeps: join one that exists (/rooms)",
+  too_many_lines:
+    `message has too many lines (at most ${PROTOCOL_LIMITS.maxTextLines})`,
+  no_such_message:
+    "no such message in that room to reply to (it may have been removed)",
+  at_all_limit:
+    "@all was used as often as this room may today; message not sent (drop the @all to send it)",
+  at_all_not_allowed: "you may not call @all in this room; message not sent",
 } as const;
 
 /** One of the server's error codes. */
@@ -89,8 +96,11 @@ export interface HelloFrame {
 
 /** A frame a client sends after its hello. */
 export type CommandFrame =
-  /** A message to `room` (one you are in), or to your current room. */
-  | { type: "say"; text: string; room?: string }
+  /**
+   * A message to `room` (one you are in), or to your current room; it may
+   * hold `\n`. `reply_to` answers an earlier message of the same room.
+   */
+  | { type: "say"; text: string; room?: string; reply_to?: number }
   | { type: "me"; text: string; room?: string }
   | { type: "dm"; to: string; text: string }
   | { type: "nick"; nick: string }
@@ -100,6 +110,8 @@ export type CommandFrame =
   | { type: "part"; room?: string }
   | { type: "who"; room?: string }
   | { type: "rooms" }
+  /** Search the messages of your rooms (or of `room`, one of yours). */
+  | { type: "search"; text: string; room?: string }
   | { type: "ping" }
   | { type: "quit"; reason?: string };
 
@@ -129,6 +141,14 @@ export const JSON_LINES: EventEncoder = {
   render: (event) => JSON.stringify(event) + "\n",
 };
 
+/** The start of the message a reply answers, looked up once when sent. */
+export interface Quote {
+  id: number;
+  from: string;
+  /** The first characters of its text (at most 50, `…` when cut). */
+  text: string;
+}
+
 /** A room message as stored and replayed in history. */
 export interface RoomMessage {
   type: "msg";
@@ -136,8 +156,26 @@ export interface RoomMessage {
   ts: number;
   room: string;
   from: string;
+  /** May hold `\n` (a multi-line message); never `\r` or other controls. */
   text: string;
   me?: boolean;
+  /** The id of the message this one answers, in the same room. */
+  reply_to?: number;
+  /** Who and what it answers (absent if the original was not found). */
+  quote?: Quote;
+  /** The members named with `@nick` who were in the room, as they are called. */
+  mentions?: string[];
+  /** Set when the message calls everyone in the room with `@all`. */
+  all?: boolean;
+}
+
+/** One message found by a `search`. */
+export interface SearchHit {
+  id: number;
+  ts: number;
+  room: string;
+  from: string;
+  text: string;
 }
 
 /** A private message (never stored). */
@@ -219,6 +257,8 @@ export type ServerEvent =
     /** Your current room. */
     current?: string;
   }
+  /** The answer to a `search`: at most 20 results, newest first. */
+  | { type: "search"; text: string; room?: string; results: SearchHit[] }
   | { type: "error"; code: ErrorCode; message: string }
   | { type: "pong" }
   | { type: "bye"; reason: string };
@@ -326,18 +366,39 @@ export function parseClientFrame(line: string): ParseResult {
       return { ok: true, frame };
     }
     case "say":
-    case "me":
+    case "me": {
+      const replyTo = f.type === "say" ? f.reply_to : undefined;
+      if (
+        !isString(f.text) || !isOptional(f.room, isString) ||
+        !isOptional(replyTo, isId)
+      ) {
+        return fail(
+          "bad_frame",
+          f.type === "say"
+            ? 'say needs "text" (string), optional "room" (string), "reply_to" (id)'
+            : 'me needs "text" (string), optional "room" (string)',
+        );
+      }
+      const frame: CommandFrame = f.room === undefined
+        ? { type: f.type, text: f.text }
+        : { type: f.type, text: f.text, room: f.room };
+      if (replyTo !== undefined && frame.type === "say") {
+        frame.reply_to = replyTo;
+      }
+      return { ok: true, frame };
+    }
+    case "search":
       if (!isString(f.text) || !isOptional(f.room, isString)) {
         return fail(
           "bad_frame",
-          `${f.type} needs "text" (string), optional "room" (string)`,
+          'search needs "text" (string), optional "room" (string)',
         );
       }
       return {
         ok: true,
         frame: f.room === undefined
-          ? { type: f.type, text: f.text }
-          : { type: f.type, text: f.text, room: f.room },
+          ? { type: "search", text: f.text }
+          : { type: "search", text: f.text, room: f.room },
       };
     case "dm":
       if (!isString(f.to) || !isString(f.text)) {

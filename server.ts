@@ -31,6 +31,7 @@ import { RecentBrowsers } from "./src/server/doors/recent_browsers.ts";
 import { checkTlsPair, readTlsFiles } from "./src/server/tls_setup.ts";
 import { SqliteStore } from "./src/server/store.ts";
 import { HistoryPruner } from "./src/server/history_pruner.ts";
+import { SearchIndexer } from "./src/server/search_indexer.ts";
 import { StoreFailureLog } from "./src/server/store_failure_log.ts";
 import {
   type RunningUdpDoor,
@@ -50,6 +51,8 @@ export interface ServeOptions {
   maxRoomsPerMember?: number;
   /** Rooms the server keeps at once. @default {SERVE_DEFAULTS.maxRooms} */
   maxRooms?: number;
+  /** `@all` messages one room may send a day. @default {SERVE_DEFAULTS.maxAtAllPerDay} */
+  maxAtAllPerDay?: number;
   history: number;
   rate: number;
   burst: number;
@@ -122,6 +125,7 @@ export function startServer(
     maxBytes: maxDbMb * 1024 * 1024,
   });
   const pruner = new HistoryPruner(store, { keepDays, maxDbMb, log });
+  const indexer = new SearchIndexer(store, { log });
   const storeFailures = new StoreFailureLog(log);
   let flushScheduled = false;
   const hub = new Hub({
@@ -130,6 +134,7 @@ export function startServer(
     history: options.history,
     maxRoomsPerMember: options.maxRoomsPerMember,
     maxRooms: options.maxRooms,
+    maxAtAllPerDay: options.maxAtAllPerDay,
     name: options.name,
     rate: options.rate,
     burst: options.burst,
@@ -150,6 +155,7 @@ export function startServer(
     onStored: () => {
       storeFailures.succeeded();
       pruner.noteAppended();
+      indexer.noteAppended();
     },
     requestNotices: (delayMs) => {
       noticeTimer = setTimeout(() => hub.flushNotices(), delayMs);
@@ -164,6 +170,7 @@ export function startServer(
     throw error;
   }
   pruner.start();
+  indexer.start();
   const connections = new Set<Connection>();
   /** TLS connections still in their handshake (their tickets count them). */
   const handshaking = new Set<Deno.Conn>();
@@ -369,6 +376,7 @@ export function startServer(
     await Promise.all([...connections].map((c) => c.drained));
     await accepting;
     pruner.stop();
+    indexer.stop();
     store.close();
   }
 

@@ -56,6 +56,13 @@ const EXPECTED: Record<string, { flag: string; value: number }> = {
   },
   "line length": { flag: "fixed", value: PROTOCOL_LIMITS.maxFrameBytes },
   "message length": { flag: "fixed", value: PROTOCOL_LIMITS.maxTextChars },
+  "message lines": { flag: "fixed", value: PROTOCOL_LIMITS.maxTextLines },
+  "@all calls": {
+    flag: "--max-at-all-per-day",
+    value: SERVE_DEFAULTS.maxAtAllPerDay,
+  },
+  "mentions": { flag: "fixed", value: PROTOCOL_LIMITS.maxMentions },
+  "search": { flag: "fixed", value: PROTOCOL_LIMITS.searchResults },
   "UDP replies": { flag: "fixed", value: COMPAT_LIMITS.udpSendRate },
   "UDP first reply": {
     flag: "fixed",
@@ -90,6 +97,7 @@ const ALSO_STATED: Record<string, number[]> = {
     SERVE_DEFAULTS.connectsPerSecond * ADMISSION_LIMITS.connectBurstSeconds,
   ],
   "joins": [ADMISSION_LIMITS.helloBurst],
+  "search": [PROTOCOL_LIMITS.searchScanRows],
   "password guesses": [
     ADMISSION_LIMITS.passwordBackoffStartMs / 1000,
     ADMISSION_LIMITS.passwordBackoffMaxMs / 1000,

@@ -169,7 +169,7 @@ Deno.test("Tab later in the line completes a nickname followed by a space", () =
   });
 });
 
-Deno.test("a multi-line paste submits each line in order; a one-line paste is only inserted", () => {
+Deno.test("a multi-line paste is one message: it stays in the input line, line breaks kept, until Enter", () => {
   const editor = new LineEditor();
   type(editor, text("x"));
   assert.deepEqual(
@@ -178,11 +178,47 @@ Deno.test("a multi-line paste submits each line in order; a one-line paste is on
       text: "one\r\ntwo\n\nthree 三\n",
       truncated: false,
     }),
-    { type: "submit", lines: ["xone", "two", "three 三"] },
+    { type: "changed" },
   );
+  assert.equal(
+    editor.text,
+    "xone\ntwo\n\nthree 三",
+    "one trailing break dropped",
+  );
+  assert.deepEqual(type(editor, key("enter")), {
+    type: "submit",
+    lines: ["xone\ntwo\n\nthree 三"],
+  });
   assert.equal(editor.text, "");
   editor.handle({ type: "paste", text: "just\tthis\x1b[2J", truncated: false });
   assert.equal(editor.text, "just this[2J", "controls never enter the buffer");
+});
+
+Deno.test("Ctrl-J (and Alt-Enter, decoded as newline) adds a line break while typing", () => {
+  const editor = new LineEditor();
+  type(editor, text("first"), key("newline"), text("second"));
+  assert.equal(editor.text, "first\nsecond");
+  assert.deepEqual(type(editor, key("enter")), {
+    type: "submit",
+    lines: ["first\nsecond"],
+  });
+});
+
+Deno.test("a 10,000-character paste is kept whole in the input line", () => {
+  const editor = new LineEditor();
+  const long = "ab".repeat(5000);
+  editor.handle({ type: "paste", text: long, truncated: false });
+  assert.equal(editor.text, long);
+});
+
+Deno.test("@ then Tab completes a nickname as a mention, anywhere in the line", () => {
+  const editor = new LineEditor({
+    completions: () => ({ nicks: ["alice", "bob"], commands: ["/help"] }),
+  });
+  type(editor, text("hi @al"), key("tab"));
+  assert.equal(editor.text, "hi @alice ");
+  type(editor, key("ctrl-u"), text("@b"), key("tab"));
+  assert.equal(editor.text, "@bob ");
 });
 
 Deno.test("Ctrl-C quits; Ctrl-D quits on an empty line and deletes otherwise", () => {
@@ -355,5 +391,19 @@ Deno.test("the decoder reads the terminal's cursor position reports", () => {
   assert.deepEqual(decode("\x1b[12;40Rx"), [
     { type: "cursor", row: 12, column: 40 },
     text("x"),
+  ]);
+});
+
+Deno.test("the decoder reads Enter (CR) as enter, Ctrl-J (LF) and Alt-Enter as a line break", () => {
+  const decoder = new KeyDecoder();
+  assert.deepEqual(decoder.push(new TextEncoder().encode("\r\n\x1b\r")), [
+    { type: "key", key: "enter" },
+    { type: "key", key: "newline" },
+  ]);
+  assert.deepEqual(decoder.push(new TextEncoder().encode("\n")), [
+    { type: "key", key: "newline" },
+  ]);
+  assert.deepEqual(decoder.push(new TextEncoder().encode("\r")), [
+    { type: "key", key: "enter" },
   ]);
 });

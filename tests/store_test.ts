@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import type { RoomMessage } from "../protocol.ts";
 import { DatabaseInUseError, SqliteStore } from "../src/server/store.ts";
 import { tempDir } from "./helpers.ts";
@@ -212,6 +213,82 @@ Deno.test("a second store on the same file is refused at once, naming this proce
     const b = new SqliteStore(":memory:");
     a.close();
     b.close();
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("a database from before search is indexed on opening: its history is found, and kept in step with inserts and pruning", async () => {
+  const dir = await tempDir();
+  const path = `${dir.path}/old.db`;
+  try {
+    // The schema of the version before search and replies.
+    const old = new DatabaseSync(path);
+    old.exec(`
+      CREATE TABLE messages (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,
+        room TEXT NOT NULL, nick TEXT NOT NULL, text TEXT NOT NULL,
+        me INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+      INSERT INTO messages VALUES (1, 1000, 'lobby', 'alice', '数学作业在哪里', 0);
+      INSERT INTO messages VALUES (2, 2000, 'lobby', 'bob', 'the homework is on page 3', 0);
+    `);
+    old.close();
+    const store = new SqliteStore(path, { keepDays: 1, maxBytes: 0 });
+    try {
+      // Found before the background indexer ran (scanned), and after.
+      assert.deepEqual(
+        store.search(["lobby"], "homework", 20).map((m) => m.id),
+        [2],
+      );
+      assert.equal(store.indexStep(1), 1);
+      assert.equal(store.indexStep(100), 1);
+      assert.equal(store.indexStep(100), 0, "the history is indexed");
+      assert.deepEqual(
+        store.search(["lobby"], "作业", 20).map((m) => m.id),
+        [1],
+      );
+      assert.deepEqual(
+        store.search(["lobby"], "homework", 20).map((m) => m.id),
+        [2],
+      );
+      store.append([{
+        type: "msg",
+        id: 3,
+        ts: Date.now(),
+        room: "lobby",
+        from: "carol",
+        text: "more homework",
+        reply_to: 2,
+        quote: { id: 2, from: "bob", text: "the homework is on page 3" },
+      }]);
+      assert.deepEqual(
+        store.search(["lobby"], "homework", 20).map((m) => m.id),
+        [3, 2],
+        "newest first: 3 not indexed yet, 2 from the index",
+      );
+      assert.equal(store.indexStep(100), 1);
+      assert.deepEqual(
+        store.search(["lobby"], "more homework", 20).map((m) => m.id),
+        [3],
+      );
+      assert.equal(store.message("lobby", 3)?.quote?.from, "bob");
+      assert.equal(store.search(["class"], "homework", 20).length, 0);
+      // Messages 1 and 2 are older than a day: pruned, they leave the index.
+      while (store.pruneStep().removed > 0) { /* prune all that is due */ }
+      assert.deepEqual(
+        store.search(["lobby"], "homework", 20).map((m) => m.id),
+        [3],
+      );
+      assert.deepEqual(store.search(["lobby"], "作业", 20), []);
+    } finally {
+      store.close();
+    }
+    // The index is in step with its table: pruned rows left it too.
+    const check = new DatabaseSync(path);
+    check.exec(
+      "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)",
+    );
+    check.close();
   } finally {
     await dir.remove();
   }

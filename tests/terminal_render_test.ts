@@ -13,6 +13,7 @@ import {
   nickColour,
   plainText,
   renderEvent,
+  renderMessage,
   renderWelcome,
 } from "../src/client/terminal_render.ts";
 import { terminalAbilities } from "../src/client/terminal_client.ts";
@@ -409,4 +410,35 @@ Deno.test("resize redraws the last messages re-wrapped, status and input in the 
   assert.ok(bytes.includes("\x1b[4;1H      xx\x1b[5;1H"));
   assert.ok(bytes.includes("\x1b[5;1H\x1b[0;7m online" + " ".repeat(13)));
   assert.ok(bytes.includes("\x1b[6;1H"));
+});
+
+Deno.test("a multi-line message's further lines sit under its text; a reply's quote is above it; a mention from another room says where", () => {
+  const message: RoomMessage = {
+    type: "msg",
+    id: 9,
+    ts: TS,
+    room: "lobby",
+    from: "bob",
+    text: "@alice see\nthis",
+    reply_to: 4,
+    quote: { id: 4, from: "alice", text: "did you push…" },
+    mentions: ["alice"],
+  };
+  const rendered = renderMessage(message, { me: "alice", room: "class" });
+  assert.deepEqual(rendered.lines.map(plainText), [
+    "-- bob mentioned you in lobby (/join lobby to go there)",
+    "      ↪ alice: did you push…",
+    "09:05 [lobby] bob: @alice see",
+    "                   this",
+  ]);
+  assert.equal(rendered.bell, true);
+  const here = renderMessage(message, { me: "alice", room: "lobby" });
+  assert.equal(here.lines.length, 3, "no notice in the room itself");
+});
+
+Deno.test("a 100,000-character input line shows its last 79 columns with the cursor at the end", () => {
+  const cells = Array.from({ length: 100_000 }, () => "x");
+  const view = inputWindow(cells, cells.length, 0, 80);
+  assert.equal(view.end, cells.length);
+  assert.equal(view.end - view.start, 79);
 });

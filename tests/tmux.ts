@@ -145,6 +145,15 @@ export class Tmux {
     await this.run("send-keys", "-t", `=${name}:`, "-l", text);
   }
 
+  /**
+   * Pastes `text` as a terminal paste: bracketed (ESC [200~ … ESC [201~)
+   * when the program asked for bracketed paste, as `chat connect` does.
+   */
+  async paste(name: string, text: string): Promise<void> {
+    await this.run("set-buffer", "-b", "test_paste", text);
+    await this.run("paste-buffer", "-p", "-b", "test_paste", "-t", `=${name}:`);
+  }
+
   /** Presses keys by tmux name: Enter, Left, C-c … */
   async press(name: string, ...keys: string[]): Promise<void> {
     await this.run("send-keys", "-t", `=${name}:`, ...keys);

@@ -109,6 +109,7 @@ const PACED = new Set([
   "part",
   "who",
   "rooms",
+  "search",
 ]);
 /** Frames worth keeping while offline: what the user said. */
 const KEPT_OFFLINE = new Set(["say", "me", "dm"]);
@@ -618,6 +619,12 @@ export function isWellFormed(event: ServerEvent): boolean {
     case "rooms":
       return Array.isArray(e.rooms) &&
         e.rooms.every((r) => isString(r?.name) && isNumber(r?.users));
+    case "search":
+      return isString(e.text) && Array.isArray(e.results) &&
+        e.results.every((r) =>
+          isNumber(r?.id) && isNumber(r?.ts) && isString(r?.room) &&
+          isString(r?.from) && isString(r?.text)
+        );
     case "error":
       return isString(e.code) && isString(e.message);
     case "bye":

@@ -15,6 +15,8 @@ import { CONNECT_DEFAULTS } from "../shared/limits.ts";
 /** A key with a name (everything that is not plain text). */
 export type KeyName =
   | "enter"
+  /** Ctrl-J or Alt-Enter: a line break in the message being typed. */
+  | "newline"
   | "tab"
   | "backspace"
   | "delete"
@@ -86,7 +88,8 @@ const CTRL_KEYS: Record<number, KeyName | undefined> = {
   0x07: "ctrl-g",
   0x08: "backspace",
   0x09: "tab",
-  0x0a: "enter",
+  // Enter sends CR in raw mode; LF is Ctrl-J, a line break while typing.
+  0x0a: "newline",
   0x0b: "ctrl-k",
   0x0c: "ctrl-l",
   0x0d: "enter",
@@ -134,6 +137,9 @@ const ALT_KEYS: Record<string, KeyName | undefined> = {
   d: "delete-word-forward",
   "\x7f": "delete-word-back",
   "\x08": "delete-word-back",
+  // Alt-Enter: a line break, as in Slack's and Element's terminals.
+  "\r": "newline",
+  "\n": "newline",
   // Alt-1 … Alt-9: the chat client's room switch, as in irssi and weechat.
   "1": "alt-1",
   "2": "alt-2",

@@ -20,7 +20,7 @@ export type EditorAction =
   | { type: "none" }
   /** The input line changed: draw it again. `full` when input was refused for length. */
   | { type: "changed"; full?: boolean }
-  /** Lines to send, in order (Enter, or a multi-line paste). */
+  /** Messages to send, in order (Enter); one may hold `\n`. */
   | { type: "submit"; lines: string[] }
   /** Redraw the whole screen (Ctrl-L). */
   | { type: "redraw" }
@@ -57,9 +57,19 @@ const NO_COMPLETIONS: CompletionSource = { nicks: [], commands: [] };
 // deno-lint-ignore no-control-regex
 const CONTROLS = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
 
+const CONTROLS_BUT_NEWLINE =
+  // deno-lint-ignore no-control-regex
+  /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
+
 /** Tabs become spaces; other control characters are dropped. */
 function cleanInput(text: string): string {
   return text.replaceAll("\t", " ").replace(CONTROLS, "");
+}
+
+/** The same, but line breaks stay (`\r\n` and `\r` become `\n`). */
+function cleanMultiline(text: string): string {
+  return text.replaceAll("\r\n", "\n").replaceAll("\r", "\n")
+    .replaceAll("\t", " ").replace(CONTROLS_BUT_NEWLINE, "");
 }
 
 function isSpace(cell: string): boolean {
@@ -127,9 +137,9 @@ export class LineEditor {
     return this.#history;
   }
 
-  /** Replaces the text and puts the cursor at its end. */
+  /** Replaces the text (line breaks kept) and puts the cursor at its end. */
   setText(text: string): void {
-    this.#cells = graphemes(cleanInput(text));
+    this.#cells = graphemes(cleanMultiline(text));
     this.#cursor = this.#cells.length;
     this.#cycle = undefined;
   }
@@ -144,6 +154,8 @@ export class LineEditor {
     switch (event.key) {
       case "enter":
         return this.#submit();
+      case "newline":
+        return this.#insert("\n", true);
       case "tab":
         return this.#complete(cycle);
       case "left":
@@ -197,8 +209,8 @@ export class LineEditor {
     }
   }
 
-  #insert(raw: string): EditorAction {
-    let text = cleanInput(raw);
+  #insert(raw: string, multiline = false): EditorAction {
+    let text = multiline ? cleanMultiline(raw) : cleanInput(raw);
     if (text === "") return { type: "none" };
     const room = this.#maxChars - [...this.text].length;
     let full = false;
@@ -218,18 +230,13 @@ export class LineEditor {
     return full ? { type: "changed", full } : { type: "changed" };
   }
 
+  /**
+   * A paste goes into the input line whole, line breaks kept, to be sent as
+   * one message with Enter: thirty pasted lines are one message, not thirty
+   * that bury the room, and a paste too long to send stays to be cut down.
+   */
   #paste(raw: string): EditorAction {
-    const text = raw.replaceAll("\r\n", "\n").replaceAll("\r", "\n");
-    if (!text.includes("\n")) return this.#insert(text);
-    const combined = this.#cells.slice(0, this.#cursor).join("") + text +
-      this.#cells.slice(this.#cursor).join("");
-    const lines = combined.split("\n").map(cleanInput).filter((line) =>
-      line.trim() !== ""
-    );
-    this.#cells = [];
-    this.#cursor = 0;
-    for (const line of lines) this.#remember(line);
-    return lines.length > 0 ? { type: "submit", lines } : { type: "changed" };
+    return this.#insert(raw.replace(/[\r\n]+$/, ""), true);
   }
 
   #submit(): EditorAction {
@@ -312,13 +319,19 @@ export class LineEditor {
       if (word === "") return { type: "none" };
       const source = this.#completions();
       const isCommand = start === 0 && word.startsWith("/");
-      const candidates = isCommand ? source.commands : source.nicks;
+      // `@al` completes to `@alice `: a mention, anywhere in the line.
+      const isMention = !isCommand && word.startsWith("@");
+      const candidates = isCommand
+        ? source.commands
+        : isMention
+        ? source.nicks.map((nick) => "@" + nick)
+        : source.nicks;
       const prefix = word.toLowerCase();
       const matches = [...new Set(candidates)]
         .filter((c) => c.toLowerCase().startsWith(prefix))
         .sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()));
       if (matches.length === 0) return { type: "none" };
-      const suffix = isCommand || start > 0 ? " " : ": ";
+      const suffix = isCommand || isMention || start > 0 ? " " : ": ";
       cycle = { start, matches, index: 0, suffix };
     }
     const inserted = graphemes(cycle.matches[cycle.index] + cycle.suffix);

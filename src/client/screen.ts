@@ -154,14 +154,20 @@ export function inputWindow(
   const cursorCell = cursor < cells.length
     ? Math.max(1, graphemeWidth(cells[cursor]))
     : 1;
-  while (start < cursor && widthOf(start, cursor) + cursorCell > available) {
+  // Widths are kept as running sums: a 10,000-character paste in the input
+  // line must not cost a quadratic walk on every key.
+  let before = widthOf(start, cursor);
+  while (start < cursor && before + cursorCell > available) {
+    before -= graphemeWidth(cells[start]);
     start++;
   }
   // Use free room on the right to show more of the text on the left.
   const tail = cursor === cells.length ? 1 : 0;
+  let shown = before + widthOf(cursor, cells.length);
   while (
-    start > 0 && widthOf(start - 1, cells.length) + tail <= available
+    start > 0 && shown + graphemeWidth(cells[start - 1]) + tail <= available
   ) {
+    shown += graphemeWidth(cells[start - 1]);
     start--;
   }
   let end = start;
@@ -336,7 +342,10 @@ export class Screen {
     const promptWidth = textWidth(prompt);
     // The last column stays free so a cursor after the text never wraps.
     const width = Math.max(1, this.#columns - promptWidth - 1);
-    const cells = this.#input.cells.map(safeText);
+    // A line break being typed shows as ↵: the input stays one row.
+    const cells = this.#input.cells.map((cell) =>
+      cell === "\n" ? "↵" : safeText(cell)
+    );
     const view = inputWindow(
       cells,
       this.#input.cursor,

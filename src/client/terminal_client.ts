@@ -37,7 +37,13 @@ import {
   MODERN_EMOJI_WIDTHS,
   setEmojiWidths,
 } from "../shared/text_width.ts";
-import { nickProblem } from "../shared/sanitize.ts";
+import {
+  characterCount,
+  lineCount,
+  nickKey,
+  nickProblem,
+} from "../shared/sanitize.ts";
+import { PROTOCOL_LIMITS } from "../shared/limits.ts";
 import { Screen } from "./screen.ts";
 import {
   errorLine,
@@ -172,6 +178,8 @@ class FullScreenClient {
   #state: LinkState = { kind: "connecting", attempt: 1 };
   #lastReason = "";
   #lastDmFrom: string | undefined;
+  /** Per room, each sender's last message id (by nick key), for `/reply`. */
+  #lastMessageOf = new Map<string, Map<string, number>>();
   #toldAboutReply = false;
   #statusTimer: ReturnType<typeof setInterval> | undefined;
   #escapeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -331,6 +339,7 @@ class FullScreenClient {
 
   #submit(line: string): void {
     if (this.#nickAnswer) return this.#answerNick(line.trim());
+    if (!this.#fitsOneMessage(line)) return;
     const typed = parseTypedLine(line);
     if (typed.kind === "say") {
       return this.#send({ type: "say", text: typed.text }, line);
@@ -353,6 +362,9 @@ class FullScreenClient {
             "  Ctrl-A/E start/end, Ctrl-W/U delete word/line, Ctrl-L redraw, Ctrl-C quit.",
           ),
           noticeLine(
+            "  Alt-Enter or Ctrl-J adds a line break; a paste is one message. @ then Tab completes a mention.",
+          ),
+          noticeLine(
             "  Alt-1..9 switch to your first..ninth room (so does /join ROOM).",
           ),
         ]);
@@ -360,6 +372,8 @@ class FullScreenClient {
         return this.#write(this.#screen.clear());
       case "/quit":
         return this.#quit.resolve(args === "" ? undefined : args);
+      case "/reply":
+        return this.#reply(args, line);
       case "/r":
         if (this.#lastDmFrom === undefined) {
           return this.#show([
@@ -376,6 +390,68 @@ class FullScreenClient {
     if (frame === undefined) return;
     if (typeof frame === "string") return this.#show([errorLine(frame)]);
     this.#send(frame, line);
+  }
+
+  /**
+   * Nothing typed is lost: a line longer than a message may be (4000
+   * characters, 50 lines) goes back into the input line, with an error
+   * saying by how much, to be cut down or split, instead of being sent to be
+   * refused.
+   */
+  #fitsOneMessage(line: string): boolean {
+    const chars = line.length > PROTOCOL_LIMITS.maxTextChars
+      ? characterCount(line)
+      : 0;
+    const lines = lineCount(line);
+    // `/msg NICK ` and `/reply NICK ` are not part of the message.
+    const slack = line.startsWith("/") ? 60 : 0;
+    let problem: string | undefined;
+    if (chars > PROTOCOL_LIMITS.maxTextChars + slack) {
+      problem =
+        `${chars} characters, a message holds at most ${PROTOCOL_LIMITS.maxTextChars}`;
+    } else if (lines > PROTOCOL_LIMITS.maxTextLines) {
+      problem =
+        `${lines} lines, a message holds at most ${PROTOCOL_LIMITS.maxTextLines}`;
+    }
+    if (problem === undefined) return true;
+    this.#editor.setText(line);
+    this.#show([errorLine(
+      `not sent: ${problem}. Your text is still in the input line: cut it down or send it in parts.`,
+    )]);
+    return false;
+  }
+
+  /** `/reply NICK TEXT`: answers NICK's last message in the current room. */
+  #reply(args: string, line: string): void {
+    const space = args.indexOf(" ");
+    if (space <= 0 || args.slice(space + 1).trim() === "") {
+      return this.#show([errorLine("usage: /reply NICK TEXT")]);
+    }
+    const nick = args.slice(0, space).replace(/^@/, "");
+    const room = this.#session.room;
+    const id = room === undefined
+      ? undefined
+      : this.#lastMessageOf.get(room)?.get(nickKey(nick));
+    if (id === undefined) {
+      return this.#show([errorLine(
+        `no message from ${nick} in ${room ?? "this room"} to reply to yet`,
+      )]);
+    }
+    this.#send(
+      { type: "say", text: args.slice(space + 1), reply_to: id },
+      line,
+    );
+  }
+
+  /** Remembers who said what last, per room, so `/reply NICK` finds it. */
+  #noteMessage(message: RoomMessage): void {
+    let senders = this.#lastMessageOf.get(message.room);
+    if (!senders) this.#lastMessageOf.set(message.room, senders = new Map());
+    const key = nickKey(message.from);
+    senders.delete(key);
+    senders.set(key, message.id);
+    // Bounded: the 500 most recent senders of a room are enough to answer.
+    if (senders.size > 500) senders.delete(senders.keys().next().value!);
   }
 
   /** Alt-N: the N-th room joined becomes current. */
@@ -452,6 +528,7 @@ class FullScreenClient {
     kind: WelcomeKind,
     history: RoomMessage[],
   ): void {
+    for (const message of history) this.#noteMessage(message);
     const rendered = renderWelcome(event, kind, history, this.#session.room);
     this.#show(rendered.lines);
     if (rendered.bell) this.#write("\x07");
@@ -461,6 +538,7 @@ class FullScreenClient {
 
   #onEvent(event: ServerEvent): void {
     const viewer = this.#viewer();
+    if (event.type === "msg") this.#noteMessage(event);
     const rendered = renderEvent(event, viewer);
     const lines = [...rendered.lines];
     if (event.type === "dm" && event.from !== viewer.me) {

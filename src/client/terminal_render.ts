@@ -11,9 +11,10 @@
 
 import type { RoomMessage, ServerEvent } from "../../protocol.ts";
 import { cleanText, nickKey } from "../shared/sanitize.ts";
-import { clockTime, whoSuffix } from "../shared/text_dialect.ts";
+import { clockTime, searchTime, whoSuffix } from "../shared/text_dialect.ts";
 import { mentionPattern, mentions } from "../shared/mentions.ts";
 import { nickColour } from "../shared/nick_colour.ts";
+import { textWidth } from "../shared/text_width.ts";
 
 /** How a span looks. Colours are SGR foreground codes (31–37, 91–96). */
 export interface Style {
@@ -120,10 +121,14 @@ function isMe(nick: string, viewer: Viewer): boolean {
  */
 export function renderMessage(message: RoomMessage, viewer: Viewer): Rendered {
   const own = isMe(message.from, viewer);
-  const bell = !own && mentions(message.text, viewer.me);
-  const text = textSpans(message.text, viewer.me, !own);
+  const named = !own && (message.all === true ||
+    message.mentions?.some((nick) => isMe(nick, viewer)) === true);
+  const bell = named || (!own && mentions(message.text, viewer.me));
+  const [first, ...more] = message.text.split("\n");
+  const text = textSpans(first, viewer.me, !own);
   const spans: Span[] = [timeSpan(message.ts)];
-  if (viewer.room !== undefined && message.room !== viewer.room) {
+  const elsewhere = viewer.room !== undefined && message.room !== viewer.room;
+  if (elsewhere) {
     spans.push({ text: `[${safeText(message.room)}] `, style: ROOM_TAG });
   }
   if (message.me) {
@@ -134,7 +139,68 @@ export function renderMessage(message: RoomMessage, viewer: Viewer): Rendered {
   } else {
     spans.push(nickSpan(message.from), { text: ": " }, ...text);
   }
-  return { lines: [{ spans, indent: TIME_INDENT }], bell };
+  const lines: Line[] = [];
+  // A mention from another room would scroll by unseen: say where it is.
+  if (named && elsewhere) {
+    lines.push(noticeLine(
+      `${message.from} ${
+        message.all ? "called everyone" : "mentioned you"
+      } in ${message.room} (/join ${message.room} to go there)`,
+      MENTION,
+    ));
+  }
+  if (message.quote) {
+    lines.push({
+      spans: [{
+        text: " ".repeat(TIME_INDENT) +
+          `↪ ${safeText(message.quote.from)}: ${safeText(message.quote.text)}`,
+        style: DIM,
+      }],
+      indent: TIME_INDENT + 2,
+    });
+  }
+  const head = spans.slice(0, spans.length - text.length);
+  const indent = Math.min(
+    head.reduce((width, span) => width + textWidth(span.text), 0),
+    40,
+  );
+  lines.push({ spans, indent: TIME_INDENT });
+  // Continuation lines of a multi-line message, under the first line's text.
+  for (const line of more) {
+    lines.push({
+      spans: [
+        { text: " ".repeat(indent) },
+        ...textSpans(line, viewer.me, !own),
+      ],
+      indent,
+    });
+  }
+  return { lines, bell };
+}
+
+/** Search results: one line each, with date, time, room and sender. */
+function renderSearch(
+  event: Extract<ServerEvent, { type: "search" }>,
+): Line[] {
+  const where = event.room ? ` in ${event.room}` : "";
+  if (event.results.length === 0) {
+    return [noticeLine(`Search "${event.text}"${where}: nothing found.`)];
+  }
+  const lines = [noticeLine(
+    `Search "${event.text}"${where}: ${event.results.length} found, newest first:`,
+  )];
+  for (const hit of event.results) {
+    const head = `   ${searchTime(hit.ts)} [${safeText(hit.room)}] `;
+    lines.push({
+      spans: [
+        { text: head, style: DIM },
+        nickSpan(hit.from),
+        { text: ": " + safeText(hit.text.replaceAll("\n", " ⏎ ")) },
+      ],
+      indent: textWidth(head),
+    });
+  }
+  return lines;
 }
 
 /** A line of the client's own: `-- text`. */
@@ -155,7 +221,12 @@ export function pendingLine(text: string, viewer: Viewer, ts: number): Line {
   return {
     spans: [
       timeSpan(ts),
-      { text: `${safeText(viewer.me)}> ${safeText(text)}`, style: DIM },
+      {
+        text: `${safeText(viewer.me)}> ${
+          safeText(text.replaceAll("\n", " ↵ "))
+        }`,
+        style: DIM,
+      },
       { text: "  (waiting to send)", style: { dim: true, bold: true } },
     ],
     indent: TIME_INDENT,
@@ -195,14 +266,24 @@ export function renderEvent(event: ServerEvent, viewer: Viewer): Rendered {
     case "dm": {
       const outgoing = isMe(event.from, viewer);
       const other = outgoing ? event.to : event.from;
+      const [first, ...more] = event.text.split("\n");
       const spans: Span[] = [
         timeSpan(event.ts),
         { text: outgoing ? "[private to " : "[private from ", style: PRIVATE },
         nickSpan(other, { bold: true }),
         { text: "] ", style: PRIVATE },
-        ...textSpans(event.text, viewer.me, false),
+        ...textSpans(first, viewer.me, false),
       ];
-      return { lines: [{ spans, indent: TIME_INDENT }], bell: !outgoing };
+      const lines: Line[] = [{ spans, indent: TIME_INDENT }];
+      for (const line of more) {
+        lines.push({
+          spans: [{ text: " ".repeat(TIME_INDENT + 2) }, {
+            text: safeText(line),
+          }],
+          indent: TIME_INDENT + 2,
+        });
+      }
+      return { lines, bell: !outgoing };
     }
     case "join":
       return quiet([dimmedEvent(
@@ -253,6 +334,8 @@ export function renderEvent(event: ServerEvent, viewer: Viewer): Rendered {
         }`,
       )]);
     }
+    case "search":
+      return quiet(renderSearch(event));
     case "error":
       return quiet([errorLine(event.message)]);
     case "bye":

@@ -95,6 +95,7 @@ export const COMMAND_COSTS = {
   part: 1,
   who: 1,
   rooms: 1,
+  search: 1,
   help: 1,
   ping: 0.25,
   quit: 0,

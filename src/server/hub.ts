@@ -25,6 +25,7 @@ import {
   errorEvent,
   JSON_LINES,
   nickErrorMessage,
+  type Quote,
   type RoomMessage,
   type RoomResume,
   type ServerEvent,
@@ -38,16 +39,21 @@ import {
 } from "../shared/limits.ts";
 import {
   characterCount,
+  cleanMessageText,
   cleanText,
   isValidRoom,
+  lineCount,
   nickProblem,
 } from "../shared/sanitize.ts";
+import { findMentions } from "../shared/mentions.ts";
+import { quoteOf } from "./reply_quote.ts";
 import { NickIndex } from "./nick_index.ts";
 import { NickRoster } from "./roster.ts";
 import type { MessageStore } from "./store.ts";
 import { Outgoing, OutgoingBatch, type Recipient } from "./outgoing.ts";
 
 const encoder = new TextEncoder();
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 export { Outgoing, OutgoingBatch, type Recipient } from "./outgoing.ts";
 
@@ -104,6 +110,8 @@ export interface HubOptions {
   maxRoomsPerMember?: number;
   /** Rooms the server keeps at once; the default room is always open. @default {1000} */
   maxRooms?: number;
+  /** `@all` messages one room may send a day (UTC); 0 = none. @default {3} */
+  maxAtAllPerDay?: number;
   /** Called when messages are waiting for {@linkcode Hub.flush}. */
   requestFlush?: () => void;
   /** The clock. @default {Date.now} */
@@ -155,6 +163,9 @@ export class Hub {
   #history: number;
   #maxRoomsPerMember: number;
   #maxRooms: number;
+  #maxAtAllPerDay: number;
+  /** Each room's `@all` count on the UTC day it was counted. */
+  #atAll = new Map<string, { day: number; count: number }>();
   #server: ServerInfo;
   #requestFlush: () => void;
   #now: () => number;
@@ -172,6 +183,8 @@ export class Hub {
     this.#maxRoomsPerMember = options.maxRoomsPerMember ??
       SERVE_DEFAULTS.maxRoomsPerMember;
     this.#maxRooms = options.maxRooms ?? SERVE_DEFAULTS.maxRooms;
+    this.#maxAtAllPerDay = options.maxAtAllPerDay ??
+      SERVE_DEFAULTS.maxAtAllPerDay;
     this.#server = {
       name: options.name ?? SERVE_DEFAULTS.name,
       version: VERSION,
@@ -330,8 +343,17 @@ export class Hub {
     if (frame.type !== "say" && frame.type !== "me") this.flush();
     switch (frame.type) {
       case "say":
+        return this.#say(
+          session,
+          frame.text,
+          false,
+          frame.room,
+          frame.reply_to,
+        );
       case "me":
-        return this.#say(session, frame.text, frame.type === "me", frame.room);
+        return this.#say(session, frame.text, true, frame.room);
+      case "search":
+        return this.#search(session, frame.text, frame.room?.trim());
       case "dm":
         return this.#directMessage(session, frame.to, frame.text);
       case "nick":
@@ -444,11 +466,17 @@ export class Hub {
     else pending[type] = { nick, count: 1 };
   }
 
+  /**
+   * Queues a room message. Its reply quote and mentions are worked out here,
+   * once per message, so the fan-out in {@linkcode flush} stays a loop of
+   * deliveries with no per-recipient work.
+   */
   #say(
     session: Session,
     rawText: string,
     me: boolean,
     rawRoom: string | undefined,
+    replyTo?: number,
   ): void {
     const room = rawRoom?.trim() || session.room;
     if (room === undefined || !session.rooms.has(room)) {
@@ -456,6 +484,13 @@ export class Hub {
     }
     const text = this.#checkText(session, rawText);
     if (text === undefined) return;
+    let quote: Quote | undefined;
+    if (replyTo !== undefined) {
+      quote = this.#quote(room, replyTo);
+      if (!quote) return session.send(errorEvent("no_such_message"));
+    }
+    const named = text.includes("@") ? findMentions(text) : undefined;
+    if (named?.all && !this.#countAtAll(session, room)) return;
     const message: RoomMessage = {
       type: "msg",
       id: this.#nextId++,
@@ -465,8 +500,99 @@ export class Hub {
       text,
     };
     if (me) message.me = true;
+    if (quote) {
+      message.reply_to = replyTo;
+      message.quote = quote;
+    }
+    if (named) {
+      const mentions = this.#roomMembersNamed(room, named.nicks);
+      if (mentions.length > 0) message.mentions = mentions;
+      if (named.all) message.all = true;
+    }
     if (this.#pending.length === 0) this.#requestFlush();
     this.#pending.push({ message, sender: session });
+  }
+
+  /** The quote of message `id` of `room`: queued this tick, or stored. */
+  #quote(room: string, id: number): Quote | undefined {
+    const queued = this.#pending.find((p) => p.message.id === id)?.message;
+    const original = queued?.room === room
+      ? queued
+      : this.#store.message(room, id);
+    return original ? quoteOf(original) : undefined;
+  }
+
+  /** The members of `room` among `nicks`, as they are called now, once each. */
+  #roomMembersNamed(room: string, nicks: readonly string[]): string[] {
+    const found: string[] = [];
+    for (const nick of nicks) {
+      const member = this.#nickIndex.find(nick);
+      if (!member || !member.rooms.has(room)) continue;
+      if (!found.includes(member.nick)) found.push(member.nick);
+      if (found.length >= PROTOCOL_LIMITS.maxMentions) break;
+    }
+    return found;
+  }
+
+  /**
+   * Counts an `@all` towards its room's daily cap, or tells the sender why
+   * not and returns false.
+   */
+  #countAtAll(session: Session, room: string): boolean {
+    if (!this.#mayCallEveryone(session, room)) {
+      session.send(errorEvent("at_all_not_allowed"));
+      return false;
+    }
+    const day = Math.floor(this.#now() / DAY_MS);
+    let used = this.#atAll.get(room);
+    if (!used || used.day !== day) {
+      // Yesterday's counts are forgotten, so the map never outgrows the
+      // rooms that called everyone today.
+      if (used === undefined && this.#atAll.size > this.#maxRooms) {
+        for (const [name, entry] of this.#atAll) {
+          if (entry.day !== day) this.#atAll.delete(name);
+        }
+      }
+      this.#atAll.set(room, used = { day, count: 0 });
+    }
+    if (used.count >= this.#maxAtAllPerDay) {
+      session.send(errorEvent(
+        "at_all_limit",
+        `@all may be used ${this.#maxAtAllPerDay} times a day in a room and ${room} has used them; message not sent (drop the @all to send it)`,
+      ));
+      return false;
+    }
+    used.count++;
+    return true;
+  }
+
+  /**
+   * Whether `session` may call `@all` in `room`. The hook for roles: the
+   * issue asks for owner and admins only, or everyone in a room without
+   * admins. There are no roles yet, so every room is one without admins.
+   */
+  #mayCallEveryone(_session: Session, _room: string): boolean {
+    return this.#maxAtAllPerDay > 0;
+  }
+
+  /** Answers a `search` over the member's rooms, or over one of them. */
+  #search(session: Session, words: string, room: string | undefined): void {
+    const text = cleanText(words).trim();
+    if (text === "") return session.send(errorEvent("empty"));
+    if (room && !session.rooms.has(room)) return this.#notInRoom(session, room);
+    const rooms = room ? [room] : [...session.rooms];
+    let results;
+    try {
+      results = this.#store.search(rooms, text, PROTOCOL_LIMITS.searchResults);
+    } catch {
+      // A broken or busy database must not end the member's connection.
+      return session.send(
+        errorEvent("store_failed", "the search failed; try again later"),
+      );
+    }
+    const event: ServerEvent = { type: "search", text, results };
+    if (room) event.room = room;
+    session.send(event);
   }
 
   #directMessage(session: Session, to: string, rawText: string): void {
@@ -493,7 +619,7 @@ export class Hub {
 
   /** The cleaned text, or `undefined` after telling the sender why not. */
   #checkText(session: Session, rawText: string): string | undefined {
-    const text = cleanText(rawText).trim();
+    const text = cleanMessageText(rawText);
     if (text === "") {
       session.send(errorEvent("empty"));
       return undefined;
@@ -503,6 +629,10 @@ export class Hub {
       characterCount(text) > PROTOCOL_LIMITS.maxTextChars
     ) {
       session.send(errorEvent("text_too_long"));
+      return undefined;
+    }
+    if (lineCount(text) > PROTOCOL_LIMITS.maxTextLines) {
+      session.send(errorEvent("too_many_lines"));
       return undefined;
     }
     return text;

@@ -74,6 +74,19 @@ export const COMMANDS: readonly Command[] = [
     help: "Reply privately to the last person who messaged you.",
   },
   {
+    name: "/reply",
+    args: "NICK TEXT",
+    help:
+      "Answer NICK's last message in this room; the answer shows a quote of it.",
+  },
+  {
+    name: "/search",
+    aliases: ["/find"],
+    args: "WORDS",
+    help: "Find messages of your rooms holding every word, newest first.",
+    toFrame: required("/search WORDS", (text) => ({ type: "search", text })),
+  },
+  {
     name: "/me",
     args: "ACTION",
     help: "Say what you are doing: /me waves → * alice waves",

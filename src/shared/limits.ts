@@ -72,6 +72,11 @@ export const SERVE_DEFAULTS = {
   connectsPerSecond: 10,
   /** Hellos (joins) per second from one address; more wait their turn. */
   hellosPerSecond: 2,
+  /**
+   * `@all` messages one room may send per day (UTC): calling everyone is
+   * loud, so a few a day, not one per bored minute. 0 turns `@all` off.
+   */
+  maxAtAllPerDay: 3,
 } as const;
 
 /** How history is stored and pruned; the caps themselves are flags above. */
@@ -264,6 +269,25 @@ export const PROTOCOL_LIMITS = {
   maxFrameBytes: 16 * 1024,
   /** One message text, in characters (code points). */
   maxTextChars: 4000,
+  /**
+   * Lines in one message (a multi-line message keeps its `\n`): enough for a
+   * pasted stack trace or poem, few enough that one message cannot fill
+   * everyone's screen.
+   */
+  maxTextLines: 50,
+  /** Characters of the original a reply's quote carries. */
+  quoteChars: 50,
+  /** Distinct `@nick` mentions one message may notify. */
+  maxMentions: 20,
+  /** Results one `search` returns at most, newest first. */
+  searchResults: 20,
+  /**
+   * Candidates one search looks at, at most: the newest matches of the
+   * full-text index, or the newest messages of each room for words too short
+   * for it (1–2 characters, scanned with LIKE). Bounds what a search costs
+   * however big the history is.
+   */
+  searchScanRows: 5000,
   /** Nicknames are 1–24 characters. */
   maxNickChars: 24,
   /** Room names are 1–32 characters. */
@@ -292,8 +316,12 @@ export const CONNECT_DEFAULTS = {
   pingTimeoutMs: 15_000,
   /** After `/quit`, how long to wait for the server's `bye`. */
   quitWaitMs: 1000,
-  /** Characters the input line holds (a message is at most 4000, plus `/msg NICK `). */
-  maxInputChars: 4100,
+  /**
+   * Characters the input line holds: as much as one paste, so a paste longer
+   * than a message (4000) stays there, with an error, to be cut down, never
+   * thrown away.
+   */
+  maxInputChars: 256 * 1024,
   /** One bracketed paste, in characters; the rest is dropped with a notice. */
   maxPasteChars: 256 * 1024,
   /** Sent lines kept for up/down. */

@@ -45,6 +45,39 @@ export function cleanText(text: string): string {
   return whole.replaceAll("\t", " ").replace(UNSAFE, "");
 }
 
+// The same, but line feeds are kept: a message may hold several lines.
+const UNSAFE_BUT_NEWLINE =
+  // deno-lint-ignore no-control-regex
+  /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Makes a message's text safe like {@linkcode cleanText}, but keeps its line
+ * breaks: `\n` stays, `\r` is dropped (so `\r\n` is one break), every other control is
+ * removed, and blank lines at the start and end are trimmed. Each renderer
+ * then decides how a continuation line looks (indented under the first), so
+ * a `\n` can never start a line that pretends to be another message.
+ *
+ * @example
+ * ```ts
+ * cleanMessageText("first\r\nsecond\x1b[2J"); // → "first\nsecond[2J"
+ * ```
+ */
+export function cleanMessageText(text: string): string {
+  const whole = text.isWellFormed() ? text : text.toWellFormed();
+  if (!HAS_UNSAFE.test(whole) && !whole.includes("\t")) return whole.trim();
+  return whole.replaceAll("\r", "")
+    .replaceAll("\t", " ").replace(UNSAFE_BUT_NEWLINE, "").trim();
+}
+
+/** Lines in a message text: one more than its line feeds. */
+export function lineCount(text: string): number {
+  let lines = 1;
+  for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) {
+    lines++;
+  }
+  return lines;
+}
+
 /** True when `text` holds a control character or bidi override. */
 export function hasUnsafeCharacters(text: string): boolean {
   return HAS_UNSAFE.test(text) || text.includes("\t");

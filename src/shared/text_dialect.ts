@@ -6,6 +6,7 @@
 
 import type { EventEncoder, ServerEvent } from "../../protocol.ts";
 import { ROOM_LIMITS } from "./limits.ts";
+import { textWidth } from "./text_width.ts";
 
 /** `HH:MM` in the server's local time. */
 export function clockTime(ts: number): string {
@@ -17,6 +18,14 @@ export function clockTime(ts: number): string {
 
 function countSuffix(users: number | undefined): string {
   return users === undefined ? "" : ` (${users} here)`;
+}
+
+/** `12-01 21:14`: a search result may be from any day. */
+export function searchTime(ts: number): string {
+  const date = new Date(ts);
+  return `${String(date.getMonth() + 1).padStart(2, "0")}-${
+    String(date.getDate()).padStart(2, "0")
+  } ${clockTime(ts)}`;
 }
 
 /** `alice`, or `alice and 41 others` for a big room's summary. */
@@ -44,6 +53,23 @@ export interface TextView {
   showRoom?: boolean;
 }
 
+/**
+ * `head` then `text`, a multi-line text's further lines indented under its
+ * first: a continuation line can never look like a message of its own.
+ */
+export function withContinuation(head: string, text: string): string {
+  if (!text.includes("\n")) return `${head}${text}\n`;
+  const indent = " ".repeat(Math.min(textWidth(head), 40));
+  return `${head}${text.split("\n").join(`\n${indent}`)}\n`;
+}
+
+/** A reply's quote on one line: `↪ alice: "did you push…" `. */
+function quotePrefix(
+  quote: { from: string; text: string } | undefined,
+): string {
+  return quote ? `↪ ${quote.from}: "${quote.text}" ` : "";
+}
+
 function yourRooms(rooms: readonly string[], current: string): string {
   return rooms.map((r) => r === current ? `${r} (current)` : r).join(", ");
 }
@@ -66,13 +92,20 @@ export function renderText(event: ServerEvent, view: TextView = {}): string {
     case "msg": {
       const tag = view.showRoom ? `[${event.room}] ` : "";
       return event.me
-        ? `${clockTime(event.ts)} ${tag}* ${event.from} ${event.text}\n`
-        : `${clockTime(event.ts)} ${tag}${event.from}: ${event.text}\n`;
+        ? withContinuation(
+          `${clockTime(event.ts)} ${tag}* ${event.from} `,
+          event.text,
+        )
+        : withContinuation(
+          `${clockTime(event.ts)} ${tag}${event.from}: `,
+          quotePrefix(event.quote) + event.text,
+        );
     }
     case "dm":
-      return `${
-        clockTime(event.ts)
-      } [private] ${event.from} -> ${event.to}: ${event.text}\n`;
+      return withContinuation(
+        `${clockTime(event.ts)} [private] ${event.from} -> ${event.to}: `,
+        event.text,
+      );
     case "join":
       return `${clockTime(event.ts)} * ${
         whoSuffix(event.nick, event.others)
@@ -126,6 +159,21 @@ export function renderText(event: ServerEvent, view: TextView = {}): string {
           ", ",
         )
       }\n`;
+    }
+    case "search": {
+      const where = event.room ? ` in ${event.room}` : "";
+      if (event.results.length === 0) {
+        return `* Search "${event.text}"${where}: nothing found.\n`;
+      }
+      let text =
+        `* Search "${event.text}"${where}: ${event.results.length} found, newest first:\n`;
+      for (const hit of event.results) {
+        text += withContinuation(
+          `  ${searchTime(hit.ts)} [${hit.room}] ${hit.from}: `,
+          hit.text,
+        );
+      }
+      return text;
     }
     case "error":
       return `! ${event.message}\n`;

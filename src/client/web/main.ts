@@ -279,7 +279,9 @@ function textNode(text: string, highlight: boolean): HTMLSpanElement {
 
 function messageLine(message: RoomMessage | DirectMessage): HTMLLIElement {
   const own = isMe(message.from);
-  const mention = !own && mentions(message.text, me);
+  const named = message.type === "msg" &&
+    (message.all === true || message.mentions?.some(isMe) === true);
+  const mention = !own && (named || mentions(message.text, me));
   const line = element("li", "line msg");
   line.dataset.id = String(message.id);
   if (own) line.classList.add("own");
@@ -287,6 +289,14 @@ function messageLine(message: RoomMessage | DirectMessage): HTMLLIElement {
   // Time in a column of its own, so wrapped text lines up after it.
   const body = element("span", "body");
   line.append(timeElement(message.ts), " ", body);
+  if (message.type === "msg" && message.quote) {
+    // The start of the message this one answers, on a line of its own.
+    body.append(element(
+      "span",
+      "quote",
+      `↪ ${message.quote.from}: ${message.quote.text}`,
+    ));
+  }
   if (message.type === "msg" && message.me) {
     line.classList.add("action");
     body.append("* ", nickSpan(message.from), " ");

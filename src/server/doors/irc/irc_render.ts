@@ -126,9 +126,12 @@ export function renderRoomMessage(
   view: IrcView,
   batch?: string,
 ): string {
-  const text = batch && !view.caps.has("server-time")
-    ? `[${hhmm(message.ts)}] ${message.text}`
+  const said = message.quote
+    ? `↪ ${message.quote.from}: "${message.quote.text}" ${message.text}`
     : message.text;
+  const text = batch && !view.caps.has("server-time")
+    ? `[${hhmm(message.ts)}] ${said}`
+    : said;
   return privmsgLines(
     memberSource(message.from),
     channelOf(message.room),
@@ -286,6 +289,23 @@ export function renderIrc(event: ServerEvent, view: IrcView): string {
       });
     case "who":
       return namesLines(view, event.room, event.users);
+    case "search": {
+      let lines = notice(
+        view,
+        view.nick,
+        `${event.results.length} found for "${event.text}"`,
+      );
+      for (const hit of event.results) {
+        lines += notice(
+          view,
+          view.nick,
+          `${hhmm(hit.ts)} ${channelOf(hit.room)} ${hit.from}: ${
+            hit.text.replaceAll("\n", " ")
+          }`,
+        );
+      }
+      return lines;
+    }
     case "part":
       // The door shows the client its own PART as it sends it.
       return "";
