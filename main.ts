@@ -9,6 +9,7 @@ import { VERSION } from "./protocol.ts";
 import { DatabaseInUseError, StoreOpenError } from "./src/server/store.ts";
 import { connect, type ConnectOptions } from "./client.ts";
 import { serve, type ServeOptions } from "./server.ts";
+import { runAccountCommand } from "./src/server/account_command.ts";
 import { readCaFile, TlsSetupError } from "./src/server/tls_setup.ts";
 import {
   ADMISSION_LIMITS,
@@ -28,6 +29,7 @@ Usage:
   chat serve [options]            start a server others can join
   chat connect [HOST[:PORT]] [options]
                                   join a server (or use: nc HOST PORT)
+  chat account COMMAND            registered nicknames, the owner and admins
   chat --version                  print the version
   chat COMMAND --help             options of serve or connect
 `;
@@ -393,6 +395,8 @@ export async function main(args: string[]): Promise<number> {
         if (options === "help") return print(CONNECT_HELP);
         return await connect(options);
       }
+      case "account":
+        return await runAccountCommand(rest);
       case "--version":
       case "-V":
       case "version":

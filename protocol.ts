@@ -49,6 +49,14 @@ export const ERROR_MESSAGES = {
   at_all_limit:
     "@all was used as often as this room may today; message not sent (drop the @all to send it)",
   at_all_not_allowed: "you may not call @all in this room; message not sent",
+  account_password:
+    "that nickname is registered: connect with it and its password",
+  already_registered: "that nickname is registered already",
+  not_registered: "you are not signed in to a registered nickname (/register)",
+  password_invalid: "a password is 6–200 characters without spaces",
+  not_allowed: "only the owner and admins of this room may do that",
+  muted: "you are muted in this room: you may read but not speak",
+  banned: "you are banned from this room",
 } as const;
 
 /** One of the server's error codes. */
@@ -113,7 +121,51 @@ export type CommandFrame =
   /** Search the messages of your rooms (or of `room`, one of yours). */
   | { type: "search"; text: string; room?: string }
   | { type: "ping" }
-  | { type: "quit"; reason?: string };
+  | { type: "quit"; reason?: string }
+  | ModerationFrame;
+
+/**
+ * Accounts and moderation (README "Running the group"): each frame acts in
+ * `room` (default: the current one); who may send which is the command
+ * registry's `role` (src/shared/commands.ts).
+ */
+export type ModerationFrame =
+  /** Registers your current nickname with this password. */
+  | { type: "register"; password: string }
+  /** Changes your account's password. */
+  | { type: "password"; old: string; new: string }
+  /** Owner only: makes a registered member an admin of the room, or not. */
+  | { type: "op" | "deop"; nick: string; room?: string }
+  /** Mutes for `seconds` (default 10 minutes, at most 30 days). */
+  | { type: "mute"; nick: string; seconds?: number; room?: string }
+  | { type: "unmute"; nick: string; room?: string }
+  /** Only the owner and admins may speak in the room while on. */
+  | { type: "muteall"; on: boolean; room?: string }
+  | { type: "kick"; nick: string; reason?: string; room?: string }
+  /** Kicks and keeps out for `seconds` (default: for ever, at most 30 days). */
+  | {
+    type: "ban";
+    nick: string;
+    seconds?: number;
+    reason?: string;
+    room?: string;
+  }
+  | { type: "unban"; nick: string; room?: string }
+  | { type: "bans"; room?: string };
+
+/** A role in a room, as events show it; absent means an ordinary member. */
+export type RoomRole = "owner" | "admin";
+
+/** What a moderation event reports. */
+export type ModerationActionName =
+  | "op"
+  | "deop"
+  | "mute"
+  | "unmute"
+  | "muteall"
+  | "kick"
+  | "ban"
+  | "unban";
 
 /** Any frame a client may send. */
 export type ClientFrame = HelloFrame | CommandFrame;
@@ -209,6 +261,12 @@ export type ServerEvent =
     server: ServerInfo;
     /** Every room you are in now, in the order you joined them. */
     rooms?: string[];
+    /** Your role in this room, if you are its owner or an admin. */
+    role?: RoomRole;
+    /** The members of this room who are its owner or admins, by nickname. */
+    roles?: Record<string, RoomRole>;
+    /** True while only the owner and admins may speak here (`/muteall`). */
+    mutedAll?: boolean;
   }
   | RoomMessage
   | DirectMessage
@@ -248,7 +306,40 @@ export type ServerEvent =
     current?: string;
     rooms: string[];
   }
-  | { type: "who"; room: string; users: string[] }
+  | {
+    type: "who";
+    room: string;
+    users: string[];
+    /** The owner and admins among `users`. */
+    roles?: Record<string, RoomRole>;
+  }
+  /**
+   * A moderation action in `room`, sent to every member of it (the target
+   * too); `text` is its wording ("bob was muted for 10 minutes by alice").
+   */
+  | {
+    type: "mod";
+    ts: number;
+    room: string;
+    action: ModerationActionName;
+    by: string;
+    /** Whom it acted on (absent for `muteall`). */
+    nick?: string;
+    /** How long a mute or ban lasts; absent: for ever (a ban) or not timed. */
+    seconds?: number;
+    reason?: string;
+    /** For `muteall`: on or off. */
+    on?: boolean;
+    text: string;
+  }
+  /** The answer to `bans`: who is kept out of `room`, and until when. */
+  | {
+    type: "bans";
+    room: string;
+    bans: { nick: string; by: string; until?: number; reason?: string }[];
+  }
+  /** A line for you alone from the server ("nickname registered"). */
+  | { type: "info"; text: string }
   | {
     type: "rooms";
     rooms: { name: string; users: number }[];
@@ -442,6 +533,18 @@ export function parseClientFrame(line: string): ParseResult {
         return fail("bad_frame", 'quit takes an optional "reason" (string)');
       }
       return { ok: true, frame: { type: "quit", reason: f.reason } };
+    case "register":
+    case "password":
+    case "op":
+    case "deop":
+    case "mute":
+    case "unmute":
+    case "muteall":
+    case "kick":
+    case "ban":
+    case "unban":
+    case "bans":
+      return parseModerationFrame(f.type, f);
     default:
       return fail(
         "unknown_type",
@@ -450,6 +553,53 @@ export function parseClientFrame(line: string): ParseResult {
           : 'a frame needs a "type"',
       );
   }
+}
+
+/** Each moderation frame's fields: `?` marks an optional one. */
+const MODERATION_FIELDS: Record<
+  ModerationFrame["type"],
+  Record<string, "string" | "string?" | "id?" | "boolean">
+> = {
+  register: { password: "string" },
+  password: { old: "string", new: "string" },
+  op: { nick: "string", room: "string?" },
+  deop: { nick: "string", room: "string?" },
+  mute: { nick: "string", seconds: "id?", room: "string?" },
+  unmute: { nick: "string", room: "string?" },
+  muteall: { on: "boolean", room: "string?" },
+  kick: { nick: "string", reason: "string?", room: "string?" },
+  ban: { nick: "string", seconds: "id?", reason: "string?", room: "string?" },
+  unban: { nick: "string", room: "string?" },
+  bans: { room: "string?" },
+};
+
+/** Checks a moderation frame's fields against {@linkcode MODERATION_FIELDS}. */
+function parseModerationFrame(
+  type: ModerationFrame["type"],
+  f: Record<string, unknown>,
+): ParseResult {
+  const fields = MODERATION_FIELDS[type];
+  const frame: Record<string, unknown> = { type };
+  for (const [name, kind] of Object.entries(fields)) {
+    const value = f[name];
+    const ok = kind === "string"
+      ? isString(value)
+      : kind === "boolean"
+      ? typeof value === "boolean"
+      : kind === "string?"
+      ? isOptional(value, isString)
+      : isOptional(value, isId);
+    if (!ok) {
+      const wanted = Object.entries(fields).map(([n, k]) =>
+        `"${n}" (${k.replace("?", "").replace("id", "number")}${
+          k.endsWith("?") ? ", optional" : ""
+        })`
+      ).join(", ");
+      return fail("bad_frame", `${type} takes ${wanted}`);
+    }
+    if (value !== undefined) frame[name] = value;
+  }
+  return { ok: true, frame: frame as ModerationFrame };
 }
 
 /**

@@ -130,6 +130,8 @@ export function startServer(
   let flushScheduled = false;
   const hub = new Hub({
     store,
+    database: store.database,
+    log,
     defaultRoom: options.room,
     history: options.history,
     maxRoomsPerMember: options.maxRoomsPerMember,

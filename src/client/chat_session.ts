@@ -16,7 +16,12 @@
  * @module
  */
 
-import type { CommandFrame, RoomMessage, ServerEvent } from "../../protocol.ts";
+import type {
+  CommandFrame,
+  RoomMessage,
+  RoomRole,
+  ServerEvent,
+} from "../../protocol.ts";
 import { ChatLink, type LinkTarget, withTimeout } from "./chat_link.ts";
 import { CONNECT_DEFAULTS } from "../shared/limits.ts";
 import { TokenBucket } from "../shared/rate_limiter.ts";
@@ -94,6 +99,8 @@ export interface RoomView {
   userCount: number;
   /** Its messages shown while it was not the current room. */
   unread: number;
+  /** Your role in it, if you are its owner or an admin. */
+  role?: RoomRole;
 }
 
 /**
@@ -110,6 +117,17 @@ const PACED = new Set([
   "who",
   "rooms",
   "search",
+  "register",
+  "password",
+  "op",
+  "deop",
+  "mute",
+  "unmute",
+  "muteall",
+  "kick",
+  "ban",
+  "unban",
+  "bans",
 ]);
 /** Frames worth keeping while offline: what the user said. */
 const KEPT_OFFLINE = new Set(["say", "me", "dm"]);
@@ -183,6 +201,11 @@ export class ChatSession {
   /** Every room it is in, in the order they were joined. */
   get rooms(): readonly Readonly<RoomView>[] {
     return [...this.#rooms.values()];
+  }
+
+  /** Your role in the current room, if you are its owner or an admin. */
+  get role(): RoomRole | undefined {
+    return this.#current()?.role;
   }
 
   /** Who is in the current room, as last heard (big rooms announce only counts). */
@@ -333,6 +356,15 @@ export class ChatSession {
       case "me":
       case "part":
       case "who":
+      case "op":
+      case "deop":
+      case "mute":
+      case "unmute":
+      case "muteall":
+      case "kick":
+      case "ban":
+      case "unban":
+      case "bans":
         return frame.room === undefined ? { ...frame, room } : frame;
       default:
         return frame;
@@ -448,6 +480,9 @@ export class ChatSession {
       unread: stays
         ? (this.#unreadBefore.get(event.room) ?? 0) + fresh.length
         : 0,
+      role: event.role === "owner" || event.role === "admin"
+        ? event.role
+        : undefined,
     });
     if (!stays) this.#room = event.room;
     this.#listener.welcome(event, kind, fresh);
@@ -530,6 +565,15 @@ export class ChatSession {
         if (view) {
           view.users = [...event.users];
           view.userCount = event.users.length;
+        }
+        break;
+      }
+      case "mod": {
+        // An op or deop of yourself changes what /help offers you here.
+        const view = this.#rooms.get(event.room);
+        if (view && event.nick === this.#nick) {
+          if (event.action === "op") view.role = "admin";
+          if (event.action === "deop") view.role = undefined;
         }
         break;
       }
@@ -631,6 +675,14 @@ export function isWellFormed(event: ServerEvent): boolean {
       return isString(e.reason);
     case "pong":
       return true;
+    case "mod":
+      return isNumber(e.ts) && isString(e.room) && isString(e.text) &&
+        isString(e.by) && optional("nick");
+    case "bans":
+      return isString(e.room) && Array.isArray(e.bans) &&
+        e.bans.every((b) => isString(b?.nick) && isString(b?.by));
+    case "info":
+      return isString(e.text);
     default:
       return false;
   }

@@ -25,7 +25,12 @@ import {
   type SessionEnd,
   type WelcomeEvent,
 } from "./chat_session.ts";
-import { COMMANDS, helpLines, parseTypedLine } from "../shared/commands.ts";
+import {
+  COMMANDS,
+  helpLines,
+  mayUse,
+  parseTypedLine,
+} from "../shared/commands.ts";
 import { KeyDecoder, type KeyEvent } from "./key_decoder.ts";
 import { CONNECT_DEFAULTS } from "../shared/limits.ts";
 import { LineEditor } from "./line_editor.ts";
@@ -354,7 +359,9 @@ class FullScreenClient {
       case "/help":
         return this.#show([
           noticeLine("Commands:"),
-          ...helpLines().map((text) => noticeLine(text)),
+          ...helpLines((c) =>
+            c.door === undefined && mayUse(c, this.#session.role)
+          ).map((text) => noticeLine(text)),
           noticeLine(
             "Keys: Tab completes nicknames and commands, Up/Down recall sent lines,",
           ),

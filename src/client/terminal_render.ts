@@ -11,7 +11,13 @@
 
 import type { RoomMessage, ServerEvent } from "../../protocol.ts";
 import { cleanText, nickKey } from "../shared/sanitize.ts";
-import { clockTime, searchTime, whoSuffix } from "../shared/text_dialect.ts";
+import {
+  bansText,
+  clockTime,
+  searchTime,
+  whoSuffix,
+  withRole,
+} from "../shared/text_dialect.ts";
 import { mentionPattern, mentions } from "../shared/mentions.ts";
 import { nickColour } from "../shared/nick_colour.ts";
 import { textWidth } from "../shared/text_width.ts";
@@ -308,8 +314,19 @@ export function renderEvent(event: ServerEvent, viewer: Viewer): Rendered {
       )]);
     case "who":
       return quiet([noticeLine(
-        `In ${event.room} (${event.users.length}): ${listNicks(event.users)}`,
+        `In ${event.room} (${event.users.length}): ${
+          listNicks(event.users.map((u) => withRole(u, event.roles)))
+        }`,
       )]);
+    case "mod":
+      // Bold: the room's owner or an admin acted, and everyone should see it.
+      return quiet([noticeLine(`${clockTime(event.ts)} ${event.text}`, {
+        bold: true,
+      })]);
+    case "bans":
+      return quiet([noticeLine(bansText(event))]);
+    case "info":
+      return quiet([noticeLine(event.text)]);
     case "part":
       return quiet([noticeLine(
         event.rooms.length === 0
@@ -363,7 +380,9 @@ export function renderWelcome(
   current: string = event.room,
 ): Rendered {
   const viewer = { me: event.nick, room: current };
-  const others = event.users.filter((u) => !isMe(u, viewer));
+  const others = event.users.filter((u) => !isMe(u, viewer)).map((u) =>
+    withRole(u, event.roles)
+  );
   const company = others.length > 0
     ? `with ${listNicks(others)}`
     : "alone for now";
@@ -403,6 +422,18 @@ export function renderWelcome(
         }: /join ROOM or Alt-1..9 switches, /part leaves.`,
       ));
     }
+  }
+  if (event.role) {
+    lines.push(noticeLine(
+      `You are ${
+        event.role === "owner" ? "the owner" : "an admin"
+      } of ${event.room}: /help lists what you may do.`,
+    ));
+  }
+  if (event.mutedAll) {
+    lines.push(noticeLine(
+      `Everyone is muted in ${event.room}: only its owner and admins may speak.`,
+    ));
   }
   let bell = false;
   for (const message of history) {

@@ -24,10 +24,12 @@ import {
   type ErrorCode,
   errorEvent,
   JSON_LINES,
+  type ModerationFrame,
   nickErrorMessage,
   type Quote,
   type RoomMessage,
   type RoomResume,
+  type RoomRole,
   type ServerEvent,
   type ServerInfo,
   VERSION,
@@ -47,6 +49,10 @@ import {
 } from "../shared/sanitize.ts";
 import { findMentions } from "../shared/mentions.ts";
 import { quoteOf } from "./reply_quote.ts";
+import { DatabaseSync } from "node:sqlite";
+import { Accounts } from "./accounts.ts";
+import { GroupRules } from "./group_rules.ts";
+import { ModerationBook } from "./moderation_book.ts";
 import { NickIndex } from "./nick_index.ts";
 import { NickRoster } from "./roster.ts";
 import type { MessageStore } from "./store.ts";
@@ -73,6 +79,10 @@ export class Session {
   readonly rooms: Set<string> = new Set();
   /** When it joined, ms since the epoch. */
   readonly joinedAt: number;
+  /** The registered nickname it signed in with (or registered), if any. */
+  account?: string;
+  /** Its address (an IP without port), for bans of guests. */
+  address?: string;
 
   /** Use {@linkcode Hub.hello} to make one. */
   constructor(
@@ -114,6 +124,13 @@ export interface HubOptions {
   maxAtAllPerDay?: number;
   /** Called when messages are waiting for {@linkcode Hub.flush}. */
   requestFlush?: () => void;
+  /**
+   * The database holding accounts and moderation (tables of their own beside
+   * the messages). @default {a fresh in-memory database}
+   */
+  database?: DatabaseSync;
+  /** Writes one line to the server log (moderation actions). */
+  log?: (line: string) => void;
   /** The clock. @default {Date.now} */
   now?: () => number;
   /**
@@ -147,6 +164,10 @@ export interface HelloRequest {
   since?: number;
   /** More rooms to be in, each joined and welcomed in order before `room`. */
   rooms?: readonly RoomResume[];
+  /** True when the door checked the password of registered `nick`. */
+  signedIn?: boolean;
+  /** The connection's address, for bans of guests. */
+  address?: string;
 }
 
 /** Rooms, members and broadcast. See the module doc for a message's path. */
@@ -173,6 +194,7 @@ export class Hub {
   #onStored: (messages: number) => void;
   #requestNotices: (delayMs: number) => void;
   #notices = new Map<string, { join?: NoticeSummary; leave?: NoticeSummary }>();
+  #rules: GroupRules<Session>;
 
   /** Creates a hub over a store; ids continue after the store's last. */
   constructor(options: HubOptions) {
@@ -196,6 +218,29 @@ export class Hub {
     this.#onStoreError = options.onStoreError ?? (() => {});
     this.#onStored = options.onStored ?? (() => {});
     this.#requestNotices = options.requestNotices ?? (() => {});
+    const database = options.database ?? new DatabaseSync(":memory:");
+    const log = options.log ?? (() => {});
+    this.#rules = new GroupRules(
+      new Accounts(database),
+      new ModerationBook(database, this.#now),
+      {
+        findMember: (nick) => this.findMember(nick),
+        broadcast: (room, event) => this.#broadcast(room, event),
+        removeFromRoom: (member, room) => this.#removeFromRoom(member, room),
+        now: () => this.#now(),
+        log,
+      },
+    );
+  }
+
+  /** The registered nicknames (for the doors' logins). */
+  get accounts(): Accounts {
+    return this.#rules.accounts;
+  }
+
+  /** `session`'s role in `room` (default: its current one), if staff there. */
+  roleIn(session: Session, room = session.room): RoomRole | undefined {
+    return this.#rules.roleIn(session, room);
   }
 
   /** How many members are connected. */
@@ -250,12 +295,18 @@ export class Hub {
     const nick = request.nick.trim();
     const refusal = this.checkNick(nick);
     if (refusal) return refusal;
+    if (this.accounts.lookalike(nick)) return "nick_taken";
+    const account = this.accounts.find(nick);
+    if (account && !request.signedIn) return "account_password";
     const rooms = this.#helloRooms(request);
     if (typeof rooms === "string") return rooms;
     const current = rooms[rooms.length - 1].room;
     const newRoom = this.#needsNewRoom(current);
     if (newRoom && this.#rooms.size >= this.#maxRooms) return "rooms_full";
     const session = new Session(recipient, nick, current, this.#now());
+    if (account) session.account = account.nick;
+    if (request.address !== undefined) session.address = request.address;
+    if (this.#rules.entryRefusal(session, current)) return "banned";
     this.#nickIndex.add(nick, session);
     // The current room is joined last but its places are kept from the start.
     const reserved = { member: 1, server: newRoom ? 1 : 0 };
@@ -316,6 +367,7 @@ export class Hub {
     reserved = { member: 0, server: 0 },
   ): ErrorCode | undefined {
     if (session.rooms.has(room)) return undefined;
+    if (this.#rules.entryRefusal(session, room)) return "banned";
     if (session.rooms.size + reserved.member >= this.#maxRoomsPerMember) {
       return "too_many_rooms";
     }
@@ -330,6 +382,11 @@ export class Hub {
   #leftOutWording(code: ErrorCode, rooms: string[]): string {
     const shown = rooms.slice(0, 5).join(", ") +
       (rooms.length > 5 ? ` and ${rooms.length - 5} more` : "");
+    if (code === "banned") {
+      return `not joined ${shown}: you are banned from ${
+        rooms.length > 1 ? "them" : "it"
+      }`;
+    }
     const why = code === "too_many_rooms"
       ? `you may be in at most ${this.#maxRoomsPerMember} rooms at once (/part one first)`
       : `this server keeps at most ${this.#maxRooms} rooms (join one that exists: /rooms)`;
@@ -367,7 +424,14 @@ export class Hub {
         if (room === undefined || !session.rooms.has(room)) {
           return this.#notInRoom(session, room);
         }
-        return session.send({ type: "who", room, users: this.#nicks(room) });
+        const event: ServerEvent = {
+          type: "who",
+          room,
+          users: this.#nicks(room),
+        };
+        const roles = this.#rules.rolesOf(room);
+        if (roles) event.roles = roles;
+        return session.send(event);
       }
       case "rooms":
         return session.send({
@@ -380,6 +444,8 @@ export class Hub {
         return session.send({ type: "pong" });
       case "quit":
         return;
+      default:
+        return this.#rules.handle(session, frame satisfies ModerationFrame);
     }
   }
 
@@ -482,6 +548,8 @@ export class Hub {
     if (room === undefined || !session.rooms.has(room)) {
       return this.#notInRoom(session, room);
     }
+    const silenced = this.#rules.speechRefusal(session, room);
+    if (silenced) return session.send(silenced);
     const text = this.#checkText(session, rawText);
     if (text === undefined) return;
     let quote: Quote | undefined;
@@ -660,6 +728,22 @@ export class Hub {
     if (refusal) {
       return session.send(errorEvent(refusal, nickErrorMessage(refusal, nick)));
     }
+    if (session.account !== undefined) {
+      return session.send(errorEvent(
+        "not_allowed",
+        `you are signed in as ${session.account}: a registered member keeps its nickname (reconnect to use another)`,
+      ));
+    }
+    if (this.accounts.find(nick)) {
+      return session.send(errorEvent("account_password"));
+    }
+    const lookalike = this.accounts.lookalike(nick);
+    if (lookalike) {
+      return session.send(errorEvent(
+        "nick_taken",
+        `that nickname looks like registered ${lookalike.nick}`,
+      ));
+    }
     const old = session.nick;
     this.#nickIndex.remove(old, session);
     this.#nickIndex.add(nick, session);
@@ -705,6 +789,8 @@ export class Hub {
       session.room = room;
       return session.recipient.deliver(this.#welcome(session, room, since));
     }
+    const banned = this.#rules.entryRefusal(session, room);
+    if (banned) return session.send(banned);
     const refusal = this.#roomRefusal(session, room);
     if (refusal) {
       return session.send(
@@ -736,6 +822,24 @@ export class Hub {
     session.send(event);
   }
 
+  /**
+   * Takes a member out of a room it was kicked or banned from: the room
+   * was told by the moderation notice, so no leave notice; the member gets
+   * the `part` a leave of its own would.
+   */
+  #removeFromRoom(session: Session, room: string): void {
+    this.#exit(session, room, undefined, false);
+    if (session.room === room) session.room = [...session.rooms].at(-1);
+    const event: ServerEvent = {
+      type: "part",
+      ts: this.#now(),
+      room,
+      rooms: [...session.rooms],
+    };
+    if (session.room !== undefined) event.current = session.room;
+    session.send(event);
+  }
+
   #enter(session: Session, room: string, since: number | undefined): void {
     let members = this.#rooms.get(room);
     if (!members) this.#rooms.set(room, members = new Set());
@@ -745,6 +849,7 @@ export class Hub {
     roster.add(session.nick);
     session.rooms.add(room);
     session.room = room;
+    this.#rules.entered(session, room);
     // The join is announced before the welcome is delivered: delivering it
     // may end the connection (a client that does not read), and its leave
     // must then come after its join, for every member.
@@ -765,18 +870,25 @@ export class Hub {
     session.recipient.deliver(this.#welcome(session, room, since));
   }
 
-  #exit(session: Session, room: string, reason: string | undefined): void {
+  #exit(
+    session: Session,
+    room: string,
+    reason: string | undefined,
+    announce = true,
+  ): void {
     const members = this.#rooms.get(room);
     if (!members?.delete(session)) return;
     session.rooms.delete(room);
     this.#rosters.get(room)?.remove(session.nick);
+    this.#rules.left(session, room);
     if (members.size === 0) {
       this.#rooms.delete(room);
       this.#rosters.delete(room);
+      this.#rules.closed(room);
     }
     // Everyone is being told the server is going away; a notice per leaver
     // would only flood the last members' screens.
-    if (this.#closing) return;
+    if (this.#closing || !announce) return;
     if (members.size >= ROOM_LIMITS.bigRoomMembers) {
       return this.#summarise(room, "leave", session.nick);
     }
@@ -822,6 +934,14 @@ export class Hub {
       server: this.#server,
       rooms,
     };
+    // Added after `rooms`, in this order, in the event and in the bytes.
+    const group: Record<string, unknown> = {};
+    const role = this.#rules.roleIn(session, room);
+    if (role) event.role = group.role = role;
+    const roles = this.#rules.rolesOf(room);
+    if (roles) event.roles = group.roles = roles;
+    if (this.#rules.isMutedAll(room)) event.mutedAll = group.mutedAll = true;
+    const groupJson = JSON.stringify(group).slice(1, -1);
     const head = encoder.encode(
       `{"type":"welcome","nick":${JSON.stringify(session.nick)},"room":${
         JSON.stringify(room)
@@ -831,7 +951,9 @@ export class Hub {
     const tail = encoder.encode(
       `],"history":${JSON.stringify(history)},"server":${
         JSON.stringify(this.#server)
-      },"rooms":${JSON.stringify(rooms)}}\n`,
+      },"rooms":${JSON.stringify(rooms)}${
+        groupJson === "" ? "" : `,${groupJson}`
+      }}\n`,
     );
     return new Outgoing(event, {
       encoderId: JSON_LINES.id,

@@ -181,6 +181,14 @@ export class SqliteStore implements MessageStore {
     );
   }
 
+  /**
+   * The open database, for the tables that live beside the messages
+   * (accounts and moderation: src/server/accounts.ts, moderation_book.ts).
+   */
+  get database(): DatabaseSync {
+    return this.#db;
+  }
+
   lastId(): number {
     const row = this.#db.prepare(
       "SELECT max(coalesce((SELECT max(id) FROM messages), 0), coalesce((SELECT value FROM meta WHERE key = 'last_id'), 0)) AS id",

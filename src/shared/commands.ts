@@ -5,7 +5,66 @@
  * @module
  */
 
-import type { CommandFrame } from "../../protocol.ts";
+import type { CommandFrame, RoomRole } from "../../protocol.ts";
+import { parseDuration } from "./duration.ts";
+
+/** Who may use a command: see {@linkcode Command.role}. */
+export type CommandRole = "everyone" | "admin" | "owner";
+
+/** True when a member whose role in the room is `role` may use `command`. */
+export function mayUse(command: Command, role: RoomRole | undefined): boolean {
+  const needed = command.role ?? "everyone";
+  if (needed === "everyone") return true;
+  if (needed === "admin") return role === "admin" || role === "owner";
+  return role === "owner";
+}
+
+/** `NICK` and the rest of the arguments, or `undefined` without a NICK. */
+function splitNick(args: string): { nick: string; rest: string } | undefined {
+  const match = /^(\S+)\s*(.*)$/s.exec(args.trim());
+  return match ? { nick: match[1], rest: match[2].trim() } : undefined;
+}
+
+/** A command on `NICK [DURATION] [REASON]`; `reason` says whether it takes one. */
+function nickDuration(
+  type: "mute" | "ban",
+  usage: string,
+  reason: boolean,
+): (args: string) => CommandFrame | string {
+  return (args) => {
+    const parts = splitNick(args);
+    if (!parts) return `usage: ${usage}`;
+    const [first = "", ...others] = parts.rest.split(/\s+/);
+    const ms = first === "" ? undefined : parseDuration(first);
+    const rest = ms === undefined ? parts.rest : others.join(" ");
+    if (!reason && rest !== "") {
+      return `usage: ${usage} (a duration is like 30s, 10m, 2h or 7d)`;
+    }
+    const frame: {
+      type: "mute" | "ban";
+      nick: string;
+      seconds?: number;
+      reason?: string;
+    } = {
+      type,
+      nick: parts.nick,
+    };
+    if (ms !== undefined) frame.seconds = Math.round(ms / 1000);
+    if (type === "ban" && rest !== "") frame.reason = rest;
+    return frame as CommandFrame;
+  };
+}
+
+/** A command on `NICK` alone. */
+function onNick(
+  type: "op" | "deop" | "unmute" | "unban",
+): (args: string) => CommandFrame | string {
+  return (args) => {
+    const parts = splitNick(args);
+    if (!parts || parts.rest !== "") return `usage: /${type} NICK`;
+    return { type, nick: parts.nick };
+  };
+}
 
 /** One slash command. */
 export interface Command {
@@ -23,6 +82,12 @@ export interface Command {
    * Absent: the chat client has it (and the text door too, with `toFrame`).
    */
   door?: "text";
+  /**
+   * Who may use it, in the room it acts on: `everyone` (the default), the
+   * room's `admin`s and its owner, or the `owner` alone. The server checks
+   * it; `/help` lists only what the caller may use.
+   */
+  role?: CommandRole;
   /**
    * Turns the argument text into a frame, or returns the usage error.
    * Commands without it are handled by the client alone (`/r`, `/clear`).
@@ -120,6 +185,101 @@ export const COMMANDS: readonly Command[] = [
     args: "",
     help: "List the rooms, how many are in each, and which are yours.",
     toFrame: () => ({ type: "rooms" }),
+  },
+  {
+    name: "/register",
+    args: "PASSWORD",
+    help:
+      "Register your nickname: from then on it needs this password to connect.",
+    toFrame: required("/register PASSWORD", (password) => ({
+      type: "register",
+      password,
+    })),
+  },
+  {
+    name: "/password",
+    args: "OLD NEW",
+    help: "Change your account's password.",
+    toFrame: (args) => {
+      const [old, fresh, ...more] = args.split(/\s+/);
+      if (!old || !fresh || more.length > 0) return "usage: /password OLD NEW";
+      return { type: "password", old, new: fresh };
+    },
+  },
+  {
+    name: "/op",
+    args: "NICK",
+    help: "Make a registered member an admin of this room.",
+    role: "owner",
+    toFrame: onNick("op"),
+  },
+  {
+    name: "/deop",
+    args: "NICK",
+    help: "Make an admin of this room an ordinary member again.",
+    role: "owner",
+    toFrame: onNick("deop"),
+  },
+  {
+    name: "/mute",
+    args: "NICK [DURATION]",
+    help:
+      "Let a member read but not speak here, for DURATION (30s, 10m, 2h, 7d; default 10m, at most 30d).",
+    role: "admin",
+    toFrame: nickDuration("mute", "/mute NICK [DURATION]", false),
+  },
+  {
+    name: "/unmute",
+    args: "NICK",
+    help: "Let a muted member speak again.",
+    role: "admin",
+    toFrame: onNick("unmute"),
+  },
+  {
+    name: "/muteall",
+    args: "on|off",
+    help: "Only the owner and admins may speak here while on.",
+    role: "admin",
+    toFrame: (args) => {
+      const word = args.toLowerCase();
+      if (word !== "on" && word !== "off") return "usage: /muteall on|off";
+      return { type: "muteall", on: word === "on" };
+    },
+  },
+  {
+    name: "/kick",
+    args: "NICK [REASON]",
+    help: "Put a member out of this room (it may come back).",
+    role: "admin",
+    toFrame: (args) => {
+      const parts = splitNick(args);
+      if (!parts) return "usage: /kick NICK [REASON]";
+      return parts.rest === ""
+        ? { type: "kick", nick: parts.nick }
+        : { type: "kick", nick: parts.nick, reason: parts.rest };
+    },
+  },
+  {
+    name: "/ban",
+    args: "NICK [DURATION] [REASON]",
+    help:
+      "Put a member out of this room and keep it out (default: for ever; a guest by its address).",
+    role: "admin",
+    toFrame: nickDuration("ban", "/ban NICK [DURATION] [REASON]", true),
+  },
+  {
+    name: "/unban",
+    args: "NICK",
+    help: "Let a banned member back in.",
+    role: "admin",
+    toFrame: onNick("unban"),
+  },
+  {
+    name: "/bans",
+    args: "",
+    help: "List who is banned from this room.",
+    role: "admin",
+    toFrame: () => ({ type: "bans" }),
   },
   {
     name: "/clear",

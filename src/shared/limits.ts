@@ -296,6 +296,24 @@ export const PROTOCOL_LIMITS = {
   maxResumeHistory: 1000,
 } as const;
 
+/** Accounts and moderation: fixed limits (README "Running the group"). */
+export const MODERATION_LIMITS = {
+  /** `/mute` without a duration mutes for this long. */
+  defaultMuteMs: 10 * 60 * 1000,
+  /** A mute or a ban lasts at most this long (a ban without a duration: for ever). */
+  maxDurationMs: 30 * 24 * 60 * 60 * 1000,
+  /** A member may recall its own message this long after sending it. */
+  recallWindowMs: 2 * 60 * 1000,
+  /** An account password is at least this many characters. */
+  minPasswordChars: 6,
+  /** And at most this many (scrypt hashes any length; a bound keeps it cheap). */
+  maxPasswordChars: 200,
+  /** A kick or ban reason, in characters. */
+  maxReasonChars: 200,
+  /** `/bans` lists at most this many. */
+  bansListed: 50,
+} as const;
+
 /** Defaults for `chat connect`. */
 export const CONNECT_DEFAULTS = {
   host: "localhost",

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { EventEncoder, ServerEvent } from "../../protocol.ts";
+import type { EventEncoder, RoomRole, ServerEvent } from "../../protocol.ts";
 import { ROOM_LIMITS } from "./limits.ts";
 import { textWidth } from "./text_width.ts";
 
@@ -41,6 +41,29 @@ function othersList(others: string[]): string {
   return `${others.slice(0, shown).join(", ")} and ${
     others.length - shown
   } others`;
+}
+
+/** A nickname with its role in the room: `alice (owner)`, `bob (admin)`, `carol`. */
+export function withRole(
+  nick: string,
+  roles: Readonly<Record<string, RoomRole>> | undefined,
+): string {
+  const role = roles?.[nick];
+  return role ? `${nick} (${role})` : nick;
+}
+
+/** The lines a `bans` event reads as, without their `* ` or styling. */
+export function bansText(
+  event: Extract<ServerEvent, { type: "bans" }>,
+): string {
+  if (event.bans.length === 0) return `No one is banned from ${event.room}.`;
+  return `Banned from ${event.room} (${event.bans.length}): ${
+    event.bans.map((b) =>
+      `${b.nick} (by ${b.by}${
+        b.until === undefined ? ", for ever" : `, until ${clockTime(b.until)}`
+      }${b.reason ? `: ${b.reason}` : ""})`
+    ).join("; ")
+  }`;
 }
 
 /** How the text is read. */
@@ -119,7 +142,9 @@ export function renderText(event: ServerEvent, view: TextView = {}): string {
     case "nick":
       return `${clockTime(event.ts)} * ${event.old} is now ${event.new}\n`;
     case "welcome": {
-      const others = event.users.filter((u) => u !== event.nick);
+      const others = event.users.filter((u) => u !== event.nick).map((u) =>
+        withRole(u, event.roles)
+      );
       const company = others.length > 0
         ? ` with ${othersList(others)}.`
         : ", alone for now.";
@@ -130,6 +155,15 @@ export function renderText(event: ServerEvent, view: TextView = {}): string {
         }; /part leaves one.\n`
         : `* Welcome, ${event.nick}! You are in ${event.room}${company}` +
           " Type /help for commands.\n";
+      if (event.role) {
+        text += `* You are ${
+          event.role === "owner" ? "the owner" : "an admin"
+        } of ${event.room}: /help lists what you may do.\n`;
+      }
+      if (event.mutedAll) {
+        text +=
+          `* Everyone is muted in ${event.room}: only its owner and admins may speak.\n`;
+      }
       if (event.history.length > 0) {
         text += `* Recent messages:\n`;
         for (const message of event.history) text += renderText(message);
@@ -144,8 +178,14 @@ export function renderText(event: ServerEvent, view: TextView = {}): string {
         }.\n`;
     case "who":
       return `* In ${event.room} (${event.users.length}): ${
-        event.users.join(", ")
+        event.users.map((u) => withRole(u, event.roles)).join(", ")
       }\n`;
+    case "mod":
+      return `${clockTime(event.ts)} * ${event.text}\n`;
+    case "bans":
+      return `* ${bansText(event)}\n`;
+    case "info":
+      return `* ${event.text}\n`;
     case "rooms": {
       const joined = new Set(event.joined);
       const mark = (name: string) =>

@@ -27,7 +27,7 @@ import {
   parseClientFrame,
   type ServerEvent,
 } from "../../../protocol.ts";
-import { helpLines, parseTypedLine } from "../../shared/commands.ts";
+import { helpLines, mayUse, parseTypedLine } from "../../shared/commands.ts";
 import {
   TEXT_LINES,
   TEXT_LINES_OTHER_ROOM,
@@ -471,12 +471,20 @@ export class Connection implements Recipient {
         if (!this.#allow(COMMAND_COSTS.invalid)) return;
         return this.#sendError("already_joined");
       }
-      const request = {
+      const request: HelloRequest = {
         nick: frame.nick,
         room: frame.room,
         since: frame.since,
         rooms: frame.rooms,
       };
+      const account = this.#settings.hub.accounts.find(frame.nick.trim());
+      if (account) {
+        return this.#checkPassword(
+          frame.password ?? "",
+          () => this.#hello({ ...request, signedIn: true }),
+          (given) => this.#settings.hub.accounts.verify(account.nick, given),
+        );
+      }
       if (this.#settings.password === undefined) return this.#hello(request);
       return this.#checkPassword(
         frame.password ?? "",
@@ -505,7 +513,12 @@ export class Connection implements Recipient {
           this.#sendError(refusal, nickErrorMessage(refusal, nick));
           return this.#writeLine("Nickname?");
         }
-        if (this.#settings.password !== undefined) {
+        // A registered nickname needs its own password, which on a server
+        // with --password stands in for the server's.
+        if (
+          this.#settings.password !== undefined ||
+          this.#settings.hub.accounts.find(nick)
+        ) {
           this.#pendingNick = nick;
           this.#stage = "password";
           this.#telnet?.hideInput(true);
@@ -513,12 +526,22 @@ export class Connection implements Recipient {
         }
         return this.#hello({ nick });
       }
-      case "password":
+      case "password": {
         this.#telnet?.hideInput(false);
+        const nick = this.#pendingNick;
+        const account = this.#settings.hub.accounts.find(nick);
+        if (account) {
+          return this.#checkPassword(
+            line.trim(),
+            () => this.#hello({ nick, signedIn: true }),
+            (given) => this.#settings.hub.accounts.verify(account.nick, given),
+          );
+        }
         return this.#checkPassword(
           line.trim(),
-          () => this.#hello({ nick: this.#pendingNick }),
+          () => this.#hello({ nick }),
         );
+      }
       case "member":
         return this.#receiveTextCommand(line);
       case "closing":
@@ -544,7 +567,10 @@ export class Connection implements Recipient {
       return this.#writeLine(
         [
           "* Commands:",
-          ...helpLines((c) => c.toFrame !== undefined || c.door === "text"),
+          ...helpLines((c) =>
+            (c.toFrame !== undefined || c.door === "text") &&
+            mayUse(c, this.#settings.hub.roleIn(this.#session!))
+          ),
         ].join(
           "\n",
         ),
@@ -811,13 +837,18 @@ export class Connection implements Recipient {
    * Checks a password when its address's turn comes (at most two checks a
    * second per address, fewer after wrong ones), then runs `then` if right.
    */
-  #checkPassword(given: string, then: () => void): void {
+  #checkPassword(
+    given: string,
+    then: () => void,
+    matches: (given: string) => boolean = (g) =>
+      passwordMatches(g, this.#settings.password ?? ""),
+  ): void {
     const wait = this.#ticket.passwordWait();
     if (wait === undefined) return this.#refuseGuessing();
     if (wait > 0) {
-      return this.#wait(wait, () => this.#checkPassword(given, then));
+      return this.#wait(wait, () => this.#checkPassword(given, then, matches));
     }
-    if (!passwordMatches(given, this.#settings.password ?? "")) {
+    if (!matches(given)) {
       this.#ticket.passwordFailed();
       return this.#refusePassword();
     }
@@ -849,7 +880,10 @@ export class Connection implements Recipient {
 
   #admit(request: HelloRequest): void {
     const hub = this.#settings.hub;
-    const result = hub.hello(this, request);
+    const result = hub.hello(this, {
+      ...request,
+      address: this.#ticket.address,
+    });
     if (typeof result === "string") {
       this.#stage = "nick";
       this.#irc?.registrationFailed();

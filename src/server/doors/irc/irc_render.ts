@@ -13,8 +13,10 @@
 import type {
   EventEncoder,
   RoomMessage,
+  RoomRole,
   ServerEvent,
 } from "../../../../protocol.ts";
+import { bansText } from "../../../shared/text_dialect.ts";
 import { formatIrcMessage, splitForIrc } from "./irc_message.ts";
 
 /** The IRCv3 capabilities the door offers (docs/protocol.md, "IRC door"). */
@@ -193,7 +195,7 @@ export function renderWelcome(
     params: [channel],
   });
   lines += numeric(view, "331", channel, "No topic is set");
-  lines += namesLines(view, event.room, event.users);
+  lines += namesLines(view, event.room, withOps(event.users, event.roles));
   if (event.history.length === 0) return lines;
   const useBatch = view.caps.has("batch");
   const batch = useBatch ? `h${++batchCounter}` : undefined;
@@ -288,7 +290,23 @@ export function renderIrc(event: ServerEvent, view: IrcView): string {
         params: [event.new],
       });
     case "who":
-      return namesLines(view, event.room, event.users);
+      return namesLines(view, event.room, withOps(event.users, event.roles));
+    case "mod":
+      // A kick is IRC's own KICK; every other action is a notice to the
+      // channel in the same words the other doors show.
+      if (event.action === "kick" && event.nick !== undefined) {
+        return formatIrcMessage({
+          tags: messageTags(view, event.ts),
+          prefix: memberSource(event.by),
+          command: "KICK",
+          params: [channelOf(event.room), event.nick, event.reason ?? event.by],
+        });
+      }
+      return notice(view, channelOf(event.room), event.text);
+    case "bans":
+      return notice(view, view.nick, bansText(event));
+    case "info":
+      return notice(view, view.nick, event.text);
     case "search": {
       let lines = notice(
         view,
@@ -342,6 +360,15 @@ export function renderIrc(event: ServerEvent, view: IrcView): string {
         params: [`Closing Link: ${event.reason}`],
       });
   }
+}
+
+/** Nicknames as NAMES shows them: the owner and admins with IRC's `@`. */
+function withOps(
+  users: readonly string[],
+  roles: Readonly<Record<string, RoomRole>> | undefined,
+): readonly string[] {
+  if (!roles) return users;
+  return users.map((u) => roles[u] ? `@${u}` : u);
 }
 
 /**

@@ -1,0 +1,416 @@
+/**
+ * Running a group against the real server, over real sockets, in JSON and
+ * the text dialect: accounts and their passwords, the owner made with
+ * `chat account add` from a pipe, `/op`, mute (timed and for everyone),
+ * kick, bans that survive a reconnect and a restart, and refusals for
+ * whoever may not act.
+ */
+
+import assert from "node:assert/strict";
+import type { ServerEvent } from "../protocol.ts";
+import { runChat, ServerProcess, tempDir, TestClient } from "./helpers.ts";
+
+type Welcome = Extract<ServerEvent, { type: "welcome" }>;
+type ErrorEvent = Extract<ServerEvent, { type: "error" }>;
+type ModEvent = Extract<ServerEvent, { type: "mod" }>;
+
+const isError = (e: ServerEvent) => e.type === "error";
+const isMod = (action: string) => (e: ServerEvent) =>
+  e.type === "mod" && e.action === action;
+const isMsg = (text: string) => (e: ServerEvent) =>
+  e.type === "msg" && e.text === text;
+
+/** Makes the owner `olga` (password `olga-pass`) with `chat account add` from a pipe. */
+async function makeOwner(db: string): Promise<void> {
+  const made = await runChat(
+    ["account", "add", "olga", "--role", "owner", "--db", db],
+    "olga-pass\n",
+  );
+  assert.equal(made.code, 0, made.stderr);
+  assert.match(made.stdout, /added olga \(owner\)/);
+}
+
+/** A hello that is answered by an error: the error. */
+async function refusedHello(
+  port: number,
+  hello: Record<string, unknown>,
+  from?: string,
+): Promise<ErrorEvent> {
+  const client = from === undefined
+    ? await TestClient.connect(port)
+    : await TestClient.connectFrom(from, port);
+  try {
+    client.send({ type: "hello", ...hello });
+    const answer = await client.waitFor(
+      (e) => e.type === "welcome" || e.type === "error",
+      10_000,
+    );
+    assert.equal(answer.type, "error", JSON.stringify(answer));
+    return answer as ErrorEvent;
+  } finally {
+    await client.close();
+  }
+}
+
+Deno.test("a registered nickname is refused without its password, in JSON and the text dialect, and its password lets it in", async () => {
+  const dir = await tempDir();
+  const server = await ServerProcess.start([
+    "--db",
+    `${dir.path}/chat.db`,
+    "--rate",
+    "0",
+  ]);
+  try {
+    const alice = await TestClient.join(server.port, "alice");
+    alice.client.send({ type: "register", password: "short" });
+    const weak = await alice.client.waitFor(isError) as ErrorEvent;
+    assert.equal(weak.code, "password_invalid");
+    alice.client.send({ type: "register", password: "alice-pass" });
+    const info = await alice.client.waitFor((e) => e.type === "info");
+    assert.match(JSON.stringify(info), /alice is registered/);
+    alice.client.send({ type: "password", old: "wrong-one", new: "x" });
+    assert.equal(
+      (await alice.client.waitFor(isError) as ErrorEvent).code,
+      "bad_password",
+    );
+    alice.client.send({ type: "password", old: "alice-pass", new: "alice-2" });
+    await alice.client.waitFor((e) =>
+      e.type === "info" && /password is changed/.test(e.text)
+    );
+    alice.client.send({ type: "quit" });
+    await alice.client.waitClosed();
+    await alice.client.close();
+
+    // Without a password, with a wrong one, and the old one: refused.
+    const none = await refusedHello(server.port, { nick: "alice" });
+    assert.equal(none.code, "bad_password");
+    const wrong = await refusedHello(server.port, {
+      nick: "ALICE",
+      password: "alice-pass",
+    });
+    assert.equal(wrong.code, "bad_password");
+
+    // The text dialect asks for it after the nickname.
+    const text = await TestClient.connect(server.port);
+    text.write("alice\r\n");
+    await text.waitForLine("Password?", 10_000);
+    text.write("alice-2\r\n");
+    await text.waitForLine("Welcome, alice!", 10_000);
+    // A signed-in member keeps its name; a guest cannot take a registered one.
+    text.write("/nick alicia\r\n");
+    await text.waitForLine("keeps its nickname");
+    const guest = await TestClient.join(server.port, "bob");
+    guest.client.send({ type: "nick", nick: "Alice" });
+    const taken = await guest.client.waitFor(isError) as ErrorEvent;
+    assert.ok(["nick_taken", "account_password"].includes(taken.code));
+    await guest.client.close();
+    text.write("/quit\r\n");
+    await text.waitClosed();
+    await text.close();
+
+    const back = await TestClient.join(server.port, "alice", {
+      password: "alice-2",
+    });
+    assert.equal(back.welcome.nick, "alice");
+    await back.client.close();
+  } finally {
+    await server.stop();
+    await dir.remove();
+  }
+});
+
+Deno.test("the owner made with chat account add runs the room: /op, roles in /who, and an admin cannot act on the owner", async () => {
+  const dir = await tempDir();
+  const db = `${dir.path}/chat.db`;
+  await makeOwner(db);
+  const listed = await runChat(["account", "list", "--db", db]);
+  assert.match(listed.stdout, /^olga\towner\t/m);
+  const server = await ServerProcess.start(["--db", db, "--rate", "0"]);
+  try {
+    // While the server runs, the account command refuses to touch its db.
+    const busy = await runChat(
+      ["account", "add", "zed", "--db", db],
+      "zed-pass-1\n",
+    );
+    assert.equal(busy.code, 1);
+    assert.match(busy.stderr, /in use by a running chat serve: stop it first/);
+
+    const olga = await TestClient.join(server.port, "olga", {
+      password: "olga-pass",
+    });
+    assert.equal(olga.welcome.role, "owner");
+    const bob = await TestClient.join(server.port, "bob");
+    bob.client.send({ type: "register", password: "bob-pass" });
+    await bob.client.waitFor((e) => e.type === "info");
+
+    // Only the owner ops; a guest cannot be an admin.
+    bob.client.send({ type: "op", nick: "bob" });
+    assert.equal(
+      (await bob.client.waitFor(isError) as ErrorEvent).code,
+      "not_allowed",
+    );
+    const carol = await TestClient.join(server.port, "carol");
+    olga.client.send({ type: "op", nick: "carol" });
+    assert.equal(
+      (await olga.client.waitFor(isError) as ErrorEvent).code,
+      "not_registered",
+    );
+    olga.client.send({ type: "op", nick: "bob" });
+    const op = await carol.client.waitFor(isMod("op")) as ModEvent;
+    assert.equal(op.text, "bob is now an admin of lobby (by olga)");
+
+    carol.client.send({ type: "who" });
+    const who = await carol.client.waitFor((e) => e.type === "who");
+    assert.deepEqual(
+      (who as Extract<ServerEvent, { type: "who" }>).roles,
+      { olga: "owner", bob: "admin" },
+    );
+
+    // The admin cannot act on the owner, nor op anyone.
+    for (
+      const frame of [
+        { type: "mute", nick: "olga" },
+        { type: "kick", nick: "olga" },
+        { type: "ban", nick: "olga" },
+        { type: "op", nick: "carol" },
+      ]
+    ) {
+      bob.client.send(frame);
+      const refusal = await bob.client.waitFor(isError) as ErrorEvent;
+      assert.equal(refusal.code, "not_allowed", JSON.stringify(frame));
+    }
+    // Roles are stored: after a restart bob is still an admin of lobby.
+    await olga.client.close();
+    await bob.client.close();
+    await carol.client.close();
+  } finally {
+    await server.stop();
+  }
+  const again = await ServerProcess.start(["--db", db]);
+  try {
+    const bob = await TestClient.join(again.port, "bob", {
+      password: "bob-pass",
+    });
+    assert.equal(bob.welcome.role, "admin");
+    await bob.client.close();
+  } finally {
+    await again.stop();
+    await dir.remove();
+  }
+});
+
+Deno.test("a member who is not the owner or an admin is refused every moderation command", async () => {
+  const server = await ServerProcess.start(["--rate", "0"]);
+  const carol = await TestClient.join(server.port, "carol");
+  const dave = await TestClient.join(server.port, "dave");
+  try {
+    const frames = [
+      { type: "op", nick: "dave" },
+      { type: "deop", nick: "dave" },
+      { type: "mute", nick: "dave" },
+      { type: "unmute", nick: "dave" },
+      { type: "muteall", on: true },
+      { type: "kick", nick: "dave" },
+      { type: "ban", nick: "dave" },
+      { type: "unban", nick: "dave" },
+      { type: "bans" },
+    ];
+    for (const frame of frames) {
+      carol.client.send(frame);
+      const refusal = await carol.client.waitFor(isError) as ErrorEvent;
+      assert.equal(refusal.code, "not_allowed", JSON.stringify(frame));
+    }
+    // Its /help in the text dialect does not list them.
+    const text = await TestClient.connect(server.port);
+    text.write("erin\r\n");
+    await text.waitForLine("Welcome, erin!");
+    text.write("/help\r\n");
+    const help: string[] = [];
+    for (;;) {
+      const line = await text.nextLine();
+      help.push(line);
+      if (line.includes("//text")) break;
+    }
+    assert.ok(help.some((l) => l.includes("/register PASSWORD")));
+    assert.ok(
+      !help.some((l) => /\/(mute|kick|ban|op)\b/.test(l)),
+      help.join("\n"),
+    );
+    await text.close();
+  } finally {
+    await carol.client.close();
+    await dave.client.close();
+    await server.stop();
+  }
+});
+
+Deno.test("a mute with a duration silences the member until it expires; /muteall leaves only the owner and admins speaking", async () => {
+  const dir = await tempDir();
+  const db = `${dir.path}/chat.db`;
+  await makeOwner(db);
+  const server = await ServerProcess.start(["--db", db, "--rate", "0"]);
+  try {
+    const olga = await TestClient.join(server.port, "olga", {
+      password: "olga-pass",
+    });
+    // The owner mutes from the text dialect too: the same command table.
+    const carol = await TestClient.connect(server.port);
+    carol.write("carol\r\n");
+    await carol.waitForLine("Welcome, carol!");
+    olga.client.send({ type: "mute", nick: "carol", seconds: 2 });
+    const muted = await olga.client.waitFor(isMod("mute")) as ModEvent;
+    assert.equal(muted.text, "carol was muted for 2 seconds by olga");
+    await carol.waitForLine("* carol was muted for 2 seconds by olga");
+    const mutedAt = Date.now();
+    carol.write("can I talk?\r\n");
+    await carol.waitForLine(/you are muted in lobby for \d+ seconds? more/);
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, 2300 - (Date.now() - mutedAt)))
+    );
+    carol.write("free again\r\n");
+    await olga.client.waitFor(isMsg("free again"));
+
+    olga.client.send({ type: "muteall", on: true });
+    await carol.waitForLine("olga muted everyone");
+    carol.write("and now?\r\n");
+    await carol.waitForLine("everyone is muted in lobby");
+    olga.client.send({ type: "say", text: "owner speaks" });
+    await carol.waitForLine("olga: owner speaks");
+    olga.client.send({ type: "muteall", on: false });
+    await carol.waitForLine("let everyone speak again");
+    carol.write("thanks\r\n");
+    await olga.client.waitFor(isMsg("thanks"));
+    await carol.close();
+    await olga.client.close();
+  } finally {
+    await server.stop();
+    await dir.remove();
+  }
+});
+
+Deno.test("a kick puts a member out of the room, and it may come back", async () => {
+  const dir = await tempDir();
+  const db = `${dir.path}/chat.db`;
+  await makeOwner(db);
+  const server = await ServerProcess.start(["--db", db, "--rate", "0"]);
+  try {
+    const olga = await TestClient.join(server.port, "olga", {
+      password: "olga-pass",
+    });
+    const carol = await TestClient.join(server.port, "carol");
+    olga.client.send({ type: "kick", nick: "carol", reason: "spam" });
+    const kick = await carol.client.waitFor(isMod("kick")) as ModEvent;
+    assert.equal(kick.text, "carol was kicked by olga (spam)");
+    const part = await carol.client.waitFor((e) => e.type === "part");
+    assert.deepEqual(
+      (part as Extract<ServerEvent, { type: "part" }>).rooms,
+      [],
+    );
+    olga.client.send({ type: "who" });
+    const who = await olga.client.waitFor((e) => e.type === "who");
+    assert.deepEqual((who as Extract<ServerEvent, { type: "who" }>).users, [
+      "olga",
+    ]);
+    carol.client.send({ type: "join", room: "lobby" });
+    const welcome = await carol.client.waitFor((e) =>
+      e.type === "welcome"
+    ) as Welcome;
+    assert.equal(welcome.room, "lobby");
+    await carol.client.close();
+    await olga.client.close();
+  } finally {
+    await server.stop();
+    await dir.remove();
+  }
+});
+
+Deno.test("a ban keeps a registered member and a guest's address out across a reconnect and a restart, until /unban", async () => {
+  const dir = await tempDir();
+  const db = `${dir.path}/chat.db`;
+  await makeOwner(db);
+  let server = await ServerProcess.start(["--db", db, "--rate", "0"]);
+  try {
+    const olga = await TestClient.join(server.port, "olga", {
+      password: "olga-pass",
+    });
+    const dave = await TestClient.join(server.port, "dave");
+    dave.client.send({ type: "register", password: "dave-pass" });
+    await dave.client.waitFor((e) => e.type === "info");
+    const guest = await TestClient.join(
+      server.port,
+      "gus",
+      {},
+      "127.0.0.2",
+    );
+    olga.client.send({ type: "ban", nick: "dave", reason: "trolling" });
+    const ban = await dave.client.waitFor(isMod("ban")) as ModEvent;
+    assert.equal(ban.text, "dave was banned by olga (trolling)");
+    await dave.client.waitFor((e) => e.type === "part");
+    dave.client.send({ type: "join", room: "lobby" });
+    const refused = await dave.client.waitFor(isError) as ErrorEvent;
+    assert.equal(refused.code, "banned");
+    assert.match(refused.message, /banned from lobby \(trolling\)/);
+    await dave.client.close();
+
+    olga.client.send({ type: "ban", nick: "gus", seconds: 3600 });
+    await guest.client.waitFor(isMod("ban"));
+    await guest.client.close();
+    olga.client.send({ type: "bans" });
+    const bans = await olga.client.waitFor((e) => e.type === "bans");
+    assert.deepEqual(
+      (bans as Extract<ServerEvent, { type: "bans" }>).bans.map((b) => b.nick)
+        .sort(),
+      ["dave", "gus"],
+    );
+
+    // Reconnecting: dave with its password, gus under another name.
+    assert.equal(
+      (await refusedHello(server.port, {
+        nick: "dave",
+        password: "dave-pass",
+      })).code,
+      "banned",
+    );
+    assert.equal(
+      (await refusedHello(server.port, { nick: "gus2" }, "127.0.0.2")).code,
+      "banned",
+    );
+    // Another address is not held by it.
+    const other = await TestClient.join(server.port, "hal", {}, "127.0.0.3");
+    await other.client.close();
+    await olga.client.close();
+
+    await server.stop();
+    assert.match(server.log, /mod lobby ban dave by olga reason="trolling"/);
+    server = await ServerProcess.start(["--db", db, "--rate", "0"]);
+    assert.equal(
+      (await refusedHello(server.port, {
+        nick: "dave",
+        password: "dave-pass",
+      })).code,
+      "banned",
+    );
+    assert.equal(
+      (await refusedHello(server.port, { nick: "gus3" }, "127.0.0.2")).code,
+      "banned",
+    );
+    const owner = await TestClient.join(server.port, "olga", {
+      password: "olga-pass",
+    });
+    owner.client.send({ type: "unban", nick: "dave" });
+    await owner.client.waitFor(isMod("unban"));
+    owner.client.send({ type: "unban", nick: "gus" });
+    await owner.client.waitFor(isMod("unban"));
+    const daveBack = await TestClient.join(server.port, "dave", {
+      password: "dave-pass",
+    });
+    const gusBack = await TestClient.join(server.port, "gus", {}, "127.0.0.2");
+    await daveBack.client.close();
+    await gusBack.client.close();
+    await owner.client.close();
+    assert.match(server.log, /mod lobby unban dave by olga/);
+  } finally {
+    await server.stop();
+    await dir.remove();
+  }
+});
