@@ -57,6 +57,8 @@ export const ERROR_MESSAGES = {
   not_allowed: "only the owner and admins of this room may do that",
   muted: "you are muted in this room: you may read but not speak",
   banned: "you are banned from this room",
+  recall_expired:
+    "a message can be recalled by its sender for 2 minutes only (admins may recall any)",
 } as const;
 
 /** One of the server's error codes. */
@@ -151,7 +153,28 @@ export type ModerationFrame =
     room?: string;
   }
   | { type: "unban"; nick: string; room?: string }
-  | { type: "bans"; room?: string };
+  | { type: "bans"; room?: string }
+  /**
+   * The room's pinned notice: without `text`, show it; with `text`, set it
+   * (owner and admins; `""` clears it).
+   */
+  | { type: "notice"; text?: string; room?: string }
+  /**
+   * Recalls message `id`, or `nick`'s last one in the room (default: your
+   * own last one): your own within 2 minutes, anyone's if you are the
+   * room's owner or an admin.
+   */
+  | { type: "recall"; id?: number; nick?: string; room?: string };
+
+/** A room's pinned notice (`/notice`). */
+export interface PinnedNotice {
+  /** The notice; empty once cleared. */
+  text: string;
+  /** Who set it. */
+  by: string;
+  /** When, ms since the epoch. */
+  ts: number;
+}
 
 /** A role in a room, as events show it; absent means an ordinary member. */
 export type RoomRole = "owner" | "admin";
@@ -267,6 +290,8 @@ export type ServerEvent =
     roles?: Record<string, RoomRole>;
     /** True while only the owner and admins may speak here (`/muteall`). */
     mutedAll?: boolean;
+    /** The room's pinned notice, if one is set. */
+    notice?: PinnedNotice;
   }
   | RoomMessage
   | DirectMessage
@@ -337,6 +362,23 @@ export type ServerEvent =
     type: "bans";
     room: string;
     bans: { nick: string; by: string; until?: number; reason?: string }[];
+  }
+  /**
+   * The room's pinned notice: sent to every member when it is set or
+   * cleared (`text` empty), and to you alone for `notice` without text.
+   */
+  | ({ type: "notice"; room: string } & PinnedNotice)
+  /**
+   * Message `id` of `nick` in `room` was recalled by `by` (`nick` itself,
+   * or an admin): remove it from view; it is gone from history too.
+   */
+  | {
+    type: "recall";
+    ts: number;
+    room: string;
+    id: number;
+    nick: string;
+    by: string;
   }
   /** A line for you alone from the server ("nickname registered"). */
   | { type: "info"; text: string }
@@ -544,6 +586,8 @@ export function parseClientFrame(line: string): ParseResult {
     case "ban":
     case "unban":
     case "bans":
+    case "notice":
+    case "recall":
       return parseModerationFrame(f.type, f);
     default:
       return fail(
@@ -571,6 +615,8 @@ const MODERATION_FIELDS: Record<
   ban: { nick: "string", seconds: "id?", reason: "string?", room: "string?" },
   unban: { nick: "string", room: "string?" },
   bans: { room: "string?" },
+  notice: { text: "string?", room: "string?" },
+  recall: { id: "id?", nick: "string?", room: "string?" },
 };
 
 /** Checks a moderation frame's fields against {@linkcode MODERATION_FIELDS}. */

@@ -414,3 +414,131 @@ Deno.test("a ban keeps a registered member and a guest's address out across a re
     await dir.remove();
   }
 });
+
+Deno.test("a pinned notice reaches the room when set, and each member joining after a restart, in JSON and the text dialect", async () => {
+  const dir = await tempDir();
+  const db = `${dir.path}/chat.db`;
+  await makeOwner(db);
+  let server = await ServerProcess.start(["--db", db, "--rate", "0"]);
+  try {
+    const olga = await TestClient.join(server.port, "olga", {
+      password: "olga-pass",
+    });
+    const carol = await TestClient.join(server.port, "carol");
+    carol.client.send({ type: "notice", text: "I pin this" });
+    assert.equal(
+      (await carol.client.waitFor(isError) as ErrorEvent).code,
+      "not_allowed",
+    );
+    olga.client.send({ type: "notice", text: "Homework due Friday" });
+    const pinned = await carol.client.waitFor((e) => e.type === "notice");
+    assert.equal(
+      (pinned as Extract<ServerEvent, { type: "notice" }>).text,
+      "Homework due Friday",
+    );
+    carol.client.send({ type: "notice" });
+    await carol.client.waitFor((e) =>
+      e.type === "notice" && e.text === "Homework due Friday"
+    );
+    await carol.client.close();
+    await olga.client.close();
+    await server.stop();
+
+    server = await ServerProcess.start(["--db", db, "--rate", "0"]);
+    const later = await TestClient.join(server.port, "dora");
+    assert.equal(later.welcome.notice?.text, "Homework due Friday");
+    assert.equal(later.welcome.notice?.by, "olga");
+    await later.client.close();
+    const text = await TestClient.connect(server.port);
+    text.write("erin\r\n");
+    await text.waitForLine("Welcome, erin!");
+    await text.waitForLine("* Notice (by olga): Homework due Friday");
+    await text.close();
+
+    const owner = await TestClient.join(server.port, "olga", {
+      password: "olga-pass",
+    });
+    owner.client.send({ type: "notice", text: "" });
+    await owner.client.waitFor((e) => e.type === "notice" && e.text === "");
+    await owner.client.close();
+    const after = await TestClient.join(server.port, "fred");
+    assert.equal(after.welcome.notice, undefined);
+    await after.client.close();
+  } finally {
+    await server.stop();
+    await dir.remove();
+  }
+});
+
+Deno.test("recall: one's own message within 2 minutes, not after; an admin's of anyone's; gone from history after since and a restart", async () => {
+  const dir = await tempDir();
+  const db = `${dir.path}/chat.db`;
+  await makeOwner(db);
+  // A message of carol's from three minutes ago, written as the server would.
+  {
+    const { DatabaseSync } = await import("node:sqlite");
+    const raw = new DatabaseSync(db);
+    raw.exec(
+      "CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, room TEXT NOT NULL, nick TEXT NOT NULL, text TEXT NOT NULL, me INTEGER NOT NULL DEFAULT 0)",
+    );
+    raw.prepare(
+      "INSERT INTO messages (id, ts, room, nick, text, me) VALUES (1, ?, 'lobby', 'carol', 'old words', 0)",
+    ).run(Date.now() - 3 * 60 * 1000);
+    raw.close();
+  }
+  let server = await ServerProcess.start(["--db", db, "--rate", "0"]);
+  try {
+    const olga = await TestClient.join(server.port, "olga", {
+      password: "olga-pass",
+    });
+    const carol = await TestClient.connect(server.port);
+    carol.write("carol\r\n");
+    await carol.waitForLine("Welcome, carol!");
+
+    carol.write("/recall 1\r\n");
+    await carol.waitForLine("recalled by its sender for 2 minutes only");
+
+    carol.write("oops, wrong room\r\n");
+    const sent = await olga.client.waitFor(isMsg("oops, wrong room"));
+    carol.write("/recall\r\n");
+    const recall = await olga.client.waitFor((e) => e.type === "recall");
+    assert.deepEqual(
+      { ...recall, ts: 0 },
+      {
+        type: "recall",
+        ts: 0,
+        room: "lobby",
+        id: (sent as Extract<ServerEvent, { type: "msg" }>).id,
+        nick: "carol",
+        by: "carol",
+      },
+    );
+    await carol.waitForLine("* carol recalled a message");
+
+    // Someone else's message is the owner's and admins' to recall.
+    olga.client.send({ type: "say", text: "keep this" });
+    await olga.client.waitFor(isMsg("keep this"));
+    carol.write("/recall olga\r\n");
+    await carol.waitForLine("only the owner and admins may recall");
+    olga.client.send({ type: "recall", id: 1 });
+    await carol.waitForLine("* olga recalled a message of carol");
+
+    // A since resume and a late joiner: neither recalled message comes back.
+    const resumed = await TestClient.join(server.port, "dora", { since: 0 });
+    assert.deepEqual(resumed.welcome.history.map((m) => m.text), [
+      "keep this",
+    ]);
+    await resumed.client.close();
+    await carol.close();
+    await olga.client.close();
+    await server.stop();
+
+    server = await ServerProcess.start(["--db", db]);
+    const fresh = await TestClient.join(server.port, "erin");
+    assert.deepEqual(fresh.welcome.history.map((m) => m.text), ["keep this"]);
+    await fresh.client.close();
+  } finally {
+    await server.stop();
+    await dir.remove();
+  }
+});

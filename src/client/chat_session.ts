@@ -128,6 +128,8 @@ const PACED = new Set([
   "ban",
   "unban",
   "bans",
+  "notice",
+  "recall",
 ]);
 /** Frames worth keeping while offline: what the user said. */
 const KEPT_OFFLINE = new Set(["say", "me", "dm"]);
@@ -365,6 +367,8 @@ export class ChatSession {
       case "ban":
       case "unban":
       case "bans":
+      case "notice":
+      case "recall":
         return frame.room === undefined ? { ...frame, room } : frame;
       default:
         return frame;
@@ -683,6 +687,11 @@ export function isWellFormed(event: ServerEvent): boolean {
         e.bans.every((b) => isString(b?.nick) && isString(b?.by));
     case "info":
       return isString(e.text);
+    case "notice":
+      return isString(e.room) && isString(e.text) && isString(e.by);
+    case "recall":
+      return isNumber(e.id) && isString(e.room) && isString(e.nick) &&
+        isString(e.by) && isNumber(e.ts);
     default:
       return false;
   }

@@ -14,6 +14,7 @@ import { cleanText, nickKey } from "../shared/sanitize.ts";
 import {
   bansText,
   clockTime,
+  recallText,
   searchTime,
   whoSuffix,
   withRole,
@@ -327,6 +328,15 @@ export function renderEvent(event: ServerEvent, viewer: Viewer): Rendered {
       return quiet([noticeLine(bansText(event))]);
     case "info":
       return quiet([noticeLine(event.text)]);
+    case "notice":
+      return quiet([noticeLine(
+        event.text === ""
+          ? `${event.by} cleared the notice of ${event.room}`
+          : `Notice of ${event.room} (by ${event.by}): ${event.text}`,
+        { bold: true },
+      )]);
+    case "recall":
+      return quiet([dimmedEvent(event.ts, recallText(event))]);
     case "part":
       return quiet([noticeLine(
         event.rooms.length === 0
@@ -428,6 +438,12 @@ export function renderWelcome(
       `You are ${
         event.role === "owner" ? "the owner" : "an admin"
       } of ${event.room}: /help lists what you may do.`,
+    ));
+  }
+  if (event.notice) {
+    lines.push(noticeLine(
+      `Notice (by ${event.notice.by}): ${event.notice.text}`,
+      { bold: true },
     ));
   }
   if (event.mutedAll) {

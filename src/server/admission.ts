@@ -110,6 +110,8 @@ export const COMMAND_COSTS = {
   ban: 1,
   unban: 1,
   bans: 1,
+  notice: 1,
+  recall: 1,
   ping: 0.25,
   quit: 0,
   invalid: 1,

@@ -20,6 +20,7 @@ import {
   errorEvent,
   type ModerationActionName,
   type ModerationFrame,
+  type PinnedNotice,
   type RoomRole,
   type ServerEvent,
 } from "../../protocol.ts";
@@ -113,6 +114,30 @@ export class GroupRules<Member extends GroupMember> {
     return roles;
   }
 
+  /** The room's pinned notice, if one is set. */
+  noticeOf(room: string): PinnedNotice | undefined {
+    return this.#book.notice(room);
+  }
+
+  /** True when `member` may recall anyone's message in `room`. */
+  mayRecallAny(member: GroupMember, room: string): boolean {
+    return this.roleIn(member, room) !== undefined;
+  }
+
+  /** Logs and stores a recall made by someone other than the sender. */
+  recalled(by: string, room: string, id: number, nick: string): void {
+    this.#host.log(`recall ${room} #${id} of ${nick} by ${by}`);
+    if (by === nick) return;
+    this.#book.record({
+      ts: this.#host.now(),
+      room,
+      action: "recall",
+      by,
+      target: nick,
+      detail: `#${id}`,
+    });
+  }
+
   /** True while only the owner and admins may speak in `room`. */
   isMutedAll(room: string): boolean {
     return this.#roomMutes(room).all;
@@ -181,7 +206,10 @@ export class GroupRules<Member extends GroupMember> {
   }
 
   /** Handles an account or moderation frame from `member`. */
-  handle(member: Member, frame: ModerationFrame): void {
+  handle(
+    member: Member,
+    frame: Exclude<ModerationFrame, { type: "recall" }>,
+  ): void {
     switch (frame.type) {
       case "register":
         return this.#register(member, frame.password);
@@ -196,6 +224,16 @@ export class GroupRules<Member extends GroupMember> {
           ? "you are in no room: /join ROOM first"
           : `you are not in ${cleanText(room).slice(0, 40)} (/join it first)`,
       ));
+    }
+    if (frame.type === "notice" && frame.text === undefined) {
+      const notice = this.#book.notice(room);
+      if (!notice) {
+        return member.send({
+          type: "info",
+          text: `${room} has no pinned notice`,
+        });
+      }
+      return member.send({ type: "notice", room, ...notice });
     }
     const needed = frame.type === "op" || frame.type === "deop"
       ? "owner"
@@ -212,6 +250,9 @@ export class GroupRules<Member extends GroupMember> {
     if (frame.type === "bans") return this.#listBans(member, room);
     if (frame.type === "muteall") {
       return this.#muteAll(member, room, frame.on);
+    }
+    if (frame.type === "notice") {
+      return this.#pinNotice(member, room, frame.text ?? "");
     }
     // Lifting needs no one connected: a guest's ban or mute is found by
     // the name it was given to.
@@ -382,6 +423,32 @@ export class GroupRules<Member extends GroupMember> {
         ? `${actor.nick} muted everyone: only the owner and admins may speak in ${room}`
         : `${actor.nick} let everyone speak again in ${room}`,
     });
+  }
+
+  #pinNotice(actor: Member, room: string, raw: string): void {
+    const text = cleanText(raw).trim();
+    if ([...text].length > MODERATION_LIMITS.maxNoticeChars) {
+      return actor.send(errorEvent(
+        "text_too_long",
+        `a notice is at most ${MODERATION_LIMITS.maxNoticeChars} characters`,
+      ));
+    }
+    const notice = { text, by: actor.nick, ts: this.#host.now() };
+    this.#book.setNotice(room, notice);
+    this.#book.record({
+      ts: notice.ts,
+      room,
+      action: text === "" ? "unnotice" : "notice",
+      by: actor.nick,
+      target: "",
+      detail: "",
+    });
+    this.#host.log(
+      `mod ${room} ${
+        text === "" ? "notice cleared" : "notice set"
+      } by ${actor.nick}`,
+    );
+    this.#host.broadcast(room, { type: "notice", room, ...notice });
   }
 
   #kick(

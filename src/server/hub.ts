@@ -35,6 +35,7 @@ import {
   VERSION,
 } from "../../protocol.ts";
 import {
+  MODERATION_LIMITS,
   PROTOCOL_LIMITS,
   ROOM_LIMITS,
   SERVE_DEFAULTS,
@@ -444,6 +445,8 @@ export class Hub {
         return session.send({ type: "pong" });
       case "quit":
         return;
+      case "recall":
+        return this.#recall(session, frame.id, frame.nick, frame.room);
       default:
         return this.#rules.handle(session, frame satisfies ModerationFrame);
     }
@@ -823,6 +826,69 @@ export class Hub {
   }
 
   /**
+   * Recalls a stored message: the sender's own within the recall window,
+   * anyone's for the room's owner and admins. It is deleted from the store,
+   * so no history or `since` resume returns it again, and every member of
+   * the room is told (`recall`) to take it off the screen.
+   */
+  #recall(
+    session: Session,
+    id: number | undefined,
+    rawNick: string | undefined,
+    rawRoom: string | undefined,
+  ): void {
+    const room = rawRoom?.trim() || session.room;
+    if (room === undefined || !session.rooms.has(room)) {
+      return this.#notInRoom(session, room);
+    }
+    const author = rawNick?.trim()
+      ? this.findMember(rawNick.trim())?.nick ??
+        cleanText(rawNick.trim())
+      : session.nick;
+    const message = id !== undefined
+      ? this.#store.message(room, id)
+      : this.#store.lastMessageOf(room, author);
+    if (!message) {
+      return session.send(errorEvent(
+        "no_such_message",
+        `no such message in ${room} to recall (it may be recalled already)`,
+      ));
+    }
+    const own = message.from === session.nick;
+    const isStaff = this.#rules.mayRecallAny(session, room);
+    if (!own && !isStaff) {
+      return session.send(errorEvent(
+        "not_allowed",
+        "only the owner and admins may recall someone else's message",
+      ));
+    }
+    if (
+      own && !isStaff &&
+      this.#now() - message.ts > MODERATION_LIMITS.recallWindowMs
+    ) {
+      return session.send(errorEvent("recall_expired"));
+    }
+    try {
+      this.#store.remove(message.id);
+    } catch (error) {
+      this.#onStoreError(error, 1);
+      return session.send(errorEvent(
+        "store_failed",
+        "the server could not recall that message; it is still there",
+      ));
+    }
+    this.#rules.recalled(session.nick, room, message.id, message.from);
+    this.#broadcast(room, {
+      type: "recall",
+      ts: this.#now(),
+      room,
+      id: message.id,
+      nick: message.from,
+      by: session.nick,
+    });
+  }
+
+  /**
    * Takes a member out of a room it was kicked or banned from: the room
    * was told by the moderation notice, so no leave notice; the member gets
    * the `part` a leave of its own would.
@@ -941,6 +1007,8 @@ export class Hub {
     const roles = this.#rules.rolesOf(room);
     if (roles) event.roles = group.roles = roles;
     if (this.#rules.isMutedAll(room)) event.mutedAll = group.mutedAll = true;
+    const notice = this.#rules.noticeOf(room);
+    if (notice) event.notice = group.notice = notice;
     const groupJson = JSON.stringify(group).slice(1, -1);
     const head = encoder.encode(
       `{"type":"welcome","nick":${JSON.stringify(session.nick)},"room":${

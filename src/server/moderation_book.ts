@@ -12,6 +12,7 @@
  */
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { PinnedNotice } from "../../protocol.ts";
 
 /** A mute or a ban in force. */
 export interface Restriction {
@@ -49,6 +50,8 @@ export class ModerationBook {
   #muteAll: StatementSync;
   #setMuteAll: StatementSync;
   #log: StatementSync;
+  #notice: StatementSync;
+  #setNotice: StatementSync;
   #now: () => number;
 
   /** Creates the tables if needed. */
@@ -72,7 +75,10 @@ export class ModerationBook {
       );
       CREATE TABLE IF NOT EXISTS room_settings (
         room    TEXT PRIMARY KEY,
-        muteall INTEGER NOT NULL DEFAULT 0
+        muteall INTEGER NOT NULL DEFAULT 0,
+        notice    TEXT    NOT NULL DEFAULT '',
+        notice_by TEXT    NOT NULL DEFAULT '',
+        notice_ts INTEGER NOT NULL DEFAULT 0
       );
       CREATE TABLE IF NOT EXISTS moderation_log (
         ts     INTEGER NOT NULL,
@@ -109,6 +115,12 @@ export class ModerationBook {
     );
     this.#setMuteAll = db.prepare(
       "INSERT INTO room_settings (room, muteall) VALUES (?, ?) ON CONFLICT (room) DO UPDATE SET muteall = excluded.muteall",
+    );
+    this.#notice = db.prepare(
+      "SELECT notice, notice_by, notice_ts FROM room_settings WHERE room = ?",
+    );
+    this.#setNotice = db.prepare(
+      "INSERT INTO room_settings (room, notice, notice_by, notice_ts) VALUES (?, ?, ?, ?) ON CONFLICT (room) DO UPDATE SET notice = excluded.notice, notice_by = excluded.notice_by, notice_ts = excluded.notice_ts",
     );
     this.#log = db.prepare(
       "INSERT INTO moderation_log (ts, room, action, by, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
@@ -171,6 +183,22 @@ export class ModerationBook {
   /** Turns `/muteall` on or off for `room`. */
   setMutedAll(room: string, on: boolean): void {
     this.#setMuteAll.run(room, on ? 1 : 0);
+  }
+
+  /** The room's pinned notice, if one is set. */
+  notice(room: string): PinnedNotice | undefined {
+    const row = this.#notice.get(room);
+    if (!row || String(row.notice) === "") return undefined;
+    return {
+      text: String(row.notice),
+      by: String(row.notice_by),
+      ts: Number(row.notice_ts),
+    };
+  }
+
+  /** Pins a notice on the room; an empty `text` clears it. */
+  setNotice(room: string, notice: PinnedNotice): void {
+    this.#setNotice.run(room, notice.text, notice.by, notice.ts);
   }
 
   /** Stores one action in the log table. */

@@ -32,6 +32,10 @@ export interface MessageStore {
    * `limit`; see {@linkcode SqliteStore.search} for what it costs.
    */
   search(rooms: readonly string[], words: string, limit: number): SearchHit[];
+  /** The newest stored message of `nick` in `room`, if any. */
+  lastMessageOf(room: string, nick: string): RoomMessage | undefined;
+  /** Deletes a message (a recall); false when it was not stored. */
+  remove(id: number): boolean;
   /** Flushes and closes. */
   close(): void;
 }
@@ -88,6 +92,8 @@ export class SqliteStore implements MessageStore {
   #keepLastId: StatementSync;
   #idRange: StatementSync;
   #mergeIndex: StatementSync;
+  #lastOf: StatementSync;
+  #remove: StatementSync;
   #pageCount: StatementSync;
   #freelistCount: StatementSync;
   #pageSize: number;
@@ -174,6 +180,13 @@ export class SqliteStore implements MessageStore {
     this.#mergeIndex = this.#db.prepare(
       "INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', -16)",
     );
+    // Walks the room's index from its newest message: a recall is of a
+    // recent message, found after a few rows.
+    this.#lastOf = this.#db.prepare(
+      "SELECT id, ts, room, nick, text, me, extra FROM messages WHERE room = ? AND nick = ? ORDER BY id DESC LIMIT 1",
+    );
+    // The full-text index follows by its delete trigger.
+    this.#remove = this.#db.prepare("DELETE FROM messages WHERE id = ?");
     this.#pageCount = this.#db.prepare("PRAGMA page_count");
     this.#freelistCount = this.#db.prepare("PRAGMA freelist_count");
     this.#pageSize = Number(
@@ -234,6 +247,18 @@ export class SqliteStore implements MessageStore {
   message(room: string, id: number): RoomMessage | undefined {
     const row = this.#selectOne.get(id, room);
     return row ? messageOf(row) : undefined;
+  }
+
+  lastMessageOf(room: string, nick: string): RoomMessage | undefined {
+    const row = this.#lastOf.get(room, nick);
+    return row ? messageOf(row) : undefined;
+  }
+
+  remove(id: number): boolean {
+    // The last id is kept, in case this was the newest message: ids are
+    // never reused (clients resume with `since`).
+    this.#keepLastId.run(id);
+    return Number(this.#remove.run(id).changes) > 0;
   }
 
   /**
@@ -544,6 +569,17 @@ export class MemoryStore implements MessageStore {
       from,
       text,
     }));
+  }
+
+  lastMessageOf(room: string, nick: string): RoomMessage | undefined {
+    return this.messages.findLast((m) => m.room === room && m.from === nick);
+  }
+
+  remove(id: number): boolean {
+    const index = this.messages.findIndex((m) => m.id === id);
+    if (index === -1) return false;
+    this.messages.splice(index, 1);
+    return true;
   }
 
   close(): void {}

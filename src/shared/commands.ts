@@ -282,6 +282,30 @@ export const COMMANDS: readonly Command[] = [
     toFrame: () => ({ type: "bans" }),
   },
   {
+    name: "/notice",
+    args: "[TEXT|clear]",
+    help:
+      "Show the room's pinned notice; the owner and admins pin one, or clear it.",
+    toFrame: (args) =>
+      args === ""
+        ? { type: "notice" }
+        : { type: "notice", text: args.toLowerCase() === "clear" ? "" : args },
+  },
+  {
+    name: "/recall",
+    args: "[ID|NICK]",
+    help:
+      "Take back your last message within 2 minutes; admins any (by ID, or NICK's last).",
+    toFrame: (args) => {
+      if (args === "") return { type: "recall" };
+      if (/^#?\d+$/.test(args)) {
+        return { type: "recall", id: Number(args.replace("#", "")) };
+      }
+      if (/\s/.test(args)) return "usage: /recall [ID|NICK]";
+      return { type: "recall", nick: args };
+    },
+  },
+  {
     name: "/clear",
     args: "",
     help: "Clear the screen.",

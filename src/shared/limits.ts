@@ -310,6 +310,8 @@ export const MODERATION_LIMITS = {
   maxPasswordChars: 200,
   /** A kick or ban reason, in characters. */
   maxReasonChars: 200,
+  /** A room's pinned notice, in characters. */
+  maxNoticeChars: 1000,
   /** `/bans` lists at most this many. */
   bansListed: 50,
 } as const;

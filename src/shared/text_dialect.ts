@@ -66,6 +66,15 @@ export function bansText(
   }`;
 }
 
+/** "bob recalled a message", or who recalled it when it was someone else. */
+export function recallText(
+  event: Extract<ServerEvent, { type: "recall" }>,
+): string {
+  return event.by === event.nick
+    ? `${event.nick} recalled a message`
+    : `${event.by} recalled a message of ${event.nick}`;
+}
+
 /** How the text is read. */
 export interface TextView {
   /**
@@ -160,6 +169,9 @@ export function renderText(event: ServerEvent, view: TextView = {}): string {
           event.role === "owner" ? "the owner" : "an admin"
         } of ${event.room}: /help lists what you may do.\n`;
       }
+      if (event.notice) {
+        text += `* Notice (by ${event.notice.by}): ${event.notice.text}\n`;
+      }
       if (event.mutedAll) {
         text +=
           `* Everyone is muted in ${event.room}: only its owner and admins may speak.\n`;
@@ -186,6 +198,12 @@ export function renderText(event: ServerEvent, view: TextView = {}): string {
       return `* ${bansText(event)}\n`;
     case "info":
       return `* ${event.text}\n`;
+    case "notice":
+      return event.text === ""
+        ? `* ${event.by} cleared the notice of ${event.room}.\n`
+        : `* Notice of ${event.room} (by ${event.by}): ${event.text}\n`;
+    case "recall":
+      return `${clockTime(event.ts)} * ${recallText(event)}\n`;
     case "rooms": {
       const joined = new Set(event.joined);
       const mark = (name: string) =>

@@ -16,7 +16,7 @@ import type {
   RoomRole,
   ServerEvent,
 } from "../../../../protocol.ts";
-import { bansText } from "../../../shared/text_dialect.ts";
+import { bansText, recallText } from "../../../shared/text_dialect.ts";
 import { formatIrcMessage, splitForIrc } from "./irc_message.ts";
 
 /** The IRCv3 capabilities the door offers (docs/protocol.md, "IRC door"). */
@@ -194,7 +194,9 @@ export function renderWelcome(
     command: "JOIN",
     params: [channel],
   });
-  lines += numeric(view, "331", channel, "No topic is set");
+  lines += event.notice
+    ? numeric(view, "332", channel, event.notice.text)
+    : numeric(view, "331", channel, "No topic is set");
   lines += namesLines(view, event.room, withOps(event.users, event.roles));
   if (event.history.length === 0) return lines;
   const useBatch = view.caps.has("batch");
@@ -307,6 +309,16 @@ export function renderIrc(event: ServerEvent, view: IrcView): string {
       return notice(view, view.nick, bansText(event));
     case "info":
       return notice(view, view.nick, event.text);
+    case "notice":
+      // The pinned notice is the channel's topic.
+      return formatIrcMessage({
+        tags: messageTags(view, event.ts),
+        prefix: memberSource(event.by),
+        command: "TOPIC",
+        params: [channelOf(event.room), event.text],
+      });
+    case "recall":
+      return notice(view, channelOf(event.room), recallText(event));
     case "search": {
       let lines = notice(
         view,
