@@ -8,6 +8,7 @@ import { ERROR_MESSAGES } from "../protocol.ts";
 import {
   ADMISSION_LIMITS,
   COMPAT_LIMITS,
+  MODERATION_LIMITS,
   PROTOCOL_LIMITS,
   SAFETY_TIMINGS,
   SERVE_DEFAULTS,
@@ -89,6 +90,24 @@ const EXPECTED: Record<string, { flag: string; value: number }> = {
     value: ADMISSION_LIMITS.passwordChecksPerSecond,
   },
   "open files": { flag: "fixed", value: ADMISSION_LIMITS.spareOpenFiles },
+  "mute length": {
+    flag: "fixed",
+    value: MODERATION_LIMITS.defaultMuteMs / 60_000,
+  },
+  "recall window": {
+    flag: "fixed",
+    value: MODERATION_LIMITS.recallWindowMs / 60_000,
+  },
+  "account password": {
+    flag: "fixed",
+    value: MODERATION_LIMITS.minPasswordChars,
+  },
+  "pinned notice": { flag: "fixed", value: MODERATION_LIMITS.maxNoticeChars },
+  "kick or ban reason": {
+    flag: "fixed",
+    value: MODERATION_LIMITS.maxReasonChars,
+  },
+  "ban list": { flag: "fixed", value: MODERATION_LIMITS.bansListed },
 };
 
 /** Further numbers a row's default cell states, beside its main value. */
@@ -98,6 +117,8 @@ const ALSO_STATED: Record<string, number[]> = {
   ],
   "joins": [ADMISSION_LIMITS.helloBurst],
   "search": [PROTOCOL_LIMITS.searchScanRows],
+  "mute length": [MODERATION_LIMITS.maxDurationMs / 86_400_000],
+  "account password": [MODERATION_LIMITS.maxPasswordChars],
   "password guesses": [
     ADMISSION_LIMITS.passwordBackoffStartMs / 1000,
     ADMISSION_LIMITS.passwordBackoffMaxMs / 1000,
