@@ -482,7 +482,8 @@ export class Connection implements Recipient {
         return this.#checkPassword(
           frame.password ?? "",
           () => this.#hello({ ...request, signedIn: true }),
-          (given) => this.#settings.hub.accounts.verify(account.nick, given),
+          (given) =>
+            this.#settings.hub.accounts.verifyAsync(account.nick, given),
         );
       }
       if (this.#settings.password === undefined) return this.#hello(request);
@@ -534,7 +535,8 @@ export class Connection implements Recipient {
           return this.#checkPassword(
             line.trim(),
             () => this.#hello({ nick, signedIn: true }),
-            (given) => this.#settings.hub.accounts.verify(account.nick, given),
+            (given) =>
+              this.#settings.hub.accounts.verifyAsync(account.nick, given),
           );
         }
         return this.#checkPassword(
@@ -840,7 +842,7 @@ export class Connection implements Recipient {
   #checkPassword(
     given: string,
     then: () => void,
-    matches: (given: string) => boolean = (g) =>
+    matches: (given: string) => boolean | Promise<boolean> = (g) =>
       passwordMatches(g, this.#settings.password ?? ""),
   ): void {
     const wait = this.#ticket.passwordWait();
@@ -848,7 +850,23 @@ export class Connection implements Recipient {
     if (wait > 0) {
       return this.#wait(wait, () => this.#checkPassword(given, then, matches));
     }
-    if (!matches(given)) {
+    const verdict = matches(given);
+    if (typeof verdict === "boolean") return this.#checked(verdict, then);
+    // An account's hash is checked off the event loop: reads stay paused
+    // and lines that arrive meanwhile are held, as during any wait.
+    this.#waiting = true;
+    this.#readsPaused ??= Promise.withResolvers();
+    verdict.then((ok) => {
+      this.#waiting = false;
+      if (this.#closed) return;
+      this.#checked(ok, then);
+      this.#handleHeld();
+    });
+  }
+
+  /** After a password check: refuse, or run `then`. */
+  #checked(ok: boolean, then: () => void): void {
+    if (!ok) {
       this.#ticket.passwordFailed();
       return this.#refusePassword();
     }
