@@ -542,3 +542,40 @@ Deno.test("recall: one's own message within 2 minutes, not after; an admin's of 
     await dir.remove();
   }
 });
+
+Deno.test("IRC: a registered nickname's PASS is its password; the owner shows as @, the notice as TOPIC, a kick as KICK", async () => {
+  const dir = await tempDir();
+  const db = `${dir.path}/chat.db`;
+  await makeOwner(db);
+  const made = await runChat(
+    ["account", "add", "ivan", "--db", db],
+    "ivan-pass\n",
+  );
+  assert.equal(made.code, 0, made.stderr);
+  const server = await ServerProcess.start(["--db", db, "--rate", "0"]);
+  try {
+    const wrong = await TestClient.connect(server.port);
+    wrong.write("NICK ivan\r\nUSER ivan 0 * :I\r\n");
+    await wrong.waitForLine(/ 464 /, 10_000);
+    await wrong.close();
+
+    const olga = await TestClient.join(server.port, "olga", {
+      password: "olga-pass",
+    });
+    const ivan = await TestClient.connectFrom("127.0.0.2", server.port);
+    ivan.write("PASS ivan-pass\r\nNICK ivan\r\nUSER ivan 0 * :I\r\n");
+    await ivan.waitForLine(/^:chat 001 ivan /, 10_000);
+    await ivan.waitForLine(/ 353 ivan = #lobby :(.* )?@olga( |$)/);
+
+    olga.client.send({ type: "notice", text: "Exam on Monday" });
+    await ivan.waitForLine(/^:olga!\S+ TOPIC #lobby :Exam on Monday/);
+    olga.client.send({ type: "kick", nick: "ivan", reason: "test" });
+    await ivan.waitForLine(/^:olga!\S+ KICK #lobby ivan :test/);
+    ivan.write("QUIT\r\n");
+    await ivan.close();
+    await olga.client.close();
+  } finally {
+    await server.stop();
+    await dir.remove();
+  }
+});

@@ -85,7 +85,11 @@ Deno.test({
 
       await tmux.type("olga", "/who");
       await tmux.press("olga", "Enter");
-      await tmux.waitFor("olga", "roles in /who", has("In lobby (2): carol, olga (owner)"));
+      await tmux.waitFor(
+        "olga",
+        "roles in /who",
+        has("In lobby (2): carol, olga (owner)"),
+      );
 
       await tmux.type("olga", "/help");
       await tmux.press("olga", "Enter");

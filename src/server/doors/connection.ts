@@ -44,7 +44,7 @@ import {
 import { GuestNames } from "../guest_names.ts";
 import { COMPAT_LIMITS, SAFETY_TIMINGS } from "../../shared/limits.ts";
 import { passwordMatches } from "../password.ts";
-import { cleanText, isValidNick } from "../../shared/sanitize.ts";
+import { cleanText, isValidNick, nickKey } from "../../shared/sanitize.ts";
 import {
   isQuitWord,
   shortHistory,
@@ -125,6 +125,8 @@ export class Connection implements Recipient {
   #stage: Stage = "nick";
   #session: Session | undefined;
   #pendingNick = "";
+  /** The registered nickname an IRC client's `PASS` proved, if any. */
+  #ircAccount: string | undefined;
   /** Its place in admission: counts, flood allowance, hello and password pacing. */
   #ticket: Ticket;
   /** True while a hello or password check waits its turn (reads are paused). */
@@ -789,8 +791,27 @@ export class Connection implements Recipient {
       needsPassword: settings.password !== undefined,
       startedAt: settings.startedAt,
       checkNick: (nick) => hub.checkNick(nick),
-      checkPassword: (given, then) => this.#checkPassword(given ?? "", then),
-      register: (nick) => this.#hello({ nick }),
+      isRegistered: (nick) => hub.accounts.find(nick) !== undefined,
+      checkPassword: (given, then, nick) => {
+        const account = nick === undefined
+          ? undefined
+          : hub.accounts.find(nick);
+        if (!account) return this.#checkPassword(given ?? "", then);
+        this.#checkPassword(
+          given ?? "",
+          () => {
+            this.#ircAccount = account.nick;
+            then();
+          },
+          (g) => hub.accounts.verifyAsync(account.nick, g),
+        );
+      },
+      register: (nick) =>
+        this.#hello({
+          nick,
+          signedIn: this.#ircAccount !== undefined &&
+            nickKey(nick) === nickKey(this.#ircAccount),
+        }),
       send: (frame) => {
         if (this.#session) this.#command(frame);
       },

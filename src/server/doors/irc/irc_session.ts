@@ -51,7 +51,16 @@ export interface IrcPort {
    * address's turn comes, then runs `then` if it is right; a wrong one the
    * port answers (`bad_password`, rendered as 464) and closes, slowly.
    */
-  checkPassword(given: string | undefined, then: () => void): void;
+  checkPassword(
+    given: string | undefined,
+    then: () => void,
+    nick?: string,
+  ): void;
+  /**
+   * True when `nick` is a registered nickname: `PASS` is then its account
+   * password, checked like the server's (`checkPassword` with the nick).
+   */
+  isRegistered?(nick: string): boolean;
   /**
    * Joins the chat as `nick` (when its address's turn comes); the welcome
    * arrives as an event, a refusal as an `error` event followed by
@@ -298,11 +307,16 @@ export class IrcSession {
   #maybeRegister(): void {
     if (this.#registered || this.#capNegotiating) return;
     if (this.#nick === "*" || this.#user === undefined) return;
-    if (this.#port.needsPassword && !this.#passwordChecked) {
-      return this.#port.checkPassword(this.#pass, () => {
-        this.#passwordChecked = true;
-        this.#maybeRegister();
-      });
+    const registered = this.#port.isRegistered?.(this.#nick) ?? false;
+    if ((this.#port.needsPassword || registered) && !this.#passwordChecked) {
+      return this.#port.checkPassword(
+        this.#pass,
+        () => {
+          this.#passwordChecked = true;
+          this.#maybeRegister();
+        },
+        registered ? this.#nick : undefined,
+      );
     }
     // Checked again: someone may have taken the name since NICK.
     const refusal = this.#port.checkNick(this.#nick);
