@@ -257,15 +257,17 @@ Deno.test("a mute with a duration silences the member until it expires; /muteall
     const carol = await TestClient.connect(server.port);
     carol.write("carol\r\n");
     await carol.waitForLine("Welcome, carol!");
-    olga.client.send({ type: "mute", nick: "carol", seconds: 2 });
+    olga.client.send({ type: "mute", nick: "carol", seconds: 3 });
     const muted = await olga.client.waitFor(isMod("mute")) as ModEvent;
-    assert.equal(muted.text, "carol was muted for 2 seconds by olga");
-    await carol.waitForLine("* carol was muted for 2 seconds by olga");
+    assert.equal(muted.text, "carol was muted for 3 seconds by olga");
+    await carol.waitForLine("* carol was muted for 3 seconds by olga");
     const mutedAt = Date.now();
     carol.write("can I talk?\r\n");
     await carol.waitForLine(/you are muted in lobby for \d+ seconds? more/);
+    carol.write("/nick carol2\r\n");
+    await carol.waitForLine("a muted member keeps its nickname");
     await new Promise((resolve) =>
-      setTimeout(resolve, Math.max(0, 2300 - (Date.now() - mutedAt)))
+      setTimeout(resolve, Math.max(0, 3300 - (Date.now() - mutedAt)))
     );
     carol.write("free again\r\n");
     await olga.client.waitFor(isMsg("free again"));

@@ -156,6 +156,22 @@ export class GroupRules<Member extends GroupMember> {
     if (staff.size === 0) this.#staff.delete(room);
   }
 
+  /**
+   * The first room where guest `member` is muted, if any: a muted guest
+   * keeps its nickname, since its mute is held by that name.
+   */
+  mutedRoomOf(member: GroupMember): string | undefined {
+    if (member.account !== undefined) return undefined;
+    const key = this.#muteKey(member.nick, undefined);
+    for (const room of member.rooms) {
+      const mute = this.#roomMutes(room).mutes.get(key);
+      if (mute && (mute.until === 0 || mute.until > this.#host.now())) {
+        return room;
+      }
+    }
+    return undefined;
+  }
+
   /** Called by the hub when `room` has no members left: forget its mutes (kept in the db). */
   closed(room: string): void {
     this.#mutes.delete(room);

@@ -740,6 +740,13 @@ export class Hub {
     if (this.accounts.find(nick)) {
       return session.send(errorEvent("account_password"));
     }
+    const mutedIn = this.#rules.mutedRoomOf(session);
+    if (mutedIn !== undefined) {
+      return session.send(errorEvent(
+        "muted",
+        `you are muted in ${mutedIn}: a muted member keeps its nickname until the mute ends`,
+      ));
+    }
     const lookalike = this.accounts.lookalike(nick);
     if (lookalike) {
       return session.send(errorEvent(

@@ -312,7 +312,10 @@ export class UdpDoor {
       firstMessage = text;
       member.holding = true;
     }
-    const result = hub.hello(member, { nick });
+    const result = hub.hello(member, {
+      nick,
+      address: ticket?.address ?? member.address,
+    });
     if (typeof result === "string") {
       ticket?.release();
       member.holding = false;
