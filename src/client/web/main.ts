@@ -23,7 +23,12 @@ import { CONNECT_DEFAULTS } from "../../shared/limits.ts";
 import { mentionPattern, mentions } from "../../shared/mentions.ts";
 import { nickColour } from "../../shared/nick_colour.ts";
 import { isValidNick, isValidRoom, nickKey } from "../../shared/sanitize.ts";
-import { clockTime, whoSuffix } from "../../shared/text_dialect.ts";
+import {
+  bansText,
+  clockTime,
+  recallText,
+  whoSuffix,
+} from "../../shared/text_dialect.ts";
 import { Backoff } from "../reconnect.ts";
 import { Conversation, conversationKey } from "./conversation.ts";
 import { interpretLine, type SendFrame, type Target } from "./typed_line.ts";
@@ -870,6 +875,28 @@ function handle(event: PageEvent): void {
       return;
     case "pong":
       return;
+    // Running the group (README "Running the group"): shown as notices in
+    // the room they concern, in the same words as the other clients.
+    case "mod":
+      return notice(event.text, roomView(event.room) ?? current, event.ts);
+    case "notice":
+      return notice(
+        event.text === ""
+          ? `${event.by} cleared the notice of ${event.room}`
+          : `Notice of ${event.room} (by ${event.by}): ${event.text}`,
+        roomView(event.room) ?? current,
+        event.ts,
+      );
+    case "recall":
+      return notice(
+        recallText(event),
+        roomView(event.room) ?? current,
+        event.ts,
+      );
+    case "bans":
+      return notice(bansText(event));
+    case "info":
+      return notice(event.text);
   }
 }
 
@@ -933,6 +960,14 @@ function welcomed(event: Welcome): void {
   } else if (isNew) {
     notice(
       `You are in ${event.room}${company}.`,
+      view,
+      undefined,
+      "notice strong",
+    );
+  }
+  if (event.notice && (isNew || resumed)) {
+    notice(
+      `Notice (by ${event.notice.by}): ${event.notice.text}`,
       view,
       undefined,
       "notice strong",
