@@ -69,12 +69,15 @@ Deno.test("the text dialect's commands become their JSON frames", () => {
     open: "bob",
   });
   // Every shared command that has a frame is understood.
+  // (Some take one word, or one of a few: `/op NICK`, `/muteall on|off`.)
   for (const command of COMMANDS.filter((c) => c.toFrame)) {
-    const line = command.args === "" || command.args.startsWith("[")
-      ? command.name
-      : `${command.name} x y`;
-    const action = interpretLine(line, { ...inRoom, multiRoom: true });
-    assert.equal(action.kind, "send", line);
+    const lines = command.args === "" || command.args.startsWith("[")
+      ? [command.name]
+      : ["x y", "x", "on"].map((args) => `${command.name} ${args}`);
+    const understood = lines.some((line) =>
+      interpretLine(line, { ...inRoom, multiRoom: true }).kind === "send"
+    );
+    assert.ok(understood, command.name);
   }
 });
 
