@@ -10,8 +10,10 @@ import {
   COMMANDS,
   findCommand,
   helpLines,
+  holdsPassword,
   mayUse,
 } from "../src/shared/commands.ts";
+import { LineEditor } from "../src/client/line_editor.ts";
 import { formatDuration, parseDuration } from "../src/shared/duration.ts";
 import { renderText } from "../src/shared/text_dialect.ts";
 import {
@@ -179,4 +181,16 @@ Deno.test("account passwords are salted scrypt hashes that only their password m
   assert.match(passwordProblem("short") ?? "", /at least 6/);
   assert.match(passwordProblem("has space") ?? "", /spaces/);
   assert.equal(passwordProblem("fine-one"), undefined);
+});
+
+Deno.test("a line holding a password is not kept for up/down in the terminal client's editor", () => {
+  const editor = new LineEditor({ keepInHistory: (l) => !holdsPassword(l) });
+  for (
+    const line of ["hello", "/register hunter22", "/PASSWORD a1b2c3 d4e5f6"]
+  ) {
+    editor.setText(line);
+    editor.handle({ type: "key", key: "enter" });
+  }
+  assert.deepEqual(editor.history, ["hello"]);
+  assert.ok(!holdsPassword("/mute bob"));
 });

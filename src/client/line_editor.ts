@@ -43,6 +43,11 @@ export interface LineEditorOptions {
   historyLines?: number;
   /** What Tab completes from; asked at each Tab. */
   completions?: () => CompletionSource;
+  /**
+   * Whether a sent line is kept for up/down: not one that holds a password.
+   * @default {every line}
+   */
+  keepInHistory?: (line: string) => boolean;
 }
 
 interface CompletionCycle {
@@ -99,6 +104,7 @@ export class LineEditor {
   #maxChars: number;
   #historyLines: number;
   #completions: () => CompletionSource;
+  #keepInHistory: (line: string) => boolean;
 
   /** Creates an empty editor. */
   constructor(options: LineEditorOptions = {}) {
@@ -106,6 +112,7 @@ export class LineEditor {
     this.#historyLines = options.historyLines ??
       CONNECT_DEFAULTS.inputHistoryLines;
     this.#completions = options.completions ?? (() => NO_COMPLETIONS);
+    this.#keepInHistory = options.keepInHistory ?? (() => true);
   }
 
   /** The text typed so far. */
@@ -252,7 +259,10 @@ export class LineEditor {
   }
 
   #remember(line: string): void {
-    if (this.#history[this.#history.length - 1] !== line) {
+    if (
+      this.#keepInHistory(line) &&
+      this.#history[this.#history.length - 1] !== line
+    ) {
       this.#history.push(line);
       if (this.#history.length > this.#historyLines) this.#history.shift();
     }

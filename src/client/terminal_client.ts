@@ -28,6 +28,7 @@ import {
 import {
   COMMANDS,
   helpLines,
+  holdsPassword,
   mayUse,
   parseTypedLine,
 } from "../shared/commands.ts";
@@ -197,6 +198,7 @@ class FullScreenClient {
     this.#screen = screen;
     this.#crashed.promise.catch(() => {}); // Handled by run()'s race.
     this.#chatEditor = new LineEditor({
+      keepInHistory: (line) => !holdsPassword(line),
       completions: () => ({
         nicks: this.#session.users.filter((u) => u !== this.#session.nick),
         commands: COMMANDS.filter((c) => c.door === undefined).map((c) =>

@@ -88,6 +88,8 @@ export interface Command {
    * it; `/help` lists only what the caller may use.
    */
   role?: CommandRole;
+  /** Its arguments hold a password: a client does not keep the line for up/down. */
+  secret?: true;
   /**
    * Turns the argument text into a frame, or returns the usage error.
    * Commands without it are handled by the client alone (`/r`, `/clear`).
@@ -191,6 +193,7 @@ export const COMMANDS: readonly Command[] = [
     args: "PASSWORD",
     help:
       "Register your nickname: from then on it needs this password to connect.",
+    secret: true,
     toFrame: required("/register PASSWORD", (password) => ({
       type: "register",
       password,
@@ -200,6 +203,7 @@ export const COMMANDS: readonly Command[] = [
     name: "/password",
     args: "OLD NEW",
     help: "Change your account's password.",
+    secret: true,
     toFrame: (args) => {
       const [old, fresh, ...more] = args.split(/\s+/);
       if (!old || !fresh || more.length > 0) return "usage: /password OLD NEW";
@@ -344,6 +348,12 @@ export function findCommand(
   return COMMANDS.find((c) =>
     offeredAt(c, door) && (c.name === wanted || c.aliases?.includes(wanted))
   );
+}
+
+/** True when a typed line is a command whose arguments hold a password. */
+export function holdsPassword(line: string): boolean {
+  const typed = parseTypedLine(line.trim());
+  return typed.kind === "command" && typed.command.secret === true;
 }
 
 /** A line typed by a user, after the `/` rules are applied. */
