@@ -108,6 +108,10 @@ const EXPECTED: Record<string, { flag: string; value: number }> = {
     value: MODERATION_LIMITS.maxReasonChars,
   },
   "ban list": { flag: "fixed", value: MODERATION_LIMITS.bansListed },
+  "recalled quotes": {
+    flag: "fixed",
+    value: MODERATION_LIMITS.recallQuoteScanRows,
+  },
 };
 
 /** Further numbers a row's default cell states, beside its main value. */

@@ -502,6 +502,11 @@ Deno.test("recall: one's own message within 2 minutes, not after; an admin's of 
 
     carol.write("oops, wrong room\r\n");
     const sent = await olga.client.waitFor(isMsg("oops, wrong room"));
+    const sentId = (sent as Extract<ServerEvent, { type: "msg" }>).id;
+    // A reply quotes it; the recall blanks that quote in history too.
+    olga.client.send({ type: "say", text: "wrong indeed", reply_to: sentId });
+    await olga.client.waitFor(isMsg("wrong indeed"));
+    await carol.waitForLine("wrong indeed");
     carol.write("/recall\r\n");
     const recall = await olga.client.waitFor((e) => e.type === "recall");
     assert.deepEqual(
@@ -528,8 +533,11 @@ Deno.test("recall: one's own message within 2 minutes, not after; an admin's of 
     // A since resume and a late joiner: neither recalled message comes back.
     const resumed = await TestClient.join(server.port, "dora", { since: 0 });
     assert.deepEqual(resumed.welcome.history.map((m) => m.text), [
+      "wrong indeed",
       "keep this",
     ]);
+    assert.equal(resumed.welcome.history[0].quote?.text, "(recalled)");
+    assert.doesNotMatch(JSON.stringify(resumed.welcome), /oops/);
     await resumed.client.close();
     await carol.close();
     await olga.client.close();
@@ -537,7 +545,11 @@ Deno.test("recall: one's own message within 2 minutes, not after; an admin's of 
 
     server = await ServerProcess.start(["--db", db]);
     const fresh = await TestClient.join(server.port, "erin");
-    assert.deepEqual(fresh.welcome.history.map((m) => m.text), ["keep this"]);
+    assert.deepEqual(fresh.welcome.history.map((m) => m.text), [
+      "wrong indeed",
+      "keep this",
+    ]);
+    assert.doesNotMatch(JSON.stringify(fresh.welcome), /oops|old words/);
     await fresh.client.close();
   } finally {
     await server.stop();

@@ -876,7 +876,7 @@ export class Hub {
       return session.send(errorEvent("recall_expired"));
     }
     try {
-      this.#store.remove(message.id);
+      this.#store.remove(room, message.id);
     } catch (error) {
       this.#onStoreError(error, 1);
       return session.send(errorEvent(

@@ -8,7 +8,11 @@
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { RoomMessage, SearchHit } from "../../protocol.ts";
-import { PROTOCOL_LIMITS, STORAGE_LIMITS } from "../shared/limits.ts";
+import {
+  MODERATION_LIMITS,
+  PROTOCOL_LIMITS,
+  STORAGE_LIMITS,
+} from "../shared/limits.ts";
 import { characterCount } from "../shared/sanitize.ts";
 import { DatabaseInUseError, DatabaseLock } from "./database_lock.ts";
 
@@ -34,8 +38,12 @@ export interface MessageStore {
   search(rooms: readonly string[], words: string, limit: number): SearchHit[];
   /** The newest stored message of `nick` in `room`, if any. */
   lastMessageOf(room: string, nick: string): RoomMessage | undefined;
-  /** Deletes a message (a recall); false when it was not stored. */
-  remove(id: number): boolean;
+  /**
+   * Deletes message `id` of `room` (a recall), and blanks its quote in the
+   * replies that follow it (see {@linkcode MODERATION_LIMITS.recallQuoteScanRows});
+   * false when it was not stored.
+   */
+  remove(room: string, id: number): boolean;
   /** Flushes and closes. */
   close(): void;
 }
@@ -94,6 +102,7 @@ export class SqliteStore implements MessageStore {
   #mergeIndex: StatementSync;
   #lastOf: StatementSync;
   #remove: StatementSync;
+  #blankQuotes: StatementSync;
   #pageCount: StatementSync;
   #freelistCount: StatementSync;
   #pageSize: number;
@@ -186,7 +195,16 @@ export class SqliteStore implements MessageStore {
       "SELECT id, ts, room, nick, text, me, extra FROM messages WHERE room = ? AND nick = ? ORDER BY id DESC LIMIT 1",
     );
     // The full-text index follows by its delete trigger.
-    this.#remove = this.#db.prepare("DELETE FROM messages WHERE id = ?");
+    this.#remove = this.#db.prepare(
+      "DELETE FROM messages WHERE id = ? AND room = ?",
+    );
+    this.#blankQuotes = this.#db.prepare(
+      `UPDATE messages SET extra = json_set(extra, '$.quote.text', ?)
+       WHERE id IN (SELECT id FROM messages WHERE room = ? AND id > ?
+                    ORDER BY id LIMIT ?)
+         AND extra IS NOT NULL AND json_extract(extra, '$.reply_to') = ?
+         AND json_extract(extra, '$.quote') IS NOT NULL`,
+    );
     this.#pageCount = this.#db.prepare("PRAGMA page_count");
     this.#freelistCount = this.#db.prepare("PRAGMA freelist_count");
     this.#pageSize = Number(
@@ -254,11 +272,28 @@ export class SqliteStore implements MessageStore {
     return row ? messageOf(row) : undefined;
   }
 
-  remove(id: number): boolean {
-    // The last id is kept, in case this was the newest message: ids are
-    // never reused (clients resume with `since`).
-    this.#keepLastId.run(id);
-    return Number(this.#remove.run(id).changes) > 0;
+  remove(room: string, id: number): boolean {
+    this.#db.exec("BEGIN");
+    try {
+      // The last id is kept, in case this was the newest message: ids are
+      // never reused (clients resume with `since`).
+      this.#keepLastId.run(id);
+      const removed = Number(this.#remove.run(id, room).changes) > 0;
+      if (removed) {
+        this.#blankQuotes.run(
+          MODERATION_LIMITS.recalledQuote,
+          room,
+          id,
+          MODERATION_LIMITS.recallQuoteScanRows,
+          id,
+        );
+      }
+      this.#db.exec("COMMIT");
+      return removed;
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw error;
+    }
   }
 
   /**
@@ -575,10 +610,17 @@ export class MemoryStore implements MessageStore {
     return this.messages.findLast((m) => m.room === room && m.from === nick);
   }
 
-  remove(id: number): boolean {
-    const index = this.messages.findIndex((m) => m.id === id);
+  remove(room: string, id: number): boolean {
+    const index = this.messages.findIndex((m) =>
+      m.id === id && m.room === room
+    );
     if (index === -1) return false;
     this.messages.splice(index, 1);
+    for (const m of this.messages.slice(index)) {
+      if (m.room === room && m.reply_to === id && m.quote) {
+        m.quote = { ...m.quote, text: MODERATION_LIMITS.recalledQuote };
+      }
+    }
     return true;
   }
 

@@ -312,6 +312,14 @@ export const MODERATION_LIMITS = {
   maxReasonChars: 200,
   /** A room's pinned notice, in characters. */
   maxNoticeChars: 1000,
+  /**
+   * A recall also blanks the quotes of the recalled message in replies
+   * among this many messages of the room after it (a reply comes soon after
+   * what it answers; the bound keeps an old message's recall quick).
+   */
+  recallQuoteScanRows: 5000,
+  /** What a recalled message's quote reads in a reply. */
+  recalledQuote: "(recalled)",
   /** `/bans` lists at most this many. */
   bansListed: 50,
 } as const;
