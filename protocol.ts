@@ -48,7 +48,8 @@ export const ERROR_MESSAGES = {
     "no such message in that room to reply to (it may have been removed)",
   at_all_limit:
     "@all was used as often as this room may today; message not sent (drop the @all to send it)",
-  at_all_not_allowed: "you may not call @all in this room; message not sent",
+  at_all_not_allowed:
+    "only the owner and admins may call @all while one of them is here; message not sent",
   account_password:
     "that nickname is registered: connect with it and its password",
   already_registered: "that nickname is registered already",

@@ -593,3 +593,28 @@ Deno.test("IRC: a registered nickname's PASS is its password; the owner shows as
     await dir.remove();
   }
 });
+
+Deno.test("@all: ordinary members may call it only while no owner or admin is in the room", async () => {
+  const dir = await tempDir();
+  const db = `${dir.path}/chat.db`;
+  await makeOwner(db);
+  const server = await ServerProcess.start(["--db", db, "--rate", "0"]);
+  try {
+    const bob = await TestClient.join(server.port, "bob");
+    bob.client.send({ type: "say", text: "@all nobody in charge here" });
+    await bob.client.waitFor(isMsg("@all nobody in charge here"));
+    const olga = await TestClient.join(server.port, "olga", {
+      password: "olga-pass",
+    });
+    bob.client.send({ type: "say", text: "@all with the owner here" });
+    const refused = await bob.client.waitFor(isError) as ErrorEvent;
+    assert.equal(refused.code, "at_all_not_allowed");
+    olga.client.send({ type: "say", text: "@all from the owner" });
+    const called = await bob.client.waitFor(isMsg("@all from the owner"));
+    assert.equal(called.type === "msg" && called.all, true);
+    await Promise.all([bob.client.close(), olga.client.close()]);
+  } finally {
+    await server.stop();
+    await dir.remove();
+  }
+});

@@ -638,12 +638,14 @@ export class Hub {
   }
 
   /**
-   * Whether `session` may call `@all` in `room`. The hook for roles: the
-   * issue asks for owner and admins only, or everyone in a room without
-   * admins. There are no roles yet, so every room is one without admins.
+   * Whether `session` may call `@all` in `room`: its owner and admins may;
+   * anyone may while none of them is in the room (a class without a
+   * moderator around can still call everyone, within the daily cap).
    */
-  #mayCallEveryone(_session: Session, _room: string): boolean {
-    return this.#maxAtAllPerDay > 0;
+  #mayCallEveryone(session: Session, room: string): boolean {
+    if (this.#maxAtAllPerDay <= 0) return false;
+    if (this.#rules.roleIn(session, room) !== undefined) return true;
+    return this.#rules.rolesOf(room) === undefined;
   }
 
   /** Answers a `search` over the member's rooms, or over one of them. */
