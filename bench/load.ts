@@ -1,6 +1,8 @@
 /**
- * The load generator: one scenario against one server, printed as one JSON
- * line on stdout. `bench/run.ts` starts it pinned to its own core.
+ * The load generator in Deno: one scenario against one server, printed as
+ * one JSON line on stdout. `bench/run.ts` starts it pinned to its own core
+ * when there is no C compiler for the faster bench/loadgen.c, which counts
+ * the same way and prints the same fields.
  *
  * It must never be the bottleneck, so it parses almost nothing: deliveries
  * are counted by finding newlines, and a message's text has a fixed size and
@@ -37,7 +39,10 @@ export interface LoadOptions {
   rate: number;
   /** Unacknowledged messages a sender may have in flight. */
   inflight: number;
-  /** Messages sent (by all senders) that the slowest member has not read. */
+  /**
+   * Messages sent (by all senders) that the slowest member has not read;
+   * 0: no bound.
+   */
   backlog: number;
   seconds: number;
   /** Bytes of message text. */
@@ -56,6 +61,8 @@ export interface LoadOptions {
   announceWaitMs: number;
   /** Read buffer per client. */
   readBytes: number;
+  /** How long the server's memory may take to settle once all are in. */
+  settleMs: number;
 }
 
 const encoder = new TextEncoder();
@@ -378,6 +385,7 @@ export async function runLoad(
   const { clients, readLoops } = connected;
   const ready = clients.filter((c) => c?.ready);
   const result: Record<string, unknown> = {
+    loadgen: "deno",
     clients: options.clients,
     connected: ready.length,
     connect_ms: Math.round(connected.ms),
@@ -415,9 +423,8 @@ export async function runLoad(
   }
   result.joins_announced = tally.announcedJoins;
   result.joins_expected = expectedJoins;
-  await sleep(200);
   result.rss_before_mb = mb(rssBefore);
-  const rssConnected = residentBytes(options.serverPid);
+  const rssConnected = await settledRss(options.serverPid, options.settleMs);
   result.rss_mb = mb(rssConnected);
   result.rss_per_conn_kb = rssBefore && rssConnected
     ? Math.round((rssConnected - rssBefore) / options.clients / 1024 * 10) /
@@ -442,10 +449,11 @@ export async function runLoad(
     let worstLag = 0;
     let sentAtLook = 0;
     let lookedAt = 0;
+    const bound = options.backlog > 0 ? options.backlog : Infinity;
     const topUp = () => {
       if (!sending) return;
       // Lag only grows by what was sent since it was looked up.
-      if (worstLag + (tally.sent - sentAtLook) + minBurst > options.backlog) {
+      if (worstLag + (tally.sent - sentAtLook) + minBurst > bound) {
         const now = performance.now();
         if (now - lookedAt < 1) return;
         lookedAt = now;
@@ -456,9 +464,9 @@ export async function runLoad(
           const lag = owed - client.delivered;
           if (lag > worstLag) worstLag = lag;
         }
-        if (worstLag + minBurst > options.backlog) return;
+        if (worstLag + minBurst > bound) return;
       }
-      let allowed = options.backlog - worstLag - (tally.sent - sentAtLook);
+      let allowed = bound - worstLag - (tally.sent - sentAtLook);
       for (const sender of senders) {
         const room = Math.min(
           options.inflight - (sender.sent - sender.acked),
@@ -546,6 +554,25 @@ export async function runLoad(
   };
 }
 
+/**
+ * The server's RSS once it has settled: sampled every 250 ms until it moved
+ * by under 1 % in a second (at most `maxMs`), so the figure is what idle
+ * connections hold, not the join storm's passing garbage.
+ */
+export async function settledRss(pid: number, maxMs: number): Promise<number> {
+  const deadline = performance.now() + maxMs;
+  const samples: number[] = [];
+  let rss = residentBytes(pid);
+  while (performance.now() < deadline) {
+    await sleep(250);
+    rss = residentBytes(pid);
+    samples.push(rss);
+    const then = samples.at(-5);
+    if (then !== undefined && Math.abs(rss - then) * 100 < then) break;
+  }
+  return rss;
+}
+
 function mb(bytes: number): number {
   return Math.round(bytes / 1024 / 1024 * 10) / 10;
 }
@@ -577,6 +604,7 @@ if (import.meta.main) {
       "server-pid": { type: "string" },
       "announce-wait-ms": { type: "string" },
       "read-bytes": { type: "string" },
+      "settle-ms": { type: "string" },
     },
   });
   const size = numberFlag(values.size, 64);
@@ -606,6 +634,7 @@ if (import.meta.main) {
     serverPid: numberFlag(values["server-pid"], 0),
     announceWaitMs: numberFlag(values["announce-wait-ms"], 3000),
     readBytes: numberFlag(values["read-bytes"], 64 * 1024),
+    settleMs: numberFlag(values["settle-ms"], 5000),
   };
   const result = await runLoad(options);
   console.log(JSON.stringify(result));

@@ -2,21 +2,24 @@
  * `deno task bench`: fan-out benchmark of `chat serve` beside its peers.
  *
  * For every scenario and every target it starts a fresh server (pinned to
- * core 0 when `taskset` exists) and the load generator `bench/load.ts`
- * (pinned to core 1), then prints a table and one JSON line per scenario. Any
- * message chat loses, any client it drops, fails the run (exit 1); the peers'
- * losses are reported, not judged.
+ * core 0 when `taskset` exists) and the load generator (pinned to core 1:
+ * bench/loadgen.c, compiled with `cc` at start, or bench/load.ts without a
+ * compiler; see bench/fast_loadgen.ts), then prints a table and one JSON line
+ * per scenario. Any message chat loses, any client it drops, fails the run
+ * (exit 1); the peers' losses are reported, not judged.
  *
  * Usage:
- *   deno task bench [--quick] [--scenarios a,b,c,d,m] [--targets chat,ngircd,deno-streams,node-net]
- *                   [--seconds N] [--soak-seconds N] [--no-install]
+ *   deno task bench [--quick] [--scenarios a,b,c,d,m]
+ *                   [--targets chat,chat-text,ngircd,deno-streams,node-net,deno-bare]
+ *                   [--seconds N] [--soak-seconds N] [--no-install] [--loadgen c|deno]
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { machineBusySeconds } from "./cpu_time.ts";
-import { allTargets, ROOT, type Target, which } from "./targets.ts";
+import { type LoadGenerator, loadGenerator } from "./fast_loadgen.ts";
+import { allTargets, type Target, which } from "./targets.ts";
 
 /** One scenario: how many clients, who sends, how fast, how long. */
 interface Scenario {
@@ -29,6 +32,8 @@ interface Scenario {
   seconds: number;
   /** Targets to run it against (the soak runs on chat alone). */
   chatOnly?: boolean;
+  /** Measures idle connections: the floor (deno-bare) runs here. */
+  idle?: boolean;
   /** What the table shows for it. */
   columns: Column[];
   /** chat's targets for it, checked and printed (never fail the run). */
@@ -49,6 +54,11 @@ const num = (v: unknown) =>
 const millions = (v: unknown) =>
   typeof v === "number" ? `${(v / 1e6).toFixed(2)} M` : "–";
 const ms = (v: unknown) => typeof v === "number" ? `${v} ms` : "–";
+
+/** The per-connection memory chat must stay within (scenario d). */
+const MAX_KB_PER_CONNECTION = 12;
+/** …or within this many times the bare Deno floor's, if that is higher. */
+const MAX_TIMES_FLOOR = 1.5;
 
 const COMMON_TAIL: Column[] = [
   { title: "lost", value: (r) => lossText(r) },
@@ -127,11 +137,15 @@ function scenarios(
         { title: "deliveries/s", value: (r) => millions(r.deliveries_per_s) },
         { title: "messages/s", value: (r) => num(r.messages_per_s) },
         { title: "p99", value: (r) => ms(p(r)?.p99) },
+        { title: "members dropped", value: (r) => num(r.disconnects) },
         ...COMMON_TAIL,
       ],
-      targets: (
-        r,
-      ) => [check(r.deliveries_per_s, 2.5e6, "≥ 2.5 M deliveries/s")],
+      targets: (r) => [
+        check(r.deliveries_per_s, 2.5e6, "≥ 2.5 M deliveries/s"),
+        r.disconnects === 0 && r.lost === 0
+          ? "no member dropped, nothing lost: ok"
+          : "no member dropped, nothing lost: MISSED",
+      ],
     },
     {
       id: "d",
@@ -142,6 +156,7 @@ function scenarios(
       senders: 1,
       rate: 10,
       seconds: s(3),
+      idle: true,
       columns: [
         { title: "connect all", value: (r) => ms(r.connect_ms) },
         {
@@ -325,17 +340,17 @@ async function waitForSockets(): Promise<void> {
 /** Runs the load generator once; resolves with its JSON result. */
 async function runLoad(
   pin: string[],
+  generator: LoadGenerator,
   target: Target,
   scenario: Scenario,
   port: number,
   pid: number,
 ): Promise<Result> {
+  // The floor is only measured idle: it answers a hello and nothing else.
+  const senders = target.idleOnly ? 0 : scenario.senders;
   const args = [
     ...pin,
-    Deno.execPath(),
-    "run",
-    "--allow-all",
-    `${ROOT}bench/load.ts`,
+    ...generator.command,
     "--port",
     String(port),
     "--dialect",
@@ -343,7 +358,7 @@ async function runLoad(
     "--clients",
     String(scenario.clients),
     "--senders",
-    String(scenario.senders),
+    String(senders),
     "--rate",
     String(scenario.rate),
     "--seconds",
@@ -352,6 +367,13 @@ async function runLoad(
     String(pid),
     "--read-bytes",
     String(scenario.clients > 1000 ? 16 * 1024 : 64 * 1024),
+    // Memory per connection is read once the server's RSS has settled.
+    "--settle-ms",
+    String(scenario.idle ? 5000 : 200),
+    ...(generator.backlog === undefined
+      ? []
+      : ["--backlog", String(generator.backlog)]),
+    ...(target.idleOnly ? ["--announce-wait-ms", "0"] : []),
   ];
   const child = new Deno.Command(args[0], {
     args: args.slice(1),
@@ -374,7 +396,14 @@ async function runLoad(
   const stdout = new TextDecoder().decode(out.stdout).trim();
   const line = stdout.split("\n").at(-1) ?? "";
   try {
-    return JSON.parse(line);
+    const result: Result = JSON.parse(line);
+    if (target.idleOnly) {
+      // It announces no joins and carries no messages: nothing to show.
+      delete result.joins_announced;
+      delete result.joins_expected;
+      delete result.latency_ms;
+    }
+    return result;
   } catch {
     return {
       ok: false,
@@ -408,16 +437,21 @@ async function main(): Promise<number> {
       seconds: { type: "string" },
       "soak-seconds": { type: "string" },
       "no-install": { type: "boolean" },
+      loadgen: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
     console.log(
       "Usage: deno task bench [--quick] [--scenarios a,b,c,d,m] " +
-        "[--targets chat,ngircd,deno-streams,node-net] [--seconds N] " +
-        "[--soak-seconds N] [--no-install]",
+        "[--targets chat,chat-text,ngircd,deno-streams,node-net,deno-bare] " +
+        "[--seconds N] [--soak-seconds N] [--no-install] [--loadgen c|deno]",
     );
     return 0;
+  }
+  if (values.loadgen !== undefined && !["c", "deno"].includes(values.loadgen)) {
+    console.error("--loadgen must be c or deno");
+    return 2;
   }
   const quick = values.quick ?? false;
   const positive = (v: string | undefined, flag: string) => {
@@ -434,7 +468,9 @@ async function main(): Promise<number> {
   const wantedScenarios = (values.scenarios ?? "a,b,c,d,m").split(",");
   const chosen = all.filter((s) => wantedScenarios.includes(s.id));
   const wantedTargets = (values.targets ??
-    (quick ? "chat" : "chat,ngircd,deno-streams,node-net")).split(",");
+    (quick
+      ? "chat,chat-text,deno-bare"
+      : "chat,chat-text,ngircd,deno-streams,node-net,deno-bare")).split(",");
   const targets = allTargets(!values["no-install"]).filter((t) =>
     wantedTargets.includes(t.name)
   );
@@ -452,12 +488,17 @@ async function main(): Promise<number> {
   const serverPin = pinned ? ["taskset", "-c", "0"] : [];
   const loadPin = pinned ? ["taskset", "-c", "1"] : [];
   const info = await machine(pinned);
+  const generator = await loadGenerator(
+    values.loadgen === "deno" ? "deno" : "c",
+  );
+  info.loadgen = generator.kind;
   console.log(
     `# machine: ${info.cores} cores, ${info.cpu}, ${info.memory_gb} GiB, ` +
       `Linux ${info.kernel}; deno ${info.deno}, node ${info.node ?? "–"}, ` +
       `${info.ngircd ?? "ngircd –"}`,
   );
   console.log(`# ${info.pinning}; 64-byte messages; 127.0.0.1 only`);
+  console.log(`# load generator: ${generator.description}`);
   for (const target of targets) {
     console.log(
       `#   ${target.name}: ${target.description}` +
@@ -474,6 +515,11 @@ async function main(): Promise<number> {
     for (const target of targets) {
       if (skipped.has(target.name)) continue;
       if (scenario.chatOnly && target.name !== "chat") continue;
+      if (target.idleOnly && !scenario.idle) continue;
+      if (
+        values.targets === undefined && target.defaultScenarios &&
+        !target.defaultScenarios.includes(scenario.id)
+      ) continue;
       let result: Result;
       if (!quick && scenario.clients >= 1000) await waitForSockets();
       if (!quick) await waitForQuiet(info.cores as number);
@@ -484,6 +530,7 @@ async function main(): Promise<number> {
         try {
           result = await runLoad(
             loadPin,
+            generator,
             target,
             scenario,
             running.port,
@@ -502,7 +549,7 @@ async function main(): Promise<number> {
       );
       results[target.name] = result;
       rows.push([target.name, ...scenario.columns.map((c) => c.value(result))]);
-      if (target.name === "chat" && result.ok !== true) failed = true;
+      if (isChat(target) && result.ok !== true) failed = true;
     }
     console.log(
       table(["server", ...scenario.columns.map((c) => c.title)], rows),
@@ -512,6 +559,10 @@ async function main(): Promise<number> {
       console.log(
         `targets for chat: ${scenario.targets(results.chat).join("; ")}`,
       );
+    }
+    // With a few hundred connections the server's fixed costs dominate.
+    if (scenario.idle && !quick) {
+      for (const line of memoryTargets(results)) console.log(line);
     }
     console.log(JSON.stringify({
       bench: "chat-fanout",
@@ -523,12 +574,45 @@ async function main(): Promise<number> {
       results,
     }));
   }
+  await generator.dispose();
   if (failed) {
     console.log(
       "\nFAILED: chat lost messages, dropped clients or errored (see above)",
     );
   }
   return failed ? 1 : 0;
+}
+
+function isChat(target: Target): boolean {
+  return target.name === "chat" || target.name === "chat-text";
+}
+
+/**
+ * chat's memory per idle connection in each dialect against the target:
+ * at most {@linkcode MAX_KB_PER_CONNECTION}, or within
+ * {@linkcode MAX_TIMES_FLOOR} of the bare Deno floor measured in the same
+ * run if that is higher. Printed, never failing the run (memory varies with
+ * the machine).
+ */
+function memoryTargets(results: Record<string, Result>): string[] {
+  const floor = results["deno-bare"]?.rss_per_conn_kb;
+  const bound = Math.max(
+    MAX_KB_PER_CONNECTION,
+    typeof floor === "number" ? floor * MAX_TIMES_FLOOR : 0,
+  );
+  const lines: string[] = [];
+  for (const name of ["chat", "chat-text"]) {
+    const kb = results[name]?.rss_per_conn_kb;
+    if (typeof kb !== "number") continue;
+    const times = typeof floor === "number" && floor > 0
+      ? ` (${(kb / floor).toFixed(2)}× the floor's ${floor} KB)`
+      : "";
+    lines.push(
+      `memory per connection, ${name}: ${kb} KB${times}; ` +
+        `≤ ${Math.round(bound * 10) / 10} KB: ${kb <= bound ? "ok" : "MISSED"}`,
+    );
+  }
+  return lines;
 }
 
 if (import.meta.main) {

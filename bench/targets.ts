@@ -35,6 +35,15 @@ export interface Target {
   /** What it is, for the table's legend. */
   description: string;
   dialect: WireDialect;
+  /**
+   * Only accepts and reads: measured connected and idle (scenario d), never
+   * sent to. @default {false}
+   */
+  idleOnly?: boolean;
+  /**
+   * The scenarios it runs in unless `--targets` names it. @default {all}
+   */
+  defaultScenarios?: string[];
   /** Why it cannot run here, or `undefined` if it can. */
   unavailable(): Promise<string | undefined>;
   start(pin: string[], maxClients: number): Promise<RunningTarget>;
@@ -183,15 +192,20 @@ async function waitForPort(port: number): Promise<number> {
 }
 
 /**
- * `chat serve`, storage on (a temp file), rate limit off, and no
- * per-address limits: every load-generator connection comes from 127.0.0.1.
+ * `chat serve`, storage on (a temp file), rate limit off, no per-address
+ * limits (every load-generator connection comes from 127.0.0.1), members in
+ * `dialect` (JSON, or text as `nc` users speak it).
  */
-function chatTarget(): Target {
+function chatTarget(dialect: "json" | "text"): Target {
   return {
-    name: "chat",
-    description:
-      "chat serve (this project): JSON dialect, SQLite storage on, --rate 0",
-    dialect: dialectFor("json"),
+    name: dialect === "json" ? "chat" : "chat-text",
+    description: `chat serve (this project): ${
+      dialect === "json" ? "JSON" : "text"
+    } dialect, SQLite storage on, --rate 0, --max-per-address 0`,
+    dialect: dialectFor(dialect),
+    // The text dialect differs in what each member holds, so it is measured
+    // where that shows: idle connections.
+    defaultScenarios: dialect === "text" ? ["d"] : undefined,
     unavailable: () => Promise.resolve(undefined),
     async start(pin, maxClients) {
       const dir = await Deno.makeTempDir({ prefix: "chat_bench_" });
@@ -247,6 +261,32 @@ function denoPeer(): Target {
           "--allow-net",
           `${ROOT}bench/peers/deno_streams.ts`,
           "0",
+        ],
+        /listening on (\d+)/,
+        undefined,
+      ),
+  };
+}
+
+/** The floor: a Deno server that only accepts and reads (bench/peers/deno_bare.ts). */
+function denoBare(): Target {
+  return {
+    name: "deno-bare",
+    description:
+      "the floor: a Deno server that only accepts and reads (256-byte buffer), idle scenario only",
+    dialect: dialectFor("json"),
+    idleOnly: true,
+    unavailable: () => Promise.resolve(undefined),
+    start: (pin) =>
+      spawnServer(
+        [
+          ...pin,
+          Deno.execPath(),
+          "run",
+          "--allow-net",
+          `${ROOT}bench/peers/deno_bare.ts`,
+          "0",
+          "256",
         ],
         /listening on (\d+)/,
         undefined,
@@ -367,5 +407,12 @@ function ngircdConfig(port: number, dir: string): string {
 
 /** Every target, chat first. */
 export function allTargets(install: boolean): Target[] {
-  return [chatTarget(), ngircdTarget(install), denoPeer(), nodePeer()];
+  return [
+    chatTarget("json"),
+    chatTarget("text"),
+    ngircdTarget(install),
+    denoPeer(),
+    nodePeer(),
+    denoBare(),
+  ];
 }

@@ -1,7 +1,9 @@
 /**
- * The two wire protocols the load generator speaks: our JSON dialect (chat
- * and the idiomatic peers) and IRC (ngircd). Each knows how to say hello, how
- * to send a message, and how to tell the few lines it must understand.
+ * The wire protocols the load generator speaks: our JSON dialect (chat and
+ * the idiomatic peers), our text dialect (chat's `nc` users) and IRC
+ * (ngircd). Each knows how to say hello, how to send a message, and how to
+ * tell the few lines it must understand. bench/loadgen.c speaks the same
+ * three the same way.
  *
  * @module
  */
@@ -105,9 +107,37 @@ const irc: WireDialect = {
   joinCount: () => 1,
 };
 
+/** A text-dialect join notice: `12:00 * c5 joined lobby (6 here)`. */
+const TEXT_JOIN = /^\d\d:\d\d \* \S+(?: and (\d+) others?)? joined /;
+
+/** chat's text dialect, as `nc` users speak it: a nickname line, then text. */
+const text: WireDialect = {
+  name: "text",
+  suffixBytes: 0,
+  echoesSender: true,
+  hello: (nick) => `${nick}\n`,
+  afterRegistered: () => "",
+  say: (line) => `${line}\n`,
+  ackRequest: () => "",
+  pong: () => "",
+  classify(head) {
+    if (head.startsWith("* Welcome,")) return { kind: "ready" };
+    if (head.startsWith("! ") || head.startsWith("* Bye:")) {
+      return { kind: "error" };
+    }
+    if (TEXT_JOIN.test(head)) return { kind: "join" };
+    return { kind: "other" };
+  },
+  joinCount(line) {
+    const match = TEXT_JOIN.exec(line);
+    return match ? 1 + Number(match[1] ?? 0) : 0;
+  },
+};
+
 /** The dialect called `name`. */
 export function dialectFor(name: string): WireDialect {
   if (name === "json") return json;
   if (name === "irc") return irc;
-  throw new Error(`unknown dialect "${name}" (json or irc)`);
+  if (name === "text") return text;
+  throw new Error(`unknown dialect "${name}" (json, irc or text)`);
 }

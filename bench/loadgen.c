@@ -1,0 +1,953 @@
+/*
+ * The fast load generator: the same scenario as bench/load.ts, in C, one
+ * thread, epoll, non-blocking sockets. bench/run.ts compiles it with the
+ * machine's `cc` into a temporary folder and prefers it to load.ts, which
+ * (one Deno process on one core) cannot read as fast as a fast server writes:
+ * with 1,000 members its reads were the bottleneck, so it throttled the
+ * senders to what it could read, and a server that could not keep up was
+ * never shown to be one.
+ *
+ * It counts exactly what load.ts counts, the same way: a delivery is a line
+ * whose fixed-size message text ends it; the sender and the send time ride at
+ * fixed offsets in that text; lost = expected (messages x members) - delivered
+ * within --drain-ms of the end. It prints one JSON line with load.ts's fields.
+ *
+ * Message text: `#~` + sender (4 digits) + send time (13 digits, us since
+ * this process started) + `x` padding up to --size bytes.
+ *
+ * Flags (all numbers): --port --clients --senders --rate (per sender, 0 = as
+ * fast as --inflight allows) --inflight --backlog (0 = no shared bound)
+ * --seconds --size --warmup --drain-ms --connect-timeout-ms
+ * --connect-concurrency --server-pid --announce-wait-ms --read-bytes
+ * --settle-ms; and --dialect json|irc|text.
+ *
+ * Build: cc -O2 -o loadgen bench/loadgen.c (Linux: epoll, /proc).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SENDER_DIGITS 4
+#define TIME_DIGITS 13
+#define MARK_BYTES (2 + SENDER_DIGITS + TIME_DIGITS)
+/* A partial line up to this long is carried to the next read; a longer one
+ * (a big room's welcome or name list) is skipped, its start kept. */
+#define CARRY_BYTES 1024
+#define HEAD_BYTES 100
+
+enum dialect { JSON, IRC, TEXT };
+
+/* ---- options ------------------------------------------------------------ */
+
+static struct {
+  int port;
+  enum dialect dialect;
+  long clients, senders, rate, inflight, backlog;
+  double seconds, warmup;
+  long size, drain_ms, connect_timeout_ms, connect_concurrency;
+  long server_pid, announce_wait_ms, read_bytes, settle_ms;
+} opt = {
+    .port = 0,
+    .dialect = JSON,
+    .clients = 100,
+    .senders = 10,
+    .rate = 0,
+    .inflight = 64,
+    .backlog = 0,
+    .seconds = 10,
+    .warmup = -1,
+    .size = 64,
+    .drain_ms = 2000,
+    .connect_timeout_ms = 30000,
+    .connect_concurrency = 200,
+    .server_pid = 0,
+    .announce_wait_ms = 3000,
+    .read_bytes = 64 * 1024,
+    .settle_ms = 5000,
+};
+
+/* ---- clock -------------------------------------------------------------- */
+
+static struct timespec origin;
+
+static int64_t now_us(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)(t.tv_sec - origin.tv_sec) * 1000000 +
+         (t.tv_nsec - origin.tv_nsec) / 1000;
+}
+
+static double now_ms(void) { return now_us() / 1000.0; }
+
+/* ---- /proc -------------------------------------------------------------- */
+
+static double cpu_seconds(long pid) {
+  char path[64], text[4096];
+  if (pid > 0)
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  else
+    snprintf(path, sizeof path, "/proc/self/stat");
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[n] = 0;
+  char *p = strrchr(text, ')');
+  if (!p) return 0;
+  p += 2;
+  /* Fields after the command: state is 0; utime 11, stime 12. */
+  unsigned long long utime = 0, stime = 0;
+  for (int field = 0; field < 13 && *p; field++) {
+    if (field == 11) utime = strtoull(p, NULL, 10);
+    if (field == 12) stime = strtoull(p, NULL, 10);
+    p = strchr(p, ' ');
+    if (!p) break;
+    p++;
+  }
+  return (utime + stime) / 100.0;
+}
+
+static double machine_busy_seconds(void) {
+  FILE *f = fopen("/proc/stat", "r");
+  if (!f) return 0;
+  unsigned long long v[8] = {0};
+  int got = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+                   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+  fclose(f);
+  if (got < 8) return 0;
+  unsigned long long total = 0;
+  for (int i = 0; i < 8; i++) total += v[i];
+  return (total - v[3] - v[4]) / 100.0;
+}
+
+static long resident_bytes(long pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%ld/status", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  long kb = 0;
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, "VmRSS:", 6) == 0) {
+      kb = strtol(line + 6, NULL, 10);
+      break;
+    }
+  }
+  fclose(f);
+  return kb * 1024;
+}
+
+static double mb(long bytes) {
+  return (double)((long)(bytes / 1024.0 / 1024.0 * 10 + 0.5)) / 10;
+}
+
+/* ---- latency histogram (bench/latency_histogram.ts) --------------------- */
+
+#define FINE_LIMIT_US 100000
+#define FINE_BUCKET_US 10
+#define COARSE_BUCKET_US 1000
+#define COARSE_LIMIT_US 60000000
+#define FINE_BUCKETS (FINE_LIMIT_US / FINE_BUCKET_US)
+#define BUCKETS \
+  (FINE_BUCKETS + (COARSE_LIMIT_US - FINE_LIMIT_US) / COARSE_BUCKET_US)
+
+static uint32_t buckets[BUCKETS];
+static uint64_t latency_count;
+static int64_t latency_max_us;
+
+static void record_latency(int64_t us) {
+  if (us < 0) us = 0;
+  long index = us < FINE_LIMIT_US
+                   ? us / FINE_BUCKET_US
+                   : FINE_BUCKETS + (us - FINE_LIMIT_US) / COARSE_BUCKET_US;
+  if (index >= BUCKETS) index = BUCKETS - 1;
+  buckets[index]++;
+  latency_count++;
+  if (us > latency_max_us) latency_max_us = us;
+}
+
+static void reset_latency(void) {
+  memset(buckets, 0, sizeof buckets);
+  latency_count = 0;
+  latency_max_us = 0;
+}
+
+static double round2(double ms) { return (long)(ms * 100 + 0.5) / 100.0; }
+
+static double percentile(double fraction) {
+  if (latency_count == 0) return 0;
+  uint64_t rank = (uint64_t)(latency_count * fraction);
+  if ((double)rank < latency_count * fraction) rank++;
+  uint64_t seen = 0;
+  for (long i = 0; i < BUCKETS; i++) {
+    seen += buckets[i];
+    if (seen >= rank) {
+      int64_t upper = i < FINE_BUCKETS
+                          ? (i + 1) * FINE_BUCKET_US
+                          : FINE_LIMIT_US +
+                                (i - FINE_BUCKETS + 1) * COARSE_BUCKET_US;
+      if (upper > latency_max_us) upper = latency_max_us;
+      return round2(upper / 1000.0);
+    }
+  }
+  return round2(latency_max_us / 1000.0);
+}
+
+/* ---- clients ------------------------------------------------------------ */
+
+typedef struct {
+  int fd;
+  int index;
+  bool sender;
+  bool started;   /* connect() called */
+  bool connected; /* TCP connected, hello sent */
+  bool ready;     /* admitted to the room */
+  bool closed;
+  bool skipping; /* inside a line longer than CARRY_BYTES */
+  bool want_out; /* EPOLLOUT armed */
+  int64_t sent, acked, delivered;
+  uint16_t held;
+  uint8_t head_len;
+  uint8_t carry[CARRY_BYTES];
+  uint8_t head[HEAD_BYTES];
+  char *out;
+  size_t out_len, out_off, out_cap;
+  char last_control[HEAD_BYTES + 1];
+} client;
+
+static client *clients;
+static int epoll_fd;
+static uint8_t *read_buffer;
+
+static struct {
+  int64_t delivered, sent, announced_joins, errors, disconnects;
+  char first_error[400];
+} tally;
+
+static bool sending;
+
+static void note_error(const char *fmt, ...) {
+  if (tally.first_error[0]) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(tally.first_error, sizeof tally.first_error, fmt, ap);
+  va_end(ap);
+}
+
+static long connecting; /* started, neither ready nor closed yet */
+static long ready_clients;
+
+static void close_client(client *c) {
+  if (c->closed) return;
+  if (c->started && !c->ready) connecting--;
+  c->closed = true;
+  if (c->fd >= 0) close(c->fd);
+  c->fd = -1;
+}
+
+/* The server closed it, or a socket call failed: a dropped member. */
+static void lost(client *c, const char *why) {
+  if (c->closed) return;
+  tally.disconnects++;
+  note_error("c%d: %s", c->index, why);
+  close_client(c);
+}
+
+static void arm(client *c, bool want_out) {
+  if (c->want_out == want_out || c->closed) return;
+  c->want_out = want_out;
+  struct epoll_event ev = {.events = EPOLLIN | (want_out ? EPOLLOUT : 0),
+                           .data.u32 = (uint32_t)c->index};
+  epoll_ctl(epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void flush_out(client *c) {
+  while (!c->closed && c->out_off < c->out_len) {
+    ssize_t n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        arm(c, true);
+        return;
+      }
+      if (errno == EINTR) continue;
+      lost(c, "write failed");
+      return;
+    }
+    c->out_off += (size_t)n;
+  }
+  c->out_len = c->out_off = 0;
+  arm(c, false);
+}
+
+static void append_out(client *c, const char *data, size_t length) {
+  if (c->closed) return;
+  if (c->out_off > 0 && c->out_off == c->out_len) c->out_len = c->out_off = 0;
+  if (c->out_len + length > c->out_cap) {
+    size_t cap = c->out_cap ? c->out_cap : 1024;
+    while (cap < c->out_len + length) cap *= 2;
+    c->out = realloc(c->out, cap);
+    c->out_cap = cap;
+  }
+  memcpy(c->out + c->out_len, data, length);
+  c->out_len += length;
+}
+
+static void send_text(client *c, const char *fmt, ...) {
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  append_out(c, line, (size_t)n);
+  flush_out(c);
+}
+
+/* ---- dialects ----------------------------------------------------------- */
+
+static const char *ROOM = "bench";
+
+static size_t suffix_bytes(void) {
+  return opt.dialect == JSON ? 2 /* "} */ : opt.dialect == IRC ? 1 /* \r */ : 0;
+}
+
+static bool echoes_sender(void) { return opt.dialect != IRC; }
+
+static void say_hello(client *c) {
+  switch (opt.dialect) {
+    case JSON:
+      send_text(c, "{\"type\":\"hello\",\"nick\":\"c%d\",\"room\":\"%s\"}\n",
+                c->index, ROOM);
+      break;
+    case IRC:
+      /* JOIN waits for RPL_WELCOME: sent at once it can be refused (451). */
+      send_text(c, "NICK c%d\r\nUSER c%d 0 * :c%d\r\n", c->index, c->index,
+                c->index);
+      break;
+    case TEXT:
+      send_text(c, "c%d\n", c->index);
+      break;
+  }
+}
+
+static bool starts(const uint8_t *p, size_t n, const char *prefix) {
+  size_t k = strlen(prefix);
+  return n >= k && memcmp(p, prefix, k) == 0;
+}
+
+/* Finds `needle` in the line; returns a pointer past it or NULL. */
+static const uint8_t *after(const uint8_t *p, size_t n, const char *needle) {
+  const uint8_t *at = memmem(p, n, needle, strlen(needle));
+  return at ? at + strlen(needle) : NULL;
+}
+
+static long number_at(const uint8_t *p, const uint8_t *end) {
+  long v = 0;
+  while (p < end && *p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
+  return v;
+}
+
+static void ready(client *c) {
+  if (c->ready) return;
+  c->ready = true;
+  connecting--;
+  ready_clients++;
+}
+
+static void error_line(client *c, const uint8_t *p, size_t n) {
+  tally.errors++;
+  note_error("c%d: %.*s", c->index, (int)(n < 300 ? n : 300), (const char *)p);
+}
+
+/* How many joins a join notice announces (0 if it is none). */
+static long text_join_count(const uint8_t *p, size_t n) {
+  /* `HH:MM * c5 joined lobby (6 here)`,
+   * `HH:MM * c101 and 41 others joined lobby (142 here)` */
+  if (n < 8 || p[2] != ':' || p[5] != ' ' || p[6] != '*') return 0;
+  const uint8_t *joined = memmem(p, n, " joined ", 8);
+  if (!joined) return 0;
+  const uint8_t *and = memmem(p, (size_t)(joined - p), " and ", 5);
+  if (!and) return 1;
+  return 1 + number_at(and + 5, joined);
+}
+
+/*
+ * A line that is not a benchmark message: handshake, notice, error. `full`
+ * is false when only its start (`p`, `n`) was kept.
+ */
+static void control(client *c, const uint8_t *p, size_t n, bool full) {
+  size_t shown = n < HEAD_BYTES ? n : HEAD_BYTES;
+  memcpy(c->last_control, p, shown);
+  c->last_control[shown] = 0;
+  switch (opt.dialect) {
+    case JSON:
+      if (starts(p, n, "{\"type\":\"welcome\"")) return ready(c);
+      if (starts(p, n, "{\"type\":\"join\"")) {
+        if (c->index == 0 && c->ready && full) {
+          /* A big room's coalesced notice names one and counts the others. */
+          const uint8_t *others = after(p, n, "\"others\":");
+          tally.announced_joins += 1 + (others ? number_at(others, p + n) : 0);
+        }
+        return;
+      }
+      if (starts(p, n, "{\"type\":\"error\"") ||
+          starts(p, n, "{\"type\":\"bye\""))
+        return error_line(c, p, n);
+      return;
+    case TEXT:
+      if (starts(p, n, "* Welcome,")) return ready(c);
+      if (starts(p, n, "! ") || starts(p, n, "* Bye:"))
+        return error_line(c, p, n);
+      if (c->index == 0 && c->ready)
+        tally.announced_joins += text_join_count(p, n);
+      return;
+    case IRC: {
+      if (starts(p, n, "PING ")) {
+        const uint8_t *token = p + 5;
+        if (token < p + n && *token == ':') token++;
+        size_t length = (size_t)(p + n - token);
+        while (length > 0 && (token[length - 1] == '\r' ||
+                              token[length - 1] == ' '))
+          length--;
+        send_text(c, "PONG :%.*s\r\n", (int)length, (const char *)token);
+        return;
+      }
+      if (starts(p, n, "ERROR")) return error_line(c, p, n);
+      const uint8_t *space = memchr(p, ' ', n);
+      if (!space) return;
+      const uint8_t *command = space + 1;
+      const uint8_t *end = memchr(command, ' ', (size_t)(p + n - command));
+      if (!end) end = p + n;
+      size_t length = (size_t)(end - command);
+      if (length == 3 && memcmp(command, "001", 3) == 0) {
+        send_text(c, "JOIN #%s\r\n", ROOM);
+        return;
+      }
+      if (length == 3 && memcmp(command, "366", 3) == 0) return ready(c);
+      if (length == 4 && memcmp(command, "JOIN", 4) == 0) {
+        if (c->index == 0 && c->ready) tally.announced_joins++;
+        return;
+      }
+      if (length == 4 && memcmp(command, "PONG", 4) == 0) {
+        const uint8_t *colon = p + n;
+        while (colon > command && *(colon - 1) != ':') colon--;
+        long count = number_at(colon, p + n);
+        if (count > c->acked) c->acked = count;
+        return;
+      }
+      if (length == 3 && (command[0] == '4' || command[0] == '5'))
+        return error_line(c, p, n);
+      return;
+    }
+  }
+}
+
+/* One complete line, newline excluded, received at `at`. */
+static void line(client *c, const uint8_t *p, size_t n, int64_t at) {
+  if (c->skipping) {
+    c->skipping = false;
+    control(c, c->head, c->head_len, false);
+    return;
+  }
+  size_t tail = suffix_bytes() + (size_t)opt.size;
+  if (n > tail) {
+    const uint8_t *mark = p + n - tail;
+    if (mark[0] == '#' && mark[1] == '~') {
+      tally.delivered++;
+      c->delivered++;
+      int64_t sent_at = 0;
+      for (int i = 2 + SENDER_DIGITS; i < MARK_BYTES; i++)
+        sent_at = sent_at * 10 + (mark[i] - '0');
+      record_latency(at - sent_at);
+      if (c->sender && echoes_sender()) {
+        int sender = 0;
+        for (int i = 2; i < 2 + SENDER_DIGITS; i++)
+          sender = sender * 10 + (mark[i] - '0');
+        if (sender == c->index) c->acked++;
+      }
+      return;
+    }
+  }
+  control(c, p, n, true);
+}
+
+/* One read: the carried partial line, then as much as the socket holds. */
+static void read_client(client *c) {
+  uint8_t *buffer = read_buffer;
+  size_t held = c->held;
+  memcpy(buffer, c->carry, held);
+  ssize_t n = read(c->fd, buffer + held, (size_t)opt.read_bytes);
+  if (n == 0) return lost(c, "closed by server");
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+    return lost(c, "read failed");
+  }
+  int64_t at = now_us();
+  size_t end = held + (size_t)n;
+  size_t start = 0;
+  uint8_t *newline = memchr(buffer + held, '\n', (size_t)n);
+  while (newline) {
+    size_t stop = (size_t)(newline - buffer);
+    line(c, buffer + start, stop - start, at);
+    if (c->closed) return;
+    start = stop + 1;
+    newline = memchr(buffer + start, '\n', end - start);
+  }
+  size_t rest = end - start;
+  if (rest <= CARRY_BYTES) {
+    memcpy(c->carry, buffer + start, rest);
+    c->held = (uint16_t)rest;
+  } else {
+    /* A line longer than the carry: keep its start, which says what it is,
+     * and skip the rest up to its newline. */
+    if (!c->skipping) {
+      c->skipping = true;
+      c->head_len = HEAD_BYTES;
+      memcpy(c->head, buffer + start, HEAD_BYTES);
+    }
+    c->held = 0;
+  }
+}
+
+/* Sends `count` messages now, stamped with the time of sending. */
+static void send_messages(client *c, long count) {
+  if (count <= 0 || c->closed) return;
+  char text[4096];
+  int length = snprintf(text, sizeof text, "#~%0*d%0*lld", SENDER_DIGITS,
+                        c->index, TIME_DIGITS, (long long)now_us());
+  memset(text + length, 'x', (size_t)(opt.size - length));
+  length = (int)opt.size;
+  char frame[4200];
+  int frame_length = 0;
+  switch (opt.dialect) {
+    case JSON:
+      frame_length = snprintf(frame, sizeof frame,
+                              "{\"type\":\"say\",\"text\":\"%.*s\"}\n", length,
+                              text);
+      break;
+    case IRC:
+      frame_length = snprintf(frame, sizeof frame, "PRIVMSG #%s :%.*s\r\n",
+                              ROOM, length, text);
+      break;
+    case TEXT:
+      frame_length = snprintf(frame, sizeof frame, "%.*s\n", length, text);
+      break;
+  }
+  for (long i = 0; i < count; i++) append_out(c, frame, (size_t)frame_length);
+  c->sent += count;
+  tally.sent += count;
+  if (opt.dialect == IRC) {
+    char ping[64];
+    int n = snprintf(ping, sizeof ping, "PING :%lld\r\n", (long long)c->sent);
+    append_out(c, ping, (size_t)n);
+  }
+  flush_out(c);
+}
+
+/* ---- event loop --------------------------------------------------------- */
+
+static long next_client;
+
+static void start_connect(client *c) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    note_error("socket: %s", strerror(errno));
+    c->closed = true;
+    tally.errors++;
+    return;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  struct sockaddr_in addr = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)opt.port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  c->fd = fd;
+  c->started = true;
+  connecting++;
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 &&
+      errno != EINPROGRESS) {
+    note_error("connect: %s", strerror(errno));
+    tally.errors++;
+    close_client(c);
+    return;
+  }
+  c->want_out = true;
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT,
+                           .data.u32 = (uint32_t)c->index};
+  epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void on_event(client *c, uint32_t events) {
+  if (c->closed) return;
+  if (!c->connected && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+    int error = 0;
+    socklen_t length = sizeof error;
+    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &length);
+    if (error) {
+      note_error("connect: %s", strerror(error));
+      tally.errors++;
+      close_client(c);
+      return;
+    }
+    c->connected = true;
+    arm(c, false);
+    say_hello(c);
+    return;
+  }
+  if (events & EPOLLOUT) flush_out(c);
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_client(c);
+}
+
+static struct epoll_event events[4096];
+
+/* Runs the loop once, waiting at most `timeout_ms` for something to do. */
+static void poll_once(int timeout_ms) {
+  int n = epoll_wait(epoll_fd, events, 4096, timeout_ms);
+  for (int i = 0; i < n; i++)
+    on_event(&clients[events[i].data.u32], events[i].events);
+}
+
+/* Runs the loop for `ms`, calling `tick` after every round (may be NULL). */
+static void run_for(double ms, void (*tick)(void)) {
+  double until = now_ms() + ms;
+  while (now_ms() < until) {
+    poll_once(1);
+    if (tick) tick();
+  }
+}
+
+/* ---- flow control ------------------------------------------------------- */
+
+static long min_burst;
+static int64_t worst_lag, sent_at_look;
+static double looked_at;
+
+/*
+ * Rate 0: every sender keeps --inflight messages unacknowledged (closed by
+ * its own echo, or PING/PONG for IRC). With --backlog N > 0 the senders also
+ * share a bound on copies the member read last has not read (load.ts's bound
+ * for a reader slower than the server); 0 leaves the server to cope.
+ */
+static void top_up(void) {
+  if (!sending) return;
+  int64_t allowed = INT64_MAX;
+  if (opt.backlog > 0) {
+    if (worst_lag + (tally.sent - sent_at_look) + min_burst > opt.backlog) {
+      double now = now_ms();
+      if (now - looked_at < 1) return;
+      looked_at = now;
+      sent_at_look = tally.sent;
+      worst_lag = 0;
+      for (long i = 0; i < opt.clients; i++) {
+        client *c = &clients[i];
+        if (!c->ready || c->closed) continue;
+        int64_t owed = tally.sent - (echoes_sender() ? 0 : c->sent);
+        int64_t lag = owed - c->delivered;
+        if (lag > worst_lag) worst_lag = lag;
+      }
+      if (worst_lag + min_burst > opt.backlog) return;
+    }
+    allowed = opt.backlog - worst_lag - (tally.sent - sent_at_look);
+  }
+  for (long i = 0; i < opt.senders && i < opt.clients; i++) {
+    client *c = &clients[i];
+    int64_t room = opt.inflight - (c->sent - c->acked);
+    if (room > allowed) room = allowed;
+    if (room < min_burst) continue;
+    send_messages(c, (long)room);
+    allowed -= room;
+  }
+}
+
+static double pace_started, pace_last;
+
+/* Rate > 0: each sender sends what is due, senders spread over the gap. */
+static void pace(void) {
+  if (!sending) return;
+  double now = now_ms();
+  if (now - pace_last < 2) return;
+  pace_last = now;
+  double elapsed = now - pace_started;
+  double gap = 1000.0 / opt.rate / opt.senders;
+  for (long i = 0; i < opt.senders && i < opt.clients; i++) {
+    client *c = &clients[i];
+    long due = (long)((elapsed - i * gap) * opt.rate / 1000) + 1;
+    long room = opt.inflight - (long)(c->sent - c->acked);
+    long count = due - (long)c->sent;
+    send_messages(c, count < room ? count : room);
+  }
+}
+
+static double rss_series[4096];
+static int rss_points;
+static double next_rss_at;
+
+static void tick_sending(void) {
+  if (opt.rate == 0)
+    top_up();
+  else
+    pace();
+  double now = now_ms();
+  if (now >= next_rss_at && rss_points < 4096) {
+    rss_series[rss_points++] = mb(resident_bytes(opt.server_pid));
+    next_rss_at += 1000;
+  }
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+static void json_string(const char *s) {
+  putchar('"');
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\')
+      printf("\\%c", ch);
+    else if (ch < 0x20)
+      printf("\\u%04x", ch);
+    else
+      putchar(ch);
+  }
+  putchar('"');
+}
+
+static long parse_number(const char *flag, const char *value) {
+  char *end;
+  double v = strtod(value, &end);
+  if (*end || v < 0) {
+    fprintf(stderr, "bad number for %s: \"%s\"\n", flag, value);
+    exit(2);
+  }
+  return (long)v;
+}
+
+static void parse_args(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    const char *flag = argv[i];
+    if (i + 1 >= argc) {
+      fprintf(stderr, "%s needs a value\n", flag);
+      exit(2);
+    }
+    const char *value = argv[++i];
+    if (strcmp(flag, "--dialect") == 0) {
+      if (strcmp(value, "json") == 0)
+        opt.dialect = JSON;
+      else if (strcmp(value, "irc") == 0)
+        opt.dialect = IRC;
+      else if (strcmp(value, "text") == 0)
+        opt.dialect = TEXT;
+      else {
+        fprintf(stderr, "unknown dialect \"%s\" (json, irc or text)\n", value);
+        exit(2);
+      }
+      continue;
+    }
+    long v = parse_number(flag, value);
+    if (strcmp(flag, "--port") == 0) opt.port = (int)v;
+    else if (strcmp(flag, "--clients") == 0) opt.clients = v;
+    else if (strcmp(flag, "--senders") == 0) opt.senders = v;
+    else if (strcmp(flag, "--rate") == 0) opt.rate = v;
+    else if (strcmp(flag, "--inflight") == 0) opt.inflight = v;
+    else if (strcmp(flag, "--backlog") == 0) opt.backlog = v;
+    else if (strcmp(flag, "--seconds") == 0) opt.seconds = strtod(value, NULL);
+    else if (strcmp(flag, "--warmup") == 0) opt.warmup = strtod(value, NULL);
+    else if (strcmp(flag, "--size") == 0) opt.size = v;
+    else if (strcmp(flag, "--drain-ms") == 0) opt.drain_ms = v;
+    else if (strcmp(flag, "--connect-timeout-ms") == 0) opt.connect_timeout_ms = v;
+    else if (strcmp(flag, "--connect-concurrency") == 0) opt.connect_concurrency = v;
+    else if (strcmp(flag, "--server-pid") == 0) opt.server_pid = v;
+    else if (strcmp(flag, "--announce-wait-ms") == 0) opt.announce_wait_ms = v;
+    else if (strcmp(flag, "--read-bytes") == 0) opt.read_bytes = v;
+    else if (strcmp(flag, "--settle-ms") == 0) opt.settle_ms = v;
+    else {
+      fprintf(stderr, "unknown flag %s\n", flag);
+      exit(2);
+    }
+  }
+  if (opt.size < MARK_BYTES || opt.size > 4000) {
+    fprintf(stderr, "--size must be %d to 4000\n", MARK_BYTES);
+    exit(2);
+  }
+  if (opt.warmup < 0) opt.warmup = opt.seconds / 5 < 1 ? opt.seconds / 5 : 1;
+  if (opt.read_bytes < 1024) opt.read_bytes = 1024;
+}
+
+/*
+ * The server's RSS once it has settled: sampled every 250 ms until two
+ * samples a second apart differ by under 1 % (at most --settle-ms), so the
+ * figure is what idle connections hold, not the join storm's passing garbage.
+ */
+static long settled_rss(void) {
+  double deadline = now_ms() + opt.settle_ms;
+  long samples[64];
+  int count = 0;
+  long rss = resident_bytes(opt.server_pid);
+  while (now_ms() < deadline) {
+    run_for(250, NULL);
+    rss = resident_bytes(opt.server_pid);
+    samples[count++ % 64] = rss;
+    if (count >= 5) {
+      long then = samples[(count - 5) % 64];
+      long diff = rss > then ? rss - then : then - rss;
+      if (diff * 100 < then) break;
+    }
+  }
+  return rss;
+}
+
+int main(int argc, char **argv) {
+  clock_gettime(CLOCK_MONOTONIC, &origin);
+  signal(SIGPIPE, SIG_IGN);
+  setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+  parse_args(argc, argv);
+  struct rlimit files;
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+  clients = calloc((size_t)opt.clients, sizeof *clients);
+  read_buffer = malloc((size_t)opt.read_bytes + CARRY_BYTES);
+  epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  if (!clients || !read_buffer || epoll_fd < 0) {
+    printf("{\"ok\":false,\"error\":\"out of memory or no epoll\"}\n");
+    return 0;
+  }
+  for (long i = 0; i < opt.clients; i++) {
+    clients[i].fd = -1;
+    clients[i].index = (int)i;
+    clients[i].sender = i < opt.senders;
+  }
+
+  long rss_before = resident_bytes(opt.server_pid);
+  double server_cpu_before = cpu_seconds(opt.server_pid);
+  double self_cpu_before = cpu_seconds(0);
+  double started = now_ms();
+  double deadline = started + opt.connect_timeout_ms;
+  /* Connect, at most --connect-concurrency waiting for their welcome. */
+  while (now_ms() < deadline) {
+    while (next_client < opt.clients && connecting < opt.connect_concurrency)
+      start_connect(&clients[next_client++]);
+    if (next_client >= opt.clients && connecting == 0) break;
+    poll_once(1);
+  }
+  double connect_ms = now_ms() - started;
+  long connected = ready_clients;
+  printf("{\"loadgen\":\"c\",\"clients\":%ld,\"connected\":%ld,"
+         "\"connect_ms\":%ld,\"connect_server_cpu_pct\":%ld,"
+         "\"connect_load_cpu_pct\":%ld",
+         opt.clients, connected, (long)(connect_ms + 0.5),
+         (long)((cpu_seconds(opt.server_pid) - server_cpu_before) / connect_ms *
+                    100000 + 0.5),
+         (long)((cpu_seconds(0) - self_cpu_before) / connect_ms * 100000 + 0.5));
+  if (connected < opt.clients) {
+    const char *waiting = "nothing";
+    for (long i = 0; i < opt.clients; i++) {
+      if (!clients[i].ready && clients[i].last_control[0]) {
+        waiting = clients[i].last_control;
+        break;
+      }
+    }
+    char why[1024];
+    snprintf(why, sizeof why,
+             "only %ld of %ld connected in %ld ms; one still waiting had last "
+             "read \"%s\"%s%s",
+             connected, opt.clients, (long)connect_ms, waiting,
+             tally.first_error[0] ? "; first error: " : "", tally.first_error);
+    printf(",\"ok\":false,\"error\":");
+    json_string(why);
+    printf("}\n");
+    return 0;
+  }
+
+  /* Every join after the first client's own is announced to it. */
+  long expected_joins = opt.clients - 1;
+  double announce_deadline = now_ms() + opt.announce_wait_ms;
+  while (tally.announced_joins < expected_joins &&
+         now_ms() < announce_deadline)
+    poll_once(1);
+  long rss_connected = settled_rss();
+  printf(",\"joins_announced\":%lld,\"joins_expected\":%ld,"
+         "\"rss_before_mb\":%.1f,\"rss_mb\":%.1f,\"rss_per_conn_kb\":",
+         (long long)tally.announced_joins, expected_joins, mb(rss_before),
+         mb(rss_connected));
+  if (rss_before && rss_connected)
+    printf("%.1f", (long)((rss_connected - rss_before) / (double)opt.clients /
+                              1024 * 10 + 0.5) / 10.0);
+  else
+    printf("null");
+
+  long recipients = echoes_sender() ? opt.clients : opt.clients - 1;
+  min_burst = opt.inflight / 4 > 1 ? opt.inflight / 4 : 1;
+  sending = opt.senders > 0;
+  double send_started = now_ms();
+  pace_started = send_started;
+  next_rss_at = send_started + 1000;
+  double warmup_ms = opt.warmup * 1000;
+  tick_sending();
+  run_for(warmup_ms, tick_sending);
+  int64_t delivered_at_warm = tally.delivered;
+  int64_t sent_at_warm = tally.sent;
+  double server_cpu_at_warm = cpu_seconds(opt.server_pid);
+  double self_cpu_at_warm = cpu_seconds(0);
+  double machine_at_warm = machine_busy_seconds();
+  double window_started = now_ms();
+  reset_latency();
+  run_for(opt.seconds * 1000 - warmup_ms, tick_sending);
+  double window_ms = now_ms() - window_started;
+  int64_t delivered_in_window = tally.delivered - delivered_at_warm;
+  int64_t sent_in_window = tally.sent - sent_at_warm;
+  double server_cpu =
+      (cpu_seconds(opt.server_pid) - server_cpu_at_warm) / window_ms * 1000;
+  double self_cpu = (cpu_seconds(0) - self_cpu_at_warm) / window_ms * 1000;
+  /* CPU neither the server nor this process used: other work on the machine,
+   * which makes the figures worse than they would be. */
+  double other_cpu = (machine_busy_seconds() - machine_at_warm) / window_ms *
+                         1000 - server_cpu - self_cpu;
+  sending = false;
+  double drain_deadline = now_ms() + opt.drain_ms;
+  while (tally.delivered < tally.sent * recipients && now_ms() < drain_deadline)
+    poll_once(5);
+  int64_t expected = tally.sent * recipients;
+  int64_t lost_count = expected - tally.delivered;
+  for (long i = 0; i < opt.clients; i++) close_client(&clients[i]);
+
+  bool ok = lost_count == 0 && tally.disconnects == 0 && tally.errors == 0;
+  printf(",\"ok\":%s,\"seconds\":%.3f,\"messages\":%lld,\"expected\":%lld,"
+         "\"delivered\":%lld,\"lost\":%lld,\"lost_pct\":%.2f,"
+         "\"disconnects\":%lld,\"errors\":%lld",
+         ok ? "true" : "false", window_ms / 1000, (long long)tally.sent,
+         (long long)expected, (long long)tally.delivered, (long long)lost_count,
+         expected ? (long)((double)lost_count / expected * 10000 + 0.5) / 100.0
+                  : 0.0,
+         (long long)tally.disconnects, (long long)tally.errors);
+  if (tally.first_error[0]) {
+    printf(",\"first_error\":");
+    json_string(tally.first_error);
+  }
+  printf(",\"deliveries_per_s\":%lld,\"messages_per_s\":%lld,"
+         "\"latency_ms\":{\"count\":%llu,\"p50\":%.2f,\"p90\":%.2f,"
+         "\"p99\":%.2f,\"max\":%.2f},\"server_cpu_pct\":%ld,"
+         "\"load_cpu_pct\":%ld,\"other_cpu_pct\":%ld,\"rss_series_mb\":[",
+         (long long)(delivered_in_window / window_ms * 1000 + 0.5),
+         (long long)(sent_in_window / window_ms * 1000 + 0.5),
+         (unsigned long long)latency_count, percentile(0.5), percentile(0.9),
+         percentile(0.99), round2(latency_max_us / 1000.0),
+         (long)(server_cpu * 100 + 0.5), (long)(self_cpu * 100 + 0.5),
+         other_cpu > 0 ? (long)(other_cpu * 100 + 0.5) : 0L);
+  for (int i = 0; i < rss_points; i++)
+    printf("%s%.1f", i ? "," : "", rss_series[i]);
+  printf("]}\n");
+  return 0;
+}
