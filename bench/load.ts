@@ -398,10 +398,17 @@ export async function runLoad(
     ),
   };
   if (ready.length < options.clients) {
+    // What those that did get in cost the server, for comparison.
+    const rss = residentBytes(options.serverPid);
     for (const client of clients) client?.close();
     await Promise.allSettled(readLoops);
     return {
       ...result,
+      rss_before_mb: mb(rssBefore),
+      rss_mb: mb(rss),
+      rss_per_conn_kb: rssBefore && rss && ready.length > 0
+        ? Math.round((rss - rssBefore) / ready.length / 1024 * 10) / 10
+        : null,
       ok: false,
       error: `only ${ready.length} of ${options.clients} connected in ${
         Math.round(connected.ms)

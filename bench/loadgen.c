@@ -865,6 +865,13 @@ int main(int argc, char **argv) {
              "read \"%s\"%s%s",
              connected, opt.clients, (long)connect_ms, waiting,
              tally.first_error[0] ? "; first error: " : "", tally.first_error);
+    /* What those that did get in cost the server, for comparison. */
+    long rss = resident_bytes(opt.server_pid);
+    printf(",\"rss_before_mb\":%.1f,\"rss_mb\":%.1f", mb(rss_before), mb(rss));
+    if (rss_before && rss && connected > 0)
+      printf(",\"rss_per_conn_kb\":%.1f",
+             (long)((rss - rss_before) / (double)connected / 1024 * 10 + 0.5) /
+                 10.0);
     printf(",\"ok\":false,\"error\":");
     json_string(why);
     printf("}\n");

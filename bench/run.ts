@@ -368,6 +368,8 @@ async function runLoad(
     "--read-bytes",
     String(scenario.clients > 1000 ? 16 * 1024 : 64 * 1024),
     // Memory per connection is read once the server's RSS has settled.
+    "--connect-concurrency",
+    String(target.connectConcurrency ?? 200),
     "--settle-ms",
     String(scenario.idle ? 5000 : 200),
     ...(generator.backlog === undefined
