@@ -140,3 +140,23 @@ Deno.test("a welcome's JSON is exactly JSON.stringify of it, through joins, rena
     JSON.stringify(again.event) + "\n",
   );
 });
+
+Deno.test("a welcome's text, from a few names and a head count, is what the whole member list renders to", () => {
+  const { hub, join } = setup();
+  const check = (member: FakeMember) => {
+    const out = member.outgoing.find((o) => o.event.type === "welcome")!;
+    const text = new TextDecoder().decode(out.bytes(TEXT_LINES));
+    // A copy is rendered from its full `users`, as a client would.
+    assert.equal(text, renderText({ ...out.event }));
+    return text;
+  };
+  assert.match(check(join("alice").member), /, alone for now\./);
+  const second = join("小明");
+  hub.handle(second.session, { type: "say", text: "你好" });
+  hub.flush();
+  assert.match(check(join("bob").member), /with alice, 小明\.[^]*小明: 你好/);
+  for (let i = 0; i < BIG; i++) join(`p${i}`);
+  const text = check(join("late").member);
+  const shown = ROOM_LIMITS.welcomeNamesShown;
+  assert.match(text, new RegExp(`and ${BIG + 3 - shown} others\\.`));
+});

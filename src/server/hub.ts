@@ -56,6 +56,7 @@ import { GroupRules } from "./group_rules.ts";
 import { ModerationBook } from "./moderation_book.ts";
 import { NickIndex } from "./nick_index.ts";
 import { NickRoster } from "./roster.ts";
+import { describeCompany } from "../shared/welcome_company.ts";
 import type { MessageStore } from "./store.ts";
 import { Outgoing, OutgoingBatch, type Recipient } from "./outgoing.ts";
 
@@ -981,7 +982,8 @@ export class Hub {
   /**
    * The welcome for a member, its JSON line in three pieces around the
    * roster's bytes: the same bytes as `JSON.stringify`, without serialising
-   * or copying every name of a big room again for each newcomer.
+   * or copying every name of a big room again for each newcomer; its text
+   * from the first few names and a head count.
    */
   #welcome(
     session: Session,
@@ -995,7 +997,8 @@ export class Hub {
         since,
         Math.max(this.#history, PROTOCOL_LIMITS.maxResumeHistory),
       );
-    const users = this.#rosters.get(room)?.snapshot() ?? (() => []);
+    const roster = this.#rosters.get(room);
+    const users = roster?.snapshot() ?? (() => []);
     const rooms = [...session.rooms];
     const event: ServerEvent = {
       type: "welcome",
@@ -1024,7 +1027,7 @@ export class Hub {
         JSON.stringify(room)
       },"users":[`,
     );
-    const items = this.#rosters.get(room)?.jsonItems() ?? new Uint8Array(0);
+    const items = roster?.jsonItems() ?? new Uint8Array(0);
     const tail = encoder.encode(
       `],"history":${JSON.stringify(history)},"server":${
         JSON.stringify(this.#server)
@@ -1032,6 +1035,13 @@ export class Hub {
         groupJson === "" ? "" : `,${groupJson}`
       }}\n`,
     );
+    // A text member sees a few names: reading `users` would copy them all.
+    // They are looked up when a text member is handed it, which is at once.
+    const nick = session.nick;
+    describeCompany(event, {
+      firstOthers: (count) => roster?.firstOthers(count, nick) ?? [],
+      count: Math.max(0, (roster?.size ?? 0) - 1),
+    });
     return new Outgoing(event, {
       encoderId: JSON_LINES.id,
       parts: [head, items, tail],

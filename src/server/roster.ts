@@ -46,6 +46,19 @@ export class NickRoster {
     return () => copy ??= list.slice(0, length);
   }
 
+  /**
+   * The first `count` names other than `except`, oldest first: what a text
+   * welcome shows, without copying the rest of a big room's list.
+   */
+  firstOthers(count: number, except: string): string[] {
+    const names: string[] = [];
+    for (const nick of this.#list) {
+      if (names.length >= count) break;
+      if (nick !== except) names.push(nick);
+    }
+    return names;
+  }
+
   /** Adds a member's name at the end. */
   add(nick: string): void {
     this.#list.push(nick);

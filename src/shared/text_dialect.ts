@@ -7,6 +7,7 @@
 import type { EventEncoder, RoomRole, ServerEvent } from "../../protocol.ts";
 import { ROOM_LIMITS } from "./limits.ts";
 import { textWidth } from "./text_width.ts";
+import { companyOf } from "./welcome_company.ts";
 
 /** `HH:MM` in the server's local time. */
 export function clockTime(ts: number): string {
@@ -34,13 +35,18 @@ export function whoSuffix(nick: string, others: number | undefined): string {
   return `${nick} and ${others} ${others === 1 ? "other" : "others"}`;
 }
 
-/** Names the others in a welcome; a big room's list is cut short. */
-function othersList(others: string[]): string {
+/**
+ * Names the others in a welcome; a big room's list is cut short. Reads only
+ * the names it shows (see src/shared/welcome_company.ts).
+ */
+function othersList(event: ServerEvent & { type: "welcome" }): string {
+  const company = companyOf(event);
+  if (company.count === 0) return "";
   const shown = ROOM_LIMITS.welcomeNamesShown;
-  if (others.length <= shown) return others.join(", ");
-  return `${others.slice(0, shown).join(", ")} and ${
-    others.length - shown
-  } others`;
+  const names = company.firstOthers(shown).map((u) => withRole(u, event.roles))
+    .join(", ");
+  if (company.count <= shown) return names;
+  return `${names} and ${company.count - shown} others`;
 }
 
 /** A nickname with its role in the room: `alice (owner)`, `bob (admin)`, `carol`. */
@@ -151,12 +157,8 @@ export function renderText(event: ServerEvent, view: TextView = {}): string {
     case "nick":
       return `${clockTime(event.ts)} * ${event.old} is now ${event.new}\n`;
     case "welcome": {
-      const others = event.users.filter((u) => u !== event.nick).map((u) =>
-        withRole(u, event.roles)
-      );
-      const company = others.length > 0
-        ? ` with ${othersList(others)}.`
-        : ", alone for now.";
+      const others = othersList(event);
+      const company = others ? ` with ${others}.` : ", alone for now.";
       // A welcome into a further room says so, and that the others are kept.
       let text = (event.rooms?.length ?? 1) > 1
         ? `* Now in ${event.room}${company} Your rooms: ${
