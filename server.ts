@@ -33,6 +33,7 @@ import { SqliteStore } from "./src/server/store.ts";
 import { HistoryPruner } from "./src/server/history_pruner.ts";
 import { SearchIndexer } from "./src/server/search_indexer.ts";
 import { StoreFailureLog } from "./src/server/store_failure_log.ts";
+import { IdleReclaimer } from "./src/server/idle_reclaim.ts";
 import {
   type RunningUdpDoor,
   startUdpDoor,
@@ -173,6 +174,8 @@ export function startServer(
   }
   pruner.start();
   indexer.start();
+  // After a burst (thousands joining), the heap it grew goes back once idle.
+  const reclaimer = new IdleReclaimer();
   const connections = new Set<Connection>();
   /** TLS connections still in their handshake (their tickets count them). */
   const handshaking = new Set<Deno.Conn>();
@@ -366,6 +369,7 @@ export function startServer(
   async function shutdown(reason = "server shutting down"): Promise<void> {
     if (stopping) return;
     stopping = true;
+    reclaimer.close();
     listener.close();
     for (const conn of handshaking) closeQuietly(conn);
     for (const conn of browsing) closeQuietly(conn);
