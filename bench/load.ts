@@ -431,7 +431,9 @@ export async function runLoad(
   result.joins_announced = tally.announcedJoins;
   result.joins_expected = expectedJoins;
   result.rss_before_mb = mb(rssBefore);
-  const rssConnected = await settledRss(options.serverPid, options.settleMs);
+  const settled = await settledRss(options.serverPid, options.settleMs);
+  const rssConnected = settled.rss;
+  result.rss_peak_mb = mb(settled.peak);
   result.rss_mb = mb(rssConnected);
   result.rss_per_conn_kb = rssBefore && rssConnected
     ? Math.round((rssConnected - rssBefore) / options.clients / 1024 * 10) /
@@ -562,22 +564,32 @@ export async function runLoad(
 }
 
 /**
- * The server's RSS once it has settled: sampled every 250 ms until it moved
- * by under 1 % in a second (at most `maxMs`), so the figure is what idle
- * connections hold, not the join storm's passing garbage.
+ * The server's RSS once it has settled, and the highest seen meanwhile:
+ * sampled every 250 ms until it moved by under 1 % in 3 s (at most
+ * `maxMs`), so the figure is what idle connections hold, not the join
+ * storm's passing garbage (a server may give back heap a couple of seconds
+ * after it goes idle).
  */
-export async function settledRss(pid: number, maxMs: number): Promise<number> {
+export async function settledRss(
+  pid: number,
+  maxMs: number,
+): Promise<{ rss: number; peak: number }> {
   const deadline = performance.now() + maxMs;
   const samples: number[] = [];
   let rss = residentBytes(pid);
+  let peak = rss;
   while (performance.now() < deadline) {
     await sleep(250);
     rss = residentBytes(pid);
+    peak = Math.max(peak, rss);
     samples.push(rss);
-    const then = samples.at(-5);
-    if (then !== undefined && Math.abs(rss - then) * 100 < then) break;
+    const window = samples.slice(-13);
+    if (
+      window.length === 13 &&
+      (Math.max(...window) - Math.min(...window)) * 100 < Math.min(...window)
+    ) break;
   }
-  return rss;
+  return { rss, peak };
 }
 
 function mb(bytes: number): number {

@@ -19,7 +19,8 @@
  * fast as --inflight allows) --inflight --backlog (0 = no shared bound)
  * --seconds --size --warmup --drain-ms --connect-timeout-ms
  * --connect-concurrency --server-pid --announce-wait-ms --read-bytes
- * --settle-ms; and --dialect json|irc|text.
+ * --settle-ms (how long the server's RSS may take to settle once everyone
+ * is in); and --dialect json|irc|text.
  *
  * Build: cc -O2 -o loadgen bench/loadgen.c (Linux: epoll, /proc).
  */
@@ -784,24 +785,34 @@ static void parse_args(int argc, char **argv) {
   if (opt.read_bytes < 1024) opt.read_bytes = 1024;
 }
 
+/* The highest RSS seen while settling. */
+static long peak_rss;
+
 /*
- * The server's RSS once it has settled: sampled every 250 ms until two
- * samples a second apart differ by under 1 % (at most --settle-ms), so the
- * figure is what idle connections hold, not the join storm's passing garbage.
+ * The server's RSS once it has settled: sampled every 250 ms until it moved
+ * by under 1 % in 3 s (at most --settle-ms), so the figure is what idle
+ * connections hold, not the join storm's passing garbage (a server may give
+ * back heap a couple of seconds after it goes idle).
  */
 static long settled_rss(void) {
+  enum { WINDOW = 12 };
   double deadline = now_ms() + opt.settle_ms;
-  long samples[64];
+  long samples[WINDOW + 1];
   int count = 0;
   long rss = resident_bytes(opt.server_pid);
+  peak_rss = rss;
   while (now_ms() < deadline) {
     run_for(250, NULL);
     rss = resident_bytes(opt.server_pid);
-    samples[count++ % 64] = rss;
-    if (count >= 5) {
-      long then = samples[(count - 5) % 64];
-      long diff = rss > then ? rss - then : then - rss;
-      if (diff * 100 < then) break;
+    if (rss > peak_rss) peak_rss = rss;
+    samples[count++ % (WINDOW + 1)] = rss;
+    if (count > WINDOW) {
+      long low = rss, high = rss;
+      for (int i = 0; i <= WINDOW; i++) {
+        if (samples[i] < low) low = samples[i];
+        if (samples[i] > high) high = samples[i];
+      }
+      if ((high - low) * 100 < low) break;
     }
   }
   return rss;
@@ -886,9 +897,10 @@ int main(int argc, char **argv) {
     poll_once(1);
   long rss_connected = settled_rss();
   printf(",\"joins_announced\":%lld,\"joins_expected\":%ld,"
-         "\"rss_before_mb\":%.1f,\"rss_mb\":%.1f,\"rss_per_conn_kb\":",
+         "\"rss_before_mb\":%.1f,\"rss_peak_mb\":%.1f,\"rss_mb\":%.1f,"
+         "\"rss_per_conn_kb\":",
          (long long)tally.announced_joins, expected_joins, mb(rss_before),
-         mb(rss_connected));
+         mb(peak_rss), mb(rss_connected));
   if (rss_before && rss_connected)
     printf("%.1f", (long)((rss_connected - rss_before) / (double)opt.clients /
                               1024 * 10 + 0.5) / 10.0);

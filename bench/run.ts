@@ -371,7 +371,7 @@ async function runLoad(
     "--connect-concurrency",
     String(target.connectConcurrency ?? 200),
     "--settle-ms",
-    String(scenario.idle ? 5000 : 200),
+    String(scenario.idle ? 10_000 : 200),
     ...(generator.backlog === undefined
       ? []
       : ["--backlog", String(generator.backlog)]),
