@@ -345,6 +345,7 @@ async function runLoad(
   scenario: Scenario,
   port: number,
   pid: number,
+  quick: boolean,
 ): Promise<Result> {
   // The floor is only measured idle: it answers a hello and nothing else.
   const senders = target.idleOnly ? 0 : scenario.senders;
@@ -371,7 +372,7 @@ async function runLoad(
     "--connect-concurrency",
     String(target.connectConcurrency ?? 200),
     "--settle-ms",
-    String(scenario.idle ? 10_000 : 200),
+    String(scenario.idle ? (quick ? 1000 : 10_000) : 200),
     ...(generator.backlog === undefined
       ? []
       : ["--backlog", String(generator.backlog)]),
@@ -537,6 +538,7 @@ async function main(): Promise<number> {
             scenario,
             running.port,
             running.pid,
+            quick,
           );
         } finally {
           await running.stop();

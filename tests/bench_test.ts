@@ -7,6 +7,10 @@
 
 import assert from "node:assert/strict";
 import { ROOT, TEST_ENV } from "./helpers.ts";
+import { which } from "../bench/targets.ts";
+
+/** The C load generator is built where there is a compiler. */
+const expectedLoadgen = which("cc") ? "c" : "deno";
 
 Deno.test("the quick benchmark loses nothing and prints one JSON line per scenario", async () => {
   const output = await new Deno.Command(Deno.execPath(), {
@@ -15,8 +19,6 @@ Deno.test("the quick benchmark loses nothing and prints one JSON line per scenar
       "--allow-all",
       `${ROOT}bench/run.ts`,
       "--quick",
-      "--targets",
-      "chat",
       "--scenarios",
       "a,b,d",
       "--seconds",
@@ -26,7 +28,7 @@ Deno.test("the quick benchmark loses nothing and prints one JSON line per scenar
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    signal: AbortSignal.timeout(60_000),
+    signal: AbortSignal.timeout(120_000),
   }).output();
   const stdout = new TextDecoder().decode(output.stdout);
   const report = `${stdout}\n${new TextDecoder().decode(output.stderr)}`;
@@ -45,8 +47,19 @@ Deno.test("the quick benchmark loses nothing and prints one JSON line per scenar
     assert.equal(chat.disconnects, 0, `${scenario} dropped clients`);
     assert.ok(chat.delivered > 0, `${scenario} delivered something`);
     assert.equal(chat.delivered, chat.expected);
+    assert.equal(chat.loadgen, expectedLoadgen, "the fast load generator");
     assert.ok(machine.cores >= 1);
   }
-  const d = JSON.parse(lines[2]).results.chat;
-  assert.equal(d.joins_announced, d.joins_expected, "every join announced");
+  const d = JSON.parse(lines[2]).results;
+  assert.equal(d.chat.joins_announced, d.chat.joins_expected);
+  // Idle connections are measured in both dialects, beside the floor.
+  const text = d["chat-text"];
+  assert.equal(text.ok, true, JSON.stringify(text));
+  assert.equal(text.joins_announced, text.joins_expected, "text joins");
+  assert.equal(text.delivered, text.expected);
+  assert.ok(text.delivered > 0);
+  assert.equal(d["deno-bare"].connected, d["deno-bare"].clients);
+  for (const name of ["chat", "chat-text", "deno-bare"]) {
+    assert.equal(typeof d[name].rss_per_conn_kb, "number", name);
+  }
 });
