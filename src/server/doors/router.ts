@@ -125,13 +125,20 @@ export async function readOpening(
       const chunk = await Promise.race([read, timeout]);
       clearTimeout(timer);
       if (chunk === "wait over") {
-        return { bytes, pending: read, door: undefined, ended: false };
+        return {
+          bytes: own(bytes),
+          pending: read,
+          door: undefined,
+          ended: false,
+        };
       }
-      if (chunk === null) return { bytes, door: undefined, ended: true };
+      if (chunk === null) {
+        return { bytes: own(bytes), door: undefined, ended: true };
+      }
       bytes = bytes.length === 0 ? chunk : concat(bytes, chunk);
       const door = classifyOpening(bytes, tls);
       if (door !== undefined || bytes.length >= OPENING_READ_BYTES) {
-        return { bytes, door: door ?? "text", ended: false };
+        return { bytes: own(bytes), door: door ?? "text", ended: false };
       }
     }
   } finally {
@@ -145,6 +152,15 @@ async function readChunk(
   const buffer = new Uint8Array(OPENING_READ_BYTES);
   const n = await conn.read(buffer);
   return n === null ? null : buffer.subarray(0, n);
+}
+
+/**
+ * The bytes in a buffer of their own: a hello read into a 4 KiB buffer kept
+ * the whole buffer alive for as long as the connection lived (the door holds
+ * its opening), 4 KiB of every idle connection's memory.
+ */
+function own(bytes: Uint8Array): Uint8Array {
+  return bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

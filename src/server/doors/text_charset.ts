@@ -34,6 +34,8 @@ export function charsetByName(name: string): CharsetName | undefined {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Strict UTF-8, a whole line at a time (never streaming): one for everyone. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
 
 /**
@@ -51,7 +53,6 @@ export class TextCharset {
   /** Text has shown which charset it is in (or the user chose): no guessing. */
   #settled = false;
   #onSwitch: (notice: string) => void;
-  #utf8 = new TextDecoder("utf-8", { fatal: true });
   #gb: TextDecoder | undefined;
   #lenient: TextDecoder | undefined;
   /** Bytes of a key not complete yet (character mode sends bytes as typed). */
@@ -100,7 +101,7 @@ export class TextCharset {
   decodeLine(bytes: Uint8Array, mayGuess: boolean): string | undefined {
     if (this.#name === "gb18030") return this.#decodeGb(bytes);
     try {
-      const text = this.#utf8.decode(bytes);
+      const text = UTF8.decode(bytes);
       if (!this.#settled && !isAscii(bytes)) this.#settled = true;
       return text;
     } catch {
@@ -140,7 +141,7 @@ export class TextCharset {
     const cut = utf8CharactersEnd(all);
     const whole = all.subarray(0, cut);
     try {
-      const text = this.#utf8.decode(whole);
+      const text = UTF8.decode(whole);
       if (!this.#settled && !isAscii(whole)) this.#settled = true;
       this.#keyTail = all.slice(cut);
       return text;
