@@ -8,7 +8,7 @@
  */
 
 import type { WireDialect } from "./wire_dialect.ts";
-import { dialectFor } from "./wire_dialect.ts";
+import { dialectFor, ROOM } from "./wire_dialect.ts";
 
 /** The repository root. */
 export const ROOT = new URL("../", import.meta.url).pathname;
@@ -196,18 +196,25 @@ async function waitForPort(port: number): Promise<number> {
 /**
  * `chat serve`, storage on (a temp file), rate limit off, no per-address
  * limits (every load-generator connection comes from 127.0.0.1), members in
- * `dialect` (JSON, or text as `nc` users speak it).
+ * `dialect` (JSON, text as `nc` users speak it, or IRC).
  */
-function chatTarget(dialect: "json" | "text"): Target {
+function chatTarget(dialect: "json" | "text" | "irc"): Target {
+  const names = { json: "chat", text: "chat-text", irc: "chat-irc" };
+  const wire = { json: "JSON", text: "text", irc: "IRC" };
   return {
-    name: dialect === "json" ? "chat" : "chat-text",
+    name: names[dialect],
     description: `chat serve (this project): ${
-      dialect === "json" ? "JSON" : "text"
+      wire[dialect]
     } dialect, SQLite storage on, --rate 0, --max-per-address 0`,
     dialect: dialectFor(dialect),
     // The text dialect differs in what each member holds, so it is measured
-    // where that shows: idle connections.
-    defaultScenarios: dialect === "text" ? ["d"] : undefined,
+    // where that shows: idle connections. The IRC door is measured on the
+    // fan-out scenarios beside ngircd, which speaks only IRC.
+    defaultScenarios: dialect === "text"
+      ? ["d"]
+      : dialect === "irc"
+      ? ["a", "b", "c"]
+      : undefined,
     unavailable: () => Promise.resolve(undefined),
     async start(pin, maxClients) {
       const dir = await Deno.makeTempDir({ prefix: "chat_bench_" });
@@ -231,6 +238,9 @@ function chatTarget(dialect: "json" | "text"): Target {
           String(maxClients),
           "--max-per-address",
           "0",
+          // IRC members land in the default room before they JOIN: make it
+          // the bench's room, so the JOIN finds them there already.
+          ...(dialect === "irc" ? ["--room", ROOM] : []),
         ],
         /listening on [^\n]*:(\d+)/,
         undefined,
@@ -417,6 +427,7 @@ export function allTargets(install: boolean): Target[] {
   return [
     chatTarget("json"),
     chatTarget("text"),
+    chatTarget("irc"),
     ngircdTarget(install),
     denoPeer(),
     nodePeer(),

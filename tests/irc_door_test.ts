@@ -24,7 +24,7 @@ async function ircJoin(
   return client;
 }
 
-Deno.test("IRC registration without CAP: 001-005 with ISUPPORT, LUSERS, 422, then #lobby with its names", async () => {
+Deno.test("IRC registration without CAP: 001-005 with ISUPPORT, LUSERS, MOTD, then #lobby with its names", async () => {
   await withServer(async (server) => {
     const { client: alice } = await TestClient.join(server.port, "alice");
     const irc = await TestClient.connect(server.port);
@@ -44,7 +44,8 @@ Deno.test("IRC registration without CAP: 001-005 with ISUPPORT, LUSERS, 422, the
         "004",
         "005",
         "251",
-        "422",
+        "375",
+        "376",
         "JOIN",
         "353",
         "366",

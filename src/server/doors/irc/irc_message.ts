@@ -139,7 +139,8 @@ export function formatIrcMessage(message: IrcMessage): string {
  * (as servers do), so a client never has to guess where a one-word message
  * begins: messages, reasons and the numerics' human text.
  */
-const TEXT_LAST = /^(PRIVMSG|NOTICE|PART|QUIT|KICK|TOPIC|AWAY|ERROR|\d{3})$/;
+const TEXT_LAST =
+  /^(PRIVMSG|NOTICE|PART|QUIT|KICK|TOPIC|AWAY|ERROR|PONG|\d{3})$/;
 
 const encoder = new TextEncoder();
 

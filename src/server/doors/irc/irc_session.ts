@@ -369,7 +369,11 @@ export class IrcSession {
     );
     this.#numeric("254", String(rooms), "channels formed");
     this.#numeric("255", `I have ${users + 1} clients and 0 servers`);
-    this.#numeric("422", "MOTD File is missing");
+    // A message of the day, short: some clients and bots treat 422 (none)
+    // as an error, and this is where a newcomer learns the rooms are channels.
+    this.#numeric("375", `- ${server} message of the day -`);
+    for (const line of motdLines(server)) this.#numeric("372", `- ${line}`);
+    this.#numeric("376", "End of /MOTD command.");
   }
 
   #nickRefused(nick: string, code: ErrorCode): void {
@@ -700,4 +704,13 @@ export class IrcSession {
   #write(message: IrcMessage): void {
     this.#port.write(formatIrcMessage(message));
   }
+}
+
+/** The message of the day: what an IRC user needs to know here. */
+function motdLines(server: string): string[] {
+  return [
+    `Welcome to ${server}, a chat server (chat ${VERSION}).`,
+    "Its rooms are channels: you are in the lobby; /join #room for another.",
+    "People here may use chat connect, nc or a browser; they see you too.",
+  ];
 }
