@@ -377,3 +377,61 @@ Deno.test("storing and delivering are two steps: messages stored elsewhere are d
     ["also"],
   );
 });
+
+Deno.test("who names at most 200 members with the total, and pages by offset", () => {
+  const { hub, join } = setup();
+  const people = Array.from({ length: 450 }, (_, i) => join(`p${i}`));
+  const asker = people[0];
+  asker.member.take();
+  const names: string[] = [];
+  let offset: number | undefined = 0;
+  for (let pages = 0; offset !== undefined && pages < 10; pages++) {
+    hub.handle(asker.session, { type: "who", offset });
+    const [who] = asker.member.take("who");
+    assert.ok(who.type === "who");
+    assert.ok(who.users.length <= 200, `${who.users.length} names`);
+    assert.equal(who.total, 450);
+    names.push(...who.users);
+    offset = who.next;
+  }
+  assert.deepEqual(names, people.map((_, i) => `p${i}`), "each once, in order");
+  hub.handle(asker.session, { type: "who", offset: 1000 });
+  assert.deepEqual(asker.member.take("who"), [
+    { type: "who", room: "lobby", users: [], total: 450 },
+  ]);
+});
+
+Deno.test("a welcome's history is bounded by bytes too and says more; history pages back from it", () => {
+  const { hub, join } = setup({ history: 1000 });
+  const alice = join("alice");
+  const text = "字".repeat(3000); // about 9 KB a message
+  for (let i = 0; i < 40; i++) {
+    hub.handle(alice.session, { type: "say", text: `${i} ${text}` });
+  }
+  hub.flush();
+  const late = join("late");
+  const [welcome] = late.member.take("welcome");
+  assert.ok(welcome.type === "welcome");
+  assert.ok(welcome.history.length < 40, `${welcome.history.length} of 40`);
+  assert.equal(welcome.more, true);
+  assert.equal(welcome.history.at(-1)?.text.split(" ")[0], "39", "the newest");
+  const seen = welcome.history.map((m) => Number(m.text.split(" ")[0]));
+  let before = welcome.history[0].id;
+  for (let pages = 0; pages < 40; pages++) {
+    hub.handle(late.session, { type: "history", before, limit: 1000 });
+    const [page] = late.member.take("history");
+    assert.ok(page.type === "history");
+    assert.equal(page.room, "lobby");
+    seen.unshift(...page.messages.map((m) => Number(m.text.split(" ")[0])));
+    if (!page.more) break;
+    before = page.messages[0].id;
+  }
+  assert.deepEqual(seen, Array.from({ length: 40 }, (_, i) => i));
+  hub.handle(late.session, { type: "history", room: "games" });
+  assert.deepEqual(
+    late.member.take().map((e) => e.type === "error" && e.code),
+    [
+      "not_in_room",
+    ],
+  );
+});

@@ -247,7 +247,7 @@ Deno.test("no byte sequence from another user reaches the terminal as a control 
     },
     { type: "error", code: "bad_frame", message: hostile },
     { type: "bye", reason: hostile },
-    { type: "who", room: hostile, users: [hostile] },
+    { type: "who", room: hostile, users: [hostile], total: 1 },
     { type: "leave", ts: TS, room: "x", nick: "y", reason: hostile },
   ];
   for (const colour of [true, false]) {

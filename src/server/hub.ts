@@ -23,6 +23,7 @@ import {
   type DirectMessage,
   type ErrorCode,
   errorEvent,
+  type HistoryFrame,
   JSON_LINES,
   type ModerationFrame,
   nickErrorMessage,
@@ -57,7 +58,7 @@ import { ModerationBook } from "./moderation_book.ts";
 import { NickIndex } from "./nick_index.ts";
 import { NickRoster } from "./roster.ts";
 import { describeCompany } from "../shared/welcome_company.ts";
-import type { MessageStore } from "./store.ts";
+import type { HistoryPage, MessageStore } from "./store.ts";
 import { Outgoing, OutgoingBatch, type Recipient } from "./outgoing.ts";
 
 const encoder = new TextEncoder();
@@ -426,15 +427,10 @@ export class Hub {
         if (room === undefined || !session.rooms.has(room)) {
           return this.#notInRoom(session, room);
         }
-        const event: ServerEvent = {
-          type: "who",
-          room,
-          users: this.#nicks(room),
-        };
-        const roles = this.#rules.rolesOf(room);
-        if (roles) event.roles = roles;
-        return session.send(event);
+        return session.send(this.#who(room, frame.offset ?? 0));
       }
+      case "history":
+        return this.#sendHistory(session, frame);
       case "rooms":
         return session.send({
           type: "rooms",
@@ -990,13 +986,13 @@ export class Hub {
     room: string,
     since: number | undefined,
   ): Outgoing {
-    const history = since === undefined
-      ? this.#store.history(room, 0, this.#history)
-      : this.#store.history(
-        room,
-        since,
-        Math.max(this.#history, PROTOCOL_LIMITS.maxResumeHistory),
-      );
+    const { messages: history, more } = this.#readHistory(
+      room,
+      since === undefined ? { limit: this.#history } : {
+        after: since,
+        limit: Math.max(this.#history, PROTOCOL_LIMITS.maxResumeHistory),
+      },
+    );
     const roster = this.#rosters.get(room);
     const users = roster?.snapshot() ?? (() => []);
     const rooms = [...session.rooms];
@@ -1009,6 +1005,7 @@ export class Hub {
         return users();
       },
       history,
+      ...(more ? { more } : {}),
       server: this.#server,
       rooms,
     };
@@ -1029,11 +1026,11 @@ export class Hub {
     );
     const items = roster?.jsonItems() ?? new Uint8Array(0);
     const tail = encoder.encode(
-      `],"history":${JSON.stringify(history)},"server":${
-        JSON.stringify(this.#server)
-      },"rooms":${JSON.stringify(rooms)}${
-        groupJson === "" ? "" : `,${groupJson}`
-      }}\n`,
+      `],"history":${JSON.stringify(history)}${
+        more ? ',"more":true' : ""
+      },"server":${JSON.stringify(this.#server)},"rooms":${
+        JSON.stringify(rooms)
+      }${groupJson === "" ? "" : `,${groupJson}`}}\n`,
     );
     // A text member sees a few names: reading `users` would copy them all.
     // They are looked up when a text member is handed it, which is at once.
@@ -1048,8 +1045,46 @@ export class Hub {
     });
   }
 
-  #nicks(room: string): string[] {
-    return this.#rosters.get(room)?.snapshot()() ?? [];
+  /** A room's stored messages, bounded by count and bytes. */
+  #readHistory(
+    room: string,
+    query: { after?: number; before?: number; limit: number },
+  ): HistoryPage {
+    return this.#store.history(room, query);
+  }
+
+  /** A page of a member's room's history: scrollback, or a resume's rest. */
+  #sendHistory(session: Session, frame: HistoryFrame): void {
+    const room = frame.room?.trim() || session.room;
+    if (room === undefined || !session.rooms.has(room)) {
+      return this.#notInRoom(session, room);
+    }
+    const page = this.#readHistory(room, {
+      after: frame.after,
+      before: frame.before,
+      limit: Math.min(
+        frame.limit ?? this.#history,
+        PROTOCOL_LIMITS.maxResumeHistory,
+      ),
+    });
+    session.send({ type: "history", room, ...page });
+  }
+
+  /**
+   * One page of a room's names: a big room's full list would be a reply of
+   * 100 KB, and a client can ask for it thousands of times a second.
+   */
+  #who(room: string, offset: number): ServerEvent {
+    const roster = this.#rosters.get(room);
+    const total = roster?.size ?? 0;
+    const end = Math.min(total, offset + PROTOCOL_LIMITS.maxWhoNames);
+    const users = roster?.slice(offset, end) ?? [];
+    const event: Extract<ServerEvent, { type: "who" }> = end < total
+      ? { type: "who", room, users, total, next: end }
+      : { type: "who", room, users, total };
+    const roles = this.#rules.rolesOf(room);
+    if (roles) event.roles = roles;
+    return event;
   }
 
   #roomList(): { name: string; users: number }[] {

@@ -292,8 +292,24 @@ export const PROTOCOL_LIMITS = {
   maxNickChars: 24,
   /** Room names are 1–32 characters. */
   maxRoomChars: 32,
-  /** At most this many messages are replayed to a client resuming with `since`. */
+  /**
+   * At most this many messages are replayed to a client resuming with
+   * `since`, or sent in one `history` reply.
+   */
   maxResumeHistory: 1000,
+  /**
+   * A welcome's history, or a `history` reply, holds at most this many bytes
+   * of messages (their JSON lines), then says `more`: 20 `hello`s a second
+   * asking for everything must not make the server read and encode 16 MB each.
+   */
+  maxHistoryBytes: 64 * 1024,
+  /**
+   * Longest the store may spend reading one history reply; it stops early
+   * and says `more` (a slow disk must not stall every member's messages).
+   */
+  historyBudgetMs: 20,
+  /** A `who` reply names at most this many members, with the total and a way to page. */
+  maxWhoNames: 200,
 } as const;
 
 /** Accounts and moderation: fixed limits (README "Running the group"). */
