@@ -399,6 +399,23 @@ Deno.test("who names at most 200 members with the total, and pages by offset", (
   assert.deepEqual(asker.member.take("who"), [
     { type: "who", room: "lobby", users: [], total: 450 },
   ]);
+  // A page is encoded once, until the room changes.
+  hub.handle(asker.session, { type: "who", offset: 400 });
+  hub.handle(asker.session, { type: "who", offset: 400 });
+  const [first, again] = asker.member.outgoing.slice(-2);
+  assert.equal(first, again, "the same encoded reply");
+  asker.member.take();
+  join("late");
+  hub.handle(people[1].session, { type: "nick", nick: "renamed" });
+  asker.member.take();
+  hub.handle(asker.session, { type: "who", offset: 400 });
+  const [page] = asker.member.take("who");
+  assert.ok(page.type === "who");
+  assert.equal(page.total, 451);
+  assert.equal(page.users.at(-1), "late");
+  hub.handle(asker.session, { type: "who" });
+  const [head] = asker.member.take("who");
+  assert.ok(head.type === "who" && head.users[1] === "renamed");
 });
 
 Deno.test("a welcome's history is bounded by bytes too and says more; history pages back from it", () => {

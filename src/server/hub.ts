@@ -187,6 +187,14 @@ export class Hub {
   /** Each room's nicknames, in the same order as its members. */
   #rosters = new Map<string, NickRoster>();
   #nickIndex = new NickIndex<Session>();
+  /**
+   * Each room's `who` pages, encoded once until its roster changes: `/who`
+   * repeated thousands of times in one line must not build a reply each.
+   */
+  #whoPages = new Map<
+    string,
+    Map<number, { out: Outgoing; roles: string }>
+  >();
   #pending: { message: RoomMessage; sender: Session }[] = [];
   /** The text length of the pending messages, to flush a big tick early. */
   #pendingChars = 0;
@@ -437,7 +445,7 @@ export class Hub {
         if (room === undefined || !session.rooms.has(room)) {
           return this.#notInRoom(session, room);
         }
-        return session.send(this.#who(room, frame.offset ?? 0));
+        return session.recipient.deliver(this.#who(room, frame.offset ?? 0));
       }
       case "history":
         return this.#sendHistory(session, frame);
@@ -778,6 +786,7 @@ export class Hub {
     const ts = this.#now();
     for (const room of session.rooms) {
       this.#rosters.get(room)?.rename(old, nick);
+      this.#whoPages.delete(room);
     }
     if (session.rooms.size === 0) {
       return session.send({ type: "nick", ts, old, new: nick });
@@ -938,6 +947,7 @@ export class Hub {
     if (!roster) this.#rosters.set(room, roster = new NickRoster());
     roster.add(session.nick);
     session.rooms.add(room);
+    this.#whoPages.delete(room);
     session.room = room;
     this.#rules.entered(session, room);
     // The join is announced before the welcome is delivered: delivering it
@@ -971,6 +981,7 @@ export class Hub {
     session.rooms.delete(room);
     this.#rosters.get(room)?.remove(session.nick);
     this.#rules.left(session, room);
+    this.#whoPages.delete(room);
     if (members.size === 0) {
       this.#rooms.delete(room);
       this.#rosters.delete(room);
@@ -1092,7 +1103,13 @@ export class Hub {
    * One page of a room's names: a big room's full list would be a reply of
    * 100 KB, and a client can ask for it thousands of times a second.
    */
-  #who(room: string, offset: number): ServerEvent {
+  #who(room: string, offset: number): Outgoing {
+    let pages = this.#whoPages.get(room);
+    if (!pages) this.#whoPages.set(room, pages = new Map());
+    const roles = this.#rules.rolesOf(room);
+    const rolesKey = roles ? JSON.stringify(roles) : "";
+    const cached = pages.get(offset);
+    if (cached && cached.roles === rolesKey) return cached.out;
     const roster = this.#rosters.get(room);
     const total = roster?.size ?? 0;
     const end = Math.min(total, offset + PROTOCOL_LIMITS.maxWhoNames);
@@ -1100,9 +1117,12 @@ export class Hub {
     const event: Extract<ServerEvent, { type: "who" }> = end < total
       ? { type: "who", room, users, total, next: end }
       : { type: "who", room, users, total };
-    const roles = this.#rules.rolesOf(room);
     if (roles) event.roles = roles;
-    return event;
+    const page = { out: new Outgoing(event), roles: rolesKey };
+    // A few pages per room at most are asked for; any offset is kept only
+    // until the roster (or who is owner or admin) next changes.
+    if (pages.size < 64) pages.set(offset, page);
+    return page.out;
   }
 
   #roomList(): { name: string; users: number }[] {
