@@ -42,7 +42,7 @@ export const SERVE_DEFAULTS = {
    * far below it: the room's senders are paused (see `BACKPRESSURE`) long
    * before. 0 turns the soft limit off.
    */
-  softQueueBytes: 256 * 1024,
+  softQueueBytes: 512 * 1024,
   /** Seconds a connection may stay over `softQueueBytes` before it is dropped. */
   softQueueSeconds: 10,
   /**
@@ -187,22 +187,27 @@ export const SAFETY_TIMINGS = {
  * a room whose senders outpace its readers slows down instead of dropping
  * them. The thresholds are shares of the tighter of the soft and hard limits:
  * low enough that a member that is held, with one early-flushed tick on top,
- * stays under the soft limit. How long a room waits is
- * `--backpressure-seconds`.
+ * stays under the soft limit; high enough that one tick's batch (up to
+ * `maxTickChars` of text, about 130 KB of short messages) is not mistaken for
+ * a member falling behind. (A quarter of 256 KiB was: in scenario (c) of the
+ * benchmark members were held 17,000 times in 10 s, writes shrank from 77 to
+ * 27 KB and the server spent 70 % more per delivery.) How long a room waits
+ * is `--backpressure-seconds`.
  */
 export const BACKPRESSURE = {
   /** Queued beyond this share of the limit, a member is behind: its room pauses. */
-  behindShare: 1 / 4,
+  behindShare: 1 / 2,
   /** Back at or below this share, it has caught up: its room reads again. */
-  caughtUpShare: 1 / 16,
+  caughtUpShare: 1 / 8,
   /**
    * A tick's messages are stored and sent early once their texts hold this
    * many characters: a read that finds data waiting completes without
    * yielding, so one tick could otherwise read everything the senders'
    * sockets hold and queue it for every member at once, before anyone is
-   * seen to fall behind.
+   * seen to fall behind. Not less: a member costs a write per batch, and
+   * 16K-character batches made writes a third of their size.
    */
-  maxTickChars: 16 * 1024,
+  maxTickChars: 64 * 1024,
 } as const;
 
 /**
