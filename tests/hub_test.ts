@@ -6,6 +6,7 @@ import { TEXT_LINES } from "../src/shared/text_dialect.ts";
 import assert from "node:assert/strict";
 import { Hub, type Session } from "../src/server/hub.ts";
 import { MemoryStore } from "../src/server/store.ts";
+import { BACKPRESSURE } from "../src/shared/limits.ts";
 import { FakeMember } from "./fake_member.ts";
 
 function setup(options: { history?: number; failStore?: boolean } = {}) {
@@ -451,4 +452,22 @@ Deno.test("a welcome's history is bounded by bytes too and says more; history pa
       "not_in_room",
     ],
   );
+});
+
+Deno.test("a tick whose messages reach maxTickChars of text is stored and sent at once", () => {
+  const { hub, store, join, flushes } = setup();
+  const alice = join("alice");
+  const text = "x".repeat(4000);
+  const perTick = Math.ceil(BACKPRESSURE.maxTickChars / text.length);
+  for (let i = 0; i < perTick - 1; i++) {
+    hub.handle(alice.session, { type: "say", text });
+  }
+  assert.equal(
+    store.messages.length,
+    0,
+    "short of the cut: waits for the tick",
+  );
+  hub.handle(alice.session, { type: "say", text });
+  assert.equal(store.messages.length, perTick, "at the cut: stored at once");
+  assert.equal(flushes(), 1, "the tick's flush was asked for once");
 });
