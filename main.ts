@@ -55,8 +55,14 @@ Limits:
   --rate N             messages per second per client, 0 = off (default ${SERVE_DEFAULTS.rate})
   --burst N            messages a client may send at once (default ${SERVE_DEFAULTS.burst})
   --flood-seconds N    flooding this long disconnects (default ${SERVE_DEFAULTS.floodSeconds})
-  --max-queue BYTES    bytes waiting for a client that does not read before it
-                       is dropped (default ${SERVE_DEFAULTS.maxQueueBytes})
+  --max-queue BYTES    hard limit: bytes queued for a client that does not
+                       read before it is dropped at once (default ${SERVE_DEFAULTS.maxQueueBytes})
+  --soft-queue BYTES   soft limit: a client with more queued than this for a
+                       while (--soft-queue-seconds) is dropped, 0 = off
+                       (default ${SERVE_DEFAULTS.softQueueBytes})
+  --soft-queue-seconds N  how long a client may stay over --soft-queue (default ${SERVE_DEFAULTS.softQueueSeconds})
+  --backpressure-seconds N  longest a room stops reading its senders while a
+                       member catches up, 0 = never (default ${SERVE_DEFAULTS.backpressureSeconds})
   --handshake-seconds N  time to send a nickname once a client has sent bytes (default ${SERVE_DEFAULTS.handshakeSeconds})
   --ping-seconds N     an IRC client or browser quiet this long is pinged, and
                        dropped after as long again without an answer (default ${SERVE_DEFAULTS.pingSeconds})
@@ -184,6 +190,9 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
     burst: { type: "string" },
     "flood-seconds": { type: "string" },
     "max-queue": { type: "string" },
+    "soft-queue": { type: "string" },
+    "soft-queue-seconds": { type: "string" },
+    "backpressure-seconds": { type: "string" },
     "handshake-seconds": { type: "string" },
     "ping-seconds": { type: "string" },
     "tls-cert": { type: "string" },
@@ -246,6 +255,21 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
       values["max-queue"],
       "--max-queue",
       SERVE_DEFAULTS.maxQueueBytes,
+    ),
+    softQueueBytes: parseCount(
+      values["soft-queue"],
+      "--soft-queue",
+      SERVE_DEFAULTS.softQueueBytes,
+    ),
+    softQueueSeconds: parseCount(
+      values["soft-queue-seconds"],
+      "--soft-queue-seconds",
+      SERVE_DEFAULTS.softQueueSeconds,
+    ),
+    backpressureSeconds: parseCount(
+      values["backpressure-seconds"],
+      "--backpressure-seconds",
+      SERVE_DEFAULTS.backpressureSeconds,
     ),
     handshakeSeconds: parseCount(
       values["handshake-seconds"],
@@ -320,6 +344,9 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
   }
   if (options.maxRooms! < 1) {
     throw new UsageError("--max-rooms must be at least 1");
+  }
+  if (options.maxQueueBytes < 1) {
+    throw new UsageError("--max-queue must be at least 1");
   }
   return options;
 }

@@ -119,7 +119,9 @@ export type CommandFrame =
   | { type: "join"; room: string; since?: number }
   /** Leave one room (default: the current one), staying in the others. */
   | { type: "part"; room?: string }
-  | { type: "who"; room?: string }
+  /** Who is in `room` (default: your current one), 200 from `offset` on. */
+  | { type: "who"; room?: string; offset?: number }
+  | HistoryFrame
   | { type: "rooms" }
   /** Search the messages of your rooms (or of `room`, one of yours). */
   | { type: "search"; text: string; room?: string }
@@ -190,6 +192,23 @@ export type ModerationActionName =
   | "kick"
   | "ban"
   | "unban";
+
+/**
+ * Asks for a page of the room's stored messages: the newest `limit` with an
+ * id below `before` (and above `after`), answered by a `history` event. To
+ * scroll back, ask again with `before` set to the first id received.
+ */
+export interface HistoryFrame {
+  type: "history";
+  /** The room; one the sender is in. @default {the sender's current room} */
+  room?: string;
+  /** Only messages with a smaller id. @default {none: the newest} */
+  before?: number;
+  /** Only messages with a larger id (a resume's `since`). @default {0} */
+  after?: number;
+  /** At most this many (the server caps it at 1,000). @default {--history} */
+  limit?: number;
+}
 
 /** Any frame a client may send. */
 export type ClientFrame = HelloFrame | CommandFrame;
@@ -282,6 +301,8 @@ export type ServerEvent =
     room: string;
     users: string[];
     history: RoomMessage[];
+    /** True when older messages (after `since`, if given) were left out. */
+    more?: boolean;
     server: ServerInfo;
     /** Every room you are in now, in the order you joined them. */
     rooms?: string[];
@@ -335,9 +356,22 @@ export type ServerEvent =
   | {
     type: "who";
     room: string;
+    /** At most 200 names, from `offset` of the request on, in join order. */
     users: string[];
+    /** How many are in the room. */
+    total: number;
+    /** The `offset` that asks for the next names, when there are more. */
+    next?: number;
     /** The owner and admins among `users`. */
     roles?: Record<string, RoomRole>;
+  }
+  | {
+    type: "history";
+    room: string;
+    /** Oldest first. */
+    messages: RoomMessage[];
+    /** True when older messages in the range asked for were left out. */
+    more: boolean;
   }
   /**
    * A moderation action in `room`, sent to every member of it (the target
@@ -562,11 +596,44 @@ export function parseClientFrame(line: string): ParseResult {
       if (!isOptional(f.room, isString)) {
         return fail("bad_frame", `${f.type} takes an optional "room" (string)`);
       }
+      if (f.type === "part") {
+        return {
+          ok: true,
+          frame: f.room === undefined
+            ? { type: "part" }
+            : { type: "part", room: f.room },
+        };
+      }
+      if (!isOptional(f.offset, isId)) {
+        return fail("bad_frame", 'who takes an optional "offset" (number)');
+      }
       return {
         ok: true,
-        frame: f.room === undefined
-          ? { type: f.type }
-          : { type: f.type, room: f.room },
+        frame: {
+          type: "who",
+          ...(f.room === undefined ? {} : { room: f.room }),
+          ...(f.offset === undefined ? {} : { offset: f.offset }),
+        },
+      };
+    case "history":
+      if (
+        !isOptional(f.room, isString) || !isOptional(f.before, isId) ||
+        !isOptional(f.after, isId) || !isOptional(f.limit, isId)
+      ) {
+        return fail(
+          "bad_frame",
+          'history takes optional "room" (string), "before", "after", "limit" (numbers)',
+        );
+      }
+      return {
+        ok: true,
+        frame: {
+          type: "history",
+          room: f.room,
+          before: f.before,
+          after: f.after,
+          limit: f.limit,
+        },
       };
     case "rooms":
     case "ping":

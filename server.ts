@@ -58,6 +58,11 @@ export interface ServeOptions {
   rate: number;
   burst: number;
   maxQueueBytes: number;
+  /** The soft limit on a connection's queue (0: none), and its seconds. */
+  softQueueBytes: number;
+  softQueueSeconds: number;
+  /** Longest a room waits for a member that fell behind (0: never). */
+  backpressureSeconds: number;
   handshakeSeconds: number;
   /** IRC keepalive: quiet this long, a client is pinged. @default {SERVE_DEFAULTS.pingSeconds} */
   pingSeconds?: number;
@@ -206,6 +211,9 @@ export function startServer(
     rate: options.rate,
     burst: options.burst,
     maxQueueBytes: options.maxQueueBytes,
+    softQueueBytes: options.softQueueBytes,
+    softQueueMs: options.softQueueSeconds * 1000,
+    backpressureMs: options.backpressureSeconds * 1000,
     handshakeMs: options.handshakeSeconds * 1000,
     pingMs: (options.pingSeconds ?? SERVE_DEFAULTS.pingSeconds) * 1000,
     serverName: options.name,

@@ -152,6 +152,7 @@ Deno.test("the text dialect reads moderation, notices and recalls as one line ea
       type: "who",
       room: "lobby",
       users: ["olga", "bob", "carol"],
+      total: 3,
       roles: { olga: "owner", bob: "admin" },
     }),
     "* In lobby (3): olga (owner), bob (admin), carol\n",

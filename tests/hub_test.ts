@@ -6,6 +6,7 @@ import { TEXT_LINES } from "../src/shared/text_dialect.ts";
 import assert from "node:assert/strict";
 import { Hub, type Session } from "../src/server/hub.ts";
 import { MemoryStore } from "../src/server/store.ts";
+import { BACKPRESSURE } from "../src/shared/limits.ts";
 import { FakeMember } from "./fake_member.ts";
 
 function setup(options: { history?: number; failStore?: boolean } = {}) {
@@ -376,4 +377,97 @@ Deno.test("storing and delivering are two steps: messages stored elsewhere are d
     bob.member.take("msg").map((e) => e.type === "msg" && e.text),
     ["also"],
   );
+});
+
+Deno.test("who names at most 200 members with the total, and pages by offset", () => {
+  const { hub, join } = setup();
+  const people = Array.from({ length: 450 }, (_, i) => join(`p${i}`));
+  const asker = people[0];
+  asker.member.take();
+  const names: string[] = [];
+  let offset: number | undefined = 0;
+  for (let pages = 0; offset !== undefined && pages < 10; pages++) {
+    hub.handle(asker.session, { type: "who", offset });
+    const [who] = asker.member.take("who");
+    assert.ok(who.type === "who");
+    assert.ok(who.users.length <= 200, `${who.users.length} names`);
+    assert.equal(who.total, 450);
+    names.push(...who.users);
+    offset = who.next;
+  }
+  assert.deepEqual(names, people.map((_, i) => `p${i}`), "each once, in order");
+  hub.handle(asker.session, { type: "who", offset: 1000 });
+  assert.deepEqual(asker.member.take("who"), [
+    { type: "who", room: "lobby", users: [], total: 450 },
+  ]);
+  // A page is encoded once, until the room changes.
+  hub.handle(asker.session, { type: "who", offset: 400 });
+  hub.handle(asker.session, { type: "who", offset: 400 });
+  const [first, again] = asker.member.outgoing.slice(-2);
+  assert.equal(first, again, "the same encoded reply");
+  asker.member.take();
+  join("late");
+  hub.handle(people[1].session, { type: "nick", nick: "renamed" });
+  asker.member.take();
+  hub.handle(asker.session, { type: "who", offset: 400 });
+  const [page] = asker.member.take("who");
+  assert.ok(page.type === "who");
+  assert.equal(page.total, 451);
+  assert.equal(page.users.at(-1), "late");
+  hub.handle(asker.session, { type: "who" });
+  const [head] = asker.member.take("who");
+  assert.ok(head.type === "who" && head.users[1] === "renamed");
+});
+
+Deno.test("a welcome's history is bounded by bytes too and says more; history pages back from it", () => {
+  const { hub, join } = setup({ history: 1000 });
+  const alice = join("alice");
+  const text = "字".repeat(3000); // about 9 KB a message
+  for (let i = 0; i < 40; i++) {
+    hub.handle(alice.session, { type: "say", text: `${i} ${text}` });
+  }
+  hub.flush();
+  const late = join("late");
+  const [welcome] = late.member.take("welcome");
+  assert.ok(welcome.type === "welcome");
+  assert.ok(welcome.history.length < 40, `${welcome.history.length} of 40`);
+  assert.equal(welcome.more, true);
+  assert.equal(welcome.history.at(-1)?.text.split(" ")[0], "39", "the newest");
+  const seen = welcome.history.map((m) => Number(m.text.split(" ")[0]));
+  let before = welcome.history[0].id;
+  for (let pages = 0; pages < 40; pages++) {
+    hub.handle(late.session, { type: "history", before, limit: 1000 });
+    const [page] = late.member.take("history");
+    assert.ok(page.type === "history");
+    assert.equal(page.room, "lobby");
+    seen.unshift(...page.messages.map((m) => Number(m.text.split(" ")[0])));
+    if (!page.more) break;
+    before = page.messages[0].id;
+  }
+  assert.deepEqual(seen, Array.from({ length: 40 }, (_, i) => i));
+  hub.handle(late.session, { type: "history", room: "games" });
+  assert.deepEqual(
+    late.member.take().map((e) => e.type === "error" && e.code),
+    [
+      "not_in_room",
+    ],
+  );
+});
+
+Deno.test("a tick whose messages reach maxTickChars of text is stored and sent at once", () => {
+  const { hub, store, join, flushes } = setup();
+  const alice = join("alice");
+  const text = "x".repeat(4000);
+  const perTick = Math.ceil(BACKPRESSURE.maxTickChars / text.length);
+  for (let i = 0; i < perTick - 1; i++) {
+    hub.handle(alice.session, { type: "say", text });
+  }
+  assert.equal(
+    store.messages.length,
+    0,
+    "short of the cut: waits for the tick",
+  );
+  hub.handle(alice.session, { type: "say", text });
+  assert.equal(store.messages.length, perTick, "at the cut: stored at once");
+  assert.equal(flushes(), 1, "the tick's flush was asked for once");
 });

@@ -22,6 +22,20 @@ const EXPECTED: Record<string, { flag: string; value: number }> = {
   "burst": { flag: "--burst", value: SERVE_DEFAULTS.burst },
   "flooding": { flag: "--flood-seconds", value: SERVE_DEFAULTS.floodSeconds },
   "slow reader": { flag: "--max-queue", value: SERVE_DEFAULTS.maxQueueBytes },
+  "slow reader, soft": {
+    flag: "--soft-queue",
+    value: SERVE_DEFAULTS.softQueueBytes,
+  },
+  "soft limit time": {
+    flag: "--soft-queue-seconds",
+    value: SERVE_DEFAULTS.softQueueSeconds,
+  },
+  "backpressure": {
+    flag: "--backpressure-seconds",
+    value: SERVE_DEFAULTS.backpressureSeconds,
+  },
+  "history reply": { flag: "fixed", value: PROTOCOL_LIMITS.maxHistoryBytes },
+  "`who` reply": { flag: "fixed", value: PROTOCOL_LIMITS.maxWhoNames },
   "connections": { flag: "--max-clients", value: SERVE_DEFAULTS.maxClients },
   "rooms per member": {
     flag: "--max-rooms-per-member",

@@ -49,6 +49,14 @@ Deno.test("parseClientFrame accepts every client frame of the protocol", () => {
     { type: "part", room: "games" },
     { type: "who" },
     { type: "who", room: "games" },
+    { type: "who", room: "games", offset: 200 },
+    {
+      type: "history",
+      room: "lobby",
+      before: 90,
+      after: 10,
+      limit: 50,
+    },
     { type: "rooms" },
     { type: "ping" },
     { type: "quit", reason: "bye" },
@@ -93,6 +101,10 @@ Deno.test("parseClientFrame names what is wrong", () => {
       "bad_frame",
     ],
     ['{"type":"hello","nick":"a","rooms":[null]}', "bad_frame"],
+    ['{"type":"who","offset":-200}', "bad_frame"],
+    ['{"type":"history","before":"41"}', "bad_frame"],
+    ['{"type":"history","limit":2.5}', "bad_frame"],
+    ['{"type":"history","room":7}', "bad_frame"],
   ];
   for (const [line, code] of cases) {
     const result = parseClientFrame(line);

@@ -1,7 +1,9 @@
 /**
  * A client that stops reading, among 50 that keep up: it is dropped once its
  * queue is over --max-queue, with a logged reason, and everyone else keeps
- * receiving at the same speed while server memory stays bounded.
+ * receiving while server memory stays bounded. The room may wait for it once,
+ * for at most `--backpressure-seconds`, as it would for a reader that is
+ * merely slow; then it goes on without it.
  */
 
 import assert from "node:assert/strict";
@@ -18,6 +20,8 @@ const MAX_QUEUE = 512 * 1024;
 /** Messages per round: about 180 KB for each receiver. */
 const ROUND = 50;
 const MSG_PREFIX = '{"type":"msg"';
+/** How long the room may wait for the staller (--backpressure-seconds). */
+const HOLD_SECONDS = 1;
 
 /** Counts the `msg` lines a socket receives, reading as fast as it can. */
 class MsgCounter {
@@ -136,7 +140,7 @@ async function phase(
   return performance.now() - started;
 }
 
-Deno.test("one stalled client among 50 is dropped; the others keep their speed and memory stays bounded", async () => {
+Deno.test("one stalled client among 50 is dropped; the room waits for it at most --backpressure-seconds and memory stays bounded", async () => {
   // 57 connections from 127.0.0.1: no per-address limits.
   const server = await ServerProcess.start([
     "--rate",
@@ -145,6 +149,8 @@ Deno.test("one stalled client among 50 is dropped; the others keep their speed a
     String(MAX_QUEUE),
     "--max-per-address",
     "0",
+    "--backpressure-seconds",
+    String(HOLD_SECONDS),
   ]);
   const receivers: MsgCounter[] = [];
   const senders: TestClient[] = [];
@@ -196,10 +202,11 @@ Deno.test("one stalled client among 50 is dropped; the others keep their speed a
         } ms with a staller; ` +
         `server peak RSS ${calmPeak} KiB calm, ${stalledPeak} KiB with it`,
     );
-    // Generous: a shared 2-core machine is noisy. A broadcast that waited
-    // for the staller would not finish at all.
+    // Generous: a shared 2-core machine is noisy. The room waits for the
+    // staller at most HOLD_SECONDS; a broadcast that waited for it for good
+    // would not finish at all.
     assert.ok(
-      stalled < calm * 3 + 1000,
+      stalled < calm * 3 + HOLD_SECONDS * 1000 + 1000,
       `with a staller ${stalled.toFixed(0)} ms vs ${calm.toFixed(0)} ms calm`,
     );
     if (calmPeak > 0) {

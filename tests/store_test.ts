@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import type { RoomMessage } from "../protocol.ts";
-import { DatabaseInUseError, SqliteStore } from "../src/server/store.ts";
+import {
+  DatabaseInUseError,
+  MemoryStore,
+  messageBytes,
+  type MessageStore,
+  SqliteStore,
+} from "../src/server/store.ts";
 import { tempDir } from "./helpers.ts";
 
 function message(
@@ -37,20 +43,34 @@ Deno.test("SqliteStore keeps messages across reopening, by room, oldest first", 
     first.close();
     const second = new SqliteStore(path);
     assert.equal(second.lastId(), 4);
-    assert.deepEqual(second.history("lobby", 0, 10), [
-      message(1, "lobby", "a"),
-      message(3, "lobby", "b", true),
-      message(4, "lobby", "你好"),
-    ]);
+    assert.deepEqual(second.history("lobby", { limit: 10 }), {
+      messages: [
+        message(1, "lobby", "a"),
+        message(3, "lobby", "b", true),
+        message(4, "lobby", "你好"),
+      ],
+      more: false,
+    });
+    const capped = second.history("lobby", { limit: 2 });
     assert.deepEqual(
-      second.history("lobby", 0, 2).map((m) => m.id),
+      capped.messages.map((m) => m.id),
       [3, 4],
       "the newest when capped",
     );
+    assert.equal(capped.more, true, "and it says there is more");
     assert.deepEqual(
-      second.history("lobby", 3, 10).map((m) => m.id),
+      second.history("lobby", { after: 3, limit: 10 }).messages.map((m) =>
+        m.id
+      ),
       [4],
       "after an id",
+    );
+    assert.deepEqual(
+      second.history("lobby", { before: 3, limit: 10 }).messages.map((m) =>
+        m.id
+      ),
+      [1],
+      "before an id",
     );
     second.close();
   } finally {
@@ -64,7 +84,10 @@ Deno.test("SqliteStore stores a batch all or nothing", () => {
   assert.throws(() =>
     store.append([message(2, "lobby", "b"), message(1, "lobby", "dup")])
   );
-  assert.deepEqual(store.history("lobby", 0, 10).map((m) => m.text), ["a"]);
+  assert.deepEqual(
+    store.history("lobby", { limit: 10 }).messages.map((m) => m.text),
+    ["a"],
+  );
   store.close();
 });
 
@@ -110,7 +133,12 @@ Deno.test("over its size cap the store removes the oldest messages until it is u
     assert.ok(removed.steps > 1, "a big prune is spread over several steps");
     const after = store.usedBytes();
     assert.ok(after <= maxBytes, `${after} bytes in use, cap ${maxBytes}`);
-    const kept = store.history("lobby", 0, 100_000).map((m) => m.id);
+    const kept = store.history("lobby", {
+      limit: 100_000,
+      maxBytes: Infinity,
+      budgetMs: Infinity,
+    })
+      .messages.map((m) => m.id);
     assert.equal(kept.length, 10_000 - removed.size);
     assert.equal(kept.at(-1), 10_000, "the newest message is kept");
     assert.equal(kept[0], removed.size + 1, "the oldest ones went first");
@@ -129,7 +157,15 @@ Deno.test("a store under its caps prunes nothing", () => {
   try {
     store.append(messages(1, 1000));
     assert.deepEqual(store.pruneStep(), { removed: 0 });
-    assert.equal(store.history("lobby", 0, 2000).length, 1000);
+    assert.equal(
+      store.history("lobby", {
+        limit: 2000,
+        maxBytes: Infinity,
+        budgetMs: Infinity,
+      }).messages
+        .length,
+      1000,
+    );
   } finally {
     store.close();
   }
@@ -148,11 +184,23 @@ Deno.test("messages older than keepDays are removed, in every room, and the youn
     const removed = pruneAll(store, now);
     assert.deepEqual(removed, { age: 6000, size: 0, steps: 3 });
     assert.deepEqual(
-      store.history("games", 0, 100).map((m) => m.id),
+      store.history("games", {
+        limit: 100,
+        maxBytes: Infinity,
+        budgetMs: Infinity,
+      }).messages.map((
+        m,
+      ) => m.id),
       Array.from({ length: 10 }, (_, i) => 6001 + i),
     );
     assert.deepEqual(
-      store.history("lobby", 0, 100).map((m) => m.id),
+      store.history("lobby", {
+        limit: 100,
+        maxBytes: Infinity,
+        budgetMs: Infinity,
+      }).messages.map((
+        m,
+      ) => m.id),
       Array.from({ length: 10 }, (_, i) => 6011 + i),
     );
   } finally {
@@ -167,7 +215,14 @@ Deno.test("ids are never reused, even when every message was pruned and the file
     const store = new SqliteStore(path, { keepDays: 1, maxBytes: 0 });
     store.append(messages(1, 50, { ts: Date.now() - 2 * DAY_MS }));
     assert.equal(pruneAll(store).age, 50);
-    assert.deepEqual(store.history("lobby", 0, 100), []);
+    assert.deepEqual(
+      store.history("lobby", {
+        limit: 100,
+        maxBytes: Infinity,
+        budgetMs: Infinity,
+      }).messages,
+      [],
+    );
     assert.equal(store.lastId(), 50);
     store.close();
     const reopened = new SqliteStore(path);
@@ -291,5 +346,62 @@ Deno.test("a database from before search is indexed on opening: its history is f
     check.close();
   } finally {
     await dir.remove();
+  }
+});
+
+for (
+  const [name, open] of [
+    ["SqliteStore", () => new SqliteStore(":memory:")],
+    ["MemoryStore", () => new MemoryStore()],
+  ] as [string, () => MessageStore][]
+) {
+  Deno.test(`${name}: a page is bounded by bytes, says more, and paging back returns every message once`, () => {
+    const store = open();
+    const texts: RoomMessage[] = [];
+    for (let id = 1; id <= 300; id++) {
+      texts.push(
+        message(
+          id,
+          id % 3 === 0 ? "games" : "lobby",
+          `${id} ${"字".repeat(900)}`,
+        ),
+      );
+    }
+    store.append(texts);
+    const maxBytes = 16 * 1024;
+    const seen: number[] = [];
+    let before: number | undefined;
+    for (let pages = 0; pages < 100; pages++) {
+      const page = store.history("lobby", { before, limit: 1000, maxBytes });
+      const bytes = page.messages.reduce((sum, m) => sum + messageBytes(m), 0);
+      assert.ok(bytes <= maxBytes, `page of ${bytes} bytes`);
+      assert.ok(page.messages.length > 0);
+      const ids = page.messages.map((m) => m.id);
+      assert.deepEqual(ids, [...ids].sort((a, b) => a - b), "oldest first");
+      seen.unshift(...ids);
+      if (!page.more) break;
+      before = ids[0];
+    }
+    const lobby = texts.filter((m) => m.room === "lobby").map((m) => m.id);
+    assert.deepEqual(seen, lobby, "every lobby message exactly once, in order");
+    const since = store.history("lobby", { after: 290, before: 299, limit: 2 });
+    assert.deepEqual(since.messages.map((m) => m.id), [296, 298]);
+    assert.equal(since.more, true, "292, 293 and 295 are left");
+    assert.equal(
+      store.history("lobby", { after: 290, limit: 1000 }).more,
+      false,
+      "all of a short range",
+    );
+    store.close();
+  });
+}
+
+Deno.test("messageBytes is the UTF-8 length of the message's JSON line", () => {
+  for (const text of ["hi", "你好", "emoji 👋🏽", 'quote " and \\ back']) {
+    const m = message(7, "lobby", text);
+    assert.equal(
+      messageBytes(m),
+      new TextEncoder().encode(JSON.stringify(m) + "\n").length,
+    );
   }
 });

@@ -157,6 +157,41 @@ Deno.test("welcome, resume and room change read differently; resumed history say
   ]);
   assert.equal(resumed.bell, true, "a missed mention rings once");
   assert.equal(renderWelcome(welcome, "first", missed).bell, false);
+  // A long absence: the server sent the newest and said there were more.
+  const cut = renderWelcome({ ...welcome, more: true }, "resumed", missed);
+  assert.equal(
+    plainText(cut.lines[1]),
+    "-- the last 1 message while you were away (earlier ones are not shown):",
+  );
+  assert.equal(
+    renderWelcome({ ...welcome, more: true }, "first", missed).lines.length,
+    first.length + 2,
+    "a first welcome's history is recent messages anyway: no hint",
+  );
+});
+
+Deno.test("who in a big room shows the total and what is left; a history page lists its messages", () => {
+  const who = renderEvent({
+    type: "who",
+    room: "hall",
+    users: ["alice", "bob"],
+    total: 4802,
+    next: 2,
+  }, { me: "alice" });
+  assert.equal(
+    plainText(who.lines[0]),
+    "-- In hall (4802): alice, bob and 4,800 more (/who 2 for the next)",
+  );
+  const page = renderEvent({
+    type: "history",
+    room: "hall",
+    messages: [msg("bob", "earlier")],
+    more: true,
+  }, { me: "alice" });
+  assert.deepEqual(page.lines.map(plainText), [
+    "-- Earlier messages in hall:",
+    "09:05 bob: earlier",
+  ]);
 });
 
 Deno.test("a message of a room other than the viewer's current one is tagged with its room", () => {
@@ -247,7 +282,7 @@ Deno.test("no byte sequence from another user reaches the terminal as a control 
     },
     { type: "error", code: "bad_frame", message: hostile },
     { type: "bye", reason: hostile },
-    { type: "who", room: hostile, users: [hostile] },
+    { type: "who", room: hostile, users: [hostile], total: 1 },
     { type: "leave", ts: TS, room: "x", nick: "y", reason: hostile },
   ];
   for (const colour of [true, false]) {

@@ -1,35 +1,75 @@
 import assert from "node:assert/strict";
-import { coalesce, WriteQueue } from "../src/server/write_queue.ts";
+import {
+  coalesce,
+  type QueueLimit,
+  WriteQueue,
+  type WriteQueueOptions,
+} from "../src/server/write_queue.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
 
-/** A peer whose writes complete only when the test lets them. */
+/**
+ * A peer whose writes complete only when the test lets them: `take(n)` lets
+ * the peer take n bytes of the write in progress (a partial write).
+ */
 function stalledPeer() {
   const writes: string[] = [];
-  const pending: (() => void)[] = [];
+  let current:
+    | { data: Uint8Array; wrote: (n: number) => void; done: () => void }
+    | undefined;
+  let taken = 0;
   return {
     writes,
-    write: (data: Uint8Array) => {
+    write: (data: Uint8Array, wrote: (n: number) => void) => {
       writes.push(text(data));
-      return new Promise<void>((resolve) => pending.push(resolve));
+      taken = 0;
+      return new Promise<void>((done) => current = { data, wrote, done });
     },
-    release: () => pending.splice(0).forEach((resolve) => resolve()),
+    /** Takes `n` bytes of the write in progress; finishes it when all are. */
+    take: (n: number) => {
+      if (!current) throw new Error("no write in progress");
+      const step = Math.min(n, current.data.length - taken);
+      taken += step;
+      current.wrote(step);
+      if (taken === current.data.length) {
+        const { done } = current;
+        current = undefined;
+        done();
+      }
+    },
+    /** Finishes the write in progress without reporting its bytes. */
+    release: () => {
+      const write = current;
+      current = undefined;
+      write?.done();
+    },
   };
 }
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-Deno.test("everything pushed in one turn goes out in one write, in order", async () => {
-  const peer = stalledPeer();
+function queueFor(
+  peer: ReturnType<typeof stalledPeer>,
+  options: Partial<WriteQueueOptions> = {},
+) {
+  const slow: QueueLimit[] = [];
   let idle = 0;
   const queue = new WriteQueue({
     write: peer.write,
-    maxWaitingBytes: 1024,
-    onSlow: () => assert.fail("not slow"),
+    maxBytes: 1024,
+    onSlow: (limit) => slow.push(limit),
     onError: () => assert.fail("no error"),
     onIdle: () => idle++,
+    ...options,
   });
+  return { queue, slow, idle: () => idle };
+}
+
+Deno.test("everything pushed in one turn goes out in one write, in order", async () => {
+  const peer = stalledPeer();
+  const { queue, idle } = queueFor(peer);
   for (const part of ["a\n", "b\n", "c\n"]) queue.push(bytes(part));
   await tick();
   assert.deepEqual(peer.writes, ["a\nb\nc\n"]);
@@ -46,39 +86,126 @@ Deno.test("everything pushed in one turn goes out in one write, in order", async
   peer.release();
   await tick();
   assert.equal(queue.busy, false);
-  assert.equal(idle, 1);
+  assert.equal(idle(), 1);
+  assert.equal(
+    queue.queuedBytes,
+    0,
+    "a write that did not report still counts as taken",
+  );
 });
 
-Deno.test("a peer that does not take its bytes is reported slow once over the bound", async () => {
+Deno.test("bytes count from the push until the peer takes them, in flight included", async () => {
   const peer = stalledPeer();
-  let slow = 0;
-  const queue = new WriteQueue({
-    write: peer.write,
-    maxWaitingBytes: 10,
-    onSlow: () => slow++,
-    onError: () => assert.fail("no error"),
-    onIdle: () => {},
-  });
-  assert.equal(
-    queue.push(bytes("x".repeat(50))),
-    true,
-    "a big first burst is not slow",
-  );
+  const { queue } = queueFor(peer);
+  queue.push(bytes("x".repeat(100)));
+  assert.equal(queue.queuedBytes, 100, "counted before any write starts");
   await tick();
-  assert.equal(queue.push(bytes("y".repeat(6))), true);
+  assert.equal(queue.queuedBytes, 100, "handed to the write, not yet taken");
+  queue.push(bytes("y".repeat(50)));
+  assert.equal(queue.queuedBytes, 150);
+  peer.take(30);
+  assert.equal(queue.queuedBytes, 120, "a partial write takes its part");
+  peer.take(70);
+  await tick();
+  assert.equal(queue.queuedBytes, 50);
+  peer.take(50);
+  await tick();
+  assert.equal(queue.queuedBytes, 0);
+  assert.equal(queue.busy, false);
+});
+
+Deno.test("the hard limit drops at once, even within the first tick, before any write", async () => {
+  const peer = stalledPeer();
+  const { queue, slow } = queueFor(peer, { maxBytes: 100 });
+  // What /who repeated in one line used to do: many replies in one tick.
+  let accepted = 0;
+  for (let i = 0; i < 50; i++) {
+    if (queue.push(bytes("z".repeat(30)))) accepted++;
+  }
+  assert.equal(accepted, 3, "90 bytes fit, the fourth push is over 100");
+  assert.deepEqual(slow, ["hard"], "reported once");
+  await tick();
+  assert.deepEqual(peer.writes, [], "what was dropped is never written");
   assert.equal(
-    queue.push(bytes("z".repeat(6))),
+    queue.push(bytes("late")),
     false,
-    "12 bytes wait behind a stalled write",
+    "a dropped queue takes nothing",
   );
-  assert.equal(slow, 1);
+});
+
+Deno.test("a queue over the hard limit in flight is dropped, what was written stays written", async () => {
+  const peer = stalledPeer();
+  const { queue, slow } = queueFor(peer, { maxBytes: 100 });
+  assert.equal(queue.push(bytes("x".repeat(80))), true);
+  await tick();
+  assert.equal(queue.push(bytes("y".repeat(15))), true, "95 of 100");
+  assert.equal(queue.push(bytes("z".repeat(6))), false, "101 of 100");
+  assert.deepEqual(slow, ["hard"]);
   peer.release();
   await tick();
-  assert.deepEqual(
-    peer.writes,
-    ["x".repeat(50)],
-    "what was dropped is never written",
-  );
+  assert.deepEqual(peer.writes, ["x".repeat(80)]);
+});
+
+Deno.test("over the soft limit without a break for its time drops; dipping under restarts the clock", async () => {
+  const peer = stalledPeer();
+  const { queue, slow } = queueFor(peer, {
+    maxBytes: 1000,
+    softBytes: 100,
+    softMs: 150,
+  });
+  queue.push(bytes("a".repeat(120)));
+  await tick();
+  await sleep(90);
+  peer.take(40); // 80 queued: under the soft limit, the clock stops
+  queue.push(bytes("b".repeat(40))); // 120 again: the clock starts over
+  await sleep(90);
+  assert.deepEqual(slow, [], "never 150 ms over at a stretch");
+  await sleep(120);
+  assert.deepEqual(slow, ["soft"], "150 ms over since the last crossing");
+  assert.equal(queue.push(bytes("c")), false);
+  peer.release();
+  await tick();
+});
+
+Deno.test("a queue that drains under the soft limit in time is never dropped, and leaves no timer", async () => {
+  const peer = stalledPeer();
+  const { queue, slow } = queueFor(peer, {
+    maxBytes: 1000,
+    softBytes: 100,
+    softMs: 60_000,
+  });
+  queue.push(bytes("a".repeat(500)));
+  await tick();
+  peer.take(500);
+  await tick();
+  assert.equal(queue.busy, false);
+  assert.deepEqual(slow, []);
+  // The test sanitizer fails here if the 60 s soft timer were still armed.
+});
+
+Deno.test("the watcher is told of room traffic only, taken after the round's other bytes", async () => {
+  const peer = stalledPeer();
+  const seen: string[] = [];
+  const { queue } = queueFor(peer, {
+    watcher: {
+      grew: (n) => seen.push(`+${n}`),
+      shrank: (n) => seen.push(`-${n}`),
+    },
+  });
+  queue.push(bytes("r".repeat(10)), true);
+  queue.push(bytes("own reply"), false); // 9 bytes, not the room's
+  queue.push(bytes("s".repeat(5)), true);
+  assert.deepEqual(seen, ["+10", "+15"]);
+  await tick();
+  peer.take(4); // 20 bytes left in the round: all 15 of the room's may be
+  peer.take(10); // 10 left
+  peer.take(10);
+  await tick();
+  assert.deepEqual(seen, ["+10", "+15", "-10", "-0"]);
+  queue.push(bytes("a reply is no lag"));
+  assert.equal(seen.length, 4);
+  peer.release();
+  await tick();
 });
 
 Deno.test("a failed write drops the queue and reports the error", async () => {
@@ -86,7 +213,7 @@ Deno.test("a failed write drops the queue and reports the error", async () => {
   let idle = 0;
   const queue = new WriteQueue({
     write: () => Promise.reject(new Error("reset")),
-    maxWaitingBytes: 1024,
+    maxBytes: 1024,
     onSlow: () => {},
     onError: (error) => errors.push(error),
     onIdle: () => idle++,

@@ -567,8 +567,11 @@ export class ChatSession {
       case "who": {
         const view = this.#rooms.get(event.room);
         if (view) {
-          view.users = [...event.users];
-          view.userCount = event.users.length;
+          view.userCount = event.total ?? event.users.length;
+          // A big room's reply is one page: keep the full list from welcome.
+          if (event.users.length === view.userCount) {
+            view.users = [...event.users];
+          }
         }
         break;
       }
@@ -663,7 +666,11 @@ export function isWellFormed(event: ServerEvent): boolean {
     case "part":
       return isString(e.room) && optional("current") && isStringList(e.rooms);
     case "who":
-      return isString(e.room) && isStringList(e.users);
+      return isString(e.room) && isStringList(e.users) &&
+        (e.total === undefined || isNumber(e.total));
+    case "history":
+      return isString(e.room) && Array.isArray(e.messages) &&
+        e.messages.every((m) => m?.type === "msg" && isWellFormed(m));
     case "rooms":
       return Array.isArray(e.rooms) &&
         e.rooms.every((r) => isString(r?.name) && isNumber(r?.users));

@@ -16,6 +16,7 @@ import {
   clockTime,
   recallText,
   searchTime,
+  whoRest,
   whoSuffix,
   withRole,
 } from "../shared/text_dialect.ts";
@@ -315,10 +316,17 @@ export function renderEvent(event: ServerEvent, viewer: Viewer): Rendered {
       )]);
     case "who":
       return quiet([noticeLine(
-        `In ${event.room} (${event.users.length}): ${
+        `In ${event.room} (${event.total ?? event.users.length}): ${
           listNicks(event.users.map((u) => withRole(u, event.roles)))
-        }`,
+        }${whoRest(event)}`,
       )]);
+    case "history": {
+      const lines = [noticeLine(`Earlier messages in ${event.room}:`, DIM)];
+      for (const message of event.messages) {
+        lines.push(...renderMessage(message, viewer).lines);
+      }
+      return quiet(lines);
+    }
     case "mod":
       // Bold: the room's owner or an admin acted, and everyone should see it.
       return quiet([noticeLine(`${clockTime(event.ts)} ${event.text}`, {
@@ -413,12 +421,15 @@ export function renderWelcome(
         { bold: true },
       ),
     );
-    if (history.length > 0) {
+    const count = `${history.length} message${history.length === 1 ? "" : "s"}`;
+    // A welcome's history is bounded: after a long absence the server sends
+    // the newest messages and says there were more.
+    if (event.more) {
       lines.push(noticeLine(
-        `${history.length} message${
-          history.length === 1 ? "" : "s"
-        } while you were away:`,
+        `the last ${count} while you were away (earlier ones are not shown):`,
       ));
+    } else if (history.length > 0) {
+      lines.push(noticeLine(`${count} while you were away:`));
     }
   } else {
     lines.push(noticeLine(`You are in ${event.room}, ${company}.`, {

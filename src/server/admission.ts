@@ -96,6 +96,8 @@ export const COMMAND_COSTS = {
   who: 1,
   rooms: 1,
   search: 1,
+  /** A page of history: its reply is bounded (64 KiB), like a `who`. */
+  history: 1,
   help: 1,
   // Hashing a password costs about 50 ms of the server's time: at most one
   // a second per connection at the default rate.

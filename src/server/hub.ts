@@ -23,6 +23,7 @@ import {
   type DirectMessage,
   type ErrorCode,
   errorEvent,
+  type HistoryFrame,
   JSON_LINES,
   type ModerationFrame,
   nickErrorMessage,
@@ -35,6 +36,7 @@ import {
   VERSION,
 } from "../../protocol.ts";
 import {
+  BACKPRESSURE,
   MODERATION_LIMITS,
   PROTOCOL_LIMITS,
   ROOM_LIMITS,
@@ -50,6 +52,7 @@ import {
 } from "../shared/sanitize.ts";
 import { findMentions } from "../shared/mentions.ts";
 import { quoteOf } from "./reply_quote.ts";
+import { RoomGates } from "./backpressure.ts";
 import { DatabaseSync } from "node:sqlite";
 import { Accounts } from "./accounts.ts";
 import { GroupRules } from "./group_rules.ts";
@@ -57,7 +60,7 @@ import { ModerationBook } from "./moderation_book.ts";
 import { NickIndex } from "./nick_index.ts";
 import { NickRoster } from "./roster.ts";
 import { describeCompany } from "../shared/welcome_company.ts";
-import type { MessageStore } from "./store.ts";
+import type { HistoryPage, MessageStore } from "./store.ts";
 import { Outgoing, OutgoingBatch, type Recipient } from "./outgoing.ts";
 
 const encoder = new TextEncoder();
@@ -174,11 +177,27 @@ export interface HelloRequest {
 
 /** Rooms, members and broadcast. See the module doc for a message's path. */
 export class Hub {
+  /**
+   * The rooms' backpressure gates: a member that falls behind holds its
+   * room's, and the room's connections wait at it before handling what they
+   * read and reading more.
+   */
+  readonly gates: RoomGates = new RoomGates();
   #rooms = new Map<string, Set<Session>>();
   /** Each room's nicknames, in the same order as its members. */
   #rosters = new Map<string, NickRoster>();
   #nickIndex = new NickIndex<Session>();
+  /**
+   * Each room's `who` pages, encoded once until its roster changes: `/who`
+   * repeated thousands of times in one line must not build a reply each.
+   */
+  #whoPages = new Map<
+    string,
+    Map<number, { out: Outgoing; roles: string }>
+  >();
   #pending: { message: RoomMessage; sender: Session }[] = [];
+  /** The text length of the pending messages, to flush a big tick early. */
+  #pendingChars = 0;
   #closing = false;
   #nextId: number;
   #store: MessageStore;
@@ -426,15 +445,10 @@ export class Hub {
         if (room === undefined || !session.rooms.has(room)) {
           return this.#notInRoom(session, room);
         }
-        const event: ServerEvent = {
-          type: "who",
-          room,
-          users: this.#nicks(room),
-        };
-        const roles = this.#rules.rolesOf(room);
-        if (roles) event.roles = roles;
-        return session.send(event);
+        return session.recipient.deliver(this.#who(room, frame.offset ?? 0));
       }
+      case "history":
+        return this.#sendHistory(session, frame);
       case "rooms":
         return session.send({
           type: "rooms",
@@ -485,6 +499,7 @@ export class Hub {
     if (this.#pending.length === 0) return;
     const batch = this.#pending;
     this.#pending = [];
+    this.#pendingChars = 0;
     try {
       this.#store.append(batch.map((p) => p.message));
     } catch (error) {
@@ -583,6 +598,13 @@ export class Hub {
     }
     if (this.#pending.length === 0) this.#requestFlush();
     this.#pending.push({ message, sender: session });
+    // Reads that find data waiting complete without yielding, so one tick
+    // can read every byte the senders' sockets hold (3,000 messages were
+    // seen in one flush). Flushing here keeps each member's share of a tick
+    // bounded, and a member that falls behind closes its room's gate before
+    // the senders' next reads (src/server/backpressure.ts).
+    this.#pendingChars += text.length;
+    if (this.#pendingChars >= BACKPRESSURE.maxTickChars) this.flush();
   }
 
   /** The quote of message `id` of `room`: queued this tick, or stored. */
@@ -764,6 +786,7 @@ export class Hub {
     const ts = this.#now();
     for (const room of session.rooms) {
       this.#rosters.get(room)?.rename(old, nick);
+      this.#whoPages.delete(room);
     }
     if (session.rooms.size === 0) {
       return session.send({ type: "nick", ts, old, new: nick });
@@ -924,6 +947,7 @@ export class Hub {
     if (!roster) this.#rosters.set(room, roster = new NickRoster());
     roster.add(session.nick);
     session.rooms.add(room);
+    this.#whoPages.delete(room);
     session.room = room;
     this.#rules.entered(session, room);
     // The join is announced before the welcome is delivered: delivering it
@@ -957,6 +981,7 @@ export class Hub {
     session.rooms.delete(room);
     this.#rosters.get(room)?.remove(session.nick);
     this.#rules.left(session, room);
+    this.#whoPages.delete(room);
     if (members.size === 0) {
       this.#rooms.delete(room);
       this.#rosters.delete(room);
@@ -990,13 +1015,13 @@ export class Hub {
     room: string,
     since: number | undefined,
   ): Outgoing {
-    const history = since === undefined
-      ? this.#store.history(room, 0, this.#history)
-      : this.#store.history(
-        room,
-        since,
-        Math.max(this.#history, PROTOCOL_LIMITS.maxResumeHistory),
-      );
+    const { messages: history, more } = this.#readHistory(
+      room,
+      since === undefined ? { limit: this.#history } : {
+        after: since,
+        limit: Math.max(this.#history, PROTOCOL_LIMITS.maxResumeHistory),
+      },
+    );
     const roster = this.#rosters.get(room);
     const users = roster?.snapshot() ?? (() => []);
     const rooms = [...session.rooms];
@@ -1009,6 +1034,7 @@ export class Hub {
         return users();
       },
       history,
+      ...(more ? { more } : {}),
       server: this.#server,
       rooms,
     };
@@ -1029,11 +1055,11 @@ export class Hub {
     );
     const items = roster?.jsonItems() ?? new Uint8Array(0);
     const tail = encoder.encode(
-      `],"history":${JSON.stringify(history)},"server":${
-        JSON.stringify(this.#server)
-      },"rooms":${JSON.stringify(rooms)}${
-        groupJson === "" ? "" : `,${groupJson}`
-      }}\n`,
+      `],"history":${JSON.stringify(history)}${
+        more ? ',"more":true' : ""
+      },"server":${JSON.stringify(this.#server)},"rooms":${
+        JSON.stringify(rooms)
+      }${groupJson === "" ? "" : `,${groupJson}`}}\n`,
     );
     // A text member sees a few names: reading `users` would copy them all.
     // They are looked up when a text member is handed it, which is at once.
@@ -1048,8 +1074,55 @@ export class Hub {
     });
   }
 
-  #nicks(room: string): string[] {
-    return this.#rosters.get(room)?.snapshot()() ?? [];
+  /** A room's stored messages, bounded by count and bytes. */
+  #readHistory(
+    room: string,
+    query: { after?: number; before?: number; limit: number },
+  ): HistoryPage {
+    return this.#store.history(room, query);
+  }
+
+  /** A page of a member's room's history: scrollback, or a resume's rest. */
+  #sendHistory(session: Session, frame: HistoryFrame): void {
+    const room = frame.room?.trim() || session.room;
+    if (room === undefined || !session.rooms.has(room)) {
+      return this.#notInRoom(session, room);
+    }
+    const page = this.#readHistory(room, {
+      after: frame.after,
+      before: frame.before,
+      limit: Math.min(
+        frame.limit ?? this.#history,
+        PROTOCOL_LIMITS.maxResumeHistory,
+      ),
+    });
+    session.send({ type: "history", room, ...page });
+  }
+
+  /**
+   * One page of a room's names: a big room's full list would be a reply of
+   * 100 KB, and a client can ask for it thousands of times a second.
+   */
+  #who(room: string, offset: number): Outgoing {
+    let pages = this.#whoPages.get(room);
+    if (!pages) this.#whoPages.set(room, pages = new Map());
+    const roles = this.#rules.rolesOf(room);
+    const rolesKey = roles ? JSON.stringify(roles) : "";
+    const cached = pages.get(offset);
+    if (cached && cached.roles === rolesKey) return cached.out;
+    const roster = this.#rosters.get(room);
+    const total = roster?.size ?? 0;
+    const end = Math.min(total, offset + PROTOCOL_LIMITS.maxWhoNames);
+    const users = roster?.slice(offset, end) ?? [];
+    const event: Extract<ServerEvent, { type: "who" }> = end < total
+      ? { type: "who", room, users, total, next: end }
+      : { type: "who", room, users, total };
+    if (roles) event.roles = roles;
+    const page = { out: new Outgoing(event), roles: rolesKey };
+    // A few pages per room at most are asked for; any offset is kept only
+    // until the roster (or who is owner or admin) next changes.
+    if (pages.size < 64) pages.set(offset, page);
+    return page.out;
   }
 
   #roomList(): { name: string; users: number }[] {

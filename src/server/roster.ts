@@ -59,6 +59,11 @@ export class NickRoster {
     return names;
   }
 
+  /** The names from `start` to `end` (exclusive), oldest member first. */
+  slice(start: number, end: number): string[] {
+    return this.#list.slice(start, end);
+  }
+
   /** Adds a member's name at the end. */
   add(nick: string): void {
     this.#list.push(nick);

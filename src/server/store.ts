@@ -18,6 +18,34 @@ import { DatabaseInUseError, DatabaseLock } from "./database_lock.ts";
 
 export { DatabaseInUseError };
 
+/** Which of a room's messages to read: the newest of a range of ids. */
+export interface HistoryQuery {
+  /** Only messages with a larger id. @default {0} */
+  after?: number;
+  /** Only messages with a smaller id. @default {none} */
+  before?: number;
+  /** At most this many. */
+  limit: number;
+  /**
+   * At most this many bytes of messages, as JSON lines; the first message
+   * is always included, so paging always moves on.
+   * @default {PROTOCOL_LIMITS.maxHistoryBytes}
+   */
+  maxBytes?: number;
+  /**
+   * At most this long reading; a slow read stops early, with `more`.
+   * @default {PROTOCOL_LIMITS.historyBudgetMs}
+   */
+  budgetMs?: number;
+}
+
+/** A page of history: the newest messages of the range, oldest first. */
+export interface HistoryPage {
+  messages: RoomMessage[];
+  /** True when older messages of the range were left out. */
+  more: boolean;
+}
+
 /** What the hub needs from storage. {@linkcode MemoryStore} serves tests. */
 export interface MessageStore {
   /** The largest id ever stored, or 0. */
@@ -25,10 +53,10 @@ export interface MessageStore {
   /** Stores messages durably, in order, in one transaction. */
   append(messages: readonly RoomMessage[]): void;
   /**
-   * The room's messages with id greater than `afterId`, oldest first; at most
-   * `limit`, the newest ones when there are more.
+   * The room's newest messages in the query's range, oldest first, within
+   * its count and bytes (and a time budget: a slow read stops early).
    */
-  history(room: string, afterId: number, limit: number): RoomMessage[];
+  history(room: string, query: HistoryQuery): HistoryPage;
   /** The stored message `id` of `room`, if it is still kept. */
   message(room: string, id: number): RoomMessage | undefined;
   /**
@@ -46,6 +74,57 @@ export interface MessageStore {
   remove(room: string, id: number): boolean;
   /** Flushes and closes. */
   close(): void;
+}
+
+/** The bytes of a message as a JSON line, the measure of a history's size. */
+export function messageBytes(message: RoomMessage): number {
+  return utf8Length(JSON.stringify(message)) + 1;
+}
+
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    // A surrogate pair is 2 units and 4 bytes: +1 each. Other units above
+    // 0x7f are 2 or 3 bytes.
+    if (unit >= 0xd800 && unit <= 0xdfff) bytes += 1;
+    else if (unit > 0x7ff) bytes += 2;
+    else if (unit > 0x7f) bytes += 1;
+  }
+  return bytes;
+}
+
+/**
+ * Takes messages newest first until the count, the bytes or the time runs
+ * out; returns them oldest first. `rows` yields one more than `limit` when
+ * there is one, so that `more` is exact.
+ */
+function takeNewest(
+  rows: Iterable<RoomMessage>,
+  query: HistoryQuery,
+): HistoryPage {
+  const maxBytes = query.maxBytes ?? PROTOCOL_LIMITS.maxHistoryBytes;
+  const deadline = performance.now() +
+    (query.budgetMs ?? PROTOCOL_LIMITS.historyBudgetMs);
+  const messages: RoomMessage[] = [];
+  let bytes = 0;
+  let more = false;
+  for (const message of rows) {
+    if (messages.length >= query.limit) {
+      more = true;
+      break;
+    }
+    bytes += messageBytes(message);
+    if (
+      messages.length > 0 &&
+      (bytes > maxBytes || performance.now() > deadline)
+    ) {
+      more = true;
+      break;
+    }
+    messages.push(message);
+  }
+  return { messages: messages.reverse(), more };
 }
 
 /** The history database could not be opened: a message for the user. */
@@ -163,8 +242,10 @@ export class SqliteStore implements MessageStore {
     this.#insert = this.#db.prepare(
       "INSERT INTO messages (id, ts, room, nick, text, me, extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
+    // Walks the (room, id) index backwards from `before`, reading only the
+    // rows it returns: LIMIT bounds the count, the caller stops at its bytes.
     this.#select = this.#db.prepare(
-      "SELECT id, ts, room, nick, text, me, extra FROM messages WHERE room = ? AND id > ? ORDER BY id DESC LIMIT ?",
+      "SELECT id, ts, room, nick, text, me, extra FROM messages WHERE room = ? AND id > ? AND id < ? ORDER BY id DESC LIMIT ?",
     );
     this.#selectOne = this.#db.prepare(
       "SELECT id, ts, room, nick, text, me, extra FROM messages WHERE id = ? AND room = ?",
@@ -253,13 +334,23 @@ export class SqliteStore implements MessageStore {
     }
   }
 
-  history(room: string, afterId: number, limit: number): RoomMessage[] {
-    const rows = this.#select.all(room, afterId, limit);
-    const messages: RoomMessage[] = [];
-    for (let i = rows.length - 1; i >= 0; i--) {
-      messages.push(messageOf(rows[i]));
-    }
-    return messages;
+  history(room: string, query: HistoryQuery): HistoryPage {
+    if (query.limit <= 0) return { messages: [], more: false };
+    const rows = this.#select.iterate(
+      room,
+      query.after ?? 0,
+      query.before ?? Number.MAX_SAFE_INTEGER,
+      query.limit + 1,
+    );
+    const page = takeNewest(
+      (function* () {
+        for (const row of rows) yield messageOf(row);
+      })(),
+      query,
+    );
+    // Stopped early, the statement is still stepping: reset it.
+    rows.return?.();
+    return page;
   }
 
   message(room: string, id: number): RoomMessage | undefined {
@@ -582,9 +673,14 @@ export class MemoryStore implements MessageStore {
     this.messages.push(...messages);
   }
 
-  history(room: string, afterId: number, limit: number): RoomMessage[] {
-    return this.messages.filter((m) => m.room === room && m.id > afterId)
-      .slice(-limit);
+  history(room: string, query: HistoryQuery): HistoryPage {
+    if (query.limit <= 0) return { messages: [], more: false };
+    const after = query.after ?? 0;
+    const before = query.before ?? Infinity;
+    const inRange = this.messages.filter((m) =>
+      m.room === room && m.id > after && m.id < before
+    );
+    return takeNewest(inRange.slice(-(query.limit + 1)).reverse(), query);
   }
 
   message(room: string, id: number): RoomMessage | undefined {

@@ -4,38 +4,95 @@
  *
  * {@linkcode WriteQueue.push} never blocks, so the hub hands every member its
  * bytes without waiting on any of them; a peer that stops reading fills only
- * its own queue, and is reported as slow once the bound is passed.
+ * its own queue.
+ *
+ * Every byte counts against the limits from the moment it is pushed until the
+ * peer has taken it: bytes waiting, and bytes handed to a write that has not
+ * finished. (Counting only what waits behind a write in progress let a client
+ * queue gigabytes in one tick, before its first write had even started.) Like
+ * Redis's `client-output-buffer-limit`, there are two limits: over the hard
+ * one the connection is dropped at once; over the soft one for `softMs`
+ * without a break, too.
  *
  * @module
  */
 
+/**
+ * Told how much of the room's traffic a queue holds as it changes; drives
+ * backpressure. Only room traffic counts: a member whose queue fills with
+ * replies to its own requests must not hold its room back.
+ */
+export interface QueueWatcher {
+  /** Room traffic was queued: `roomBytes` of it now wait or are in flight. */
+  grew(roomBytes: number): void;
+  /** The peer took bytes: `roomBytes` of room traffic are left. */
+  shrank(roomBytes: number): void;
+}
+
+/** Which limit a dropped connection passed. */
+export type QueueLimit = "hard" | "soft";
+
 /** Options for {@linkcode WriteQueue}. */
 export interface WriteQueueOptions {
-  /** Writes all of `data` to the peer; rejects when the peer is gone. */
-  write: (data: Uint8Array) => Promise<void>;
-  /** Bytes that may wait behind a write the peer has not taken. */
-  maxWaitingBytes: number;
-  /** Called once the bound is passed; the queue is already dropped. */
-  onSlow: () => void;
+  /**
+   * Writes all of `data` to the peer, calling `wrote(n)` as each part is
+   * taken (a partial write), so the queue knows what is still in flight;
+   * rejects when the peer is gone. Bytes it does not report count as taken
+   * when it resolves.
+   */
+  write: (data: Uint8Array, wrote: (bytes: number) => void) => Promise<void>;
+  /** The hard limit: more queued than this drops the connection at once. */
+  maxBytes: number;
+  /** The soft limit; 0 or absent: none. @default {0} */
+  softBytes?: number;
+  /** How long the queue may stay over `softBytes`. @default {10000} */
+  softMs?: number;
+  /** Called once a limit is passed; the queue is already dropped. */
+  onSlow: (limit: QueueLimit) => void;
   /** Called when a write fails; the queue is already dropped. */
   onError: (error: unknown) => void;
   /** Called each time the pump stops with nothing left to write. */
   onIdle: () => void;
+  /** Told of every change in what is queued (backpressure). */
+  watcher?: QueueWatcher;
 }
 
 /** A bounded, coalescing write queue. */
 export class WriteQueue {
   #options: WriteQueueOptions;
+  #softBytes: number;
+  #softMs: number;
   #chunks: Uint8Array[] = [];
-  /** Bytes queued behind the write in progress, not yet handed to it. */
-  #waitingBytes = 0;
-  /** True while a write to the peer has not completed. */
-  #writeInFlight = false;
+  /** Bytes pushed and not yet taken by the peer: waiting plus in flight. */
+  #queuedBytes = 0;
+  /** Bytes of the write in progress that the peer has taken so far. */
+  #reported = 0;
+  /** Room traffic waiting for the next round. */
+  #roomWaiting = 0;
+  /**
+   * Room traffic of the round being written, taken last: a round's bytes
+   * left to write bound it.
+   */
+  #roomInRound = 0;
+  /** Bytes of the round being written that the peer has not taken. */
+  #roundLeft = 0;
   #pumping = false;
+  /** Set once a limit was passed or a write failed: nothing more is queued. */
+  #dropped = false;
+  /** When the queue last went over the soft limit, while it still is. */
+  #overSoftSince: number | undefined;
+  #softTimer: ReturnType<typeof setTimeout> | undefined;
+  /** `#taken`, bound once: it is handed to every write. */
+  #wrote = (bytes: number) => {
+    this.#reported += bytes;
+    this.#taken(bytes);
+  };
 
-  /** @param options where to write, the bound, and what to tell the owner. */
+  /** @param options where to write, the limits, and what to tell the owner. */
   constructor(options: WriteQueueOptions) {
     this.#options = options;
+    this.#softBytes = options.softBytes || Infinity;
+    this.#softMs = options.softMs ?? 10_000;
   }
 
   /** True while the pump runs: bytes are queued or being written. */
@@ -43,23 +100,32 @@ export class WriteQueue {
     return this.#pumping;
   }
 
+  /** Bytes pushed that the peer has not taken yet (waiting or in flight). */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
   /**
    * Queues bytes and starts the pump (in a microtask, so every chunk queued
-   * in this turn goes out in the same write). Returns false, after calling
-   * `onSlow`, when the peer has let too much pile up.
+   * in this turn goes out in the same write). `fromRoom` marks the room's
+   * traffic (a tick's messages), which the watcher is told about. Returns
+   * false, after calling `onSlow`, when this push takes the queue over the
+   * hard limit, and false once the queue was dropped.
    */
-  push(bytes: Uint8Array): boolean {
+  push(bytes: Uint8Array, fromRoom = false): boolean {
+    if (this.#dropped) return false;
     this.#chunks.push(bytes);
-    this.#waitingBytes += bytes.length;
-    // Slow means bytes pile up behind a write the peer has not taken. A big
-    // burst queued in one tick, before a write was even tried, is not.
-    if (
-      this.#writeInFlight &&
-      this.#waitingBytes > this.#options.maxWaitingBytes
-    ) {
-      this.#drop();
-      this.#options.onSlow();
+    const queued = this.#queuedBytes += bytes.length;
+    if (queued > this.#options.maxBytes) {
+      this.#fail("hard");
       return false;
+    }
+    if (queued > this.#softBytes && this.#overSoftSince === undefined) {
+      this.#startSoftClock();
+    }
+    if (fromRoom) {
+      this.#roomWaiting += bytes.length;
+      this.#options.watcher?.grew(this.#roomWaiting + this.#roomInRound);
     }
     if (!this.#pumping) {
       this.#pumping = true;
@@ -68,26 +134,77 @@ export class WriteQueue {
     return true;
   }
 
-  #drop(): void {
+  /** Drops what is queued and stops the soft clock: the connection is over. */
+  close(): void {
+    this.#dropped = true;
     this.#chunks = [];
-    this.#waitingBytes = 0;
+    this.#stopSoftClock();
+  }
+
+  #taken(bytes: number): void {
+    const queued = this.#queuedBytes -= bytes;
+    if (queued <= this.#softBytes) this.#overSoftSince = undefined;
+    const left = this.#roundLeft -= bytes;
+    if (this.#roomInRound > left) {
+      this.#roomInRound = Math.max(0, left);
+      this.#options.watcher?.shrank(this.#roomWaiting + this.#roomInRound);
+    }
+  }
+
+  #fail(limit: QueueLimit): void {
+    this.close();
+    this.#options.onSlow(limit);
+  }
+
+  /**
+   * Notes when the queue went over the soft limit. One timer per queue, armed
+   * on the first crossing and re-armed for what is left when it fires: a
+   * queue that goes over and back many times a second costs no timer churn.
+   */
+  #startSoftClock(): void {
+    this.#overSoftSince = Date.now();
+    if (this.#softTimer === undefined) this.#armSoftTimer(this.#softMs);
+  }
+
+  #armSoftTimer(ms: number): void {
+    this.#softTimer = setTimeout(() => {
+      this.#softTimer = undefined;
+      if (this.#overSoftSince === undefined || this.#dropped) return;
+      const left = this.#overSoftSince + this.#softMs - Date.now();
+      if (left <= 0) this.#fail("soft");
+      else this.#armSoftTimer(left);
+    }, ms);
+  }
+
+  #stopSoftClock(): void {
+    this.#overSoftSince = undefined;
+    if (this.#softTimer === undefined) return;
+    clearTimeout(this.#softTimer);
+    this.#softTimer = undefined;
   }
 
   async #pump(): Promise<void> {
     try {
       while (this.#chunks.length > 0) {
         const chunks = this.#chunks;
-        this.#drop();
-        this.#writeInFlight = true;
-        for (const data of coalesce(chunks)) await this.#options.write(data);
-        this.#writeInFlight = false;
+        this.#chunks = [];
+        this.#roomInRound = this.#roomWaiting;
+        this.#roomWaiting = 0;
+        this.#roundLeft = byteLength(chunks);
+        for (const data of coalesce(chunks)) {
+          this.#reported = 0;
+          await this.#options.write(data, this.#wrote);
+          if (this.#reported < data.length) {
+            this.#taken(data.length - this.#reported);
+          }
+        }
       }
     } catch (error) {
-      this.#drop();
+      this.close();
       this.#options.onError(error);
     } finally {
       this.#pumping = false;
-      this.#writeInFlight = false;
+      if (this.#chunks.length === 0) this.#stopSoftClock();
       this.#options.onIdle();
     }
   }

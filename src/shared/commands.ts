@@ -162,9 +162,13 @@ export const COMMANDS: readonly Command[] = [
   {
     name: "/who",
     aliases: ["/names"],
-    args: "",
-    help: "List the people in your room.",
-    toFrame: () => ({ type: "who" }),
+    args: "[FROM]",
+    help: "List the people in your room (a big room's from number FROM on).",
+    toFrame: (args) => {
+      if (args === "") return { type: "who" };
+      if (!/^\d{1,9}$/.test(args)) return "usage: /who [FROM]";
+      return { type: "who", offset: Number(args) };
+    },
   },
   {
     name: "/join",

@@ -30,8 +30,31 @@ export const SERVE_DEFAULTS = {
   rate: 5,
   /** Messages a connection may send at once before the rate applies. */
   burst: 10,
-  /** Bytes waiting to be written to one connection before it is dropped as a slow consumer. */
+  /**
+   * The hard limit: bytes queued for one connection (waiting, or handed to a
+   * write that has not finished) beyond which it is dropped at once as a
+   * slow consumer. Counted from the first byte, before any write is tried.
+   */
   maxQueueBytes: 1024 * 1024,
+  /**
+   * The soft limit: a connection with more than this queued for
+   * `softQueueSeconds` without a break is dropped. Readers that keep up stay
+   * far below it: the room's senders are paused (see `BACKPRESSURE`) long
+   * before. 0 turns the soft limit off.
+   */
+  softQueueBytes: 512 * 1024,
+  /** Seconds a connection may stay over `softQueueBytes` before it is dropped. */
+  softQueueSeconds: 10,
+  /**
+   * Longest a room waits at a stretch for one member that fell behind (its
+   * senders are not read meanwhile); then it goes on without it until it
+   * catches up, and the soft or hard limit drops it if it does not read.
+   * 0 turns backpressure off. Why so long: the kernel holds about 3.5 MiB
+   * for a loopback peer and wakes the writer only after about 1.4 MiB was
+   * read, so a member reading 300 KB/s shows progress only every 5 s
+   * (measured, 1,000 members read by one process: holds up to 7.8 s).
+   */
+  backpressureSeconds: 10,
   /** Seconds a connection that has sent bytes may take to complete its hello (nickname). */
   handshakeSeconds: 30,
   /**
@@ -156,6 +179,35 @@ export const SAFETY_TIMINGS = {
   acceptRetryStartMs: 100,
   /** …up to this, then tries again: it never stops accepting for good. */
   acceptRetryMaxMs: 1000,
+} as const;
+
+/**
+ * Backpressure (docs/protocol.md, "Slow readers"): when a member of a room
+ * falls behind, the room's senders are not read from until it catches up, so
+ * a room whose senders outpace its readers slows down instead of dropping
+ * them. The thresholds are shares of the tighter of the soft and hard limits:
+ * low enough that a member that is held, with one early-flushed tick on top,
+ * stays under the soft limit; high enough that one tick's batch (up to
+ * `maxTickChars` of text, about 130 KB of short messages) is not mistaken for
+ * a member falling behind. (A quarter of 256 KiB was: in scenario (c) of the
+ * benchmark members were held 17,000 times in 10 s, writes shrank from 77 to
+ * 27 KB and the server spent 70 % more per delivery.) How long a room waits
+ * is `--backpressure-seconds`.
+ */
+export const BACKPRESSURE = {
+  /** Queued beyond this share of the limit, a member is behind: its room pauses. */
+  behindShare: 1 / 2,
+  /** Back at or below this share, it has caught up: its room reads again. */
+  caughtUpShare: 1 / 8,
+  /**
+   * A tick's messages are stored and sent early once their texts hold this
+   * many characters: a read that finds data waiting completes without
+   * yielding, so one tick could otherwise read everything the senders'
+   * sockets hold and queue it for every member at once, before anyone is
+   * seen to fall behind. Not less: a member costs a write per batch, and
+   * 16K-character batches made writes a third of their size.
+   */
+  maxTickChars: 64 * 1024,
 } as const;
 
 /**
@@ -292,8 +344,24 @@ export const PROTOCOL_LIMITS = {
   maxNickChars: 24,
   /** Room names are 1–32 characters. */
   maxRoomChars: 32,
-  /** At most this many messages are replayed to a client resuming with `since`. */
+  /**
+   * At most this many messages are replayed to a client resuming with
+   * `since`, or sent in one `history` reply.
+   */
   maxResumeHistory: 1000,
+  /**
+   * A welcome's history, or a `history` reply, holds at most this many bytes
+   * of messages (their JSON lines), then says `more`: 20 `hello`s a second
+   * asking for everything must not make the server read and encode 16 MB each.
+   */
+  maxHistoryBytes: 64 * 1024,
+  /**
+   * Longest the store may spend reading one history reply; it stops early
+   * and says `more` (a slow disk must not stall every member's messages).
+   */
+  historyBudgetMs: 20,
+  /** A `who` reply names at most this many members, with the total and a way to page. */
+  maxWhoNames: 200,
 } as const;
 
 /** Accounts and moderation: fixed limits (README "Running the group"). */

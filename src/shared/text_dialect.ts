@@ -112,6 +112,17 @@ function yourRooms(rooms: readonly string[], current: string): string {
   return rooms.map((r) => r === current ? `${r} (current)` : r).join(", ");
 }
 
+/** What a page of `who` leaves out: ` and 4,800 more (/who 200 for the next)`. */
+export function whoRest(
+  event: Extract<ServerEvent, { type: "who" }>,
+): string {
+  if (event.next === undefined) return "";
+  const left = event.total - event.next;
+  return ` and ${
+    left.toLocaleString("en-US")
+  } more (/who ${event.next} for the next)`;
+}
+
 /**
  * Renders an event as the text dialect shows it: one or more complete lines,
  * each ending in `\n`. Text in events is already sanitised by the hub.
@@ -191,9 +202,14 @@ export function renderText(event: ServerEvent, view: TextView = {}): string {
           yourRooms(event.rooms, event.current)
         }.\n`;
     case "who":
-      return `* In ${event.room} (${event.users.length}): ${
+      return `* In ${event.room} (${event.total}): ${
         event.users.map((u) => withRole(u, event.roles)).join(", ")
-      }\n`;
+      }${whoRest(event)}\n`;
+    case "history": {
+      let text = `* Earlier messages in ${event.room}:\n`;
+      for (const message of event.messages) text += renderText(message);
+      return text;
+    }
     case "mod":
       return `${clockTime(event.ts)} * ${event.text}\n`;
     case "bans":

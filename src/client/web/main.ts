@@ -27,6 +27,7 @@ import {
   bansText,
   clockTime,
   recallText,
+  whoRest,
   whoSuffix,
 } from "../../shared/text_dialect.ts";
 import { Backoff } from "../reconnect.ts";
@@ -43,6 +44,11 @@ interface HistoryEvent {
   messages?: RoomMessage[];
   /** The same, under the name `welcome` uses. */
   history?: RoomMessage[];
+  /**
+   * True while older messages are left: a page is bounded by bytes too, so
+   * it may hold fewer than asked for and still not be the last.
+   */
+  more?: boolean;
 }
 
 type Welcome = Extract<ServerEvent, { type: "welcome" }> & {
@@ -852,10 +858,16 @@ function handle(event: PageEvent): void {
       return renamed(event);
     case "who": {
       const view = roomView(event.room);
-      view?.conversation.setUsers(event.users);
-      if (view === current) renderPeople();
+      // A big room's reply is one page of 200: the full list is welcome's.
+      const total = event.total ?? event.users.length;
+      if (event.users.length === total) {
+        view?.conversation.setUsers(event.users);
+        if (view === current) renderPeople();
+      }
       return notice(
-        `In ${event.room} (${event.users.length}): ${event.users.join(", ")}`,
+        `In ${event.room} (${total}): ${event.users.join(", ")}${
+          whoRest(event)
+        }`,
       );
     }
     case "rooms":
@@ -1172,9 +1184,10 @@ function olderMessages(event: HistoryEvent): void {
   const messages = event.messages ?? event.history ?? [];
   view.conversation.loadingOlder = false;
   const added = addMessages(view, messages, "older");
-  if (messages.length < HISTORY_PAGE || added.length === 0) {
-    view.conversation.hasOlder = false;
-  }
+  const last = event.more === undefined
+    ? messages.length < HISTORY_PAGE
+    : !event.more;
+  if (last || added.length === 0) view.conversation.hasOlder = false;
   if (view === current) {
     renderTop();
     if (added.length > 0) fillIfShort();

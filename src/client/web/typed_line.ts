@@ -37,13 +37,11 @@ export type LineAction =
   | { kind: "error"; message: string };
 
 /**
- * A frame the page sends: the protocol's frames (which name their room:
- * the page shows one room while the server may keep another current), and
- * the scrollback request the server does not answer yet.
+ * A frame the page sends: the protocol's frames, which name their room (the
+ * page shows one room while the server may keep another current), the
+ * scrollback request (`history`) among them.
  */
-export type SendFrame =
-  | CommandFrame
-  | { type: "history"; room: string; before: number; limit: number };
+export type SendFrame = CommandFrame;
 
 /** The `/help` lines: every shared command, then `//text`. */
 export function pageHelp(): string[] {

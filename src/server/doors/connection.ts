@@ -3,9 +3,10 @@
  * feeds the hub, and writes what the hub queues for it.
  *
  * Writing never blocks the hub: {@linkcode Connection.deliver} appends bytes
- * to the connection's bounded `WriteQueue` (src/write_queue.ts), whose pump
- * writes everything queued so far in a single call. A client that stops
- * reading fills its own queue and is dropped; nobody else waits for it.
+ * to the connection's bounded `WriteQueue` (src/server/write_queue.ts), whose
+ * pump writes everything queued so far in a single call. A member that falls
+ * behind pauses its room's reading for a while (src/server/backpressure.ts);
+ * one that stops reading fills its own queue and is dropped.
  *
  * Who may do what, how fast, is not decided here: the connection's
  * {@linkcode Ticket} from src/server/admission.ts charges each command to
@@ -57,6 +58,7 @@ import { TelnetSession } from "./telnet/telnet_session.ts";
 import { TextCharset } from "./text_charset.ts";
 import type { RoutedOpening } from "./router.ts";
 import { type IrcPort, IrcSession } from "./irc/irc_session.ts";
+import { type ReaderLag, readerLagFor } from "../backpressure.ts";
 
 /** Settings a connection needs from the server. */
 export interface ConnectionSettings {
@@ -64,7 +66,13 @@ export interface ConnectionSettings {
   password?: string;
   rate: number;
   burst: number;
+  /** The hard limit on bytes queued for the connection. */
   maxQueueBytes: number;
+  /** The soft limit (0: none), and how long a queue may stay over it. */
+  softQueueBytes: number;
+  softQueueMs: number;
+  /** Longest a room waits for this member when it falls behind; 0: never. */
+  backpressureMs: number;
   handshakeMs: number;
   floodMs: number;
   /** The first line the server sends. */
@@ -148,6 +156,7 @@ export class Connection implements Recipient {
   #held: HeldInput[] = [];
   #readsPaused: PromiseWithResolvers<void> | undefined;
   #writes: WriteQueue;
+  #lag: ReaderLag | undefined;
   #closed = false;
   /** Set while `close` runs, so a close from inside it is not run twice. */
   #leaving = false;
@@ -195,12 +204,24 @@ export class Connection implements Recipient {
     this.peer = addr.hostname.includes(":")
       ? `[${addr.hostname}]:${addr.port}`
       : `${addr.hostname}:${addr.port}`;
+    this.#lag = readerLagFor(
+      settings.hub.gates,
+      () => this.#session?.rooms,
+      settings,
+    );
     this.#writes = new WriteQueue({
-      write: (data) => this.#write(data),
-      maxWaitingBytes: settings.maxQueueBytes,
-      onSlow: () => {
+      write: (data, wrote) => this.#write(data, wrote),
+      maxBytes: settings.maxQueueBytes,
+      softBytes: settings.softQueueBytes,
+      softMs: settings.softQueueMs,
+      watcher: this.#lag,
+      onSlow: (which) => {
         settings.log(
-          `slow ${this.peer}: over ${settings.maxQueueBytes} bytes queued`,
+          which === "hard"
+            ? `slow ${this.peer}: over ${settings.maxQueueBytes} bytes queued`
+            : `slow ${this.peer}: over ${settings.softQueueBytes} bytes queued for ${
+              settings.softQueueMs / 1000
+            } s`,
         );
         this.close("too slow to read");
         this.#closeSocket();
@@ -249,6 +270,7 @@ export class Connection implements Recipient {
         this.#read(opening.bytes);
       }
       let buffer = new Uint8Array(FIRST_READ_BYTES);
+      const gates = this.#settings.hub.gates;
       while (!this.#closed && !opening.ended) {
         // A hello waiting its turn: the bytes after it wait in the socket.
         if (this.#readsPaused) await this.#readsPaused.promise;
@@ -263,6 +285,10 @@ export class Connection implements Recipient {
           chunk = n === null ? null : buffer.subarray(0, n);
         }
         if (chunk === null) break;
+        // Backpressure: while a member of one of its rooms is behind, what
+        // was read waits, and nothing more is read (src/server/backpressure.ts).
+        if (!gates.allOpen) await gates.whenOpen(this.#session?.rooms);
+        if (this.#closed) break;
         this.#heard();
         this.#lastHeardAt = Date.now();
         this.#read(chunk);
@@ -347,8 +373,9 @@ export class Connection implements Recipient {
       for (const item of batch.items) this.#deliverIrc(item);
       return;
     }
-    if (irc) return this.#enqueue(batch.bytes(irc.encoder));
-    this.#enqueue(batch.bytes(this.#encoderFor(batch.room)));
+    // Room traffic: what can make this member hold its rooms back.
+    if (irc) return this.#enqueue(batch.bytes(irc.encoder), true);
+    this.#enqueue(batch.bytes(this.#encoderFor(batch.room)), true);
   }
 
   /**
@@ -378,6 +405,8 @@ export class Connection implements Recipient {
     } else {
       this.#settings.log(`disconnect ${this.peer}: ${reason}`);
     }
+    // Out of the room, it no longer holds it back, goodbye written or not.
+    this.#lag?.close();
     if (event) this.deliver(new Outgoing(event));
     this.#closed = true;
     this.#closeReason = reason;
@@ -402,6 +431,8 @@ export class Connection implements Recipient {
 
   #closeSocket(): void {
     clearTimeout(this.#lingerTimer);
+    this.#lag?.close();
+    this.#writes.close();
     try {
       this.#conn.close();
     } catch {
@@ -411,18 +442,26 @@ export class Connection implements Recipient {
     this.#drained?.resolve();
   }
 
-  #enqueue(bytes: Uint8Array): void {
+  #enqueue(bytes: Uint8Array, fromRoom = false): void {
     if (this.#closed) return;
     if (this.#telnet) bytes = this.#telnet.outgoing(bytes);
-    this.#writes.push(this.#charset.encode(bytes));
+    this.#writes.push(this.#charset.encode(bytes), fromRoom);
   }
 
-  /** Writes one chunk: cut small for an unframed peer, else all at once. */
-  async #write(data: Uint8Array): Promise<void> {
-    if (this.#unframedPeer) return await this.#writeSmall(data);
+  /**
+   * Writes one chunk (cut small for an unframed peer), telling the queue
+   * each time the peer takes part of it.
+   */
+  async #write(
+    data: Uint8Array,
+    wrote: (bytes: number) => void,
+  ): Promise<void> {
+    if (this.#unframedPeer) return await this.#writeSmall(data, wrote);
     let offset = 0;
     while (offset < data.length) {
-      offset += await this.#conn.write(data.subarray(offset));
+      const n = await this.#conn.write(data.subarray(offset));
+      offset += n;
+      wrote(n);
     }
   }
 
@@ -750,14 +789,19 @@ export class Connection implements Recipient {
    * Writes in pieces that fit a `recv(1024)` and end on a character
    * boundary, a short gap apart so each arrives as a read of its own.
    */
-  async #writeSmall(data: Uint8Array): Promise<void> {
+  async #writeSmall(
+    data: Uint8Array,
+    wrote: (bytes: number) => void,
+  ): Promise<void> {
     for (const piece of splitUtf8(data, COMPAT_LIMITS.maxReplyBytes)) {
       const wait = this.#lastSmallWriteAt + COMPAT_LIMITS.replyGapMs -
         Date.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       let offset = 0;
       while (offset < piece.length) {
-        offset += await this.#conn.write(piece.subarray(offset));
+        const n = await this.#conn.write(piece.subarray(offset));
+        offset += n;
+        wrote(n);
       }
       this.#lastSmallWriteAt = Date.now();
     }

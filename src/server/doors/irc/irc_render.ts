@@ -339,6 +339,14 @@ export function renderIrc(event: ServerEvent, view: IrcView): string {
     case "part":
       // The door shows the client its own PART as it sends it.
       return "";
+    case "history": {
+      // IRC asks for no pages of history; rendered like a welcome's replay.
+      let lines = "";
+      for (const message of event.messages) {
+        lines += renderRoomMessage(message, view, "replay");
+      }
+      return lines;
+    }
     case "rooms": {
       let lines = numeric(view, "321", "Channel", "Users  Name");
       for (const room of event.rooms) {
