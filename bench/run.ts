@@ -376,7 +376,10 @@ async function runLoad(
     ...(generator.backlog === undefined
       ? []
       : ["--backlog", String(generator.backlog)]),
-    ...(target.idleOnly ? ["--announce-wait-ms", "0"] : []),
+    // Every join is announced within a second or two; a loaded machine (the
+    // test suite runs beside --quick) took longer than the default 3 s.
+    "--announce-wait-ms",
+    target.idleOnly ? "0" : "10000",
   ];
   const child = new Deno.Command(args[0], {
     args: args.slice(1),
