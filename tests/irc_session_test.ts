@@ -111,10 +111,11 @@ Deno.test("registration without CAP: 001 to 005, then the lobby's JOIN and NAMES
     ),
   );
   assert.ok(lines.includes(":chat 353 bob = #lobby :alice bob"));
-  assert.ok(
-    lines.some((l) =>
-      l.endsWith("PRIVMSG #lobby :[00:00] earlier") || l.includes("earlier")
-    ),
+  const replay = lines.find((l) => l.includes("earlier"))!;
+  assert.match(
+    replay,
+    /^:alice!alice@chat PRIVMSG #lobby :\[\d\d:\d\d\] earlier$/,
+    "a replayed message carries no tags for a client that asked for none",
   );
 });
 

@@ -120,18 +120,20 @@ function hhmm(ts: number): string {
 }
 
 /**
- * One stored room message as IRC: live, or replayed in a history batch
- * (where a client without `server-time` sees the time in the text).
+ * One stored room message as IRC: live, or replayed as history (`replay`),
+ * in a `batch` when the client has that capability; a client without
+ * `server-time` sees a replayed message's time in its text.
  */
 export function renderRoomMessage(
   message: RoomMessage,
   view: IrcView,
-  batch?: string,
+  replay?: { batch?: string },
 ): string {
   const said = message.quote
     ? `↪ ${message.quote.from}: "${message.quote.text}" ${message.text}`
     : message.text;
-  const text = batch && !view.caps.has("server-time")
+  const batch = replay?.batch;
+  const text = replay && !view.caps.has("server-time")
     ? `[${hhmm(message.ts)}] ${said}`
     : said;
   return privmsgLines(
@@ -209,7 +211,7 @@ export function renderWelcome(
     });
   }
   for (const message of event.history) {
-    lines += renderRoomMessage(message, view, batch ?? "replay");
+    lines += renderRoomMessage(message, view, { batch });
   }
   if (batch) {
     lines += formatIrcMessage({
@@ -343,7 +345,7 @@ export function renderIrc(event: ServerEvent, view: IrcView): string {
       // IRC asks for no pages of history; rendered like a welcome's replay.
       let lines = "";
       for (const message of event.messages) {
-        lines += renderRoomMessage(message, view, "replay");
+        lines += renderRoomMessage(message, view, {});
       }
       return lines;
     }
