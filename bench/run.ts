@@ -10,7 +10,7 @@
  *
  * Usage:
  *   deno task bench [--quick] [--scenarios a,b,c,d,m]
- *                   [--targets chat,chat-text,ngircd,deno-streams,node-net,deno-bare]
+ *                   [--targets chat,chat-text,chat-irc,ngircd,deno-streams,node-net,deno-bare]
  *                   [--seconds N] [--soak-seconds N] [--no-install] [--loadgen c|deno]
  *
  * @module
@@ -450,7 +450,7 @@ async function main(): Promise<number> {
   if (values.help) {
     console.log(
       "Usage: deno task bench [--quick] [--scenarios a,b,c,d,m] " +
-        "[--targets chat,chat-text,ngircd,deno-streams,node-net,deno-bare] " +
+        "[--targets chat,chat-text,chat-irc,ngircd,deno-streams,node-net,deno-bare] " +
         "[--seconds N] [--soak-seconds N] [--no-install] [--loadgen c|deno]",
     );
     return 0;
