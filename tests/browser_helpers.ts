@@ -156,8 +156,14 @@ export class ChatPage {
     return await this.page.locator("#log-box ol.log > li").allTextContents();
   }
 
-  /** Waits until a line of the shown conversation contains `text`. */
-  async waitForLine(text: string, timeout = 15_000): Promise<string> {
+  /**
+   * Waits until a line of the shown conversation contains `text` (or
+   * matches it, for a pattern).
+   */
+  async waitForLine(
+    text: string | RegExp,
+    timeout = 15_000,
+  ): Promise<string> {
     const line = this.page.locator("#log-box ol.log > li", { hasText: text })
       .first();
     await line.waitFor({ timeout });

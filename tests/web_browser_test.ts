@@ -758,7 +758,8 @@ browserTest(
       // page, until the server has no more; each is shown once, in order.
       for (const oldest of [51, 1]) {
         await scrollToTop();
-        await alice.waitForLine(`lobby message ${oldest}`);
+        // Matched to the end: "lobby message 1" must not match 150.
+        await alice.waitForLine(new RegExp(`lobby message ${oldest}$`));
       }
       await scrollToTop();
       await alice.page.locator("#log-top", {
