@@ -68,3 +68,29 @@ Deno.test("shared code imports neither the client nor the server", async () => {
     }
   }
 });
+
+Deno.test("a line door is one dialect module that reaches its socket only through DoorLink", async () => {
+  const dialects = (await filesUnder("src/server/doors/")).filter((file) =>
+    /_dialect(_door)?\.ts$/.test(file)
+  );
+  for (
+    const door of [
+      "irc/irc_dialect",
+      "json/json_dialect",
+      "text/text_dialect_door",
+    ]
+  ) {
+    assert.ok(dialects.includes(`src/server/doors/${door}.ts`), door);
+  }
+  for (const file of dialects) {
+    const source = await Deno.readTextFile(new URL(file, root));
+    assert.match(source, /implements Dialect\b/, `${file} is no Dialect`);
+    for (const target of await importsOf(file)) {
+      assert.notEqual(
+        target,
+        "src/server/doors/connection.ts",
+        `${file} imports the socket edge`,
+      );
+    }
+  }
+});

@@ -5,11 +5,13 @@
  */
 
 import assert from "node:assert/strict";
-import type { RoomMessage, ServerEvent } from "../protocol.ts";
+import type { ErrorCode, RoomMessage, ServerEvent } from "../protocol.ts";
+import { isValidNick } from "../src/shared/sanitize.ts";
 import { GuestNames } from "../src/server/guest_names.ts";
 import {
   isQuitWord,
   looksLikeOneKey,
+  nameFirstSend,
   shortHistory,
   stripOwnPrefix,
   UnframedInput,
@@ -177,6 +179,29 @@ Deno.test("guest names count up and skip taken ones; a taken name gets a variant
   const variant = guests.variant(long, isFree);
   assert.equal([...variant].length, 24);
   assert.ok(variant.endsWith("-2"));
+});
+
+Deno.test("a first send that is a free nickname is the name; a taken one gets a variant; anything else is a guest's message", () => {
+  const guests = new GuestNames();
+  const taken = new Set(["alice", "alice-2"]);
+  const checkNick = (nick: string): ErrorCode | undefined =>
+    taken.has(nick)
+      ? "nick_taken"
+      : isValidNick(nick)
+      ? undefined
+      : "nick_invalid";
+  assert.deepEqual(nameFirstSend("bob", checkNick, guests), {
+    nick: "bob",
+    chosenNick: "bob",
+  });
+  assert.deepEqual(nameFirstSend("alice", checkNick, guests), {
+    nick: "alice-3",
+    chosenNick: "alice",
+  });
+  assert.deepEqual(nameFirstSend("hello there", checkNick, guests), {
+    nick: "guest-1",
+    chosenNick: undefined,
+  });
 });
 
 Deno.test("replies are cut into pieces that fit recv(1024) and never split a character", () => {

@@ -30,11 +30,15 @@ import { type Admission, Ticket } from "../admission.ts";
 import { GuestNames } from "../guest_names.ts";
 import { type Hub, Outgoing, type Recipient, type Session } from "../hub.ts";
 import { COMPAT_LIMITS } from "../../shared/limits.ts";
-import { isValidNick } from "../../shared/sanitize.ts";
 import { TokenBucket } from "../../shared/rate_limiter.ts";
 import { renderText, TEXT_LINES } from "../../shared/text_dialect.ts";
 import { UdpBudgets } from "./udp_budget.ts";
-import { isQuitWord, shortHistory, stripOwnPrefix } from "./unframed.ts";
+import {
+  isQuitWord,
+  nameFirstSend,
+  shortHistory,
+  stripOwnPrefix,
+} from "./unframed.ts";
 import { truncateUtf8 } from "./utf8_chunks.ts";
 
 /** Sends one datagram; must not block. */
@@ -293,22 +297,15 @@ export class UdpDoor {
   ): void {
     const hub = this.#options.hub;
     const member = new UdpMember(address, port, this, this.#now, datagramBytes);
-    const isFree = (nick: string) => hub.checkNick(nick) === undefined;
-    const wanted = text.trim();
-    const refusal = hub.checkNick(wanted);
-    let nick: string;
+    // As over unframed TCP: a nickname, or a guest's first message.
+    const { nick, chosenNick } = nameFirstSend(
+      text.trim(),
+      (wanted) => hub.checkNick(wanted),
+      this.#guests,
+    );
     let firstMessage: string | undefined;
-    // As over TCP: a valid nickname is the nickname, a taken one gets a
-    // variant, anything else is a guest's first message (a look-alike that
-    // mixes scripts too: none of its variants would be valid).
-    if (
-      refusal === undefined ||
-      (refusal === "nick_taken" && isValidNick(wanted))
-    ) {
-      member.chosenNick = wanted;
-      nick = refusal ? this.#guests.variant(wanted, isFree) : wanted;
-    } else {
-      nick = this.#guests.next(isFree);
+    if (chosenNick !== undefined) member.chosenNick = chosenNick;
+    else {
       firstMessage = text;
       member.holding = true;
     }

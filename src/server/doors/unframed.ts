@@ -19,8 +19,9 @@
  * @module
  */
 
-import type { ServerEvent } from "../../../protocol.ts";
-import { nickKey } from "../../shared/sanitize.ts";
+import type { ErrorCode, ServerEvent } from "../../../protocol.ts";
+import type { GuestNames } from "../guest_names.ts";
+import { isValidNick, nickKey } from "../../shared/sanitize.ts";
 
 /**
  * How a text connection frames its input, as far as it has shown:
@@ -192,6 +193,46 @@ export function stripOwnPrefix(text: string, names: readonly string[]): string {
   const key = nickKey(match[1]);
   if (!names.some((name) => name !== "" && nickKey(name) === key)) return text;
   return text.slice(match[0].length);
+}
+
+/** Who a program's first send makes it: {@linkcode nameFirstSend}'s answer. */
+export interface FirstSendName {
+  /** The nickname to say hello with. */
+  nick: string;
+  /**
+   * The name the send asked for, when it was one (kept to strip it as a
+   * prefix later); `undefined` when the send is a guest's first message.
+   */
+  chosenNick: string | undefined;
+}
+
+/**
+ * The nickname a program's first send (trimmed, over unframed TCP or UDP)
+ * gives it. A send that is a valid nickname is the nickname (a message that
+ * happens to be one cannot be told apart); a taken one gets a variant, since
+ * these programs cannot answer "choose another" (not a look-alike that mixes
+ * scripts: none of its variants would be valid); anything else is a guest's
+ * first message, and the guest gets the next free guest name.
+ *
+ * @param checkNick why a nickname cannot be taken now, or `undefined`.
+ */
+export function nameFirstSend(
+  text: string,
+  checkNick: (nick: string) => ErrorCode | undefined,
+  guests: GuestNames,
+): FirstSendName {
+  const isFree = (nick: string) => checkNick(nick) === undefined;
+  const refusal = checkNick(text);
+  if (
+    refusal === undefined ||
+    (refusal === "nick_taken" && isValidNick(text))
+  ) {
+    return {
+      nick: refusal ? guests.variant(text, isFree) : text,
+      chosenNick: text,
+    };
+  }
+  return { nick: guests.next(isFree), chosenNick: undefined };
 }
 
 const QUIT_WORDS = new Set(["exit", "quit", "q"]);

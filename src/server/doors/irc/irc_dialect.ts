@@ -1,0 +1,148 @@
+/**
+ * The IRC door on a connection: the protocol is {@linkcode IrcSession}
+ * (irc_session.ts), behind its {@linkcode IrcPort}; this module is that
+ * port, with the same admission, limits and hub as every other dialect, and
+ * the keepalive ping IRC clients expect from a server.
+ *
+ * @module
+ */
+
+import type { ErrorCode } from "../../../../protocol.ts";
+import { COMMAND_COSTS } from "../../admission.ts";
+import type { Outgoing, OutgoingBatch } from "../../hub.ts";
+import { nickKey } from "../../../shared/sanitize.ts";
+import type { Dialect, DoorLink } from "../dialect.ts";
+import { type IrcPort, IrcSession } from "./irc_session.ts";
+
+const encoder = new TextEncoder();
+
+/** An IRC client's connection, from its registration on. */
+export class IrcDialect implements Dialect {
+  #link: DoorLink;
+  #irc: IrcSession;
+  /** The registered nickname an IRC client's `PASS` proved, if any. */
+  #account: string | undefined;
+  #pingSentAt = 0;
+  #pingTimer: ReturnType<typeof setTimeout> | undefined;
+  /** As on the text door: a telnet client or GB18030 text is read as such. */
+  readonly readsLegacyText = true;
+  /** IRC clients frame their lines. */
+  readonly writesSmall = false;
+
+  /** @param link the connection it speaks on; the ping timer starts now. */
+  constructor(link: DoorLink) {
+    this.#link = link;
+    this.#irc = new IrcSession(this.#port());
+    this.#schedulePing();
+  }
+
+  /** An IRC client registers first: the server answers, never greets. */
+  greet(): void {}
+
+  /** Nothing waits for an IRC client's first bytes. */
+  heard(): void {}
+
+  /** One IRC line. */
+  receiveLine(line: string): void {
+    // Every IRC line is a reply's worth of work, whatever frame follows.
+    if (!this.#link.policy.allow(COMMAND_COSTS.ping)) return;
+    this.#irc.receive(line);
+  }
+
+  /** Queues one event: rendered for this client alone, or the shared bytes. */
+  deliver(out: Outgoing): void {
+    const irc = this.#irc;
+    if (irc.isPersonal(out.event)) {
+      const lines = irc.render(out.event);
+      if (lines !== "") this.#link.enqueue(encoder.encode(lines));
+      return;
+    }
+    for (const part of out.parts(irc.encoder)) this.#link.enqueue(part);
+  }
+
+  /** Queues a tick's room messages as one chunk, unless one is personal. */
+  deliverBatch(batch: OutgoingBatch): void {
+    const irc = this.#irc;
+    if (batch.items.some((item) => irc.isPersonal(item.event))) {
+      for (const item of batch.items) this.deliver(item);
+      return;
+    }
+    // Room traffic: what can make this member hold its rooms back.
+    this.#link.enqueue(batch.bytes(irc.encoder), true);
+  }
+
+  /**
+   * A refused registration: the hub's refusal lets the client try another
+   * NICK; an `error` event renders as IRC's numeric.
+   */
+  helloRefused(code: ErrorCode, message: string, byHub: boolean): void {
+    if (byHub) this.#irc.registrationFailed();
+    this.#link.sendError(code, message);
+  }
+
+  /** Stops the ping timer. */
+  close(): void {
+    clearTimeout(this.#pingTimer);
+  }
+
+  /**
+   * The server pings an IRC client that has been quiet for `--ping-seconds`
+   * and drops one that stays quiet as long again: a vanished laptop must
+   * not keep its nickname for the hours TCP keepalive takes.
+   */
+  #schedulePing(): void {
+    const link = this.#link;
+    const pingMs = link.settings.pingMs;
+    if (!pingMs || link.closed) return;
+    this.#pingTimer = setTimeout(() => {
+      const now = Date.now();
+      const quiet = now - link.lastHeardAt;
+      if (this.#pingSentAt > link.lastHeardAt) {
+        if (now - this.#pingSentAt >= pingMs) {
+          return link.close("ping timeout", {
+            type: "bye",
+            reason: `ping timeout: ${Math.round(quiet / 1000)} seconds`,
+          });
+        }
+      } else if (quiet >= pingMs) {
+        this.#pingSentAt = now;
+        link.enqueue(encoder.encode(`PING :${link.settings.serverName}\r\n`));
+      }
+      this.#schedulePing();
+    }, Math.max(250, pingMs / 4));
+  }
+
+  #port(): IrcPort {
+    const link = this.#link;
+    const settings = link.settings;
+    const hub = settings.hub;
+    return {
+      serverName: settings.serverName,
+      needsPassword: settings.password !== undefined,
+      startedAt: settings.startedAt,
+      checkNick: (nick) => hub.checkNick(nick),
+      isRegistered: (nick) => hub.accounts.find(nick) !== undefined,
+      checkPassword: (given, then, nick) =>
+        link.policy.checkPassword(given ?? "", nick, (account) => {
+          if (account !== undefined) this.#account = account;
+          then();
+        }),
+      register: (nick) =>
+        link.policy.hello({
+          nick,
+          signedIn: this.#account !== undefined &&
+            nickKey(nick) === nickKey(this.#account),
+        }),
+      send: (frame) => {
+        if (link.session) link.policy.command(frame);
+      },
+      roomsOf: (nick) => {
+        const member = hub.findMember(nick);
+        return member ? [...member.rooms] : undefined;
+      },
+      counts: () => ({ users: hub.size, rooms: hub.roomCount }),
+      write: (lines) => link.enqueue(encoder.encode(lines)),
+      quit: (reason) => link.close(reason, { type: "bye", reason }),
+    };
+  }
+}
