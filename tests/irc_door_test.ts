@@ -335,3 +335,34 @@ Deno.test("IRC: two channels at once; PART of one keeps the other; a quit is sho
     await Promise.all([alice.close(), irc.close()]);
   });
 });
+
+Deno.test("an IRC registration refused by its address's join pacing may try NICK again, and is answered again", async () => {
+  await withServer(async (server) => {
+    // Ten joins are one address's burst; at one a second, ten more wait
+    // their turn, and the next would wait past the longest a hello may.
+    const clients: TestClient[] = [];
+    for (let i = 0; i < 20; i++) {
+      const client = await TestClient.connectFrom("127.0.0.7", server.port);
+      client.write(JSON.stringify({ type: "hello", nick: `m${i}` }) + "\n");
+      clients.push(client);
+    }
+    await clients[9].waitFor((e) => e.type === "welcome");
+    const irc = await TestClient.connectFrom("127.0.0.7", server.port);
+    irc.write("NICK carl\r\nUSER carl 0 * :Carl\r\n");
+    await irc.waitForLine(/too many joins from your address/);
+    // Still unregistered: a second NICK is a second try, refused the same
+    // way, not taken for a rename of a member that does not exist.
+    irc.write("NICK carl2\r\n");
+    await irc.waitForLine(/too many joins from your address/);
+    await Promise.all([irc.close(), ...clients.map((c) => c.close())]);
+  }, [
+    "--hellos-per-second",
+    "1",
+    "--max-unauth-per-address",
+    "40",
+    "--max-per-address",
+    "40",
+    "--connects-per-second",
+    "100",
+  ]);
+});

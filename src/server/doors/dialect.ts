@@ -54,10 +54,10 @@ export interface Dialect {
   /** Queues a tick's room messages as one chunk. */
   deliverBatch(batch: OutgoingBatch): void;
   /**
-   * Tells the peer a hello was refused: by the hub (`byHub`, a nickname
-   * taken meanwhile, the room full…) or by its address's hello pacing.
+   * Tells the peer a hello was refused: by the hub (a nickname taken
+   * meanwhile, the room full…) or by its address's hello pacing.
    */
-  helloRefused(code: ErrorCode, message: string, byHub: boolean): void;
+  helloRefused(code: ErrorCode, message: string): void;
   /** The connection is closing: stop the dialect's timers. */
   close(): void;
 }

@@ -134,7 +134,6 @@ export class DoorPolicy {
       return link.dialect.helloRefused(
         "rate_limited",
         "too many joins from your address at once; try again in a moment",
-        false,
       );
     }
     link.wait(wait, () => {
@@ -154,7 +153,6 @@ export class DoorPolicy {
       return link.dialect.helloRefused(
         result,
         nickErrorMessage(result, request.nick),
-        true,
       );
     }
     if (link.closed) {

@@ -72,11 +72,12 @@ export class IrcDialect implements Dialect {
   }
 
   /**
-   * A refused registration: the hub's refusal lets the client try another
-   * NICK; an `error` event renders as IRC's numeric.
+   * A refused registration, by the hub or by the address's pacing: either
+   * way the client may try NICK again; an `error` event renders as IRC's
+   * numeric.
    */
-  helloRefused(code: ErrorCode, message: string, byHub: boolean): void {
-    if (byHub) this.#irc.registrationFailed();
+  helloRefused(code: ErrorCode, message: string): void {
+    this.#irc.registrationFailed();
     this.#link.sendError(code, message);
   }
 
