@@ -358,8 +358,11 @@ export const PROTOCOL_LIMITS = {
   /**
    * Longest the store may spend reading one history reply; it stops early
    * and says `more` (a slow disk must not stall every member's messages).
+   * Generous, since a resume cut short leaves its client a gap to fill: a
+   * busy machine's pauses (GC, a descheduled process) reach 20 ms, and the
+   * byte cap above already bounds an ordinary read to a few milliseconds.
    */
-  historyBudgetMs: 20,
+  historyBudgetMs: 100,
   /** A `who` reply names at most this many members, with the total and a way to page. */
   maxWhoNames: 200,
 } as const;
