@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import type { ServerEvent } from "../protocol.ts";
 import { runChat, ServerProcess, tempDir, TestClient } from "./helpers.ts";
+import { WsTestClient } from "./web_client.ts";
 
 type Welcome = Extract<ServerEvent, { type: "welcome" }>;
 type ErrorEvent = Extract<ServerEvent, { type: "error" }>;
@@ -351,7 +352,10 @@ Deno.test("a ban keeps a registered member and a guest's address out across a re
     dave.client.send({ type: "join", room: "lobby" });
     const refused = await dave.client.waitFor(isError) as ErrorEvent;
     assert.equal(refused.code, "banned");
-    assert.match(refused.message, /banned from lobby \(trolling\)/);
+    assert.equal(
+      refused.message,
+      "you are banned from lobby by olga, for ever (trolling)",
+    );
     await dave.client.close();
 
     olga.client.send({ type: "ban", nick: "gus", seconds: 3600 });
@@ -365,18 +369,56 @@ Deno.test("a ban keeps a registered member and a guest's address out across a re
       ["dave", "gus"],
     );
 
-    // Reconnecting: dave with its password, gus under another name.
+    // Reconnecting: dave with its password, gus under another name. Each
+    // is told which room, by whom, for how long and why, in every door.
+    const daveAgain = await refusedHello(server.port, {
+      nick: "dave",
+      password: "dave-pass",
+    });
+    assert.equal(daveAgain.code, "banned");
     assert.equal(
-      (await refusedHello(server.port, {
-        nick: "dave",
-        password: "dave-pass",
-      })).code,
-      "banned",
+      daveAgain.message,
+      "you are banned from lobby by olga, for ever (trolling)",
     );
+    const gusAgain = await refusedHello(
+      server.port,
+      { nick: "gus2" },
+      "127.0.0.2",
+    );
+    assert.equal(gusAgain.code, "banned");
+    assert.match(
+      gusAgain.message,
+      /^you are banned from lobby by olga for (1 hour|60 minutes|59 minutes) more, until \d\d:\d\d$/,
+    );
+    const typed = await TestClient.connectFrom("127.0.0.2", server.port);
+    await typed.nextLine(); // the banner
+    typed.write("gus3\r\n");
+    assert.equal(await typed.nextLine(), `! ${gusAgain.message}`);
+    assert.equal(await typed.nextLine(), "Nickname?");
+    await typed.close();
+    const { client: page, welcome: pageRefused } = await WsTestClient.join(
+      { port: server.port },
+      "dave",
+      { password: "dave-pass" },
+    );
+    assert.deepEqual(pageRefused, {
+      type: "error",
+      code: "banned",
+      message: "you are banned from lobby by olga, for ever (trolling)",
+    });
+    await page.close();
+    // A hello that also asks for other rooms: each banned one says why.
+    const elsewhere = await TestClient.join(server.port, "dave", {
+      password: "dave-pass",
+      room: "games",
+      rooms: [{ room: "lobby" }],
+    });
+    const leftOut = await elsewhere.client.waitFor(isError) as ErrorEvent;
     assert.equal(
-      (await refusedHello(server.port, { nick: "gus2" }, "127.0.0.2")).code,
-      "banned",
+      leftOut.message,
+      "not joined lobby: you are banned from lobby by olga, for ever (trolling)",
     );
+    await elsewhere.client.close();
     // Another address is not held by it.
     const other = await TestClient.join(server.port, "hal", {}, "127.0.0.3");
     await other.client.close();
