@@ -82,9 +82,22 @@ Deno.test("a registered nickname is refused without its password, in JSON and th
     await alice.client.waitClosed();
     await alice.client.close();
 
-    // Without a password, with a wrong one, and the old one: refused.
-    const none = await refusedHello(server.port, { nick: "alice" });
-    assert.equal(none.code, "bad_password");
+    // Without a password: told what is needed, on a connection that stays
+    // open for a hello with it (no guess was made). A wrong one and the old
+    // one: refused.
+    const asking = await TestClient.connect(server.port);
+    asking.send({ type: "hello", nick: "alice" });
+    const none = await asking.waitFor(isError) as ErrorEvent;
+    assert.deepEqual(none, {
+      type: "error",
+      code: "account_password",
+      message: "alice is a registered nickname: its password is needed",
+    });
+    asking.send({ type: "hello", nick: "alice", password: "alice-2" });
+    await asking.waitFor((e) => e.type === "welcome");
+    asking.send({ type: "quit" });
+    await asking.waitClosed();
+    await asking.close();
     const wrong = await refusedHello(server.port, {
       nick: "ALICE",
       password: "alice-pass",

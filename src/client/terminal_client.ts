@@ -179,6 +179,9 @@ class FullScreenClient {
   #chatEditor: LineEditor;
   #nickEditor = new LineEditor();
   #nickAnswer: PromiseWithResolvers<string | undefined> | undefined;
+  /** What a password is typed into: never drawn, never kept for Up. */
+  #passwordEditor = new LineEditor({ keepInHistory: () => false });
+  #passwordAnswer: PromiseWithResolvers<string | undefined> | undefined;
   #quit = Promise.withResolvers<string | undefined>();
   #crashed = Promise.withResolvers<never>();
   #state: LinkState = { kind: "connecting", attempt: 1 };
@@ -218,11 +221,18 @@ class FullScreenClient {
       state: (state) => this.#onState(state),
       sent: () => this.#drawStatus(),
       askNick: (reason) => this.#askNick(reason),
+      askPassword: (reason) => this.#askPassword(reason),
     });
   }
 
   get #editor(): LineEditor {
+    if (this.#passwordAnswer) return this.#passwordEditor;
     return this.#nickAnswer ? this.#nickEditor : this.#chatEditor;
+  }
+
+  /** True while the client asks for a nickname or a password. */
+  get #asking(): boolean {
+    return this.#nickAnswer !== undefined || this.#passwordAnswer !== undefined;
   }
 
   async run(): Promise<SessionEnd> {
@@ -248,6 +258,7 @@ class FullScreenClient {
       ]);
       if ("end" in outcome) return outcome.end;
       this.#nickAnswer?.resolve(undefined);
+      this.#passwordAnswer?.resolve(undefined);
       await this.#session.quit(outcome.reason);
       return { code: 0 };
     } finally {
@@ -323,7 +334,7 @@ class FullScreenClient {
       )]);
     }
     if (
-      event.type === "key" && event.key.startsWith("alt-") && !this.#nickAnswer
+      event.type === "key" && event.key.startsWith("alt-") && !this.#asking
     ) {
       return this.#switchTo(Number(event.key.slice(4)));
     }
@@ -345,6 +356,7 @@ class FullScreenClient {
   }
 
   #submit(line: string): void {
+    if (this.#passwordAnswer) return this.#answerPassword(line.trim());
     if (this.#nickAnswer) return this.#answerNick(line.trim());
     if (!this.#fitsOneMessage(line)) return;
     const typed = parseTypedLine(line);
@@ -528,6 +540,32 @@ class FullScreenClient {
     this.#drawStatus();
   }
 
+  /** Asks for a password on the input line, which shows none of it. */
+  #askPassword(reason: string): Promise<string | undefined> {
+    this.#passwordAnswer = Promise.withResolvers();
+    this.#show([
+      errorLine(reason),
+      noticeLine(
+        `Type the password for ${
+          this.#session.nick ?? "your nickname"
+        } and press Enter (it is not shown; Ctrl-C leaves):`,
+        { bold: true },
+      ),
+    ]);
+    this.#drawStatus();
+    this.#drawInput();
+    return this.#passwordAnswer.promise;
+  }
+
+  #answerPassword(password: string): void {
+    if (password === "") return;
+    const answer = this.#passwordAnswer!;
+    this.#passwordAnswer = undefined;
+    answer.resolve(password);
+    this.#drawStatus();
+    this.#drawInput();
+  }
+
   #viewer(): { me: string; room?: string } {
     return { me: this.#session.nick ?? "", room: this.#session.room };
   }
@@ -603,6 +641,9 @@ class FullScreenClient {
     const pending = this.#session.pending;
     const waiting = pending > 0 ? ` | ${pending} waiting to send` : "";
     if (this.#nickAnswer) return ` ${where} | choose a nickname`;
+    if (this.#passwordAnswer) {
+      return ` ${where} | password for ${this.#session.nick ?? ""}`;
+    }
     const state = this.#state;
     switch (state.kind) {
       case "connecting":
@@ -641,6 +682,12 @@ class FullScreenClient {
   }
 
   #drawInput(): void {
+    if (this.#passwordAnswer) {
+      // No echo: the prompt alone, whatever has been typed.
+      return this.#write(
+        this.#screen.setInput({ prompt: "password> ", cells: [], cursor: 0 }),
+      );
+    }
     const editor = this.#editor;
     const prompt = this.#nickAnswer
       ? "nickname> "

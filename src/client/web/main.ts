@@ -651,7 +651,7 @@ function showError(text: string): void {
 
 type LoginStep = "nick" | "password";
 
-function showLogin(step: LoginStep, error = ""): void {
+function showLogin(step: LoginStep, error = "", help?: string): void {
   ui.chat.hidden = true;
   ui.login.hidden = false;
   ui.loginOtherTab.hidden = true;
@@ -659,7 +659,7 @@ function showLogin(step: LoginStep, error = ""): void {
   const field = ui.loginField;
   if (step === "password") {
     ui.loginLabel.textContent = "Password";
-    ui.loginHelp.textContent =
+    ui.loginHelp.textContent = help ??
       `This server needs a password to join as ${wantedNick}.`;
     field.type = "password";
     field.setAttribute("autocomplete", "current-password");
@@ -1264,6 +1264,12 @@ function helloRefused(code: ErrorCode, message: string): void {
     // The server closes this connection in a second; the next hello goes
     // on a new one.
     return showLogin("password", password === undefined ? "" : message);
+  }
+  if (code === "account_password") {
+    // A registered nickname, and no password given: ask for it. This
+    // connection stays open; the next hello goes on a new one all the same.
+    phase = "login";
+    return showLogin("password", "", `${message}.`);
   }
   if (code === "room_invalid" && current === undefined) {
     // A stored room that is no longer valid: join the default one instead.
