@@ -592,6 +592,7 @@ Deno.test("recall: one's own message within 2 minutes, not after; an admin's of 
       "keep this",
     ]);
     assert.equal(resumed.welcome.history[0].quote?.text, "(recalled)");
+    assert.equal(resumed.welcome.history[0].quote?.recalled, true);
     assert.doesNotMatch(JSON.stringify(resumed.welcome), /oops/);
     await resumed.client.close();
     await carol.close();
@@ -605,6 +606,7 @@ Deno.test("recall: one's own message within 2 minutes, not after; an admin's of 
       "keep this",
     ]);
     assert.doesNotMatch(JSON.stringify(fresh.welcome), /oops|old words/);
+    assert.equal(fresh.welcome.history[0].quote?.recalled, true);
     await fresh.client.close();
   } finally {
     await server.stop();
