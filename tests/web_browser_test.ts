@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
+import type { ServerEvent } from "../protocol.ts";
 import { runChat, ServerProcess, tempDir, TestClient } from "./helpers.ts";
 import { hasOpenssl, makeSelfSignedCert } from "./hostile_helpers.ts";
 import { LineSplitter } from "../protocol.ts";
@@ -834,6 +835,34 @@ browserTest(
       await olga.client.close();
       await server.stop();
       await dir.remove();
+    }
+  },
+);
+
+browserTest(
+  "a recalled message leaves the page: its line reads '(bob recalled a message)' and a reply's quote of it '(recalled)'",
+  async (browser) => {
+    const server = await ServerProcess.start(["--rate", "0"]);
+    const bob = await TestClient.join(server.port, "bob");
+    const page = await ChatPage.open(browser, url(server));
+    try {
+      await page.join("alice");
+      bob.client.send({ type: "say", text: "did you push the fix?" });
+      const asked = await bob.client.waitFor((e) =>
+        e.type === "msg" && e.text === "did you push the fix?"
+      ) as Extract<ServerEvent, { type: "msg" }>;
+      bob.client.send({ type: "say", text: "yes, pushed", reply_to: asked.id });
+      await page.waitForLine("yes, pushed");
+      assert.equal(await page.count("↪ bob: did you push the fix?"), 1);
+      bob.client.send({ type: "recall", id: asked.id });
+      await page.waitForLine("(bob recalled a message)");
+      await page.waitForLine("↪ bob: (recalled)");
+      assert.equal(await page.count("did you push"), 0);
+      assert.equal(await page.count("recalled a message"), 1);
+    } finally {
+      await page.close();
+      await bob.client.close();
+      await server.stop();
     }
   },
 );
