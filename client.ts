@@ -53,7 +53,7 @@ export async function runPipeClient(options: ConnectOptions): Promise<number> {
       password: options.password,
     });
     if (welcome.type === "error") {
-      console.error(`chat: ${welcome.message}`);
+      console.error(`chat: ${refusalWording(welcome, options)}`);
       link.close();
       return 1;
     }
@@ -126,6 +126,23 @@ export async function runPipeClient(options: ConnectOptions): Promise<number> {
     }
     throw error;
   }
+}
+
+/**
+ * Why the hello was refused, for a bot's log: a password that is needed
+ * (a registered nickname's, or the server's) says how to give it, since
+ * pipe mode cannot ask for it.
+ */
+function refusalWording(
+  refusal: Extract<ServerEvent, { type: "error" }>,
+  options: ConnectOptions,
+): string {
+  const give = "give it with --password PW or in the CHAT_PASSWORD variable";
+  if (refusal.code === "account_password") return `${refusal.message}; ${give}`;
+  if (refusal.code === "bad_password" && options.password === undefined) {
+    return `this server needs a password: ${give}`;
+  }
+  return refusal.message;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -127,12 +127,16 @@ sent as a message and the client exits once the server confirmed them all.
 Options:
   --nick NAME          your nickname (asked for on a terminal if missing)
   --room NAME          room to join (default: the server's)
-  --password PW        the server's password, if it has one
+  --password PW        the server's password, if it has one, or your registered
+                       nickname's (on a terminal it is asked for when needed)
   --json               pipe mode: print raw protocol events (for bots)
   --tls                connect with TLS (the server runs with --tls-cert)
   --ca FILE            trust this PEM certificate too (a self-signed server's
                        certificate file); implies --tls
   -h, --help           show this help
+
+Environment: CHAT_PASSWORD stands in for --password (other users' ps shows
+the command line, not the environment).
 `;
 
 function parsePort(text: string, flag: string): number {
@@ -378,8 +382,23 @@ export function parseTarget(
   return { host: text, port: CONNECT_DEFAULTS.port };
 }
 
-/** Reads `chat connect` flags. */
-export function parseConnectArgs(args: string[]): ConnectOptions | "help" {
+/** An environment variable, or `undefined` when unset, empty or not allowed. */
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads `chat connect` flags. A password not given with `--password` is read
+ * from `CHAT_PASSWORD` (through `env`), which `ps` does not show.
+ */
+export function parseConnectArgs(
+  args: string[],
+  env: (name: string) => string | undefined = readEnv,
+): ConnectOptions | "help" {
   const { values, positionals } = parseFlags(args, {
     nick: { type: "string" },
     room: { type: "string" },
@@ -399,7 +418,7 @@ export function parseConnectArgs(args: string[]): ConnectOptions | "help" {
     ...target,
     nick: values.nick,
     room: values.room,
-    password: values.password,
+    password: values.password ?? env("CHAT_PASSWORD"),
     json: values.json ?? false,
     tls: (values.tls ?? false) || values.ca !== undefined,
     caCerts: values.ca === undefined ? undefined : [readCaFile(values.ca)],

@@ -242,6 +242,11 @@ export interface Quote {
   from: string;
   /** The first characters of its text (at most 50, `…` when cut). */
   text: string;
+  /**
+   * True once the original was recalled: `text` is then `(recalled)`, and
+   * clients show the quote as recalled, not as words someone wrote.
+   */
+  recalled?: true;
 }
 
 /** A room message as stored and replayed in history. */

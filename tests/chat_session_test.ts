@@ -86,6 +86,12 @@ class Recorder implements SessionListener {
     this.nickReasons.push(reason);
     return Promise.resolve(this.nickAnswers.shift());
   }
+  passwordAnswers: string[] = [];
+  passwordReasons: string[] = [];
+  askPassword(reason: string): Promise<string | undefined> {
+    this.passwordReasons.push(reason);
+    return Promise.resolve(this.passwordAnswers.shift());
+  }
 
   /** Texts of every room message passed on, from welcomes and live. */
   get shownTexts(): string[] {
@@ -372,7 +378,7 @@ Deno.test("a server that is down: the session says why and keeps trying until th
   assert.deepEqual(await running, { code: 0 });
 });
 
-Deno.test("a taken nickname on first join asks for another; a wrong password ends the session", async () => {
+Deno.test("a taken nickname on first join asks for another; a missing or wrong password is asked for, and declining it ends the session", async () => {
   const server = await ServerProcess.start(["--password", "sesame"]);
   const bob = await TestClient.join(server.port, "bob", { password: "sesame" });
   try {
@@ -390,15 +396,30 @@ Deno.test("a taken nickname on first join asks for another; a wrong password end
     await session.quit();
     await running;
 
-    const refused = new ChatSession({
+    // A wrong password is asked for again, on a new connection.
+    const asked = new Recorder();
+    asked.passwordAnswers.push("sesame");
+    const retried = new ChatSession({
       target: { host: "127.0.0.1", port: server.port },
       nick: "eve",
       password: "guess",
-    }, new Recorder());
-    assert.deepEqual(await refused.run(), {
-      code: 1,
-      message: "wrong password",
-    });
+    }, asked);
+    const retrying = retried.run();
+    await until("joined after the second password", () => retried.online);
+    assert.deepEqual(asked.passwordReasons, ["wrong password"]);
+    await retried.quit();
+    assert.deepEqual(await retrying, { code: 0 });
+
+    // None given: the server's is asked for; declining it leaves.
+    const declined = new Recorder();
+    const refused = new ChatSession({
+      target: { host: "127.0.0.1", port: server.port },
+      nick: "eve",
+    }, declined);
+    assert.deepEqual(await refused.run(), { code: 0 });
+    assert.deepEqual(declined.passwordReasons, [
+      "this server needs a password",
+    ]);
   } finally {
     await bob.client.close();
     await server.stop();
@@ -499,5 +520,36 @@ Deno.test("a big room's join and leave summaries keep the head count exact", asy
     await running;
     await serving;
     listener.close();
+  }
+});
+
+Deno.test("a registered nickname without its password is asked for it, then joins", async () => {
+  const server = await ServerProcess.start([]);
+  try {
+    const owner = await TestClient.join(server.port, "alice");
+    owner.client.send({ type: "register", password: "alice-pass" });
+    await owner.client.waitFor((e) => e.type === "info");
+    owner.client.send({ type: "quit" });
+    await owner.client.waitClosed();
+    await owner.client.close();
+
+    const recorder = new Recorder();
+    recorder.passwordAnswers.push("alice-pass");
+    const session = new ChatSession({
+      target: { host: "127.0.0.1", port: server.port },
+      nick: "alice",
+    }, recorder);
+    const running = session.run();
+    await until("joined", () => session.online);
+    assert.deepEqual(recorder.passwordReasons, [
+      "alice is a registered nickname: its password is needed",
+    ]);
+    assert.equal(session.nick, "alice");
+    await session.quit();
+    assert.deepEqual(await running, { code: 0 });
+    // Asking cost no guess: no wrong password was logged.
+    assert.doesNotMatch(server.log, /wrong password/);
+  } finally {
+    await server.stop();
   }
 });

@@ -390,15 +390,16 @@ class NodeSocketConn {
   }
 }
 
-/** Runs `main.ts` with args and stdin text; returns code and output. */
+/** Runs `main.ts` with args, stdin text and more environment; returns code and output. */
 export async function runChat(
   args: string[],
   stdin = "",
   timeoutMs = 30_000,
+  env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", `${ROOT}main.ts`, ...args],
-    env: TEST_ENV,
+    env: { ...TEST_ENV, ...env },
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",

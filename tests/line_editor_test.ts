@@ -317,6 +317,33 @@ Deno.test("a lone ESC is the Escape key once input goes quiet", () => {
   assert.deepEqual(decoder.flush(), [key("escape")]);
 });
 
+Deno.test("Alt-Up and Alt-Down walk the messages, as xterm, tmux, PuTTY and rxvt send them; Ctrl-Up too", () => {
+  assert.deepEqual(
+    decode("\x1b[1;3A", "\x1b[1;3B", "\x1b[1;5A", "\x1b[1;7B"),
+    [
+      key("message-up"),
+      key("message-down"),
+      key("message-up"),
+      key(
+        "message-down",
+      ),
+    ],
+  );
+  // PuTTY and rxvt: ESC, then the arrow; split across reads too.
+  assert.deepEqual(decode("\x1b\x1b[A", "\x1b\x1b", "[B", "\x1b\x1bOA"), [
+    key("message-up"),
+    key("message-down"),
+    key("message-up"),
+  ]);
+  // Alt with left and right still moves by word; a plain arrow is an arrow.
+  assert.deepEqual(decode("\x1b\x1b[D\x1b[A"), [key("word-left"), key("up")]);
+  // Escape pressed twice is two Escapes, also before other keys.
+  const decoder = new KeyDecoder();
+  assert.deepEqual(decoder.push(encoder.encode("\x1b\x1b")), []);
+  assert.deepEqual(decoder.flush(), [key("escape"), key("escape")]);
+  assert.deepEqual(decode("\x1b\x1bx"), [key("escape")]);
+});
+
 Deno.test("unknown sequences are swallowed, never typed", () => {
   assert.deepEqual(decode("\x1b[15~\x1b[?1;2c\x1bOPx"), [text("x")]);
 });

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import type { ServerEvent } from "../protocol.ts";
 import { runChat, ServerProcess, tempDir, TestClient } from "./helpers.ts";
+import { WsTestClient } from "./web_client.ts";
 
 type Welcome = Extract<ServerEvent, { type: "welcome" }>;
 type ErrorEvent = Extract<ServerEvent, { type: "error" }>;
@@ -81,9 +82,22 @@ Deno.test("a registered nickname is refused without its password, in JSON and th
     await alice.client.waitClosed();
     await alice.client.close();
 
-    // Without a password, with a wrong one, and the old one: refused.
-    const none = await refusedHello(server.port, { nick: "alice" });
-    assert.equal(none.code, "bad_password");
+    // Without a password: told what is needed, on a connection that stays
+    // open for a hello with it (no guess was made). A wrong one and the old
+    // one: refused.
+    const asking = await TestClient.connect(server.port);
+    asking.send({ type: "hello", nick: "alice" });
+    const none = await asking.waitFor(isError) as ErrorEvent;
+    assert.deepEqual(none, {
+      type: "error",
+      code: "account_password",
+      message: "alice is a registered nickname: its password is needed",
+    });
+    asking.send({ type: "hello", nick: "alice", password: "alice-2" });
+    await asking.waitFor((e) => e.type === "welcome");
+    asking.send({ type: "quit" });
+    await asking.waitClosed();
+    await asking.close();
     const wrong = await refusedHello(server.port, {
       nick: "ALICE",
       password: "alice-pass",
@@ -351,7 +365,10 @@ Deno.test("a ban keeps a registered member and a guest's address out across a re
     dave.client.send({ type: "join", room: "lobby" });
     const refused = await dave.client.waitFor(isError) as ErrorEvent;
     assert.equal(refused.code, "banned");
-    assert.match(refused.message, /banned from lobby \(trolling\)/);
+    assert.equal(
+      refused.message,
+      "you are banned from lobby by olga, for ever (trolling)",
+    );
     await dave.client.close();
 
     olga.client.send({ type: "ban", nick: "gus", seconds: 3600 });
@@ -365,18 +382,56 @@ Deno.test("a ban keeps a registered member and a guest's address out across a re
       ["dave", "gus"],
     );
 
-    // Reconnecting: dave with its password, gus under another name.
+    // Reconnecting: dave with its password, gus under another name. Each
+    // is told which room, by whom, for how long and why, in every door.
+    const daveAgain = await refusedHello(server.port, {
+      nick: "dave",
+      password: "dave-pass",
+    });
+    assert.equal(daveAgain.code, "banned");
     assert.equal(
-      (await refusedHello(server.port, {
-        nick: "dave",
-        password: "dave-pass",
-      })).code,
-      "banned",
+      daveAgain.message,
+      "you are banned from lobby by olga, for ever (trolling)",
     );
+    const gusAgain = await refusedHello(
+      server.port,
+      { nick: "gus2" },
+      "127.0.0.2",
+    );
+    assert.equal(gusAgain.code, "banned");
+    assert.match(
+      gusAgain.message,
+      /^you are banned from lobby by olga for (1 hour|60 minutes|59 minutes) more, until \d\d:\d\d$/,
+    );
+    const typed = await TestClient.connectFrom("127.0.0.2", server.port);
+    await typed.nextLine(); // the banner
+    typed.write("gus3\r\n");
+    assert.equal(await typed.nextLine(), `! ${gusAgain.message}`);
+    assert.equal(await typed.nextLine(), "Nickname?");
+    await typed.close();
+    const { client: page, welcome: pageRefused } = await WsTestClient.join(
+      { port: server.port },
+      "dave",
+      { password: "dave-pass" },
+    );
+    assert.deepEqual(pageRefused, {
+      type: "error",
+      code: "banned",
+      message: "you are banned from lobby by olga, for ever (trolling)",
+    });
+    await page.close();
+    // A hello that also asks for other rooms: each banned one says why.
+    const elsewhere = await TestClient.join(server.port, "dave", {
+      password: "dave-pass",
+      room: "games",
+      rooms: [{ room: "lobby" }],
+    });
+    const leftOut = await elsewhere.client.waitFor(isError) as ErrorEvent;
     assert.equal(
-      (await refusedHello(server.port, { nick: "gus2" }, "127.0.0.2")).code,
-      "banned",
+      leftOut.message,
+      "not joined lobby: you are banned from lobby by olga, for ever (trolling)",
     );
+    await elsewhere.client.close();
     // Another address is not held by it.
     const other = await TestClient.join(server.port, "hal", {}, "127.0.0.3");
     await other.client.close();
@@ -537,6 +592,7 @@ Deno.test("recall: one's own message within 2 minutes, not after; an admin's of 
       "keep this",
     ]);
     assert.equal(resumed.welcome.history[0].quote?.text, "(recalled)");
+    assert.equal(resumed.welcome.history[0].quote?.recalled, true);
     assert.doesNotMatch(JSON.stringify(resumed.welcome), /oops/);
     await resumed.client.close();
     await carol.close();
@@ -550,6 +606,7 @@ Deno.test("recall: one's own message within 2 minutes, not after; an admin's of 
       "keep this",
     ]);
     assert.doesNotMatch(JSON.stringify(fresh.welcome), /oops|old words/);
+    assert.equal(fresh.welcome.history[0].quote?.recalled, true);
     await fresh.client.close();
   } finally {
     await server.stop();

@@ -7,7 +7,8 @@
 
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
-import { ServerProcess, tempDir, TestClient } from "./helpers.ts";
+import type { ServerEvent } from "../protocol.ts";
+import { runChat, ServerProcess, tempDir, TestClient } from "./helpers.ts";
 import { hasOpenssl, makeSelfSignedCert } from "./hostile_helpers.ts";
 import { LineSplitter } from "../protocol.ts";
 import { serveWeb } from "../src/server/doors/web/web_door.ts";
@@ -776,6 +777,92 @@ browserTest(
     } finally {
       await alice.close();
       await server.close();
+    }
+  },
+);
+
+browserTest(
+  "a registered nickname: the page asks for its password; a banned member reads who banned it, until when and why; unbanned, it gets in",
+  async (browser) => {
+    const dir = await tempDir();
+    const db = `${dir.path}/chat.db`;
+    const made = await runChat(
+      ["account", "add", "olga", "--role", "owner", "--db", db],
+      "olga-pass\n",
+    );
+    assert.equal(made.code, 0, made.stderr);
+    const server = await ServerProcess.start(["--db", db, "--rate", "0"]);
+    const olga = await TestClient.join(server.port, "olga", {
+      password: "olga-pass",
+    });
+    const page = await ChatPage.open(browser, url(server));
+    try {
+      const dave = await TestClient.join(server.port, "dave");
+      dave.client.send({ type: "register", password: "dave-pass" });
+      await dave.client.waitFor((e) => e.type === "info");
+      olga.client.send({
+        type: "ban",
+        nick: "dave",
+        seconds: 7200,
+        reason: "spam",
+      });
+      await dave.client.waitFor((e) => e.type === "mod");
+      await dave.client.close();
+
+      await page.login("dave");
+      await page.page.locator("#login-label", { hasText: "Password" })
+        .waitFor();
+      await page.page.locator("#login-help", {
+        hasText: "dave is a registered nickname: its password is needed",
+      }).waitFor();
+      await page.login("dave-pass");
+      const refusal = page.page.locator("#login-error", {
+        hasText: "you are banned from lobby by olga for 2 hours more, until",
+      });
+      await refusal.waitFor();
+      assert.match(await refusal.innerText(), /until \d\d:\d\d \(spam\)$/);
+
+      olga.client.send({ type: "unban", nick: "dave" });
+      await olga.client.waitFor((e) => e.type === "mod");
+      await page.login("dave");
+      await page.waitForChat();
+      await page.say("in with my account");
+      await olga.client.waitFor((e) =>
+        e.type === "msg" && e.text === "in with my account"
+      );
+    } finally {
+      await page.close();
+      await olga.client.close();
+      await server.stop();
+      await dir.remove();
+    }
+  },
+);
+
+browserTest(
+  "a recalled message leaves the page: its line reads '(bob recalled a message)' and a reply's quote of it '(recalled)'",
+  async (browser) => {
+    const server = await ServerProcess.start(["--rate", "0"]);
+    const bob = await TestClient.join(server.port, "bob");
+    const page = await ChatPage.open(browser, url(server));
+    try {
+      await page.join("alice");
+      bob.client.send({ type: "say", text: "did you push the fix?" });
+      const asked = await bob.client.waitFor((e) =>
+        e.type === "msg" && e.text === "did you push the fix?"
+      ) as Extract<ServerEvent, { type: "msg" }>;
+      bob.client.send({ type: "say", text: "yes, pushed", reply_to: asked.id });
+      await page.waitForLine("yes, pushed");
+      assert.equal(await page.count("↪ bob: did you push the fix?"), 1);
+      bob.client.send({ type: "recall", id: asked.id });
+      await page.waitForLine("(bob recalled a message)");
+      await page.waitForLine("↪ bob: (recalled)");
+      assert.equal(await page.count("did you push"), 0);
+      assert.equal(await page.count("recalled a message"), 1);
+    } finally {
+      await page.close();
+      await bob.client.close();
+      await server.stop();
     }
   },
 );

@@ -56,6 +56,12 @@ export interface SessionListener {
    * one. Resolves `undefined` when the user leaves instead.
    */
   askNick(reason: string | undefined): Promise<string | undefined>;
+  /**
+   * Asks the user for a password, without showing it: the nickname is
+   * registered, or the server has one; `reason` says which (or that the last
+   * one was wrong). Resolves `undefined` when the user leaves instead.
+   */
+  askPassword(reason: string): Promise<string | undefined>;
 }
 
 /** Options for {@linkcode ChatSession}. */
@@ -151,6 +157,8 @@ function timerSleep(ms: number, signal: AbortSignal): Promise<void> {
 type JoinOutcome =
   | { kind: "joined" }
   | { kind: "retry"; reason: string }
+  /** Dial again at once: the server closed after a wrong password. */
+  | { kind: "redial" }
   | { kind: "end"; end: SessionEnd };
 
 /** One user's membership, across as many connections as it takes. */
@@ -158,6 +166,7 @@ export class ChatSession {
   #options: SessionOptions;
   #listener: SessionListener;
   #nick: string | undefined;
+  #password: string | undefined;
   #room: string | undefined;
   /** The rooms it is in, in the order they were joined. */
   #rooms = new Map<string, RoomView>();
@@ -185,6 +194,7 @@ export class ChatSession {
     this.#options = options;
     this.#listener = listener;
     this.#nick = options.nick;
+    this.#password = options.password;
     this.#room = options.room;
     this.#backoff = options.backoff ?? new Backoff();
     this.#sleep = options.sleep ?? timerSleep;
@@ -280,6 +290,10 @@ export class ChatSession {
       if (outcome.kind === "end") {
         link.close();
         return this.#finish(outcome.end);
+      }
+      if (outcome.kind === "redial") {
+        link.close();
+        continue;
       }
       if (outcome.kind === "retry") {
         link.close();
@@ -411,7 +425,7 @@ export class ChatSession {
         link.hello({
           nick: this.#nick!,
           room,
-          password: this.#options.password,
+          password: this.#password,
           since: resuming && room ? this.#resume.sinceFor(room) : undefined,
           rooms: others.length > 0
             ? others.map((r) => ({ room: r, since: this.#resume.sinceFor(r) }))
@@ -460,6 +474,19 @@ export class ChatSession {
         const nick = await this.#listener.askNick(reply.message);
         if (nick === undefined) return { kind: "end", end: { code: 0 } };
         this.#nick = nick;
+        continue;
+      }
+      if (reply.code === "account_password" || reply.code === "bad_password") {
+        // A registered nickname, or a server password, not given or wrong:
+        // ask rather than give up. The server closes after a wrong one.
+        const reason = reply.code === "bad_password" &&
+            this.#password === undefined
+          ? "this server needs a password"
+          : reply.message;
+        const password = await this.#listener.askPassword(reason);
+        if (password === undefined) return { kind: "end", end: { code: 0 } };
+        this.#password = password;
+        if (reply.code === "bad_password") return { kind: "redial" };
         continue;
       }
       return { kind: "end", end: { code: 1, message: reply.message } };

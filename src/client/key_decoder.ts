@@ -32,6 +32,14 @@ export type KeyName =
   | "delete-word-forward"
   | "page-up"
   | "page-down"
+  /**
+   * Alt-Up (also Ctrl-Up): one message further back, to pick the one a
+   * reply answers. xterm, tmux and Windows Terminal send `ESC [ 1 ; 3 A`;
+   * PuTTY and rxvt send ESC before the arrow, `ESC ESC [ A`.
+   */
+  | "message-up"
+  /** Alt-Down (also Ctrl-Down): one message forward again. */
+  | "message-down"
   | "escape"
   | "alt-1"
   | "alt-2"
@@ -197,7 +205,11 @@ export class KeyDecoder {
     if (!this.hasPending) return [];
     const held = this.#pending;
     this.#pending = "";
-    return held === ESC ? [{ type: "key", key: "escape" }] : [];
+    // ESC alone, or pressed twice quickly (held as a possible Alt-arrow).
+    if (held === ESC || held === ESC + ESC) {
+      return [...held].map(() => ({ type: "key", key: "escape" }));
+    }
+    return [];
   }
 
   #drain(): KeyEvent[] {
@@ -292,18 +304,43 @@ export class KeyDecoder {
         length: 3,
       };
     }
-    if (second === ESC) {
-      return {
-        kind: "event",
-        event: { type: "key", key: "escape" },
-        length: 1,
-      };
-    }
+    if (second === ESC) return this.#parseAltSequence(input);
     const key = ALT_KEYS[second];
     return {
       kind: "event",
       event: key ? { type: "key", key } : undefined,
       length: 2,
+    };
+  }
+
+  /**
+   * ESC before a sequence: Alt held with an arrow, as PuTTY and rxvt send
+   * it (`ESC ESC [ A`). Anything else after the first ESC is read on its
+   * own, the ESC being the Escape key.
+   */
+  #parseAltSequence(input: string): Parsed {
+    const escape: Parsed = {
+      kind: "event",
+      event: { type: "key", key: "escape" },
+      length: 1,
+    };
+    if (input.length === 2) return { kind: "incomplete" };
+    if (input[2] !== "[" && input[2] !== "O") return escape;
+    const inner = this.#parseEscape(input.slice(1));
+    if (inner.kind === "incomplete") return inner;
+    if (inner.event?.type !== "key") return escape;
+    const alt: Partial<Record<KeyName, KeyName>> = {
+      up: "message-up",
+      down: "message-down",
+      left: "word-left",
+      right: "word-right",
+    };
+    const key = alt[inner.event.key];
+    if (key === undefined) return escape;
+    return {
+      kind: "event",
+      event: { type: "key", key },
+      length: inner.length + 1,
     };
   }
 
@@ -345,11 +382,14 @@ export class KeyDecoder {
     let key: KeyName | undefined = final === "~"
       ? CSI_TILDE[first]
       : CSI_LETTER[final];
-    // Ctrl (5) or Alt (3) with an arrow moves by word, as in readline.
-    if (modifier === "5" || modifier === "3") {
+    // Ctrl (5), Alt (3) or both (7) with an arrow moves by word, as in
+    // readline; up and down walk through the messages, as in Telegram.
+    if (modifier === "5" || modifier === "3" || modifier === "7") {
       if (key === "left") key = "word-left";
       else if (key === "right") key = "word-right";
       else if (key === "delete") key = "delete-word-forward";
+      else if (key === "up") key = "message-up";
+      else if (key === "down") key = "message-down";
     }
     return {
       kind: "event",

@@ -32,17 +32,64 @@ function print(lines: Line[], bell = false): void {
   Deno.stdout.writeSync(encoder.encode(text + (bell ? "\x07" : "")));
 }
 
+/**
+ * What was typed with echo off (raw mode, so the terminal edits nothing):
+ * Backspace takes back a character and Ctrl-U the line; `undefined` for
+ * Ctrl-C or Ctrl-D, which leave.
+ *
+ * @example
+ * ```ts
+ * typedInRaw("secrx\x7ft"); // → "secret"
+ * ```
+ */
+export function typedInRaw(keys: string): string | undefined {
+  let typed: string[] = [];
+  for (const key of keys) {
+    if (key === "\x03" || key === "\x04") return undefined;
+    if (key === "\x7f" || key === "\b") typed.pop();
+    else if (key === "\x15") typed = [];
+    else if (key >= " ") typed.push(key);
+  }
+  return typed.join("");
+}
+
 /** Runs the line-mode client; returns the exit code. */
 export async function runPlainClient(options: ConnectOptions): Promise<number> {
-  const input = Deno.stdin.readable.pipeThrough(new LineStream()).getReader();
+  // While a password is typed the terminal is in raw mode, so nothing is
+  // echoed; Enter then sends CR alone, which ends the line as LF would.
+  let hiding = false;
+  const input = Deno.stdin.readable
+    .pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          if (!hiding) return controller.enqueue(chunk);
+          // Ctrl-C and Ctrl-D end the line too: they leave at once.
+          const bytes: number[] = [];
+          for (const b of chunk) {
+            if (b === 0x0d) bytes.push(0x0a);
+            else if (b === 0x03 || b === 0x04) bytes.push(b, 0x0a);
+            else bytes.push(b);
+          }
+          controller.enqueue(new Uint8Array(bytes));
+        },
+      }),
+    )
+    .pipeThrough(new LineStream()).getReader();
   const readLine = async (): Promise<string | undefined> => {
     const { value, done } = await input.read();
     return done ? undefined : value;
+  };
+  const setEcho = (on: boolean) => {
+    hiding = !on;
+    try {
+      Deno.stdin.setRaw(!on);
+    } catch { /* not a terminal: nothing to hide from */ }
   };
   let lastReason = "";
   let leaving = false;
   let lastDmFrom: string | undefined;
   let nickAnswer: PromiseWithResolvers<string | undefined> | undefined;
+  let passwordAnswer: PromiseWithResolvers<string | undefined> | undefined;
   const session: ChatSession = new ChatSession({
     target: options,
     nick: options.nick,
@@ -80,6 +127,15 @@ export async function runPlainClient(options: ConnectOptions): Promise<number> {
       nickAnswer = Promise.withResolvers();
       return nickAnswer.promise;
     },
+    askPassword: (reason) => {
+      print([errorLine(reason)]);
+      Deno.stdout.writeSync(
+        encoder.encode(`Password for ${session.nick ?? ""} (not shown): `),
+      );
+      setEcho(false);
+      passwordAnswer = Promise.withResolvers();
+      return passwordAnswer.promise;
+    },
   });
   print([noticeLine(`connecting to ${formatTarget(options)}...`)]);
   const running = session.run();
@@ -88,7 +144,21 @@ export async function runPlainClient(options: ConnectOptions): Promise<number> {
       const line = await readLine();
       if (line === undefined) {
         nickAnswer?.resolve(undefined);
+        passwordAnswer?.resolve(undefined);
         return undefined;
+      }
+      if (passwordAnswer) {
+        setEcho(true);
+        Deno.stdout.writeSync(encoder.encode("\n"));
+        const answer = passwordAnswer;
+        passwordAnswer = undefined;
+        const password = typedInRaw(line)?.trim();
+        if (password === undefined) {
+          answer.resolve(undefined);
+          return undefined;
+        }
+        answer.resolve(password);
+        continue;
       }
       if (nickAnswer) {
         // One reader for both: the session is asking for a nickname.
@@ -147,6 +217,7 @@ export async function runPlainClient(options: ConnectOptions): Promise<number> {
     running.then((end) => ({ end })),
     typing.then((reason) => ({ reason })),
   ]);
+  if (hiding) setEcho(true);
   if ("end" in outcome) {
     if (outcome.end.message) console.error(`chat: ${outcome.end.message}`);
     return outcome.end.code;

@@ -6,8 +6,13 @@
  *
  * Layout: rows `1..rows-2` are a scroll region (DECSTBM) for messages, so a
  * new message scrolls only them; the status line and the input line are
- * outside it and never move. After every update the cursor goes back to its
- * place in the input line, so typing is never disturbed.
+ * outside it and never move. While a reply is being written, a bar above
+ * the input line says what it answers (the region gives up a row for it).
+ * After every update the cursor goes back to its place in the input line,
+ * so typing is never disturbed.
+ *
+ * A message marked for a reply ({@linkcode Screen.mark}) is drawn in reverse
+ * video, and the view scrolls back to keep it in sight.
  *
  * @module
  */
@@ -31,6 +36,8 @@ const HIDE_CURSOR = `${CSI}?25l`;
 const SHOW_CURSOR = `${CSI}?25h`;
 const RESET = `${CSI}0m`;
 const CLEAR_LINE = `${CSI}2K`;
+/** Rows shown below a message marked for a reply, when scrolled back to it. */
+const MARK_CONTEXT_ROWS = 2;
 
 /** Moves the cursor to a 1-based row and column. */
 function moveTo(row: number, column: number): string {
@@ -207,6 +214,10 @@ export class Screen {
   /** Rows of the message area holding text (they fill from the top). */
   #filled = 0;
   #status: Line = { spans: [], indent: 0 };
+  /** The reply bar above the input line, while a reply is being written. */
+  #bar: Line | undefined;
+  /** The message marked for a reply: drawn reversed, kept in sight. */
+  #marked: number | undefined;
   #input: InputView = { prompt: "", cells: [], cursor: 0 };
   #inputScroll = 0;
   #cursorColumn = 1;
@@ -236,7 +247,12 @@ export class Screen {
   }
 
   get #messageRows(): number {
-    return Math.max(0, this.#rows - 2);
+    return Math.max(0, this.#rows - 2 - (this.#bar ? 1 : 0));
+  }
+
+  /** The status line's row: above the input line, and the bar if shown. */
+  get #statusRow(): number {
+    return this.#rows - 1 - (this.#bar && this.#rows >= 3 ? 1 : 0);
   }
 
   /** Switches to the alternate screen with bracketed paste, and draws. */
@@ -264,7 +280,39 @@ export class Screen {
     const rows = this.#lastRows(height);
     rows.forEach((row, i) => out += moveTo(i + 1, 1) + row);
     this.#filled = rows.length;
-    return out + this.#drawStatus() + this.#drawInput() + SHOW_CURSOR;
+    return out + this.#drawStatus() + this.#drawBar() + this.#drawInput() +
+      SHOW_CURSOR;
+  }
+
+  /**
+   * Marks message `id` for a reply (reverse video, scrolled into sight),
+   * or clears the mark with `undefined`.
+   */
+  mark(id: number | undefined): string {
+    if (id === this.#marked) return "";
+    this.#marked = id;
+    return this.redraw();
+  }
+
+  /** Shows the reply bar above the input line, or takes it away. */
+  setBar(bar: Line | undefined): string {
+    const rowsChange = (bar === undefined) !== (this.#bar === undefined);
+    this.#bar = bar;
+    if (rowsChange) return this.redraw();
+    return HIDE_CURSOR + this.#drawBar() + this.#cursorHome() + SHOW_CURSOR;
+  }
+
+  /**
+   * Rewrites the conversation kept (a recalled message taken off); redraws
+   * when `change` returns new lines, else returns `undefined`.
+   */
+  rewrite(
+    change: (lines: readonly Line[]) => Line[] | undefined,
+  ): string | undefined {
+    const lines = change(this.#log);
+    if (lines === undefined) return undefined;
+    this.#log = lines;
+    return this.redraw();
   }
 
   /** Forgets the conversation and clears the message area (`/clear`). */
@@ -282,9 +330,9 @@ export class Screen {
     }
     const height = this.#messageRows;
     if (height === 0) return "";
-    const rows = lines.flatMap((line) =>
-      layoutLine(line, this.#columns, this.#colour)
-    );
+    // A message marked for a reply stays in sight: the view is drawn anew.
+    if (this.#marked !== undefined) return this.redraw();
+    const rows = lines.flatMap((line) => this.#layout(line));
     if (rows.length >= height) return this.redraw();
     let out = HIDE_CURSOR;
     let next = 0;
@@ -314,13 +362,59 @@ export class Screen {
     return HIDE_CURSOR + this.#drawInput() + SHOW_CURSOR;
   }
 
-  /** The last `height` rows of the conversation, wrapped at today's width. */
+  /** A line's rows at today's width, reversed when it shows the marked message. */
+  #layout(line: Line): string[] {
+    if (this.#marked === undefined || line.message?.id !== this.#marked) {
+      return layoutLine(line, this.#columns, this.#colour);
+    }
+    const spans = line.spans.map((span) => ({
+      ...span,
+      style: { ...span.style, reverse: true },
+    }));
+    return layoutLine({ ...line, spans }, this.#columns, this.#colour);
+  }
+
+  /**
+   * The rows the message area shows: the last `height` of the conversation,
+   * or, when the marked message is above them, a window that ends a couple
+   * of rows below it (or starts at it, if it is taller than the window).
+   */
   #lastRows(height: number): string[] {
     const rows: string[] = [];
-    for (let i = this.#log.length - 1; i >= 0 && rows.length < height; i--) {
-      rows.unshift(...layoutLine(this.#log[i], this.#columns, this.#colour));
+    // The marked message's last and first rows, counted from the end (1 is
+    // the last row); 0 while not found.
+    let bottom = 0;
+    let top = 0;
+    for (let i = this.#log.length - 1; i >= 0; i--) {
+      const line = this.#log[i];
+      const marked = this.#marked !== undefined &&
+        line.message?.id === this.#marked;
+      const settled = top > 0 || this.#marked === undefined;
+      if (!marked && settled && rows.length >= top + height) break;
+      const laid = this.#layout(line);
+      rows.unshift(...laid);
+      if (marked) {
+        bottom ||= rows.length - laid.length + 1;
+        top = rows.length;
+      }
     }
-    return rows.slice(Math.max(0, rows.length - height));
+    let end = 1; // the window's last row, from the end
+    if (top > height) {
+      end = Math.max(1, bottom - MARK_CONTEXT_ROWS);
+      if (top > end + height - 1) end = top - height + 1;
+    }
+    const count = rows.length;
+    return rows.slice(Math.max(0, count - end - height + 1), count - end + 1);
+  }
+
+  #drawBar(): string {
+    if (!this.#bar || this.#rows < 3) return "";
+    const text = fitWidth(
+      this.#bar.spans.map((s) => safeText(s.text)).join(""),
+      this.#columns,
+    );
+    return moveTo(this.#rows - 1, 1) + RESET + CLEAR_LINE +
+      sgr({ bold: true }, this.#colour) + text.text + RESET;
   }
 
   #drawStatus(): string {
@@ -330,7 +424,7 @@ export class Screen {
       this.#columns,
     );
     const style = sgr({ reverse: true }, this.#colour);
-    return moveTo(this.#rows - 1, 1) + style + text.text +
+    return moveTo(this.#statusRow, 1) + style + text.text +
       " ".repeat(this.#columns - text.width) + RESET;
   }
 

@@ -43,13 +43,9 @@ import {
   MODERN_EMOJI_WIDTHS,
   setEmojiWidths,
 } from "../shared/text_width.ts";
-import {
-  characterCount,
-  lineCount,
-  nickKey,
-  nickProblem,
-} from "../shared/sanitize.ts";
+import { characterCount, lineCount, nickProblem } from "../shared/sanitize.ts";
 import { PROTOCOL_LIMITS } from "../shared/limits.ts";
+import { RecentMessages, type SeenMessage } from "./recent_messages.ts";
 import { Screen } from "./screen.ts";
 import {
   errorLine,
@@ -59,7 +55,9 @@ import {
   renderEvent,
   renderSwitch,
   renderWelcome,
+  replyBarLine,
   type WelcomeKind,
+  withRecall,
 } from "./terminal_render.ts";
 
 const encoder = new TextEncoder();
@@ -179,13 +177,18 @@ class FullScreenClient {
   #chatEditor: LineEditor;
   #nickEditor = new LineEditor();
   #nickAnswer: PromiseWithResolvers<string | undefined> | undefined;
+  /** What a password is typed into: never drawn, never kept for Up. */
+  #passwordEditor = new LineEditor({ keepInHistory: () => false });
+  #passwordAnswer: PromiseWithResolvers<string | undefined> | undefined;
   #quit = Promise.withResolvers<string | undefined>();
   #crashed = Promise.withResolvers<never>();
   #state: LinkState = { kind: "connecting", attempt: 1 };
   #lastReason = "";
   #lastDmFrom: string | undefined;
-  /** Per room, each sender's last message id (by nick key), for `/reply`. */
-  #lastMessageOf = new Map<string, Map<string, number>>();
+  /** Each room's latest messages, for `/reply NICK` and Alt-Up. */
+  #recent = new RecentMessages();
+  /** The message the next line answers, picked with Alt-Up. */
+  #replyTo: SeenMessage | undefined;
   #toldAboutReply = false;
   #statusTimer: ReturnType<typeof setInterval> | undefined;
   #escapeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -218,11 +221,18 @@ class FullScreenClient {
       state: (state) => this.#onState(state),
       sent: () => this.#drawStatus(),
       askNick: (reason) => this.#askNick(reason),
+      askPassword: (reason) => this.#askPassword(reason),
     });
   }
 
   get #editor(): LineEditor {
+    if (this.#passwordAnswer) return this.#passwordEditor;
     return this.#nickAnswer ? this.#nickEditor : this.#chatEditor;
+  }
+
+  /** True while the client asks for a nickname or a password. */
+  get #asking(): boolean {
+    return this.#nickAnswer !== undefined || this.#passwordAnswer !== undefined;
   }
 
   async run(): Promise<SessionEnd> {
@@ -248,6 +258,7 @@ class FullScreenClient {
       ]);
       if ("end" in outcome) return outcome.end;
       this.#nickAnswer?.resolve(undefined);
+      this.#passwordAnswer?.resolve(undefined);
       await this.#session.quit(outcome.reason);
       return { code: 0 };
     } finally {
@@ -323,9 +334,14 @@ class FullScreenClient {
       )]);
     }
     if (
-      event.type === "key" && event.key.startsWith("alt-") && !this.#nickAnswer
+      event.type === "key" && event.key.startsWith("alt-") && !this.#asking
     ) {
       return this.#switchTo(Number(event.key.slice(4)));
+    }
+    if (event.type === "key" && !this.#asking) {
+      if (event.key === "message-up") return this.#pickReply("older");
+      if (event.key === "message-down") return this.#pickReply("newer");
+      if (event.key === "escape" && this.#replyTo) return this.#setReply();
     }
     const action = this.#editor.handle(event);
     switch (action.type) {
@@ -345,11 +361,14 @@ class FullScreenClient {
   }
 
   #submit(line: string): void {
+    if (this.#passwordAnswer) return this.#answerPassword(line.trim());
     if (this.#nickAnswer) return this.#answerNick(line.trim());
     if (!this.#fitsOneMessage(line)) return;
     const typed = parseTypedLine(line);
     if (typed.kind === "say") {
-      return this.#send({ type: "say", text: typed.text }, line);
+      const reply_to = this.#replyTo?.id;
+      if (reply_to !== undefined) this.#setReply();
+      return this.#send({ type: "say", text: typed.text, reply_to }, line);
     }
     if (typed.kind === "unknown") {
       return this.#show([
@@ -375,6 +394,9 @@ class FullScreenClient {
           ),
           noticeLine(
             "  Alt-1..9 switch to your first..ninth room (so does /join ROOM).",
+          ),
+          noticeLine(
+            "  Alt-Up/Alt-Down (or Ctrl-Up/Down) pick a message to reply to; Enter sends the reply, Esc cancels.",
           ),
         ]);
       case "/clear":
@@ -440,7 +462,7 @@ class FullScreenClient {
     const room = this.#session.room;
     const id = room === undefined
       ? undefined
-      : this.#lastMessageOf.get(room)?.get(nickKey(nick));
+      : this.#recent.lastFrom(room, nick)?.id;
     if (id === undefined) {
       return this.#show([errorLine(
         `no message from ${nick} in ${room ?? "this room"} to reply to yet`,
@@ -452,15 +474,41 @@ class FullScreenClient {
     );
   }
 
-  /** Remembers who said what last, per room, so `/reply NICK` finds it. */
-  #noteMessage(message: RoomMessage): void {
-    let senders = this.#lastMessageOf.get(message.room);
-    if (!senders) this.#lastMessageOf.set(message.room, senders = new Map());
-    const key = nickKey(message.from);
-    senders.delete(key);
-    senders.set(key, message.id);
-    // Bounded: the 500 most recent senders of a room are enough to answer.
-    if (senders.size > 500) senders.delete(senders.keys().next().value!);
+  /**
+   * Alt-Up and Alt-Down: picks the message of the current room one further
+   * back (or forward) for the next line to answer; marks it on screen and
+   * says so above the input line. Forward past the newest puts it down.
+   */
+  #pickReply(direction: "older" | "newer"): void {
+    const room = this.#session.room;
+    if (room === undefined) return;
+    const from = this.#replyTo;
+    const next = direction === "older"
+      ? this.#recent.before(room, from?.id)
+      : from === undefined
+      ? undefined
+      : this.#recent.after(room, from.id);
+    if (next === undefined && direction === "older") {
+      if (from) return this.#write("\x07"); // already the oldest kept
+      return this.#show([errorLine(
+        `no message in ${room} to reply to yet`,
+      )]);
+    }
+    this.#setReply(next);
+  }
+
+  /** Sets (or, with none, puts down) the message the next line answers. */
+  #setReply(target?: SeenMessage): void {
+    this.#replyTo = target;
+    this.#write(this.#screen.setBar(target && replyBarLine(target)));
+    this.#write(this.#screen.mark(target?.id));
+  }
+
+  /** A pick of another room's message is put down when the room changes. */
+  #keepReplyInRoom(): void {
+    if (this.#replyTo && this.#replyTo.room !== this.#session.room) {
+      this.#setReply();
+    }
   }
 
   /** Alt-N: the N-th room joined becomes current. */
@@ -476,6 +524,7 @@ class FullScreenClient {
   }
 
   #showSwitch(): void {
+    this.#keepReplyInRoom();
     const room = this.#session.room ?? "";
     this.#show(renderSwitch(room, this.#session.users, this.#viewer().me));
     this.#drawStatus();
@@ -528,6 +577,32 @@ class FullScreenClient {
     this.#drawStatus();
   }
 
+  /** Asks for a password on the input line, which shows none of it. */
+  #askPassword(reason: string): Promise<string | undefined> {
+    this.#passwordAnswer = Promise.withResolvers();
+    this.#show([
+      errorLine(reason),
+      noticeLine(
+        `Type the password for ${
+          this.#session.nick ?? "your nickname"
+        } and press Enter (it is not shown; Ctrl-C leaves):`,
+        { bold: true },
+      ),
+    ]);
+    this.#drawStatus();
+    this.#drawInput();
+    return this.#passwordAnswer.promise;
+  }
+
+  #answerPassword(password: string): void {
+    if (password === "") return;
+    const answer = this.#passwordAnswer!;
+    this.#passwordAnswer = undefined;
+    answer.resolve(password);
+    this.#drawStatus();
+    this.#drawInput();
+  }
+
   #viewer(): { me: string; room?: string } {
     return { me: this.#session.nick ?? "", room: this.#session.room };
   }
@@ -537,7 +612,8 @@ class FullScreenClient {
     kind: WelcomeKind,
     history: RoomMessage[],
   ): void {
-    for (const message of history) this.#noteMessage(message);
+    for (const message of history) this.#recent.note(message);
+    this.#keepReplyInRoom();
     const rendered = renderWelcome(event, kind, history, this.#session.room);
     this.#show(rendered.lines);
     if (rendered.bell) this.#write("\x07");
@@ -547,7 +623,12 @@ class FullScreenClient {
 
   #onEvent(event: ServerEvent): void {
     const viewer = this.#viewer();
-    if (event.type === "msg") this.#noteMessage(event);
+    if (event.type === "msg") this.#recent.note(event);
+    if (event.type === "history") {
+      for (const message of event.messages) this.#recent.note(message);
+    }
+    if (event.type === "part") this.#keepReplyInRoom();
+    if (event.type === "recall" && this.#onRecall(event)) return;
     const rendered = renderEvent(event, viewer);
     const lines = [...rendered.lines];
     if (event.type === "dm" && event.from !== viewer.me) {
@@ -568,6 +649,25 @@ class FullScreenClient {
       this.#drawStatus();
       this.#drawInput();
     }
+  }
+
+  /**
+   * A recalled message is taken off the screen where it still is (and its
+   * quotes read "(recalled)"); true when that said it, so no notice line
+   * is needed.
+   */
+  #onRecall(event: Extract<ServerEvent, { type: "recall" }>): boolean {
+    this.#recent.forget(event.room, event.id);
+    if (this.#replyTo?.id === event.id) {
+      this.#setReply();
+      this.#show([errorLine(
+        "the message you were replying to was recalled; your line was kept",
+      )]);
+    }
+    const redrawn = this.#screen.rewrite((lines) => withRecall(lines, event));
+    if (redrawn === undefined) return false;
+    this.#write(redrawn);
+    return true;
   }
 
   #onState(state: LinkState): void {
@@ -603,6 +703,9 @@ class FullScreenClient {
     const pending = this.#session.pending;
     const waiting = pending > 0 ? ` | ${pending} waiting to send` : "";
     if (this.#nickAnswer) return ` ${where} | choose a nickname`;
+    if (this.#passwordAnswer) {
+      return ` ${where} | password for ${this.#session.nick ?? ""}`;
+    }
     const state = this.#state;
     switch (state.kind) {
       case "connecting":
@@ -641,6 +744,12 @@ class FullScreenClient {
   }
 
   #drawInput(): void {
+    if (this.#passwordAnswer) {
+      // No echo: the prompt alone, whatever has been typed.
+      return this.#write(
+        this.#screen.setInput({ prompt: "password> ", cells: [], cursor: 0 }),
+      );
+    }
     const editor = this.#editor;
     const prompt = this.#nickAnswer
       ? "nickname> "

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { RoomMessage, ServerEvent } from "../../protocol.ts";
+import type { Quote, RoomMessage, ServerEvent } from "../../protocol.ts";
 import { cleanText, nickKey } from "../shared/sanitize.ts";
 import {
   bansText,
@@ -44,6 +44,14 @@ export interface Line {
   spans: Span[];
   /** Columns wrapped rows are indented by, so text lines up after `HH:MM `. */
   indent: number;
+  /**
+   * The room message this line shows part of (its first line, its quote,
+   * its further lines), so the screen can mark it for a reply and a recall
+   * can take it off.
+   */
+  message?: { id: number; ts: number };
+  /** The message a reply's quote line quotes, so a recall can show it recalled. */
+  quotes?: { id: number; from: string };
 }
 
 /** Lines for an event, and whether it should ring the bell. */
@@ -158,14 +166,7 @@ export function renderMessage(message: RoomMessage, viewer: Viewer): Rendered {
     ));
   }
   if (message.quote) {
-    lines.push({
-      spans: [{
-        text: " ".repeat(TIME_INDENT) +
-          `↪ ${safeText(message.quote.from)}: ${safeText(message.quote.text)}`,
-        style: DIM,
-      }],
-      indent: TIME_INDENT + 2,
-    });
+    lines.push(quoteLine(message.quote));
   }
   const head = spans.slice(0, spans.length - text.length);
   const indent = Math.min(
@@ -183,7 +184,72 @@ export function renderMessage(message: RoomMessage, viewer: Viewer): Rendered {
       indent,
     });
   }
-  return { lines, bell };
+  const tag = { id: message.id, ts: message.ts };
+  return { lines: lines.map((line) => ({ ...line, message: tag })), bell };
+}
+
+/** A reply's quote, on a line above it: `↪ bob: did you push…`. */
+function quoteLine(quote: Quote): Line {
+  return {
+    spans: [{
+      text: " ".repeat(TIME_INDENT) + `↪ ${safeText(quote.from)}: ` +
+        (quote.recalled ? "(recalled)" : safeText(quote.text)),
+      style: DIM,
+    }],
+    indent: TIME_INDENT + 2,
+    quotes: { id: quote.id, from: quote.from },
+  };
+}
+
+/**
+ * The conversation once a message was recalled: the lines that showed it
+ * become one dimmed `HH:MM -- (bob recalled a message)`, and the quotes of
+ * replies to it read `↪ bob: (recalled)`. `undefined` when no line shows or
+ * quotes it (it scrolled out of what the screen keeps, or never came).
+ */
+export function withRecall(
+  lines: readonly Line[],
+  event: Extract<ServerEvent, { type: "recall" }>,
+): Line[] | undefined {
+  let changed = false;
+  let replacedLast = false; // A message's lines are together: one stands for all.
+  const out: Line[] = [];
+  for (const line of lines) {
+    const recalled = line.message?.id === event.id;
+    if (recalled && !replacedLast) {
+      out.push(dimmedEvent(line.message!.ts, `(${recallText(event)})`));
+    } else if (line.quotes?.id === event.id) {
+      const { from } = line.quotes;
+      out.push({
+        ...quoteLine({ id: event.id, from, text: "", recalled: true }),
+        message: line.message,
+      });
+    } else if (!recalled) {
+      out.push(line);
+    }
+    replacedLast = recalled;
+    changed ||= recalled || line.quotes?.id === event.id;
+  }
+  return changed ? out : undefined;
+}
+
+/**
+ * The line above the input while a reply is being written to a message
+ * picked with Alt-Up: what it answers, and how to change or cancel it.
+ */
+export function replyBarLine(target: { from: string; preview: string }): Line {
+  return {
+    spans: [
+      { text: "↪ replying to ", style: DIM },
+      nickSpan(target.from, { bold: true }),
+      { text: `: ${safeText(target.preview)}` },
+      {
+        text: "  (Enter sends, Esc cancels, Alt-Up/Down picks another)",
+        style: DIM,
+      },
+    ],
+    indent: 0,
+  };
 }
 
 /** Search results: one line each, with date, time, room and sender. */

@@ -26,6 +26,7 @@ import {
 } from "../../protocol.ts";
 import { formatDuration } from "../shared/duration.ts";
 import { MODERATION_LIMITS } from "../shared/limits.ts";
+import { clockTime, searchTime } from "../shared/text_dialect.ts";
 import { cleanText, nickKey } from "../shared/sanitize.ts";
 import { type Account, type Accounts, passwordProblem } from "./accounts.ts";
 import type { ModerationBook, Restriction } from "./moderation_book.ts";
@@ -186,12 +187,27 @@ export class GroupRules<Member extends GroupMember> {
       : [];
     const ban = this.#book.find("ban", room, targets);
     if (!ban) return undefined;
-    return errorEvent(
-      "banned",
-      `you are banned from ${room}${this.#timeLeft(ban.until)}${
-        ban.reason ? ` (${ban.reason})` : ""
-      }`,
-    );
+    return errorEvent("banned", this.#banWording(room, ban));
+  }
+
+  /**
+   * "you are banned from lobby by olga for 2 hours more, until 15:04
+   * (spam)": the room, who, how long and why, so the member knows what
+   * keeps it out and until when, in every door.
+   */
+  #banWording(room: string, ban: Restriction): string {
+    const now = this.#host.now();
+    let length = ", for ever";
+    if (ban.until !== 0) {
+      // A ban ending tomorrow or later names its day as well as its time.
+      const when = ban.until - now < 20 * 3_600_000
+        ? clockTime(ban.until)
+        : searchTime(ban.until);
+      length = `${this.#timeLeft(ban.until)}, until ${when}`;
+    }
+    return `you are banned from ${room} by ${ban.by}${length}${
+      ban.reason ? ` (${ban.reason})` : ""
+    }`;
   }
 
   /** The refusal when `member` may not speak in `room` now, else `undefined`. */

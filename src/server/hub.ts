@@ -346,9 +346,41 @@ export class Hub {
       this.#enter(session, room, since);
     }
     for (const [code, names] of left) {
-      session.send(errorEvent(code, this.#leftOutWording(code, names)));
+      if (code !== "banned") {
+        session.send(errorEvent(code, this.#leftOutWording(code, names)));
+        continue;
+      }
+      // Each ban has its own length and author: one line per room.
+      for (const room of names) {
+        const ban = this.#rules.entryRefusal(session, room);
+        const why = ban?.type === "error" ? ban.message : "you are banned";
+        session.send(errorEvent(code, `not joined ${room}: ${why}`));
+      }
     }
     return session;
+  }
+
+  /**
+   * The wording of a refused {@linkcode Hub.hello}: for `banned`, which
+   * room keeps the member out, by whom and until when (as `join` says it);
+   * for a nickname, what is wrong with it; else the code's own wording.
+   */
+  helloRefusalMessage(code: ErrorCode, request: HelloRequest): string {
+    const rooms = code === "banned" ? this.#helloRooms(request) : undefined;
+    if (rooms !== undefined && typeof rooms !== "string") {
+      const nick = request.nick.trim();
+      const current = rooms[rooms.length - 1].room;
+      const ban = this.#rules.entryRefusal({
+        nick,
+        rooms: new Set(),
+        room: current,
+        account: request.signedIn ? this.accounts.find(nick)?.nick : undefined,
+        address: request.address,
+        send: () => {},
+      }, current);
+      if (ban?.type === "error") return ban.message;
+    }
+    return nickErrorMessage(code, request.nick);
   }
 
   /** A hello's rooms in joining order, current last, or why they are refused. */
@@ -403,11 +435,6 @@ export class Hub {
   #leftOutWording(code: ErrorCode, rooms: string[]): string {
     const shown = rooms.slice(0, 5).join(", ") +
       (rooms.length > 5 ? ` and ${rooms.length - 5} more` : "");
-    if (code === "banned") {
-      return `not joined ${shown}: you are banned from ${
-        rooms.length > 1 ? "them" : "it"
-      }`;
-    }
     const why = code === "too_many_rooms"
       ? `you may be in at most ${this.#maxRoomsPerMember} rooms at once (/part one first)`
       : `this server keeps at most ${this.#maxRooms} rooms (join one that exists: /rooms)`;

@@ -280,7 +280,9 @@ export class SqliteStore implements MessageStore {
       "DELETE FROM messages WHERE id = ? AND room = ?",
     );
     this.#blankQuotes = this.#db.prepare(
-      `UPDATE messages SET extra = json_set(extra, '$.quote.text', ?)
+      `UPDATE messages
+       SET extra = json_set(extra, '$.quote.text', ?,
+                            '$.quote.recalled', json('true'))
        WHERE id IN (SELECT id FROM messages WHERE room = ? AND id > ?
                     ORDER BY id LIMIT ?)
          AND extra IS NOT NULL AND json_extract(extra, '$.reply_to') = ?
@@ -714,7 +716,11 @@ export class MemoryStore implements MessageStore {
     this.messages.splice(index, 1);
     for (const m of this.messages.slice(index)) {
       if (m.room === room && m.reply_to === id && m.quote) {
-        m.quote = { ...m.quote, text: MODERATION_LIMITS.recalledQuote };
+        m.quote = {
+          ...m.quote,
+          text: MODERATION_LIMITS.recalledQuote,
+          recalled: true,
+        };
       }
     }
     return true;

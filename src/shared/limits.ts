@@ -427,6 +427,11 @@ export const CONNECT_DEFAULTS = {
   inputHistoryLines: 500,
   /** Lines kept on screen for redraw after a resize; older ones are forgotten. */
   scrollbackLines: 2000,
+  /**
+   * Messages of each room kept for a reply to pick (`/reply NICK`, Alt-Up):
+   * about what the screen keeps, and only their first 60 characters.
+   */
+  recentMessagesPerRoom: 500,
   /** Quiet this long after ESC, it is the Escape key rather than a sequence. */
   escapeTimeoutMs: 50,
   /** At startup, how long to wait for the terminal to report where emoji left the cursor. */

@@ -4,7 +4,12 @@
  * @module
  */
 
-import type { EventEncoder, RoomRole, ServerEvent } from "../../protocol.ts";
+import type {
+  EventEncoder,
+  Quote,
+  RoomRole,
+  ServerEvent,
+} from "../../protocol.ts";
 import { ROOM_LIMITS } from "./limits.ts";
 import { textWidth } from "./text_width.ts";
 import { companyOf } from "./welcome_company.ts";
@@ -102,10 +107,16 @@ export function withContinuation(head: string, text: string): string {
 }
 
 /** A reply's quote on one line: `↪ alice: "did you push…" `. */
-function quotePrefix(
-  quote: { from: string; text: string } | undefined,
-): string {
-  return quote ? `↪ ${quote.from}: "${quote.text}" ` : "";
+/**
+ * What a reply's line starts with: `↪ alice: "did you push…" `, or
+ * `↪ alice: (recalled) ` once the original was recalled (not quoted, so it
+ * cannot pass for words alice wrote).
+ */
+export function quotePrefix(quote: Quote | undefined): string {
+  if (!quote) return "";
+  return quote.recalled
+    ? `↪ ${quote.from}: ${quote.text} `
+    : `↪ ${quote.from}: "${quote.text}" `;
 }
 
 function yourRooms(rooms: readonly string[], current: string): string {

@@ -16,6 +16,7 @@
 import type {
   DirectMessage,
   ErrorCode,
+  Quote,
   RoomMessage,
   ServerEvent,
 } from "../../../protocol.ts";
@@ -302,11 +303,9 @@ function messageLine(message: RoomMessage | DirectMessage): HTMLLIElement {
   line.append(timeElement(message.ts), " ", body);
   if (message.type === "msg" && message.quote) {
     // The start of the message this one answers, on a line of its own.
-    body.append(element(
-      "span",
-      "quote",
-      `↪ ${message.quote.from}: ${message.quote.text}`,
-    ));
+    line.dataset.quotes = String(message.quote.id);
+    line.dataset.quotesFrom = message.quote.from;
+    body.append(quoteElement(message.quote));
   }
   if (message.type === "msg" && message.me) {
     line.classList.add("action");
@@ -318,6 +317,45 @@ function messageLine(message: RoomMessage | DirectMessage): HTMLLIElement {
   }
   body.append(textNode(message.text, !own));
   return line;
+}
+
+function quoteElement(quote: Quote): HTMLSpanElement {
+  return element(
+    "span",
+    "quote",
+    `↪ ${quote.from}: ${quote.recalled ? "(recalled)" : quote.text}`,
+  );
+}
+
+/**
+ * A recalled message leaves the page: its line reads "(bob recalled a
+ * message)" in its place, and the quotes of it "(recalled)". False when the
+ * view shows neither, so the recall is said as a notice instead.
+ */
+function takeBack(
+  view: View,
+  event: Extract<ServerEvent, { type: "recall" }>,
+): boolean {
+  const id = String(event.id);
+  let found = false;
+  for (const line of view.log.querySelectorAll<HTMLLIElement>("li.msg")) {
+    if (line.dataset.id === id) {
+      const time = line.querySelector("time");
+      line.className = "line notice event recalled";
+      line.replaceChildren(
+        ...(time ? [time, " "] : []),
+        element("span", "body", `(${recallText(event)})`),
+      );
+      found = true;
+    } else if (line.dataset.quotes === id) {
+      const from = line.dataset.quotesFrom ?? event.nick;
+      line.querySelector(".quote")?.replaceWith(
+        quoteElement({ id: event.id, from, text: "", recalled: true }),
+      );
+      found = true;
+    }
+  }
+  return found;
 }
 
 function noticeLine(text: string, ts?: number, kind = "notice"): HTMLLIElement {
@@ -651,7 +689,7 @@ function showError(text: string): void {
 
 type LoginStep = "nick" | "password";
 
-function showLogin(step: LoginStep, error = ""): void {
+function showLogin(step: LoginStep, error = "", help?: string): void {
   ui.chat.hidden = true;
   ui.login.hidden = false;
   ui.loginOtherTab.hidden = true;
@@ -659,7 +697,7 @@ function showLogin(step: LoginStep, error = ""): void {
   const field = ui.loginField;
   if (step === "password") {
     ui.loginLabel.textContent = "Password";
-    ui.loginHelp.textContent =
+    ui.loginHelp.textContent = help ??
       `This server needs a password to join as ${wantedNick}.`;
     field.type = "password";
     field.setAttribute("autocomplete", "current-password");
@@ -899,12 +937,11 @@ function handle(event: PageEvent): void {
         roomView(event.room) ?? current,
         event.ts,
       );
-    case "recall":
-      return notice(
-        recallText(event),
-        roomView(event.room) ?? current,
-        event.ts,
-      );
+    case "recall": {
+      const view = roomView(event.room);
+      if (view && takeBack(view, event)) return;
+      return notice(recallText(event), view ?? current, event.ts);
+    }
     case "bans":
       return notice(bansText(event));
     case "info":
@@ -1264,6 +1301,12 @@ function helloRefused(code: ErrorCode, message: string): void {
     // The server closes this connection in a second; the next hello goes
     // on a new one.
     return showLogin("password", password === undefined ? "" : message);
+  }
+  if (code === "account_password") {
+    // A registered nickname, and no password given: ask for it. This
+    // connection stays open; the next hello goes on a new one all the same.
+    phase = "login";
+    return showLogin("password", "", `${message}.`);
   }
   if (code === "room_invalid" && current === undefined) {
     // A stored room that is no longer valid: join the default one instead.

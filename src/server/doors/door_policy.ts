@@ -14,7 +14,7 @@
  * @module
  */
 
-import { type ClientFrame, nickErrorMessage } from "../../../protocol.ts";
+import type { ClientFrame } from "../../../protocol.ts";
 import { COMMAND_COSTS } from "../admission.ts";
 import type { HelloRequest } from "../hub.ts";
 import { passwordMatches } from "../password.ts";
@@ -145,14 +145,12 @@ export class DoorPolicy {
   #admit(request: HelloRequest): void {
     const link = this.#link;
     const { hub, log } = link.settings;
-    const result = hub.hello(link, {
-      ...request,
-      address: link.ticket.address,
-    });
+    const addressed = { ...request, address: link.ticket.address };
+    const result = hub.hello(link, addressed);
     if (typeof result === "string") {
       return link.dialect.helloRefused(
         result,
-        nickErrorMessage(result, request.nick),
+        hub.helloRefusalMessage(result, addressed),
       );
     }
     if (link.closed) {

@@ -309,16 +309,16 @@ export class UdpDoor {
       firstMessage = text;
       member.holding = true;
     }
-    const result = hub.hello(member, {
-      nick,
-      address: ticket?.address ?? member.address,
-    });
+    const request = { nick, address: ticket?.address ?? member.address };
+    const result = hub.hello(member, request);
     if (typeof result === "string") {
       ticket?.release();
       member.holding = false;
-      return this.sendTo(member, [
-        encoder.encode(renderText(errorEvent(result))),
-      ]);
+      const refusal = errorEvent(
+        result,
+        hub.helloRefusalMessage(result, request),
+      );
+      return this.sendTo(member, [encoder.encode(renderText(refusal))]);
     }
     member.session = result;
     member.ticket = ticket;

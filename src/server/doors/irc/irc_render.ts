@@ -16,7 +16,11 @@ import type {
   RoomRole,
   ServerEvent,
 } from "../../../../protocol.ts";
-import { bansText, recallText } from "../../../shared/text_dialect.ts";
+import {
+  bansText,
+  quotePrefix,
+  recallText,
+} from "../../../shared/text_dialect.ts";
 import { formatIrcMessage, splitForIrc } from "./irc_message.ts";
 
 /** The IRCv3 capabilities the door offers (docs/protocol.md, "IRC door"). */
@@ -129,9 +133,7 @@ export function renderRoomMessage(
   view: IrcView,
   replay?: { batch?: string },
 ): string {
-  const said = message.quote
-    ? `↪ ${message.quote.from}: "${message.quote.text}" ${message.text}`
-    : message.text;
+  const said = quotePrefix(message.quote) + message.text;
   const batch = replay?.batch;
   const text = replay && !view.caps.has("server-time")
     ? `[${hhmm(message.ts)}] ${said}`

@@ -56,6 +56,17 @@ export class JsonDialect implements Dialect {
         since: frame.since,
         rooms: frame.rooms,
       };
+      const account = link.settings.hub.accounts.find(frame.nick.trim());
+      if (account && !frame.password) {
+        // No password at all is no guess: the client is told what is
+        // needed, on a connection that stays open for a hello that has it,
+        // so `chat connect` can ask its user (only a wrong one is slowed).
+        if (!policy.allow(COMMAND_COSTS.invalid)) return;
+        return link.sendError(
+          "account_password",
+          `${account.nick} is a registered nickname: its password is needed`,
+        );
+      }
       return policy.signIn(request, frame.password ?? "", frame.nick.trim());
     }
     if (!link.session) {
