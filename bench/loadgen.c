@@ -846,9 +846,13 @@ int main(int argc, char **argv) {
   double self_cpu_before = cpu_seconds(0);
   double started = now_ms();
   double deadline = started + opt.connect_timeout_ms;
-  /* Connect, at most --connect-concurrency waiting for their welcome. */
+  /* Connect, at most --connect-concurrency waiting for their welcome. The
+   * first client is a member before anyone else starts: it is the one that
+   * counts join notices, and every later join must come after its own. */
   while (now_ms() < deadline) {
-    while (next_client < opt.clients && connecting < opt.connect_concurrency)
+    while (next_client < opt.clients &&
+           connecting < opt.connect_concurrency &&
+           (next_client != 1 || clients[0].ready || clients[0].closed))
       start_connect(&clients[next_client++]);
     if (next_client >= opt.clients && connecting == 0) break;
     poll_once(1);
