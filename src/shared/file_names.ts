@@ -14,8 +14,7 @@ import { FILE_LIMITS } from "./limits.ts";
  * isolates, the marks U+061C, U+200E, U+200F), which can make `exe.jpg`
  * read as `gpj.exe`, or the other way round.
  */
-const UNSAFE =
-  /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE = /[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
 /** Characters that show as nothing (zero-width spaces, joiners outside emoji…). */
 const INVISIBLE =
   /[\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b\u2060-\u2064\u3164\ufeff\uffa0]/g;
