@@ -314,6 +314,24 @@ export const COMMANDS: readonly Command[] = [
     },
   },
   {
+    name: "/send",
+    args: "PATH",
+    help:
+      "Share a file (a photo, a PDF…) with this room; everyone gets a link.",
+  },
+  {
+    name: "/get",
+    args: "[ID]",
+    help:
+      "Save a shared file (default: the newest here) into the current folder.",
+  },
+  {
+    name: "/paste-file",
+    args: "[TEXT]",
+    help:
+      "Send TEXT (default: the text just refused as too long) as a text file.",
+  },
+  {
     name: "/clear",
     args: "",
     help: "Clear the screen.",

@@ -217,32 +217,17 @@ export class FileRoutes {
       status,
       text,
     });
-    const lengthHeader = head.headers.get("content-length");
-    if (head.headers.has("transfer-encoding") || lengthHeader === undefined) {
-      return refuse(411, UPLOAD_REFUSALS.noLength);
-    }
-    if (!/^\d{1,15}$/.test(lengthHeader)) {
-      return refuse(400, UPLOAD_REFUSALS.badLength);
-    }
-    const length = Number(lengthHeader);
     const ticket = settings.desk.peek(token);
     if (ticket === "unknown") return refuse(404, UPLOAD_REFUSALS.unknown);
     if (ticket === "expired") return refuse(410, UPLOAD_REFUSALS.expired);
     if (ticket === "used") return refuse(410, UPLOAD_REFUSALS.used);
-    const max = settings.desk.maxFileBytes;
-    if (length > max) {
-      return refuse(
-        413,
-        `Payload Too Large: ${formatFileSize(length)} is over this server's ${
-          formatFileSize(max)
-        } per file`,
-      );
-    }
-    if (length !== ticket.size) {
-      return refuse(
-        413,
-        `Payload Too Large: Content-Length ${length} is not the ${ticket.size} bytes the upload announced`,
-      );
+    const why = this.#lengthRefusal(head, ticket.size);
+    if (why) {
+      // Refused, the token is spent and its share of the quota given back
+      // at once: the client asks again, the right way.
+      settings.desk.take(token);
+      settings.desk.end(ticket, false);
+      return why;
     }
     settings.desk.take(token);
     let stored = false;
@@ -274,6 +259,43 @@ export class FileRoutes {
     } finally {
       if (!stored) settings.desk.end(ticket, false);
     }
+  }
+
+  /**
+   * Why an upload's length is refused before its body is read: none given
+   * (or a chunked body), not a number, over `--max-file-size`, or not the
+   * size its `upload` frame announced. `undefined` when it is right.
+   */
+  #lengthRefusal(head: RequestHead, size: number): FileReply | undefined {
+    const refuse = (status: number, text: string): FileReply => ({
+      kind: "text",
+      status,
+      text,
+    });
+    const lengthHeader = head.headers.get("content-length");
+    if (head.headers.has("transfer-encoding") || lengthHeader === undefined) {
+      return refuse(411, UPLOAD_REFUSALS.noLength);
+    }
+    if (!/^\d{1,15}$/.test(lengthHeader)) {
+      return refuse(400, UPLOAD_REFUSALS.badLength);
+    }
+    const length = Number(lengthHeader);
+    const max = this.#settings.desk.maxFileBytes;
+    if (length > max) {
+      return refuse(
+        413,
+        `Payload Too Large: ${formatFileSize(length)} is over this server's ${
+          formatFileSize(max)
+        } per file`,
+      );
+    }
+    if (length !== size) {
+      return refuse(
+        413,
+        `Payload Too Large: Content-Length ${length} is not the ${size} bytes the upload announced`,
+      );
+    }
+    return undefined;
   }
 
   /**
