@@ -453,3 +453,36 @@ Deno.test("--max-file-size 0 turns uploads off; --uploads-per-minute paces a mem
     await paced.stop();
   }
 });
+
+Deno.test("pipe mode sends a line too long for a message as a text file, nothing lost, between the lines around it, and exits 0", async () => {
+  const server = await ServerProcess.start(["--rate", "0"]);
+  try {
+    const { client } = await TestClient.join(server.port, "bob");
+    const long = "作业 ".repeat(2000) + "END";
+    const piped = await runChat(
+      ["connect", `127.0.0.1:${server.port}`, "--nick", "ci-bot"],
+      `before\n${long}\nafter\n`,
+    );
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.match(
+      piped.stderr,
+      /a line of 6003 characters was too long for a message: sent as paste-[\d-]+\.txt/,
+    );
+    const messages: RoomMessage[] = [];
+    while (messages.length < 3) {
+      messages.push(
+        await client.waitFor((e) => e.type === "msg") as RoomMessage,
+      );
+    }
+    assert.deepEqual(messages.map((m) => m.text.slice(0, 6)), [
+      "before",
+      "📎 pas",
+      "after",
+    ]);
+    const file = await get(server.port, messages[1].file!.url);
+    assert.equal(decoder.decode(file.body), long);
+    await client.close();
+  } finally {
+    await server.stop();
+  }
+});

@@ -478,7 +478,7 @@ class FullScreenClient {
     this.#editor.setText(line);
     this.#refusedText = line;
     this.#show([errorLine(
-      `not sent: ${problem}. Your text is still in the input line: press Ctrl-S to send it as a text file (or /paste-file), or cut it down.`,
+      `not sent: ${problem}. It is still in the input line: Ctrl-S sends it as a text file; or cut it down.`,
     )]);
     return false;
   }
