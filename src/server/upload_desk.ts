@@ -101,12 +101,17 @@ export class UploadDesk<M> {
       return refuse("bad_frame", "a file must hold at least one byte");
     }
     if (request.size > max) {
+      // Sizes that round alike are given in bytes: "4.9 KB, up to 4.9 KB"
+      // would say nothing.
+      const exact = formatFileSize(request.size) === formatFileSize(max);
+      const size = (bytes: number) =>
+        exact ? `${bytes} bytes` : formatFileSize(bytes);
       return refuse(
         "file_too_large",
         `${request.name} is ${
-          formatFileSize(request.size)
+          size(request.size)
         }; this server takes files up to ${
-          formatFileSize(max)
+          size(max)
         } (--max-file-size); nothing was sent`,
       );
     }

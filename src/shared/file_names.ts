@@ -41,7 +41,8 @@ const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i;
 export function cleanFileName(raw: string): string {
   const last = raw.normalize("NFC").split(/[/\\]/).filter((p) => p !== "")
     .at(-1) ?? "";
-  let name = last.replace(UNSAFE, "").replace(INVISIBLE, "")
+  let name = last.replace(/[\t\n\r]/g, " ").replace(UNSAFE, "")
+    .replace(INVISIBLE, "")
     .replace(WINDOWS_RESERVED_CHARACTERS, "_")
     .replace(/\s+/g, " ")
     .trim()
