@@ -158,7 +158,12 @@ export function startServer(
     keepDays,
     maxBytes: maxDbMb * 1024 * 1024,
   });
-  const pruner = new HistoryPruner(store, { keepDays, maxDbMb, log });
+  const pruner = new HistoryPruner(store, {
+    keepDays,
+    maxDbMb,
+    log,
+    onPruned: () => sweepFiles(),
+  });
   const indexer = new SearchIndexer(store, { log });
   const storeFailures = new StoreFailureLog(log);
   const filesDir = filesPlace(options.db);

@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import type { RoomMessage } from "../protocol.ts";
 import { runChat, ServerProcess, tempDir, TestClient } from "./helpers.ts";
 import {
@@ -484,5 +485,45 @@ Deno.test("pipe mode sends a line too long for a message as a text file, nothing
     await client.close();
   } finally {
     await server.stop();
+  }
+});
+
+Deno.test("a file whose message --keep-days removes is deleted with it: its link answers 410 and the folder no longer holds it", async () => {
+  const dir = await tempDir();
+  const db = `${dir.path}/chat.db`;
+  let server = await ServerProcess.start(["--db", db]);
+  let message: RoomMessage;
+  try {
+    const { client } = await TestClient.join(server.port, "alice");
+    message = await shareBytes(
+      server.port,
+      client,
+      "old.png",
+      pngBytes(500),
+      "image/png",
+    );
+    await client.close();
+  } finally {
+    await server.stop();
+  }
+  // As if it had been sent a year ago.
+  const database = new DatabaseSync(db);
+  database.prepare("UPDATE messages SET ts = 0 WHERE id = ?").run(message.id);
+  database.close();
+  server = await ServerProcess.start(["--db", db, "--keep-days", "30"]);
+  try {
+    let status = 0;
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      status = (await get(server.port, message.file!.url)).status;
+      if (status === 410) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(status, 410);
+    assert.deepEqual((await folderContents(`${dir.path}/files`)).names, []);
+    assert.match(server.log, /files: removed 1 whose message is gone/);
+  } finally {
+    await server.stop();
+    await dir.remove();
   }
 });
