@@ -416,13 +416,10 @@ class FullScreenClient {
             "  Alt-Enter or Ctrl-J adds a line break; a paste is one message. @ then Tab completes a mention.",
           ),
           noticeLine(
-            "  Alt-1..9 switch to your first..ninth room (so does /join ROOM).",
+            "  Alt-1..9 switch to your first..ninth room (/join ROOM too). Ctrl-S sends the line as a file.",
           ),
           noticeLine(
             "  Alt-Up/Alt-Down (or Ctrl-Up/Down) pick a message to reply to; Enter sends the reply, Esc cancels.",
-          ),
-          noticeLine(
-            "  Ctrl-S sends the input line as a text file (for text too long for a message).",
           ),
         ]);
       case "/clear":

@@ -316,20 +316,17 @@ export const COMMANDS: readonly Command[] = [
   {
     name: "/send",
     args: "PATH",
-    help:
-      "Share a file (a photo, a PDF…) with this room; everyone gets a link.",
+    help: "Share a file (a photo, a PDF…) with this room.",
   },
   {
     name: "/get",
     args: "[ID]",
-    help:
-      "Save a shared file (default: the newest here) into the current folder.",
+    help: "Save a shared file here (default: the newest).",
   },
   {
     name: "/paste-file",
     args: "[TEXT]",
-    help:
-      "Send TEXT (default: the text just refused as too long) as a text file.",
+    help: "Send TEXT (or the text refused as too long) as a file.",
   },
   {
     name: "/clear",
