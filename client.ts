@@ -4,8 +4,16 @@
  * @module
  */
 
-import { LineStream, type ServerEvent } from "./protocol.ts";
-import { ChatLink, LinkError } from "./src/client/chat_link.ts";
+import { LineStream, type ServerEvent, type UploadFrame } from "./protocol.ts";
+import { ChatLink, LinkError, withTimeout } from "./src/client/chat_link.ts";
+import {
+  pasteFileName,
+  shareFile,
+  textFile,
+  type UploadAnswer,
+} from "./src/client/file_sharing.ts";
+import { PROTOCOL_LIMITS } from "./src/shared/limits.ts";
+import { characterCount, lineCount } from "./src/shared/sanitize.ts";
 import type { ConnectOptions } from "./src/client/connect_options.ts";
 import { TokenBucket } from "./src/shared/rate_limiter.ts";
 import { runTerminalClient } from "./src/client/terminal_client.ts";
@@ -22,11 +30,26 @@ export async function connect(options: ConnectOptions): Promise<number> {
 }
 
 const encoder = new TextEncoder();
+/**
+ * Pipe mode reads lines this long: a line longer than a message goes up as
+ * a text file, so nothing is lost up to the server's --max-file-size.
+ */
+const PIPE_MAX_LINE_BYTES = 64 * 1024 * 1024;
+/** How long the server may take to answer an `upload`. */
+const UPLOAD_ANSWER_MS = 15_000;
+
+/** True when a line cannot be one message: it goes as a text file instead. */
+function overMessageLimits(line: string): boolean {
+  return (line.length > PROTOCOL_LIMITS.maxTextChars &&
+    characterCount(line) > PROTOCOL_LIMITS.maxTextChars) ||
+    lineCount(line) > PROTOCOL_LIMITS.maxTextLines;
+}
 
 /**
- * Pipe mode: each stdin line is sent as a message, events are printed one per
- * line, and at EOF the client waits for the echo of every message it sent
- * (the server's receipt) before it exits 0.
+ * Pipe mode: each stdin line is sent as a message (a line too long for one
+ * is sent as a text file), events are printed one per line, and at EOF the
+ * client waits for the echo of every message it sent (the server's
+ * receipt) before it exits 0.
  */
 export async function runPipeClient(options: ConnectOptions): Promise<number> {
   const print = (event: ServerEvent, raw?: string) => {
@@ -61,6 +84,26 @@ export async function runPipeClient(options: ConnectOptions): Promise<number> {
     const me = welcome.nick;
     let outstanding = 0;
     let inputDone = false;
+    /** Lines that could not be sent even as a file: the exit code says so. */
+    let failed = 0;
+    const uploadWaiters: PromiseWithResolvers<UploadAnswer>[] = [];
+    const askUpload = async (frame: UploadFrame): Promise<UploadAnswer> => {
+      const waiter = Promise.withResolvers<UploadAnswer>();
+      uploadWaiters.push(waiter);
+      try {
+        await link.send(frame);
+        return await withTimeout(
+          waiter.promise,
+          UPLOAD_ANSWER_MS,
+          () => new Error("the server did not answer the upload"),
+        );
+      } catch (error) {
+        return { type: "error", message: (error as Error).message };
+      } finally {
+        const at = uploadWaiters.indexOf(waiter);
+        if (at !== -1) uploadWaiters.splice(at, 1);
+      }
+    };
     const allEchoed = Promise.withResolvers<void>();
     const checkDone = () => {
       if (inputDone && outstanding === 0) allEchoed.resolve();
@@ -72,6 +115,14 @@ export async function runPipeClient(options: ConnectOptions): Promise<number> {
         if (event === undefined) return "closed";
         if (typeof event === "string") {
           console.error(event);
+          continue;
+        }
+        // The answer to an upload goes to the line that asked.
+        if (
+          (event.type === "upload_ready" || event.type === "error") &&
+          uploadWaiters.length > 0
+        ) {
+          uploadWaiters.shift()!.resolve(event);
           continue;
         }
         print(event);
@@ -87,12 +138,39 @@ export async function runPipeClient(options: ConnectOptions): Promise<number> {
       burst: welcome.server.burst ?? 1,
     });
     const sending = (async () => {
-      const lines = Deno.stdin.readable.pipeThrough(new LineStream());
+      const lines = Deno.stdin.readable.pipeThrough(
+        new LineStream(PIPE_MAX_LINE_BYTES),
+      );
       for await (const line of lines) {
         if (line.trim() === "") continue;
         while (!bucket.take()) await sleep(50);
         outstanding++;
-        await link.send({ type: "say", text: line });
+        if (!overMessageLimits(line)) {
+          await link.send({ type: "say", text: line });
+          continue;
+        }
+        const name = pasteFileName();
+        try {
+          await shareFile(
+            options,
+            askUpload,
+            textFile(line, name),
+            options.room,
+          );
+          console.error(
+            `chat: a line of ${
+              characterCount(line)
+            } characters was too long for a message: sent as ${name}`,
+          );
+        } catch (error) {
+          outstanding--;
+          failed++;
+          console.error(
+            `chat: a line of ${characterCount(line)} characters was not sent: ${
+              (error as Error).message
+            }`,
+          );
+        }
       }
       inputDone = true;
       checkDone();
@@ -106,7 +184,7 @@ export async function runPipeClient(options: ConnectOptions): Promise<number> {
       await link.send({ type: "quit" }).catch(() => {});
       await Promise.race([reading, sleep(2000)]);
       link.close();
-      return 0;
+      return failed > 0 ? 1 : 0;
     }
     link.close();
     if (outstanding > 0 || !inputDone) {

@@ -77,6 +77,14 @@ Limits:
                        always open (default ${SERVE_DEFAULTS.maxRooms})
   --max-at-all-per-day N  @all messages one room may send a day (UTC), 0 = @all
                        off (default ${SERVE_DEFAULTS.maxAtAllPerDay})
+  --max-file-size BYTES  largest file a member may share (/send, the page's
+                       attach button); K, M, G suffixes work (10M); 0 turns
+                       uploads off (default ${SERVE_DEFAULTS.maxFileSize})
+  --files-quota BYTES  what all shared files together may hold, in a files/
+                       folder beside --db (in memory with --db :memory:, then
+                       ${SERVE_DEFAULTS.memoryFilesQuota} by default) (default ${SERVE_DEFAULTS.filesQuota})
+  --uploads-per-minute N  files one member may start sending a minute, 0 = no
+                       limit (default ${SERVE_DEFAULTS.uploadsPerMinute})
 
 Per address (an IP; for IPv6 its /64), so one machine cannot crowd out the rest:
   --max-per-address N  connections at once from one address, silent and
@@ -161,6 +169,25 @@ function parseCount(
   return Number(text);
 }
 
+/** A size in bytes: digits, optionally with K, M or G (powers of 1024). */
+function parseBytes(
+  text: string | undefined,
+  flag: string,
+  fallback: number | undefined,
+): number | undefined {
+  if (text === undefined) return fallback;
+  const match = /^(\d+)([KMG])?(i?B)?$/i.exec(text.trim());
+  if (!match || (match[3] !== undefined && match[2] === undefined)) {
+    throw new UsageError(
+      `${flag} must be a number of bytes (like 10485760 or 10M), not "${text}"`,
+    );
+  }
+  const unit = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[
+    (match[2] ?? "").toLowerCase() as "k" | "m" | "g"
+  ] ?? 1;
+  return Number(match[1]) * unit;
+}
+
 function parseFlags<
   T extends Record<string, { type: "string" | "boolean"; short?: string }>,
 >(
@@ -209,6 +236,9 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
     "connects-per-second": { type: "string" },
     "hellos-per-second": { type: "string" },
     "max-at-all-per-day": { type: "string" },
+    "max-file-size": { type: "string" },
+    "files-quota": { type: "string" },
+    "uploads-per-minute": { type: "string" },
     compat: { type: "boolean" },
     udp: { type: "boolean" },
     help: { type: "boolean", short: "h" },
@@ -326,6 +356,18 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
       values["max-at-all-per-day"],
       "--max-at-all-per-day",
       SERVE_DEFAULTS.maxAtAllPerDay,
+    ),
+    maxFileSize: parseBytes(
+      values["max-file-size"],
+      "--max-file-size",
+      SERVE_DEFAULTS.maxFileSize,
+    ),
+    // Absent: the server picks (less for files kept in memory).
+    filesQuota: parseBytes(values["files-quota"], "--files-quota", undefined),
+    uploadsPerMinute: parseCount(
+      values["uploads-per-minute"],
+      "--uploads-per-minute",
+      SERVE_DEFAULTS.uploadsPerMinute,
     ),
   };
   if (!/^[\p{L}\p{M}\p{N}_-]{1,32}$/u.test(options.room)) {

@@ -60,6 +60,13 @@ export const ERROR_MESSAGES = {
   banned: "you are banned from this room",
   recall_expired:
     "a message can be recalled by its sender for 2 minutes only (admins may recall any)",
+  file_too_large:
+    "that file is larger than this server takes; nothing was sent",
+  files_quota_full:
+    "this server's space for shared files is full; nothing was sent (ask its owner, or recall old files)",
+  too_many_uploads:
+    "you are sending files too fast; wait a minute and try again",
+  uploads_off: "this server does not take files",
 } as const;
 
 /** One of the server's error codes. */
@@ -127,7 +134,27 @@ export type CommandFrame =
   | { type: "search"; text: string; room?: string }
   | { type: "ping" }
   | { type: "quit"; reason?: string }
+  | UploadFrame
   | ModerationFrame;
+
+/**
+ * Asks to share a file with `room` (default: the current one): the server
+ * checks what it can before any byte is sent and answers `upload_ready`
+ * (where to `PUT` the bytes) or an `error`. The room sees the file's message
+ * once its bytes are stored (docs/protocol.md, "Files and pictures").
+ */
+export interface UploadFrame {
+  type: "upload";
+  /** The file's name; the server cleans it (no folders, no control characters). */
+  name: string;
+  /** Its size in bytes: the `Content-Length` of the upload, exactly. */
+  size: number;
+  /** What the sender says it is; the server checks pictures by their bytes. @default {"application/octet-stream"} */
+  mime?: string;
+  room?: string;
+  /** The file's message answers this earlier message of the room. */
+  reply_to?: number;
+}
 
 /**
  * Accounts and moderation (README "Running the group"): each frame acts in
@@ -249,6 +276,25 @@ export interface Quote {
   recalled?: true;
 }
 
+/** A file shared in a room, as its message carries it. */
+export interface FileInfo {
+  /** The file's id: unguessable, so its link is what lets one fetch it. */
+  id: string;
+  /** Its name, cleaned. */
+  name: string;
+  /** Its size in bytes. */
+  size: number;
+  /**
+   * What it is: a picture's type as its bytes show it (`image/png`,
+   * `image/jpeg`, `image/gif`, `image/webp`), else what the sender said.
+   */
+  mime: string;
+  /** Where to fetch it on this server: `/f/ID/NAME` (a path, name encoded). */
+  url: string;
+  /** True for a picture the server shows inline (a thumbnail may use `url`). */
+  inline?: boolean;
+}
+
 /** A room message as stored and replayed in history. */
 export interface RoomMessage {
   type: "msg";
@@ -267,6 +313,8 @@ export interface RoomMessage {
   mentions?: string[];
   /** Set when the message calls everyone in the room with `@all`. */
   all?: boolean;
+  /** The file this message shares; `text` names it with an absolute link. */
+  file?: FileInfo;
 }
 
 /** One message found by a `search`. */
@@ -429,6 +477,21 @@ export type ServerEvent =
     joined?: string[];
     /** Your current room. */
     current?: string;
+  }
+  /**
+   * The answer to `upload`: send the file's bytes with `PUT url` (a path on
+   * this server) within `expires_in` seconds.
+   */
+  | {
+    type: "upload_ready";
+    token: string;
+    url: string;
+    expires_in: number;
+    /** The room the file goes to. */
+    room: string;
+    /** The name it will have (cleaned). */
+    name: string;
+    size: number;
   }
   /** The answer to a `search`: at most 20 results, newest first. */
   | { type: "search"; text: string; room?: string; results: SearchHit[] }
@@ -648,6 +711,8 @@ export function parseClientFrame(line: string): ParseResult {
         return fail("bad_frame", 'quit takes an optional "reason" (string)');
       }
       return { ok: true, frame: { type: "quit", reason: f.reason } };
+    case "upload":
+      return parseUploadFrame(f);
     case "register":
     case "password":
     case "op":
@@ -670,6 +735,24 @@ export function parseClientFrame(line: string): ParseResult {
           : 'a frame needs a "type"',
       );
   }
+}
+
+/** Checks an `upload` frame's fields (their contents are the hub's concern). */
+function parseUploadFrame(f: Record<string, unknown>): ParseResult {
+  if (
+    !isString(f.name) || !isId(f.size) || !isOptional(f.mime, isString) ||
+    !isOptional(f.room, isString) || !isOptional(f.reply_to, isId)
+  ) {
+    return fail(
+      "bad_frame",
+      'upload needs "name" (string), "size" (bytes), optional "mime", "room" (strings), "reply_to" (id)',
+    );
+  }
+  const frame: UploadFrame = { type: "upload", name: f.name, size: f.size };
+  if (f.mime !== undefined) frame.mime = f.mime;
+  if (f.room !== undefined) frame.room = f.room;
+  if (f.reply_to !== undefined) frame.reply_to = f.reply_to;
+  return { ok: true, frame };
 }
 
 /** Each moderation frame's fields: `?` marks an optional one. */

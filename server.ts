@@ -15,11 +15,22 @@ import { Admission, type Refusal, Ticket } from "./src/server/admission.ts";
 import { Connection } from "./src/server/doors/connection.ts";
 import { GuestNames } from "./src/server/guest_names.ts";
 import { Hub } from "./src/server/hub.ts";
+import { dirname, join } from "node:path";
 import {
   ADMISSION_LIMITS,
+  FILE_LIMITS,
   SAFETY_TIMINGS,
   SERVE_DEFAULTS,
 } from "./src/shared/limits.ts";
+import { FileShelf } from "./src/server/file_shelf.ts";
+import {
+  type FileVault,
+  FolderVault,
+  MemoryVault,
+} from "./src/server/file_vault.ts";
+import { UploadDesk } from "./src/server/upload_desk.ts";
+import { FileRoutes } from "./src/server/doors/web/file_routes.ts";
+import type { Session } from "./src/server/hub.ts";
 import {
   acceptTls,
   PLAIN_CLIENT_NOTICE,
@@ -92,6 +103,23 @@ export interface ServeOptions {
   connectsPerSecond?: number;
   /** Hellos per second from one address. @default {SERVE_DEFAULTS.hellosPerSecond} */
   hellosPerSecond?: number;
+  /** Largest shared file, in bytes; 0 turns uploads off. @default {SERVE_DEFAULTS.maxFileSize} */
+  maxFileSize?: number;
+  /**
+   * Bytes all shared files may hold. @default {SERVE_DEFAULTS.filesQuota},
+   * or {SERVE_DEFAULTS.memoryFilesQuota} with `db` `:memory:`
+   */
+  filesQuota?: number;
+  /** Uploads a member may start a minute; 0 = no limit. @default {SERVE_DEFAULTS.uploadsPerMinute} */
+  uploadsPerMinute?: number;
+}
+
+/**
+ * Where shared files are kept: the `files/` folder beside the database, or
+ * memory when the history is in memory too.
+ */
+export function filesPlace(db: string): string | undefined {
+  return db === ":memory:" ? undefined : join(dirname(db), "files");
 }
 
 /** A running server. */
@@ -130,9 +158,29 @@ export function startServer(
     keepDays,
     maxBytes: maxDbMb * 1024 * 1024,
   });
-  const pruner = new HistoryPruner(store, { keepDays, maxDbMb, log });
+  const pruner = new HistoryPruner(store, {
+    keepDays,
+    maxDbMb,
+    log,
+    onPruned: () => sweepFiles(),
+  });
   const indexer = new SearchIndexer(store, { log });
   const storeFailures = new StoreFailureLog(log);
+  const filesDir = filesPlace(options.db);
+  const vault: FileVault = filesDir === undefined
+    ? new MemoryVault()
+    : new FolderVault(filesDir);
+  const shelf = new FileShelf(store.database, vault, {
+    quotaBytes: options.filesQuota ??
+      (filesDir === undefined
+        ? SERVE_DEFAULTS.memoryFilesQuota
+        : SERVE_DEFAULTS.filesQuota),
+  });
+  const desk = new UploadDesk<Session>(shelf, {
+    maxFileBytes: options.maxFileSize ?? SERVE_DEFAULTS.maxFileSize,
+    uploadsPerMinute: options.uploadsPerMinute ??
+      SERVE_DEFAULTS.uploadsPerMinute,
+  });
   let flushScheduled = false;
   const hub = new Hub({
     store,
@@ -168,7 +216,21 @@ export function startServer(
     requestNotices: (delayMs) => {
       noticeTimer = setTimeout(() => hub.flushNotices(), delayMs);
     },
+    files: { desk, shelf },
   });
+  const fileRoutes = new FileRoutes({
+    desk,
+    shelf,
+    share: (ticket, file, text, done) =>
+      hub.shareFile(ticket, file, text, done),
+    log,
+  });
+  // Files whose message was pruned go too, off the hot path.
+  const sweepFiles = () => {
+    shelf.sweep().then((removed) => {
+      if (removed > 0) log(`files: removed ${removed} whose message is gone`);
+    }).catch((error) => log(`files: sweep failed: ${errorText(error)}`));
+  };
   let noticeTimer: ReturnType<typeof setTimeout> | undefined;
   let listener: Deno.TcpListener;
   try {
@@ -179,6 +241,8 @@ export function startServer(
   }
   pruner.start();
   indexer.start();
+  sweepFiles();
+  const fileSweeper = setInterval(sweepFiles, FILE_LIMITS.sweepEveryMs);
   // After a burst (thousands joining), the heap it grew goes back once idle.
   const reclaimer = new IdleReclaimer();
   const connections = new Set<Connection>();
@@ -363,6 +427,8 @@ export function startServer(
         requestTimeoutMs: settings.handshakeMs,
         pingMs: settings.pingMs,
         log,
+        files: fileRoutes,
+        secure: tlsContext !== undefined,
       });
     } finally {
       browsing.delete(conn);
@@ -378,6 +444,7 @@ export function startServer(
     if (stopping) return;
     stopping = true;
     reclaimer.close();
+    clearInterval(fileSweeper);
     listener.close();
     for (const conn of handshaking) closeQuietly(conn);
     for (const conn of browsing) closeQuietly(conn);

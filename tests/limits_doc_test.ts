@@ -8,6 +8,7 @@ import { ERROR_MESSAGES } from "../protocol.ts";
 import {
   ADMISSION_LIMITS,
   COMPAT_LIMITS,
+  FILE_LIMITS,
   MODERATION_LIMITS,
   PROTOCOL_LIMITS,
   SAFETY_TIMINGS,
@@ -77,6 +78,17 @@ const EXPECTED: Record<string, { flag: string; value: number }> = {
     value: SERVE_DEFAULTS.maxAtAllPerDay,
   },
   "mentions": { flag: "fixed", value: PROTOCOL_LIMITS.maxMentions },
+  "file size": {
+    flag: "--max-file-size",
+    value: SERVE_DEFAULTS.maxFileSize,
+  },
+  "files quota": { flag: "--files-quota", value: SERVE_DEFAULTS.filesQuota },
+  "upload pace": {
+    flag: "--uploads-per-minute",
+    value: SERVE_DEFAULTS.uploadsPerMinute,
+  },
+  "upload token": { flag: "fixed", value: FILE_LIMITS.tokenSeconds },
+  "file name": { flag: "fixed", value: FILE_LIMITS.maxNameChars },
   "search": { flag: "fixed", value: PROTOCOL_LIMITS.searchResults },
   "UDP replies": { flag: "fixed", value: COMPAT_LIMITS.udpSendRate },
   "UDP first reply": {
@@ -135,6 +147,9 @@ const ALSO_STATED: Record<string, number[]> = {
   ],
   "joins": [ADMISSION_LIMITS.helloBurst],
   "search": [PROTOCOL_LIMITS.searchScanRows],
+  "files quota": [SERVE_DEFAULTS.memoryFilesQuota],
+  "upload pace": [FILE_LIMITS.maxPendingPerMember],
+  "upload token": [FILE_LIMITS.uploadIdleMs / 1000],
   "mute length": [MODERATION_LIMITS.maxDurationMs / 86_400_000],
   "account password": [MODERATION_LIMITS.maxPasswordChars],
   "password guesses": [

@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { downloadFile } from "../src/client/file_transfer.ts";
 import {
   LineSplitter,
   parseServerEvent,
@@ -436,6 +437,62 @@ tlsTest(
       assert.match(seen, /:tlsbob!tlsbob@chat JOIN #lobby/);
     } finally {
       conn.close();
+      await server.stop();
+    }
+  },
+);
+
+tlsTest(
+  "over TLS a file goes up and comes down inside TLS too: a piped line too long for a message becomes a file whose link starts https://",
+  async ({ dir, cert, key }) => {
+    const server = await ServerProcess.start([
+      "--tls-cert",
+      cert,
+      "--tls-key",
+      key,
+    ]);
+    let watcher: TlsClient | undefined;
+    try {
+      const ca = await Deno.readTextFile(cert);
+      watcher = new TlsClient(
+        await Deno.connectTls({
+          hostname: "127.0.0.1",
+          port: server.port,
+          caCerts: [ca],
+        }),
+      );
+      await watcher.send({ type: "hello", nick: "watcher" });
+      await watcher.waitFor((e) => e.type === "welcome");
+      const long = "🔒".repeat(4500);
+      const piped = await runChat(
+        [
+          "connect",
+          "--ca",
+          cert,
+          `localhost:${server.port}`,
+          "--nick",
+          "piper",
+        ],
+        `${long}\n`,
+      );
+      assert.equal(piped.code, 0, piped.stderr);
+      const msg = await watcher.waitFor((e) => e.type === "msg");
+      assert.ok(msg.type === "msg" && msg.file, JSON.stringify(msg));
+      assert.ok(
+        msg.text.endsWith(`https://localhost:${server.port}${msg.file.url}`),
+        msg.text,
+      );
+      // chat connect's own download, inside TLS, into a fresh folder.
+      const saved = await downloadFile(
+        { host: "localhost", port: server.port, tls: true, caCerts: [ca] },
+        msg.file.url,
+        dir,
+        "fallback.txt",
+      );
+      assert.equal(saved.path, `${dir}/${msg.file.name}`);
+      assert.equal(await Deno.readTextFile(saved.path), long);
+    } finally {
+      await watcher?.close();
       await server.stop();
     }
   },

@@ -21,7 +21,9 @@ import type {
   RoomMessage,
   RoomRole,
   ServerEvent,
+  UploadFrame,
 } from "../../protocol.ts";
+import type { UploadAnswer } from "./file_sharing.ts";
 import { ChatLink, type LinkTarget, withTimeout } from "./chat_link.ts";
 import { CONNECT_DEFAULTS } from "../shared/limits.ts";
 import { TokenBucket } from "../shared/rate_limiter.ts";
@@ -136,7 +138,10 @@ const PACED = new Set([
   "bans",
   "notice",
   "recall",
+  "upload",
 ]);
+/** How long the server may take to answer an `upload`. */
+const UPLOAD_ANSWER_MS = 15_000;
 /** Frames worth keeping while offline: what the user said. */
 const KEPT_OFFLINE = new Set(["say", "me", "dm"]);
 const PACE_POLL_MS = 50;
@@ -188,6 +193,8 @@ export class ChatSession {
   #pingTimer: ReturnType<typeof setTimeout> | undefined;
   #deadTimer: ReturnType<typeof setTimeout> | undefined;
   #linkClosed: PromiseWithResolvers<void> | undefined;
+  /** `upload` frames sent and not answered yet, oldest first. */
+  #uploadWaiters: PromiseWithResolvers<UploadAnswer>[] = [];
 
   /** Prepares a session; {@linkcode ChatSession.run} starts it. */
   constructor(options: SessionOptions, listener: SessionListener) {
@@ -254,6 +261,40 @@ export class ChatSession {
   /** Frames waiting to be sent. */
   get pending(): number {
     return this.#outbox.size;
+  }
+
+  /** Where the server is: files go over HTTP to the same place. */
+  get target(): LinkTarget {
+    return this.#options.target;
+  }
+
+  /**
+   * Asks the server for an upload (in the current room unless the frame
+   * names one) and waits for its answer: `upload_ready`, or the `error`
+   * that refused it (which is not passed on as an event too).
+   */
+  async requestUpload(frame: UploadFrame): Promise<UploadAnswer> {
+    const waiter = Promise.withResolvers<UploadAnswer>();
+    const result = this.send(frame);
+    if (result !== "sent") {
+      return {
+        type: "error",
+        message: "not connected: send it again once the client has reconnected",
+      };
+    }
+    this.#uploadWaiters.push(waiter);
+    try {
+      return await withTimeout(
+        waiter.promise,
+        UPLOAD_ANSWER_MS,
+        () => new Error("the server did not answer the upload"),
+      );
+    } catch (error) {
+      return { type: "error", message: (error as Error).message };
+    } finally {
+      const at = this.#uploadWaiters.indexOf(waiter);
+      if (at !== -1) this.#uploadWaiters.splice(at, 1);
+    }
   }
 
   /**
@@ -370,6 +411,7 @@ export class ChatSession {
     switch (frame.type) {
       case "say":
       case "me":
+      case "upload":
       case "part":
       case "who":
       case "op":
@@ -539,10 +581,20 @@ export class ChatSession {
     } finally {
       this.#clearTimers();
       this.#linkClosed.resolve();
+      for (const waiter of this.#uploadWaiters.splice(0)) {
+        waiter.resolve({ type: "error", message: "connection lost" });
+      }
     }
   }
 
   #track(event: ServerEvent): void {
+    // The answer to an upload goes to whoever asked, not on screen.
+    if (
+      (event.type === "upload_ready" || event.type === "error") &&
+      this.#uploadWaiters.length > 0
+    ) {
+      return this.#uploadWaiters.shift()!.resolve(event);
+    }
     switch (event.type) {
       case "msg": {
         if (!this.#resume.accept(event)) return;
@@ -713,6 +765,8 @@ export function isWellFormed(event: ServerEvent): boolean {
       return isString(e.reason);
     case "pong":
       return true;
+    case "upload_ready":
+      return isString(e.token) && isString(e.url) && isNumber(e.expires_in);
     case "mod":
       return isNumber(e.ts) && isString(e.room) && isString(e.text) &&
         isString(e.by) && optional("nick");

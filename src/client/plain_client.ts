@@ -13,7 +13,20 @@ import { LineStream, NICK_PROBLEM_MESSAGES } from "../../protocol.ts";
 import { formatTarget } from "./chat_link.ts";
 import { ChatSession } from "./chat_session.ts";
 import { helpLines, parseTypedLine } from "../shared/commands.ts";
-import { nickProblem } from "../shared/sanitize.ts";
+import { characterCount, lineCount, nickProblem } from "../shared/sanitize.ts";
+import { PROTOCOL_LIMITS } from "../shared/limits.ts";
+import { formatFileSize } from "../shared/file_names.ts";
+import {
+  describeFile,
+  type FileSource,
+  getFile,
+  localFile,
+  pasteFileName,
+  SeenFiles,
+  sendPath,
+  shareFile,
+  textFile,
+} from "./file_sharing.ts";
 import {
   errorLine,
   type Line,
@@ -88,6 +101,9 @@ export async function runPlainClient(options: ConnectOptions): Promise<number> {
   let lastReason = "";
   let leaving = false;
   let lastDmFrom: string | undefined;
+  /** The last line refused as too long: what `/paste-file` alone sends. */
+  let refusedText: string | undefined;
+  const seenFiles = new SeenFiles();
   let nickAnswer: PromiseWithResolvers<string | undefined> | undefined;
   let passwordAnswer: PromiseWithResolvers<string | undefined> | undefined;
   const session: ChatSession = new ChatSession({
@@ -97,11 +113,13 @@ export async function runPlainClient(options: ConnectOptions): Promise<number> {
     password: options.password,
   }, {
     welcome: (event, kind, history) => {
+      for (const message of history) seenFiles.note(message);
       const rendered = renderWelcome(event, kind, history, session.room);
       print(rendered.lines, rendered.bell);
     },
     event: (event) => {
       if (leaving && event.type === "bye") return; // the user knows
+      if (event.type === "msg") seenFiles.note(event);
       const rendered = renderEvent(event, {
         me: session.nick ?? "",
         room: session.room,
@@ -175,6 +193,50 @@ export async function runPlainClient(options: ConnectOptions): Promise<number> {
       }
       if (line.trim() === "") continue;
       const typed = parseTypedLine(line);
+      if (typed.kind === "command" && typed.command.name === "/paste-file") {
+        const text = typed.args === ""
+          ? refusedText
+          : line.replace(/^\/paste-file\s?/, "");
+        if (text === undefined) {
+          print([errorLine("usage: /paste-file TEXT")]);
+        } else {
+          upload(textFile(text, pasteFileName()));
+          if (text === refusedText) refusedText = undefined;
+        }
+        continue;
+      }
+      const problem = tooLong(line);
+      if (problem) {
+        refusedText = line;
+        print([errorLine(
+          `not sent: ${problem}. /paste-file sends it as a text file.`,
+        )]);
+        continue;
+      }
+      if (typed.kind === "command" && typed.command.name === "/send") {
+        if (typed.args === "") print([errorLine("usage: /send PATH")]);
+        else {
+          localFile(sendPath(typed.args)).then(
+            upload,
+            (error) => print([errorLine(`not sent: ${error.message}`)]),
+          );
+        }
+        continue;
+      }
+      if (typed.kind === "command" && typed.command.name === "/get") {
+        const id = typed.args === "" ? undefined : typed.args;
+        print([noticeLine(`fetching ${id ?? "the newest file"}…`)]);
+        getFile(session.target, seenFiles, id, session.room, Deno.cwd()).then(
+          (saved) =>
+            print([noticeLine(
+              `saved ${saved.name} (${
+                formatFileSize(saved.size)
+              }) as ${saved.path}`,
+            )]),
+          (error) => print([errorLine(`not saved: ${error.message}`)]),
+        );
+        continue;
+      }
       if (typed.kind === "say") {
         send({ type: "say", text: typed.text }, line);
       } else if (typed.kind === "unknown") {
@@ -196,6 +258,20 @@ export async function runPlainClient(options: ConnectOptions): Promise<number> {
       }
     }
   })();
+  /** Shares a file with the current room, saying how it went. */
+  function upload(source: FileSource): void {
+    const what = describeFile(source);
+    print([noticeLine(`uploading ${what}…`)]);
+    shareFile(
+      session.target,
+      (frame) => session.requestUpload(frame),
+      source,
+      session.room,
+    ).then(
+      () => print([noticeLine(`sent ${what}`)]),
+      (error) => print([errorLine(`not sent: ${error.message}`)]),
+    );
+  }
   function send(
     frame: Parameters<ChatSession["send"]>[0],
     typed: string,
@@ -225,4 +301,21 @@ export async function runPlainClient(options: ConnectOptions): Promise<number> {
   leaving = true;
   await session.quit(outcome.reason);
   return 0;
+}
+
+/** Why a typed line cannot be one message, or `undefined` when it can. */
+function tooLong(line: string): string | undefined {
+  const chars = line.length > PROTOCOL_LIMITS.maxTextChars
+    ? characterCount(line)
+    : 0;
+  // `/msg NICK ` and `/reply NICK ` are not part of the message.
+  const slack = line.startsWith("/") ? 60 : 0;
+  if (chars > PROTOCOL_LIMITS.maxTextChars + slack) {
+    return `${chars} characters, a message holds at most ${PROTOCOL_LIMITS.maxTextChars}`;
+  }
+  const lines = lineCount(line);
+  if (lines > PROTOCOL_LIMITS.maxTextLines) {
+    return `${lines} lines, a message holds at most ${PROTOCOL_LIMITS.maxTextLines}`;
+  }
+  return undefined;
 }

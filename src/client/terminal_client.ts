@@ -48,6 +48,18 @@ import { PROTOCOL_LIMITS } from "../shared/limits.ts";
 import { RecentMessages, type SeenMessage } from "./recent_messages.ts";
 import { Screen } from "./screen.ts";
 import {
+  describeFile,
+  type FileSource,
+  getFile,
+  localFile,
+  pasteFileName,
+  SeenFiles,
+  sendPath,
+  shareFile,
+  textFile,
+} from "./file_sharing.ts";
+import { formatFileSize } from "../shared/file_names.ts";
+import {
   errorLine,
   type Line,
   noticeLine,
@@ -190,6 +202,13 @@ class FullScreenClient {
   /** The message the next line answers, picked with Alt-Up. */
   #replyTo: SeenMessage | undefined;
   #toldAboutReply = false;
+  /** Files shared in the rooms, for `/get`. */
+  #seenFiles = new SeenFiles();
+  #toldAboutGet = false;
+  /** The last text refused as too long: what `/paste-file` alone sends. */
+  #refusedText: string | undefined;
+  /** A file going up or coming down, for the status line: `photo.jpg 45%`. */
+  #transfer: string | undefined;
   #statusTimer: ReturnType<typeof setInterval> | undefined;
   #escapeTimer: ReturnType<typeof setTimeout> | undefined;
   /** Set once run() returns: late events must not draw on the restored terminal. */
@@ -342,6 +361,7 @@ class FullScreenClient {
       if (event.key === "message-up") return this.#pickReply("older");
       if (event.key === "message-down") return this.#pickReply("newer");
       if (event.key === "escape" && this.#replyTo) return this.#setReply();
+      if (event.key === "ctrl-s") return this.#sendInputAsFile();
     }
     const action = this.#editor.handle(event);
     switch (action.type) {
@@ -363,8 +383,11 @@ class FullScreenClient {
   #submit(line: string): void {
     if (this.#passwordAnswer) return this.#answerPassword(line.trim());
     if (this.#nickAnswer) return this.#answerNick(line.trim());
-    if (!this.#fitsOneMessage(line)) return;
     const typed = parseTypedLine(line);
+    if (typed.kind === "command" && typed.command.name === "/paste-file") {
+      return this.#pasteFile(typed.args === "" ? undefined : line);
+    }
+    if (!this.#fitsOneMessage(line)) return;
     if (typed.kind === "say") {
       const reply_to = this.#replyTo?.id;
       if (reply_to !== undefined) this.#setReply();
@@ -393,7 +416,7 @@ class FullScreenClient {
             "  Alt-Enter or Ctrl-J adds a line break; a paste is one message. @ then Tab completes a mention.",
           ),
           noticeLine(
-            "  Alt-1..9 switch to your first..ninth room (so does /join ROOM).",
+            "  Alt-1..9 switch to your first..ninth room (/join ROOM too). Ctrl-S sends the line as a file.",
           ),
           noticeLine(
             "  Alt-Up/Alt-Down (or Ctrl-Up/Down) pick a message to reply to; Enter sends the reply, Esc cancels.",
@@ -405,6 +428,10 @@ class FullScreenClient {
         return this.#quit.resolve(args === "" ? undefined : args);
       case "/reply":
         return this.#reply(args, line);
+      case "/send":
+        return this.#sendFile(args);
+      case "/get":
+        return this.#getFile(args);
       case "/r":
         if (this.#lastDmFrom === undefined) {
           return this.#show([
@@ -446,10 +473,142 @@ class FullScreenClient {
     }
     if (problem === undefined) return true;
     this.#editor.setText(line);
+    this.#refusedText = line;
     this.#show([errorLine(
-      `not sent: ${problem}. Your text is still in the input line: cut it down or send it in parts.`,
+      `not sent: ${problem}. It is still in the input line: Ctrl-S sends it as a text file; or cut it down.`,
     )]);
     return false;
+  }
+
+  /** Ctrl-S: the input line, whatever its length, goes up as a text file. */
+  #sendInputAsFile(): void {
+    const text = this.#chatEditor.text;
+    if (text.trim() === "") {
+      return this.#show([errorLine(
+        "Ctrl-S sends what is in the input line as a text file; it is empty",
+      )]);
+    }
+    this.#chatEditor.setText("");
+    this.#drawInput();
+    this.#shareText(text);
+  }
+
+  /**
+   * `/paste-file TEXT` sends TEXT as a text file; `/paste-file` alone, the
+   * text last refused as too long.
+   */
+  #pasteFile(line: string | undefined): void {
+    if (line !== undefined) {
+      return this.#shareText(line.replace(/^\/paste-file\s?/, ""));
+    }
+    const text = this.#refusedText;
+    if (text === undefined) {
+      return this.#show([errorLine(
+        "usage: /paste-file TEXT (alone it sends the text last refused as too long)",
+      )]);
+    }
+    this.#shareText(text);
+  }
+
+  /**
+   * Sends text as a file. Nothing typed is lost: if it cannot go, the text
+   * comes back into the input line (before anything typed meanwhile).
+   */
+  #shareText(text: string): void {
+    const source = textFile(text, pasteFileName());
+    this.#upload(source, () => {
+      const typedSince = this.#chatEditor.text;
+      this.#chatEditor.setText(
+        typedSince === "" ? text : `${text}\n${typedSince}`,
+      );
+      this.#drawInput();
+      this.#show([noticeLine("Your text is back in the input line.")]);
+    }, () => {
+      if (this.#refusedText === text) this.#refusedText = undefined;
+    });
+  }
+
+  /** `/send PATH`: a file from disk to the current room. */
+  #sendFile(args: string): void {
+    if (args === "") return this.#show([errorLine("usage: /send PATH")]);
+    const path = sendPath(args);
+    localFile(path).then(
+      (source) => this.#upload(source),
+      (error) => this.#show([errorLine(`not sent: ${error.message}`)]),
+    );
+  }
+
+  /** Uploads `source` to the current room, with progress in the status line. */
+  #upload(
+    source: FileSource,
+    failed?: () => void,
+    sent?: () => void,
+  ): void {
+    if (this.#transfer !== undefined) {
+      this.#show([errorLine(
+        `wait for ${this.#transfer} to finish, then send ${source.name}`,
+      )]);
+      return failed?.();
+    }
+    const what = describeFile(source);
+    this.#show([noticeLine(`uploading ${what}…`)]);
+    this.#setTransfer(`sending ${source.name}`);
+    shareFile(
+      this.#session.target,
+      (frame) => this.#session.requestUpload(frame),
+      source,
+      this.#session.room,
+      (done, total) =>
+        this.#setTransfer(
+          `sending ${source.name} ${percent(done, total)}`,
+        ),
+    ).then(() => {
+      this.#setTransfer(undefined);
+      this.#show([noticeLine(`sent ${what}`)]);
+      sent?.();
+    }, (error) => {
+      this.#setTransfer(undefined);
+      this.#show([errorLine(`not sent: ${error.message}`)]);
+      failed?.();
+    });
+  }
+
+  /** `/get [ID]`: a shared file into the current folder, never overwriting. */
+  #getFile(args: string): void {
+    if (this.#transfer !== undefined) {
+      return this.#show([errorLine(`wait for ${this.#transfer} to finish`)]);
+    }
+    const id = args.trim() === "" ? undefined : args.trim();
+    this.#setTransfer(`fetching ${id ?? "the newest file"}`);
+    let dir: string;
+    try {
+      dir = Deno.cwd();
+    } catch {
+      dir = ".";
+    }
+    getFile(
+      this.#session.target,
+      this.#seenFiles,
+      id,
+      this.#session.room,
+      dir,
+      (done, total) =>
+        this.#setTransfer(`fetching ${id ?? "file"} ${percent(done, total)}`),
+    ).then((saved) => {
+      this.#setTransfer(undefined);
+      this.#show([noticeLine(
+        `saved ${saved.name} (${formatFileSize(saved.size)}) as ${saved.path}`,
+      )]);
+    }, (error) => {
+      this.#setTransfer(undefined);
+      this.#show([errorLine(`not saved: ${error.message}`)]);
+    });
+  }
+
+  #setTransfer(text: string | undefined): void {
+    this.#transfer = text;
+    this.#drawStatus();
+    this.#drawInput();
   }
 
   /** `/reply NICK TEXT`: answers NICK's last message in the current room. */
@@ -612,7 +771,10 @@ class FullScreenClient {
     kind: WelcomeKind,
     history: RoomMessage[],
   ): void {
-    for (const message of history) this.#recent.note(message);
+    for (const message of history) {
+      this.#recent.note(message);
+      this.#seenFiles.note(message);
+    }
     this.#keepReplyInRoom();
     const rendered = renderWelcome(event, kind, history, this.#session.room);
     this.#show(rendered.lines);
@@ -623,14 +785,30 @@ class FullScreenClient {
 
   #onEvent(event: ServerEvent): void {
     const viewer = this.#viewer();
-    if (event.type === "msg") this.#recent.note(event);
+    if (event.type === "msg") {
+      this.#recent.note(event);
+      this.#seenFiles.note(event);
+    }
     if (event.type === "history") {
-      for (const message of event.messages) this.#recent.note(message);
+      for (const message of event.messages) {
+        this.#recent.note(message);
+        this.#seenFiles.note(message);
+      }
     }
     if (event.type === "part") this.#keepReplyInRoom();
     if (event.type === "recall" && this.#onRecall(event)) return;
     const rendered = renderEvent(event, viewer);
     const lines = [...rendered.lines];
+    if (
+      event.type === "msg" && event.file && event.from !== viewer.me &&
+      !this.#toldAboutGet
+    ) {
+      this.#toldAboutGet = true;
+      lines.push(noticeLine(
+        `(save it here with /get ${event.file.id}, or open the link)`,
+        { dim: true },
+      ));
+    }
     if (event.type === "dm" && event.from !== viewer.me) {
       this.#lastDmFrom = event.from;
       if (!this.#toldAboutReply) {
@@ -701,7 +879,8 @@ class FullScreenClient {
   #statusText(): string {
     const where = formatTarget(this.#options);
     const pending = this.#session.pending;
-    const waiting = pending > 0 ? ` | ${pending} waiting to send` : "";
+    const waiting = (pending > 0 ? ` | ${pending} waiting to send` : "") +
+      (this.#transfer === undefined ? "" : ` | ${this.#transfer}`);
     if (this.#nickAnswer) return ` ${where} | choose a nickname`;
     if (this.#passwordAnswer) {
       return ` ${where} | password for ${this.#session.nick ?? ""}`;
@@ -760,6 +939,11 @@ class FullScreenClient {
       cursor: editor.cursor,
     }));
   }
+}
+
+/** `45%`: how far a transfer is. */
+function percent(done: number, total: number): string {
+  return total > 0 ? `${Math.floor((done / total) * 100)}%` : "";
 }
 
 /** `| also class (2 unread), games`: the rooms besides the current one. */

@@ -444,6 +444,8 @@ export function renderEvent(event: ServerEvent, viewer: Viewer): Rendered {
     case "welcome":
       return renderWelcome(event, "first", event.history);
     case "pong":
+    case "upload_ready":
+      // Handled by the client's /send, which waits for it.
       return quiet([]);
   }
 }

@@ -114,6 +114,8 @@ export const COMMAND_COSTS = {
   bans: 1,
   notice: 1,
   recall: 1,
+  /** Asking costs a message; the bytes have their own pace (`--uploads-per-minute`). */
+  upload: 1,
   ping: 0.25,
   quit: 0,
   invalid: 1,

@@ -32,6 +32,11 @@ export interface HistoryPrunerOptions {
   log: (line: string) => void;
   /** Time between two passes. @default {STORAGE_LIMITS.pruneEveryMs} */
   everyMs?: number;
+  /**
+   * Called after a pass that removed messages: what hangs on them (their
+   * shared files) can go too.
+   */
+  onPruned?: () => void;
 }
 
 /** Runs pruning passes off the hot path until {@linkcode HistoryPruner.stop}. */
@@ -103,7 +108,10 @@ export class HistoryPruner {
         }
         // Pruning wrote the removed pages to the WAL: put them back in the
         // database file and empty the WAL, so neither keeps growing.
-        if (removedThisPass > 0) this.#store.checkpoint();
+        if (removedThisPass > 0) {
+          this.#store.checkpoint();
+          this.#options.onPruned?.();
+        }
         this.#report();
       } catch (error) {
         this.#options.log(

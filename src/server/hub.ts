@@ -23,6 +23,7 @@ import {
   type DirectMessage,
   type ErrorCode,
   errorEvent,
+  type FileInfo,
   type HistoryFrame,
   JSON_LINES,
   type ModerationFrame,
@@ -33,6 +34,7 @@ import {
   type RoomRole,
   type ServerEvent,
   type ServerInfo,
+  type UploadFrame,
   VERSION,
 } from "../../protocol.ts";
 import {
@@ -48,8 +50,12 @@ import {
   cleanText,
   isValidRoom,
   lineCount,
+  nickKey,
   nickProblem,
 } from "../shared/sanitize.ts";
+import { cleanFileName, cleanMimeType } from "../shared/file_names.ts";
+import type { FileShelf } from "./file_shelf.ts";
+import type { UploadDesk, UploadTicket } from "./upload_desk.ts";
 import { findMentions } from "../shared/mentions.ts";
 import { quoteOf } from "./reply_quote.ts";
 import { RoomGates } from "./backpressure.ts";
@@ -64,6 +70,8 @@ import type { HistoryPage, MessageStore } from "./store.ts";
 import { Outgoing, OutgoingBatch, type Recipient } from "./outgoing.ts";
 
 const encoder = new TextEncoder();
+const ERROR_MESSAGES_STORE_FAILED =
+  "the server could not store the file's message; the file was not shared";
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export { Outgoing, OutgoingBatch, type Recipient } from "./outgoing.ts";
@@ -150,6 +158,26 @@ export interface HubOptions {
    * call {@linkcode Hub.flushNotices} after `delayMs`.
    */
   requestNotices?: (delayMs: number) => void;
+  /**
+   * Shared files: where uploads are granted, and where a recalled file
+   * message's file is deleted. Absent: `upload` is refused (`uploads_off`).
+   */
+  files?: HubFiles;
+}
+
+/** The hub's part of shared files (docs/protocol.md, "Files and pictures"). */
+export interface HubFiles {
+  /** Grants upload tokens, after the hub's own checks. */
+  desk: UploadDesk<Session>;
+  /** The stored files: a recall deletes its message's. */
+  shelf: FileShelf;
+}
+
+/** A message waiting for the tick's commit; `done` hears whether it was stored. */
+interface PendingMessage {
+  message: RoomMessage;
+  sender: Session;
+  done?: (stored: RoomMessage | undefined) => void;
 }
 
 /** A big room's joins or leaves since its last summary. */
@@ -195,7 +223,7 @@ export class Hub {
     string,
     Map<number, { out: Outgoing; roles: string }>
   >();
-  #pending: { message: RoomMessage; sender: Session }[] = [];
+  #pending: PendingMessage[] = [];
   /** The text length of the pending messages, to flush a big tick early. */
   #pendingChars = 0;
   #closing = false;
@@ -216,6 +244,8 @@ export class Hub {
   #requestNotices: (delayMs: number) => void;
   #notices = new Map<string, { join?: NoticeSummary; leave?: NoticeSummary }>();
   #rules: GroupRules<Session>;
+  #files: HubFiles | undefined;
+  #log: (line: string) => void;
 
   /** Creates a hub over a store; ids continue after the store's last. */
   constructor(options: HubOptions) {
@@ -241,6 +271,8 @@ export class Hub {
     this.#requestNotices = options.requestNotices ?? (() => {});
     const database = options.database ?? new DatabaseSync(":memory:");
     const log = options.log ?? (() => {});
+    this.#files = options.files;
+    this.#log = log;
     this.#rules = new GroupRules(
       new Accounts(database),
       new ModerationBook(database, this.#now),
@@ -489,6 +521,8 @@ export class Hub {
         return;
       case "recall":
         return this.#recall(session, frame.id, frame.nick, frame.room);
+      case "upload":
+        return this.#upload(session, frame);
       default:
         return this.#rules.handle(session, frame satisfies ModerationFrame);
     }
@@ -531,12 +565,14 @@ export class Hub {
       this.#store.append(batch.map((p) => p.message));
     } catch (error) {
       this.#onStoreError(error, batch.length);
-      for (const { sender } of batch) {
+      for (const { sender, done } of batch) {
         sender.send(errorEvent("store_failed"));
+        done?.(undefined);
       }
       return;
     }
     this.#onStored(batch.length);
+    for (const { message, done } of batch) done?.(message);
     this.deliverStored(batch.map((p) => p.message));
   }
 
@@ -716,6 +752,124 @@ export class Hub {
     const event: ServerEvent = { type: "search", text, results };
     if (room) event.room = room;
     session.send(event);
+  }
+
+  /**
+   * An `upload`: the hub's checks (the room, the right to speak there, the
+   * message a reply answers), then the desk's (size, quota, pace), before
+   * any byte is sent; answered by `upload_ready` with the token.
+   */
+  #upload(session: Session, frame: UploadFrame): void {
+    const room = frame.room?.trim() || session.room;
+    if (room === undefined || !session.rooms.has(room)) {
+      return this.#notInRoom(session, room);
+    }
+    const silenced = this.#rules.speechRefusal(session, room);
+    if (silenced) return session.send(silenced);
+    if (!this.#files) return session.send(errorEvent("uploads_off"));
+    if (frame.reply_to !== undefined && !this.#quote(room, frame.reply_to)) {
+      return session.send(errorEvent("no_such_message"));
+    }
+    const name = cleanFileName(frame.name);
+    const granted = this.#files.desk.request(
+      session,
+      nickKey(session.account ?? session.nick),
+      {
+        room,
+        name,
+        size: frame.size,
+        mime: cleanMimeType(frame.mime),
+        ...(frame.reply_to === undefined ? {} : { replyTo: frame.reply_to }),
+      },
+    );
+    if (!granted.ok) {
+      return session.send(errorEvent(granted.code, granted.message));
+    }
+    const { token, expiresAt } = granted.ticket;
+    session.send({
+      type: "upload_ready",
+      token,
+      url: `/upload/${token}`,
+      expires_in: Math.round((expiresAt - this.#now()) / 1000),
+      room,
+      name,
+      size: frame.size,
+    });
+  }
+
+  /**
+   * Shares a file whose bytes are stored: its message enters the room like
+   * any other (stored before it is echoed), from the member who asked for
+   * the upload, if it is still there and may still speak. `done` hears the
+   * stored message, or the error that kept it out (the caller then deletes
+   * the file).
+   */
+  shareFile(
+    ticket: UploadTicket<Session>,
+    file: FileInfo,
+    text: string,
+    done: (
+      outcome: RoomMessage | Extract<ServerEvent, { type: "error" }>,
+    ) => void,
+  ): void {
+    const session = ticket.member;
+    const room = ticket.room;
+    if (
+      this.#nickIndex.find(session.nick) !== session ||
+      !session.rooms.has(room)
+    ) {
+      return done({
+        type: "error",
+        code: "not_in_room",
+        message: `you left ${room} before the file arrived; it was not shared`,
+      });
+    }
+    const silenced = this.#rules.speechRefusal(session, room);
+    if (silenced?.type === "error") return done(silenced);
+    const message: RoomMessage = {
+      type: "msg",
+      id: this.#nextId++,
+      ts: this.#now(),
+      room,
+      from: session.nick,
+      text,
+      file,
+    };
+    // The answered message may have been recalled meanwhile: the file goes
+    // on, without its quote.
+    const quote = ticket.replyTo === undefined
+      ? undefined
+      : this.#quote(room, ticket.replyTo);
+    if (quote) {
+      message.reply_to = ticket.replyTo;
+      message.quote = quote;
+    }
+    if (this.#pending.length === 0) this.#requestFlush();
+    this.#pending.push({
+      message,
+      sender: session,
+      done: (stored) =>
+        done(
+          stored ?? {
+            type: "error",
+            code: "store_failed",
+            message: ERROR_MESSAGES_STORE_FAILED,
+          },
+        ),
+    });
+  }
+
+  /** Deletes a recalled message's file; a failure is logged, the recall stands. */
+  #discardFile(id: string): void {
+    try {
+      this.#files?.shelf.discard(id);
+    } catch (error) {
+      this.#log(
+        `could not delete file ${id}: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      );
+    }
   }
 
   #directMessage(session: Session, to: string, rawText: string): void {
@@ -937,6 +1091,7 @@ export class Hub {
         "the server could not recall that message; it is still there",
       ));
     }
+    if (message.file) this.#discardFile(message.file.id);
     this.#rules.recalled(session.nick, room, message.id, message.from);
     this.#broadcast(room, {
       type: "recall",

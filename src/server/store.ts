@@ -624,14 +624,17 @@ export class SqliteStore implements MessageStore {
   }
 }
 
-/** A message's reply, quote and mentions as stored: JSON, or null if none. */
+/** A message's reply, quote, mentions and file as stored: JSON, or null if none. */
 function extraOf(m: RoomMessage): string | null {
-  if (m.reply_to === undefined && !m.mentions && !m.all) return null;
+  if (m.reply_to === undefined && !m.mentions && !m.all && !m.file) {
+    return null;
+  }
   const extra: Record<string, unknown> = {};
   if (m.reply_to !== undefined) extra.reply_to = m.reply_to;
   if (m.quote) extra.quote = m.quote;
   if (m.mentions) extra.mentions = m.mentions;
   if (m.all) extra.all = true;
+  if (m.file) extra.file = m.file;
   return JSON.stringify(extra);
 }
 

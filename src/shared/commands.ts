@@ -314,6 +314,21 @@ export const COMMANDS: readonly Command[] = [
     },
   },
   {
+    name: "/send",
+    args: "PATH",
+    help: "Share a file (a photo, a PDF…) with this room.",
+  },
+  {
+    name: "/get",
+    args: "[ID]",
+    help: "Save a shared file here (default: the newest).",
+  },
+  {
+    name: "/paste-file",
+    args: "[TEXT]",
+    help: "Send TEXT (or the text refused as too long) as a file.",
+  },
+  {
     name: "/clear",
     args: "",
     help: "Clear the screen.",

@@ -100,6 +100,49 @@ export const SERVE_DEFAULTS = {
    * loud, so a few a day, not one per bored minute. 0 turns `@all` off.
    */
   maxAtAllPerDay: 3,
+  /**
+   * Bytes one shared file may hold (`/send`, the page's attach button): a
+   * phone photo or a scanned PDF fits; a film does not. 0 turns uploads off.
+   */
+  maxFileSize: 10 * 1024 * 1024,
+  /**
+   * Bytes every shared file together may hold on disk, beside the history
+   * (the `files/` folder): about a hundred full-size uploads, a term of a
+   * busy class's photos. Over it, uploads are refused until files are
+   * recalled or their messages pruned (`--keep-days`, `--max-db-mb`).
+   */
+  filesQuota: 1024 * 1024 * 1024,
+  /**
+   * The quota when `--db :memory:` keeps the files in memory too, unless
+   * `--files-quota` says otherwise: RAM is scarcer than disk.
+   */
+  memoryFilesQuota: 64 * 1024 * 1024,
+  /**
+   * Uploads one member may start per minute (token bucket, bursts of as
+   * many): a file is a thousand messages' worth of bytes. 0 = no limit.
+   */
+  uploadsPerMinute: 10,
+} as const;
+
+/** Shared files (docs/protocol.md, "Files and pictures"): the fixed parts. */
+export const FILE_LIMITS = {
+  /** An `upload_ready` token must be used (the upload begun) within this long. */
+  tokenSeconds: 60,
+  /**
+   * Uploads one member may have asked for and not finished at once: each
+   * holds its size of the quota until it ends or its token expires.
+   */
+  maxPendingPerMember: 3,
+  /** A file name keeps at most this many characters (its extension kept). */
+  maxNameChars: 120,
+  /** An upload that sends no byte for this long is abandoned (and nothing kept). */
+  uploadIdleMs: 30_000,
+  /** Bytes read or written per step, streaming a file to or from disk. */
+  chunkBytes: 64 * 1024,
+  /** Files whose message is gone (recalled, pruned) are looked for this often. */
+  sweepEveryMs: 60_000,
+  /** Unfinished uploads' temporary files older than this are removed at start and by the sweep. */
+  staleTempMs: 60 * 60 * 1000,
 } as const;
 
 /** How history is stored and pruned; the caps themselves are flags above. */

@@ -247,6 +247,8 @@ export function renderText(event: ServerEvent, view: TextView = {}): string {
         )
       }\n`;
     }
+    case "upload_ready":
+      return `* Send the bytes of ${event.name}: PUT ${event.url} within ${event.expires_in} s\n`;
     case "search": {
       const where = event.room ? ` in ${event.room}` : "";
       if (event.results.length === 0) {

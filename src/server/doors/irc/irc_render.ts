@@ -323,6 +323,9 @@ export function renderIrc(event: ServerEvent, view: IrcView): string {
       });
     case "recall":
       return notice(view, channelOf(event.room), recallText(event));
+    case "upload_ready":
+      // IRC has no upload; only the JSON dialect asks for one.
+      return "";
     case "search": {
       let lines = notice(
         view,

@@ -19,6 +19,7 @@ import {
   type RequestHead,
 } from "./http_request.ts";
 import { acceptKey, isValidKey, WebSocketConn } from "./websocket.ts";
+import type { FileReply, FileRoutes } from "./file_routes.ts";
 import { WebSocketLineConn } from "./websocket_line_conn.ts";
 
 /** What the web door needs from the server. */
@@ -37,6 +38,13 @@ export interface WebDoorSettings {
   pingMs?: number;
   /** Writes one log line. */
   log(line: string): void;
+  /**
+   * Shared files: `PUT /upload/TOKEN` and `GET /f/ID/NAME`. Absent: those
+   * paths are `404`.
+   */
+  files?: FileRoutes;
+  /** True when this door is inside TLS: a file's link starts `https://`. */
+  secure?: boolean;
 }
 
 /** The path of the WebSocket endpoint. */
@@ -46,15 +54,21 @@ const encoder = new TextEncoder();
 const READ_CHUNK_BYTES = 16 * 1024;
 
 const STATUS_TEXT: Record<number, string> = {
+  100: "Continue",
   101: "Switching Protocols",
   200: "OK",
+  201: "Created",
   304: "Not Modified",
   400: "Bad Request",
   403: "Forbidden",
   404: "Not Found",
   405: "Method Not Allowed",
   408: "Request Timeout",
+  410: "Gone",
+  411: "Length Required",
+  413: "Content Too Large",
   426: "Upgrade Required",
+  500: "Internal Server Error",
   431: "Request Header Fields Too Large",
   505: "HTTP Version Not Supported",
 };
@@ -168,7 +182,16 @@ function assetResponse(
 /** What to do with one request. */
 type Route =
   | { kind: "respond"; response: Response; close: boolean }
-  | { kind: "upgrade"; key: string };
+  | { kind: "upgrade"; key: string }
+  /** `PUT /upload/TOKEN`: an upload's bytes (src/server/doors/web/file_routes.ts). */
+  | { kind: "upload"; token: string }
+  /** `GET /f/ID/NAME`: a shared file; `name` absent for `/f/ID`. */
+  | { kind: "file"; id: string; name?: string };
+
+/** `/upload/TOKEN`. */
+const UPLOAD_PATH = /^\/upload\/([a-z0-9]{1,64})$/;
+/** `/f/ID` or `/f/ID/NAME` (the name percent-encoded). */
+const FILE_PATH = /^\/f\/([a-z0-9]{1,64})(?:\/([^/]*))?$/;
 
 /**
  * Decides the answer to a request: pure, so every route and refusal is
@@ -184,6 +207,18 @@ export function routeRequest(head: RequestHead): Route {
   if (head.version === "HTTP/1.1" && host === undefined) {
     return respond(textResponse(400, "Bad Request: no Host", host), true);
   }
+  const upload = UPLOAD_PATH.exec(head.path);
+  if (upload) {
+    if (head.method === "PUT" || head.method === "POST") {
+      return { kind: "upload", token: upload[1] };
+    }
+    return respond(
+      textResponse(405, "Method Not Allowed: PUT the file's bytes", host, [
+        ["Allow", "PUT, POST"],
+      ]),
+      true,
+    );
+  }
   if (head.method !== "GET" && head.method !== "HEAD") {
     return respond(
       textResponse(405, "Method Not Allowed", host, [["Allow", "GET, HEAD"]]),
@@ -191,6 +226,15 @@ export function routeRequest(head: RequestHead): Route {
     );
   }
   if (head.path === WEBSOCKET_PATH) return routeUpgrade(head, host);
+  const file = FILE_PATH.exec(head.path);
+  if (file) {
+    if (file[2] === undefined) return { kind: "file", id: file[1] };
+    try {
+      return { kind: "file", id: file[1], name: decodeURIComponent(file[2]) };
+    } catch {
+      return respond(textResponse(404, "Not Found: no such file", host));
+    }
+  }
   const asset = WEB_ASSETS.get(head.path);
   if (!asset) return respond(textResponse(404, "Not Found", host));
   return respond(assetResponse(asset, head, host));
@@ -341,6 +385,35 @@ export async function serveWeb(
       if (route.kind === "upgrade") {
         return await upgrade(conn, route.key, buffered, settings);
       }
+      if (route.kind === "upload") {
+        // Whatever happens, the body may be unread: the connection ends.
+        const reply = settings.files
+          ? await settings.files.upload({
+            conn,
+            head,
+            buffered,
+            token: route.token,
+            origin: linkOrigin(head, conn, settings.secure ?? false),
+            sendContinue: () =>
+              writeAll(conn, encoder.encode("HTTP/1.1 100 Continue\r\n\r\n")),
+          })
+          : NO_FILES;
+        await writeFileReply(conn, head, reply, true, settings);
+        return await lingerClose(conn);
+      }
+      if (route.kind === "file") {
+        const reply = settings.files
+          ? await settings.files.download(route.id, route.name, head)
+          : NO_FILES;
+        const close = head.version === "HTTP/1.0" ||
+          headerHasToken(head.headers.get("connection"), "close") ||
+          requests >= WEB_LIMITS.maxRequestsPerConnection ||
+          head.headers.has("transfer-encoding") ||
+          (head.headers.get("content-length") ?? "0") !== "0";
+        await writeFileReply(conn, head, reply, close, settings);
+        if (close) return closeQuietly(conn);
+        continue;
+      }
       // This door takes no bodies: after one, the connection is not reused.
       const hasBody = head.headers.has("transfer-encoding") ||
         (head.headers.get("content-length") ?? "0") !== "0";
@@ -364,6 +437,136 @@ export async function serveWeb(
     // The browser went away, or the server closed the connection.
     closeQuietly(conn);
   }
+}
+
+/**
+ * Closes after an upload's answer. A client still sending a refused body
+ * would see its connection reset, and perhaps not the answer, if the
+ * socket closed at once: its write side is shut first and a little more of
+ * what it sends is read and dropped (a bounded time and amount).
+ */
+async function lingerClose(conn: Deno.Conn): Promise<void> {
+  try {
+    await conn.closeWrite();
+    const buffer = new Uint8Array(READ_CHUNK_BYTES);
+    const deadline = Date.now() + LINGER_MS;
+    let drained = 0;
+    while (drained < LINGER_BYTES && Date.now() < deadline) {
+      const n = await readWithin(conn, buffer, deadline - Date.now());
+      if (n === null || n === "timeout") break;
+      drained += n;
+    }
+  } catch {
+    // Gone already.
+  }
+  closeQuietly(conn);
+}
+
+/** How long, and how much, {@linkcode lingerClose} reads after an upload's answer. */
+const LINGER_MS = 500;
+const LINGER_BYTES = 256 * 1024;
+
+/** The file routes' answer when the server shares no files. */
+const NO_FILES: FileReply = {
+  kind: "text",
+  status: 404,
+  text: "Not Found: this server shares no files",
+};
+
+/**
+ * Writes a file route's answer: a line or JSON with the page's security
+ * headers, or a file's own headers and its bytes, streamed.
+ */
+async function writeFileReply(
+  conn: Deno.Conn,
+  head: RequestHead,
+  reply: FileReply,
+  close: boolean,
+  settings: WebDoorSettings,
+): Promise<void> {
+  const host = head.headers.get("host");
+  const connection: [string, string][] = close ? [["Connection", "close"]] : [];
+  if (reply.kind !== "file") {
+    const response = reply.kind === "text"
+      ? textResponse(reply.status, reply.text, host, [
+        ...reply.headers ?? [],
+        ...connection,
+      ])
+      : jsonResponse(reply.status, reply.body, host, connection);
+    if (response.status >= 400) {
+      settings.log(
+        `http ${peerName(conn)}: ${head.method} ${
+          head.path.slice(0, 80)
+        } ${response.status}`,
+      );
+    }
+    return await writeAll(
+      conn,
+      encodeResponse(response, head.method === "HEAD"),
+    );
+  }
+  const headers = [...reply.headers, ...connection];
+  await writeAll(
+    conn,
+    encodeResponse(
+      { status: reply.status, headers, body: new Uint8Array(0) },
+      true,
+    ),
+  );
+  if (!reply.body) return;
+  for await (const chunk of reply.body) await writeAll(conn, chunk);
+}
+
+/** A JSON response (an upload's `201`). */
+function jsonResponse(
+  status: number,
+  value: unknown,
+  host: string | undefined,
+  extra: [string, string][],
+): Response {
+  const body = encoder.encode(JSON.stringify(value) + "\n");
+  return {
+    status,
+    headers: [
+      ["Content-Type", "application/json; charset=utf-8"],
+      ["Content-Length", String(body.length)],
+      ["Cache-Control", "no-store"],
+      ...securityHeaders(host),
+      ...extra,
+    ],
+    body,
+  };
+}
+
+/**
+ * Where a file's link points: `http://HOST:PORT` as the uploader reached
+ * the server. Its `Host` header is taken when it names this server's port
+ * (and, for an address, this very address); otherwise the address the
+ * connection came in on, which is what a classmate's `nc` reached too.
+ */
+export function linkOrigin(
+  head: RequestHead,
+  conn: Deno.Conn,
+  secure: boolean,
+): string {
+  const scheme = secure ? "https" : "http";
+  const local = conn.localAddr as Deno.NetAddr;
+  const localHost = local.hostname.includes(":")
+    ? `[${local.hostname}]`
+    : local.hostname;
+  const fallback = `${scheme}://${localHost}:${local.port}`;
+  const host = head.headers.get("host");
+  if (host === undefined || !PLAIN_HOST.test(host)) return fallback;
+  const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host);
+  if (!match) return fallback;
+  const [, name, port] = match;
+  const defaultPort = secure ? 443 : 80;
+  if (Number(port ?? defaultPort) !== local.port) return fallback;
+  const isAddress = name.startsWith("[") || /^[\d.]+$/.test(name);
+  if (isAddress && name.toLowerCase() !== localHost.toLowerCase()) {
+    return fallback;
+  }
+  return `${scheme}://${host.toLowerCase()}`;
 }
 
 /** Completes the opening handshake and hands the socket to the chat. */
