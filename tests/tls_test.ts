@@ -497,3 +497,33 @@ tlsTest(
     }
   },
 );
+
+tlsTest(
+  "over TLS an answer with Connection: close ends with TLS's close_notify, so a client reads it to its end without an error",
+  async ({ cert, key }) => {
+    const server = await ServerProcess.start([
+      "--tls-cert",
+      cert,
+      "--tls-key",
+      key,
+    ]);
+    const conn = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port: server.port,
+      caCerts: [await Deno.readTextFile(cert)],
+    });
+    try {
+      await conn.write(
+        new TextEncoder().encode(
+          `GET / HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nConnection: close\r\n\r\n`,
+        ),
+      );
+      // Without close_notify the last read throws UnexpectedEof.
+      const answer = await new Response(conn.readable).text();
+      assert.match(answer, /^HTTP\/1\.1 200 /);
+      assert.match(answer, /<\/html>\s*$/);
+    } finally {
+      await server.stop();
+    }
+  },
+);

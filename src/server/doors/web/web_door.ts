@@ -312,6 +312,26 @@ async function readWithin(
   }
 }
 
+/**
+ * Closes after an answer that said `Connection: close`: the write side is
+ * ended first, so over TLS the client gets TLS's close_notify and reads the
+ * answer to its end rather than an unexpected end of the stream.
+ */
+async function endAnswered(conn: Deno.Conn): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      conn.closeWrite(),
+      new Promise((resolve) => timer = setTimeout(resolve, LINGER_MS)),
+    ]);
+  } catch {
+    // Gone already.
+  } finally {
+    clearTimeout(timer);
+  }
+  closeQuietly(conn);
+}
+
 function closeQuietly(conn: Deno.Conn): void {
   try {
     conn.close();
@@ -411,7 +431,7 @@ export async function serveWeb(
           head.headers.has("transfer-encoding") ||
           (head.headers.get("content-length") ?? "0") !== "0";
         await writeFileReply(conn, head, reply, close, settings);
-        if (close) return closeQuietly(conn);
+        if (close) return await endAnswered(conn);
         continue;
       }
       // This door takes no bodies: after one, the connection is not reused.
@@ -431,7 +451,7 @@ export async function serveWeb(
         );
       }
       await writeAll(conn, encodeResponse(response, head.method === "HEAD"));
-      if (close) return closeQuietly(conn);
+      if (close) return await endAnswered(conn);
     }
   } catch {
     // The browser went away, or the server closed the connection.
