@@ -866,3 +866,54 @@ browserTest(
     }
   },
 );
+
+browserTest(
+  "scrollback against the real server: 150 stored messages, scrolled up page by page, each shown once, in order, to the start",
+  async (browser) => {
+    const server = await ServerProcess.start(["--rate", "0"]);
+    const { client: bob } = await TestClient.join(server.port, "bob");
+    const alice = await ChatPage.open(browser, url(server));
+    const scrollToTop = () =>
+      alice.page.evaluate("document.getElementById('log-box').scrollTop = 0");
+    const shownNumbers = async () =>
+      (await alice.lines()).flatMap((line) => {
+        const match = line.match(/bob: stored message (\d+)$/);
+        return match ? [Number(match[1])] : [];
+      });
+    try {
+      for (let n = 1; n <= 150; n++) {
+        bob.send({ type: "say", text: `stored message ${n}` });
+      }
+      // The echo of the last one: all 150 are stored.
+      await bob.waitFor(
+        (e) => e.type === "msg" && e.text === "stored message 150",
+        15_000,
+      );
+      await alice.join("alice");
+      // The welcome holds the newest 50 (--history); the rest is scrollback.
+      await alice.waitForLine(/bob: stored message 150$/);
+      assert.deepEqual(
+        await shownNumbers(),
+        Array.from({ length: 50 }, (_, i) => 101 + i),
+      );
+      for (const oldest of [51, 1]) {
+        await scrollToTop();
+        // Matched to the end: "stored message 1" must not match 150.
+        await alice.waitForLine(new RegExp(`bob: stored message ${oldest}$`));
+      }
+      await scrollToTop();
+      await alice.page.locator("#log-top", {
+        hasText: "The start of what this server keeps",
+      }).waitFor();
+      assert.deepEqual(
+        await shownNumbers(),
+        Array.from({ length: 150 }, (_, i) => i + 1),
+      );
+      assert.deepEqual(alice.errors, []);
+    } finally {
+      await bob.close();
+      await alice.close();
+      await server.stop();
+    }
+  },
+);
