@@ -6,51 +6,14 @@
  */
 
 import assert from "node:assert/strict";
-import type { Browser } from "playwright-core";
 import type { ServerEvent } from "../protocol.ts";
 import { runChat, ServerProcess, tempDir, TestClient } from "./helpers.ts";
 import { hasOpenssl, makeSelfSignedCert } from "./hostile_helpers.ts";
 import { LineSplitter } from "../protocol.ts";
 import { serveWeb } from "../src/server/doors/web/web_door.ts";
-import {
-  browserMissing,
-  ChatPage,
-  eventually,
-  launchBrowser,
-  takePageReports,
-} from "./browser_helpers.ts";
+import { browserTests, ChatPage, eventually } from "./browser_helpers.ts";
 
-if (browserMissing) console.log(`skipped: browser tests: ${browserMissing}`);
-
-let browser: Browser | undefined;
-
-Deno.test.beforeAll(async () => {
-  if (!browserMissing) browser = await launchBrowser();
-});
-
-Deno.test.afterAll(async () => {
-  await browser?.close();
-});
-
-/** A browser test; skipped, with the reason, where Chromium is missing. */
-function browserTest(
-  name: string,
-  fn: (browser: Browser) => Promise<void>,
-): void {
-  Deno.test({
-    name: browserMissing ? `${name} (skipped: ${browserMissing})` : name,
-    ignore: browserMissing !== undefined,
-    fn: async () => {
-      takePageReports();
-      try {
-        await fn(browser!);
-      } catch (error) {
-        console.log(takePageReports());
-        throw error;
-      }
-    },
-  });
-}
+const browserTest = browserTests();
 
 /** An `nc` user: the text dialect over plain TCP. */
 async function ncUser(port: number, nick: string): Promise<TestClient> {
