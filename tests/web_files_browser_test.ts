@@ -199,6 +199,8 @@ class FileScriptedServer {
         size: bytes.length,
         mime: upload.mime,
         url,
+        // As the real server: inline only for what its bytes prove a picture.
+        inline: upload.mime === "image/png" && isPng(bytes),
       },
     });
     return {
@@ -309,6 +311,10 @@ class FileScriptedServer {
     }
     await this.#serving;
   }
+}
+
+function isPng(bytes: Uint8Array): boolean {
+  return [0x89, 0x50, 0x4e, 0x47].every((b, i) => bytes[i] === b);
 }
 
 function indexOfHeadEnd(data: Uint8Array): number {
@@ -599,6 +605,7 @@ browserTest(
             size: 10,
             mime: "image/png",
             url,
+            inline: true,
           },
         });
       }
@@ -616,6 +623,7 @@ browserTest(
           size: 10,
           mime: "image/svg+xml",
           url: "/f/2/logo.svg",
+          inline: true,
         },
       });
       await alice.waitForLine("logo.svg");

@@ -52,13 +52,14 @@ Deno.test("a shared file's link is kept only when it points at the page's own se
   }
 });
 
-Deno.test("a shared file from the wire is read by shape; SVG and HTML are files, not pictures", () => {
+Deno.test("a shared file from the wire is read by shape; only an inline picture is a picture, SVG and HTML never", () => {
   const file = readSharedFile({
     id: 7,
     name: "作业.png",
     size: 1234,
     mime: "image/png",
     url: "/f/7/x.png",
+    inline: true,
   });
   assert.deepEqual(file, {
     id: "7",
@@ -66,8 +67,16 @@ Deno.test("a shared file from the wire is read by shape; SVG and HTML are files,
     size: 1234,
     mime: "image/png",
     url: "/f/7/x.png",
+    inline: true,
   });
   assert.equal(isPicture(file!), true);
+  // Only what the server serves inline (its bytes proved a picture).
+  assert.equal(isPicture({ ...file!, inline: false }), false);
+  assert.equal(
+    readSharedFile({ id: 7, name: "a", size: 1, mime: "image/png", url: "/" })
+      ?.inline,
+    false,
+  );
   for (const mime of ["image/jpeg", "image/gif", "image/webp", "IMAGE/PNG"]) {
     assert.equal(isPicture({ ...file!, mime }), true, mime);
   }

@@ -18,6 +18,11 @@ export interface SharedFile {
   mime: string;
   /** Where to fetch it: a path (`/f/ID/NAME`) or a URL on this server. */
   url: string;
+  /**
+   * True when the server shows it inline, as a picture its bytes prove to
+   * be: the one case where the page may put `url` in an `<img>`.
+   */
+  inline: boolean;
 }
 
 /**
@@ -31,9 +36,13 @@ export const PICTURE_TYPES: ReadonlySet<string> = new Set([
   "image/webp",
 ]);
 
-/** True when the file shows as a thumbnail rather than a card. */
+/**
+ * True when the file shows as a thumbnail rather than a card: the server
+ * serves it inline (its bytes are a picture) and its type is one of
+ * {@linkcode PICTURE_TYPES}.
+ */
 export function isPicture(file: SharedFile): boolean {
-  return PICTURE_TYPES.has(file.mime.toLowerCase());
+  return file.inline && PICTURE_TYPES.has(file.mime.toLowerCase());
 }
 
 /**
@@ -51,7 +60,14 @@ export function readSharedFile(value: unknown): SharedFile | undefined {
   ) {
     return undefined;
   }
-  return { id, name: f.name, size: f.size, mime: f.mime, url: f.url };
+  return {
+    id,
+    name: f.name,
+    size: f.size,
+    mime: f.mime,
+    url: f.url,
+    inline: f.inline === true,
+  };
 }
 
 /**

@@ -1542,6 +1542,7 @@ function answersUpload(code: string): boolean {
 
 const UPLOAD_REFUSALS: ReadonlySet<string> = new Set([
   "rate_limited",
+  "too_many_uploads",
   "not_in_room",
   "bad_frame",
   "unknown_type",
@@ -2057,6 +2058,11 @@ function shareFiles(files: readonly File[]): void {
   }
   showError("");
   for (const file of files) {
+    // The server takes no empty file; say so here rather than ask.
+    if (file.size === 0) {
+      showError(`${file.name || "that file"} is empty: nothing to share`);
+      continue;
+    }
     uploads.add(file, view.conversation.name, mimeOf(file));
   }
 }

@@ -52,13 +52,24 @@ export type LineAction =
  */
 export type SendFrame = CommandFrame;
 
+/** Commands with no frame of their own that the page carries out itself. */
+const PAGE_COMMANDS: ReadonlySet<string> = new Set([
+  "/help",
+  "/clear",
+  "/r",
+  "/reply",
+]);
+
 /**
  * True when the page offers `command` to a member whose role in the room
- * shown is `role`: the commands `chat connect` has (not the text door's own
- * `/charset`), filtered by role as the server's `/help` is (`mayUse`).
+ * shown is `role`: the commands `chat connect` has that the page can carry
+ * out (not the text door's own `/charset`), filtered by role as the
+ * server's `/help` is (`mayUse`).
  */
 export function pageOffers(command: Command, role?: RoomRole): boolean {
-  return command.door === undefined && mayUse(command, role);
+  if (command.door !== undefined) return false;
+  if (!command.toFrame && !PAGE_COMMANDS.has(command.name)) return false;
+  return mayUse(command, role);
 }
 
 /**
