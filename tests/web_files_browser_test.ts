@@ -294,6 +294,9 @@ class FileScriptedServer {
               token,
               url: `/upload/${token}`,
               expires_in: 60,
+              room: frame.room,
+              name: frame.name,
+              size: frame.size,
             });
           }
         });

@@ -257,6 +257,43 @@ Deno.test("an upload cancelled is aborted and forgotten; one asked offline, or c
   assert.match(queue.items[1].reason!, /cut off/);
 });
 
+Deno.test("an upload cancelled while its question is out: its answer is not taken for the next one's", async () => {
+  const transport = new FakeTransport();
+  const queue = new UploadQueue(transport, () => {});
+  queue.add(file("first.png", 10), "lobby", "image/png");
+  queue.add(file("second.png", 20), "lobby", "image/png");
+  queue.cancel(queue.items[0].key);
+  // Gone from sight, but the next waits for the first one's answer.
+  assert.deepEqual(queue.items.map((u) => u.name), ["second.png"]);
+  assert.equal(transport.asked.length, 1);
+  queue.ready({
+    type: "upload_ready",
+    token: "t1",
+    url: "/upload/t1",
+    size: 10,
+  });
+  assert.equal(transport.puts.length, 0);
+  assert.equal(transport.asked[1].name, "second.png");
+  // A late answer naming another size is not this one's either.
+  queue.ready({
+    type: "upload_ready",
+    token: "tx",
+    url: "/upload/tx",
+    size: 10,
+  });
+  assert.equal(transport.puts.length, 0);
+  queue.ready({
+    type: "upload_ready",
+    token: "t2",
+    url: "/upload/t2",
+    size: 20,
+  });
+  assert.equal(transport.puts[0].url, "/upload/t2");
+  transport.puts[0].finish({ status: 201, text: "{}" });
+  await tick();
+  assert.equal(queue.items[0].phase, "done");
+});
+
 Deno.test("an upload with no answer from the server fails after the wait", async () => {
   const transport = new FakeTransport();
   const queue = new UploadQueue(transport, () => {}, { answerTimeoutMs: 20 });

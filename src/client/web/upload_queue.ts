@@ -29,6 +29,8 @@ export interface UploadReady {
   token: string;
   url: string;
   expires_in?: number;
+  /** The size asked for, repeated: an answer to another question is known by it. */
+  size?: number;
 }
 
 /** Where an upload stands. */
@@ -104,6 +106,11 @@ interface Entry {
   upload: Upload;
   file: UploadFile;
   abort?: AbortController;
+  /**
+   * Cancelled while its question was out: kept, unseen, until the answer
+   * comes (or the wait ends), so the answer is not taken for the next one's.
+   */
+  cancelled?: true;
 }
 
 /** The page's uploads, in the order they were added. */
@@ -131,7 +138,7 @@ export class UploadQueue {
 
   /** Every upload not yet dismissed, oldest first. */
   get items(): readonly Upload[] {
-    return this.#entries.map((e) => e.upload);
+    return this.#entries.filter((e) => !e.cancelled).map((e) => e.upload);
   }
 
   /** True while an `upload` frame waits for its answer. */
@@ -161,7 +168,12 @@ export class UploadQueue {
   ready(event: UploadReady): void {
     const entry = this.#find("asking");
     if (!entry) return;
+    // A late answer to a question given up on (it names another size).
+    if (typeof event.size === "number" && event.size !== entry.upload.size) {
+      return;
+    }
     clearTimeout(this.#timer);
+    if (entry.cancelled) return this.#forget(entry);
     this.#send(entry, event.url);
   }
 
@@ -175,6 +187,10 @@ export class UploadQueue {
     if (!entry) return undefined;
     clearTimeout(this.#timer);
     const reason = OWN_WORDING[code] ?? message;
+    if (entry.cancelled) {
+      this.#forget(entry);
+      return reason;
+    }
     entry.upload.retryable = !HOPELESS.has(code);
     this.#fail(entry, reason);
     return reason;
@@ -185,15 +201,24 @@ export class UploadQueue {
     const entry = this.#find("asking");
     if (!entry) return;
     clearTimeout(this.#timer);
+    if (entry.cancelled) return this.#forget(entry);
     this.#fail(entry, "the connection dropped before the server answered");
   }
 
   /** Stops an upload (a `PUT` in flight is aborted) and forgets it. */
   cancel(key: number): void {
     const entry = this.#entries.find((e) => e.upload.key === key);
-    if (!entry) return;
-    if (entry.upload.phase === "asking") clearTimeout(this.#timer);
+    if (!entry || entry.cancelled) return;
+    if (entry.upload.phase === "asking") {
+      // Its answer is still to come: wait for it before asking the next.
+      entry.cancelled = true;
+      return this.#onChange();
+    }
     entry.abort?.abort();
+    this.#forget(entry);
+  }
+
+  #forget(entry: Entry): void {
     this.#entries = this.#entries.filter((e) => e !== entry);
     this.#next();
     this.#onChange();
@@ -231,9 +256,9 @@ export class UploadQueue {
       return this.#fail(entry, "not connected: try again once back online");
     }
     this.#timer = setTimeout(() => {
-      if (entry.upload.phase === "asking") {
-        this.#fail(entry, "the server did not answer; try again");
-      }
+      if (entry.upload.phase !== "asking") return;
+      if (entry.cancelled) return this.#forget(entry);
+      this.#fail(entry, "the server did not answer; try again");
     }, this.#answerTimeoutMs);
   }
 
