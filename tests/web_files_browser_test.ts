@@ -899,3 +899,165 @@ browserTest(
     }
   },
 );
+
+// ---------------------------------------------------------------------------
+// Files against the real server.
+
+browserTest(
+  "the real server: a PNG through the attach button shows as a thumbnail in a second page and downloads byte for byte; a PDF is a card",
+  async (browser) => {
+    const dir = await tempDir();
+    const server = await ServerProcess.start(["--db", `${dir.path}/chat.db`]);
+    const alice = await ChatPage.open(browser, serverUrl(server));
+    const bob = await ChatPage.open(browser, serverUrl(server), {
+      width: 375,
+      height: 667,
+    });
+    const { client: carol } = await TestClient.join(server.port, "carol");
+    try {
+      await alice.join("alice");
+      await bob.join("bob");
+      await alice.waitForLine("bob joined lobby");
+      const photo = await makePng(320, 200, (x, y) => [x % 256, y, 200]);
+      await attach(alice.page, [{
+        name: "黑板 photo.png",
+        mimeType: "image/png",
+        buffer: photo,
+      }]);
+      const thumb = bob.page.locator("#log-box li.msg .thumb img");
+      await thumb.waitFor({ timeout: 15_000 });
+      await eventually(
+        "the thumbnail has loaded in bob's page",
+        async () =>
+          await bob.page.evaluate<number>(
+            `document.querySelector("#log-box li.msg .thumb img").naturalWidth`,
+          ) === 320,
+      );
+      // Scaled by CSS: at most 240 pixels wide.
+      const box = await thumb.boundingBox();
+      assert.ok(box && box.width <= 240, JSON.stringify(box));
+      assert.match(await bob.waitForLine("黑板 photo.png"), /alice: /);
+      assert.deepEqual(
+        await download(bob.page, "#log-box a.file-download"),
+        photo,
+      );
+      // Other doors get the line with the link.
+      const seen = await carol.waitFor(
+        (e) => e.type === "msg" && e.from === "alice",
+        15_000,
+      );
+      assert.ok(seen.type === "msg" && seen.text.includes("/f/"), seen.type);
+
+      // A PDF is a card with its size and a download link, no picture.
+      const pdf = encoder.encode("%PDF-1.4\n% homework 作业\n%%EOF\n");
+      await attach(bob.page, [{
+        name: "作业.pdf",
+        mimeType: "application/pdf",
+        buffer: pdf,
+      }]);
+      const card = alice.page.locator("#log-box li.msg .file", {
+        hasText: "作业.pdf",
+      });
+      await card.waitFor({ timeout: 15_000 });
+      assert.equal(await card.locator("img").count(), 0);
+      assert.match(await card.innerText(), new RegExp(`${pdf.length} bytes`));
+      assert.deepEqual(
+        await download(
+          alice.page,
+          "#log-box li.msg:has-text('作业.pdf') a.file-download",
+        ),
+        pdf,
+      );
+      // A reload shows both again, from history.
+      await bob.page.reload();
+      await bob.waitForChat();
+      await bob.page.locator("#log-box .thumb img").waitFor();
+      await bob.waitForLine("作业.pdf");
+      assert.ok(await bob.scrollWidth() <= 375);
+      for (const page of [alice, bob]) assert.deepEqual(page.errors, []);
+    } finally {
+      await carol.close();
+      await alice.close();
+      await bob.close();
+      await server.stop();
+      await dir.remove();
+    }
+  },
+);
+
+browserTest(
+  "the real server: a file over --max-file-size is refused in the server's words before any byte is sent",
+  async (browser) => {
+    const server = await ServerProcess.start(["--max-file-size", "1000"]);
+    const alice = await ChatPage.open(browser, serverUrl(server));
+    try {
+      await alice.join("alice");
+      const big = new Uint8Array(5000).fill(7);
+      await attach(alice.page, [{
+        name: "big.bin",
+        mimeType: "application/octet-stream",
+        buffer: big,
+      }]);
+      const row = alice.page.locator("#uploads li", { hasText: "big.bin" });
+      await row.filter({ hasText: "not shared" }).waitFor({ timeout: 15_000 });
+      assert.match(
+        await row.innerText(),
+        /not shared: big\.bin is .*this server takes files up to/,
+      );
+      // Nothing was PUT: the page never asked for more than the question.
+      assert.ok(
+        !alice.requests.some((r) => r.includes("/upload/")),
+        alice.requests.join(" "),
+      );
+      assert.equal(await alice.page.locator("#log-box .file").count(), 0);
+    } finally {
+      await alice.close();
+      await server.stop();
+    }
+  },
+);
+
+browserTest(
+  "the real server: text too long for a message stays in the field and goes as a text file, whole; /send and /get work in the page",
+  async (browser) => {
+    const server = await ServerProcess.start();
+    const alice = await ChatPage.open(browser, serverUrl(server));
+    try {
+      await alice.join("alice");
+      const long = "很长的笔记 long notes ".repeat(600); // 10,200 characters.
+      await alice.page.locator("#line").fill(long);
+      await alice.page.press("#line", "Enter");
+      await alice.page.locator("#error", {
+        hasText: "not sent: 10200 characters, a message holds at most 4000",
+      }).waitFor();
+      assert.equal(await alice.page.locator("#line").inputValue(), long);
+      await alice.page.getByRole("button", { name: "Send it as a text file" })
+        .click();
+      const card = alice.page.locator("#log-box li.msg .file", {
+        hasText: /paste-.*\.txt/,
+      });
+      await card.waitFor({ timeout: 15_000 });
+      assert.equal(await alice.page.locator("#line").inputValue(), "");
+      // /get saves the newest file here: the text, whole.
+      const saved = alice.page.waitForEvent("download");
+      await alice.say("/get");
+      const path = await (await saved).path();
+      assert.equal(await Deno.readTextFile(path), long);
+      // /send opens the same chooser as the button.
+      const chooser = alice.page.waitForEvent("filechooser");
+      await alice.say("/send");
+      await (await chooser).setFiles({
+        name: "a.txt",
+        mimeType: "text/plain",
+        buffer: Buffer.from("a"),
+      });
+      await alice.page.locator("#log-box .file", { hasText: "a.txt" }).waitFor({
+        timeout: 15_000,
+      });
+      assert.deepEqual(alice.errors, []);
+    } finally {
+      await alice.close();
+      await server.stop();
+    }
+  },
+);

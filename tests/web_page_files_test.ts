@@ -5,8 +5,8 @@
  */
 
 import assert from "node:assert/strict";
+import { formatFileSize as formatBytes } from "../src/shared/file_names.ts";
 import {
-  formatBytes,
   isPicture,
   mimeOf,
   readSharedFile,

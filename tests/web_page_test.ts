@@ -123,11 +123,9 @@ Deno.test("/help lists what your role in the room shown allows, as the server's 
   for (const role of [undefined, "admin", "owner"] as const) {
     const lines = help(role);
     for (const command of COMMANDS) {
-      // The server's rule (mayUse), less the text door's own /charset and
-      // what only a terminal can do.
-      const offered = mayUse(command, role) && command.door === undefined &&
-        (command.toFrame !== undefined ||
-          ["/help", "/clear", "/r", "/reply"].includes(command.name));
+      // The server's rule (mayUse), less the text door's own /charset:
+      // every command chat connect has, the page carries out too.
+      const offered = mayUse(command, role) && command.door === undefined;
       assert.equal(
         lists(lines, command.name),
         offered,
@@ -283,4 +281,46 @@ Deno.test({
       "page_bundle.ts is out of date: run deno task build:web",
     );
   },
+});
+
+Deno.test("text longer than a message may be is not sent: it stays, with by how much", () => {
+  const long = "作".repeat(4001);
+  assert.deepEqual(interpretLine(long, inRoom), {
+    kind: "too-long",
+    text: long,
+    problem: "4001 characters, a message holds at most 4000",
+  });
+  const lines = Array.from({ length: 51 }, (_, i) => `line ${i}`).join("\n");
+  assert.deepEqual(interpretLine(`/msg bob ${lines}`, inRoom), {
+    kind: "too-long",
+    text: lines,
+    problem: "51 lines, a message holds at most 50",
+  });
+  // Exactly at the limits, it goes.
+  assert.equal(interpretLine("好".repeat(4000), inRoom).kind, "send");
+  assert.equal(interpretLine(`/me ${"x".repeat(4000)}`, inRoom).kind, "send");
+});
+
+Deno.test("/send chooses files, /get saves one, /paste-file shares text as a file", () => {
+  assert.deepEqual(interpretLine("/send", inRoom), { kind: "attach" });
+  assert.equal(interpretLine("/send", withBob).kind, "error");
+  assert.deepEqual(interpretLine("/get", inRoom), { kind: "get" });
+  assert.deepEqual(interpretLine("/get #k3mh8q2xwp4z", inRoom), {
+    kind: "get",
+    id: "k3mh8q2xwp4z",
+  });
+  assert.deepEqual(interpretLine("/paste-file 很长的笔记", inRoom), {
+    kind: "paste-file",
+    text: "很长的笔记",
+    room: "lobby",
+  });
+  // Alone, it sends the text last refused as too long.
+  const refused = "x".repeat(5000);
+  assert.deepEqual(
+    interpretLine("/paste-file", { ...inRoom, refusedText: refused }),
+    { kind: "paste-file", text: refused, room: "lobby" },
+  );
+  const nothing = interpretLine("/paste-file", inRoom);
+  assert.equal(nothing.kind, "error");
+  assert.match(nothing.kind === "error" ? nothing.message : "", /usage/);
 });

@@ -1,7 +1,8 @@
 /**
  * A file shared with a room, as the web page reads it from a `msg` event's
  * `file` field: checked in shape, its link kept only when it points at this
- * server, its size in words, and whether it shows as a picture. Pure.
+ * server, and whether it shows as a picture. Pure. (Its size in words is
+ * src/shared/file_names.ts's, as in the terminal.)
  *
  * @module
  */
@@ -95,25 +96,6 @@ export function sameOriginUrl(url: string, page: string): string | undefined {
     return undefined;
   }
   return resolved.origin === base.origin ? resolved.href : undefined;
-}
-
-/**
- * A size as people read it: `512 bytes`, `1.5 KB`, `12 MB` (powers of
- * 1024, as file managers show them; one decimal below 10).
- */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} byte${bytes === 1 ? "" : "s"}`;
-  const units = ["KB", "MB", "GB", "TB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  const shown = value < 10 ? value.toFixed(1).replace(/\.0$/, "") : String(
-    Math.round(value),
-  );
-  return `${shown} ${units[unit]}`;
 }
 
 /** The media type to announce for a file the browser gave no type. */

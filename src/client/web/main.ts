@@ -35,10 +35,11 @@ import {
   whoSuffix,
 } from "../../shared/text_dialect.ts";
 import { Backoff } from "../reconnect.ts";
+import { pasteFileName } from "../file_sharing.ts";
 import { Conversation, conversationKey } from "./conversation.ts";
 import { interpretLine, type SendFrame, type Target } from "./typed_line.ts";
+import { formatFileSize as formatBytes } from "../../shared/file_names.ts";
 import {
-  formatBytes,
   isPicture,
   mimeOf,
   readSharedFile,
@@ -149,6 +150,7 @@ const ui = {
   logTop: byId("log-top"),
   jump: byId<HTMLButtonElement>("jump"),
   error: byId("error"),
+  asFile: byId<HTMLButtonElement>("as-file"),
   line: byId<HTMLInputElement>("line"),
   send: byId<HTMLButtonElement>("send"),
   attach: byId<HTMLButtonElement>("attach"),
@@ -356,6 +358,9 @@ function messageLine(message: RoomMessage | DirectMessage): HTMLLIElement {
   const mention = !own && (named || mentions(message.text, me));
   const line = element("li", "line msg");
   line.dataset.id = String(message.id);
+  if (message.type === "msg" && readSharedFile((message as FileMessage).file)) {
+    line.dataset.fileId = readSharedFile((message as FileMessage).file)!.id;
+  }
   if (own) line.classList.add("own");
   if (mention) line.classList.add("mention");
   // Time in a column of its own, so wrapped text lines up after it.
@@ -851,6 +856,7 @@ function setStatus(text: string, state: "online" | "offline" | "joining") {
 
 function showError(text: string): void {
   ui.error.textContent = text;
+  ui.asFile.hidden = true;
 }
 
 type LoginStep = "nick" | "password";
@@ -1761,6 +1767,27 @@ function perform(
         renderTop();
       }
       return true;
+    case "attach":
+      // Enter (or the click) that ran /send lets the page open the chooser.
+      ui.fileInput.click();
+      return true;
+    case "get":
+      return saveSharedFile(action.id);
+    case "paste-file":
+      shareText(action.text);
+      if (action.text === refusedText) refusedText = undefined;
+      return true;
+    case "too-long":
+      refusedText = action.text;
+      showError(
+        `not sent: ${action.problem}. It is still in the field: cut it down${
+          current?.conversation.kind === "room"
+            ? ", or send it as a text file"
+            : ""
+        }.`,
+      );
+      ui.asFile.hidden = current?.conversation.kind !== "room";
+      return false;
     case "send":
       for (const frame of action.frames) {
         if (frame.type === "quit") {
@@ -1824,6 +1851,7 @@ function submitLine(): void {
     multiRoom,
     role: current?.role,
     lastMessageOf: (nick) => current?.conversation.lastMessageOf(nick),
+    refusedText,
   });
   if (!perform(action, text)) return;
   showError("");
@@ -2046,6 +2074,44 @@ function putFile(
   });
 }
 
+/** The text last refused as too long: what `/paste-file` alone sends. */
+let refusedText: string | undefined;
+
+/** Text too long for a message goes up as a text file instead. */
+function shareText(text: string): void {
+  shareFiles([
+    new File([text], pasteFileName(), { type: "text/plain;charset=utf-8" }),
+  ]);
+}
+
+/**
+ * `/get [ID]`: saves a shared file through the browser's own download, by
+ * its id, or the newest of the conversation shown.
+ */
+function saveSharedFile(id: string | undefined): boolean {
+  const lines = [
+    ...(current?.log.querySelectorAll<HTMLLIElement>("li[data-file-id]") ??
+      []),
+  ];
+  const line = id === undefined
+    ? lines.at(-1)
+    : lines.find((l) => l.dataset.fileId === id) ??
+      [...views.values()].flatMap((v) => [
+        ...v.log.querySelectorAll<HTMLLIElement>("li[data-file-id]"),
+      ]).find((l) => l.dataset.fileId === id);
+  const link = line?.querySelector<HTMLAnchorElement>("a.file-download");
+  if (!link) {
+    showError(
+      id === undefined
+        ? "no file shared here yet (or its link is not this server's)"
+        : `no file ${id} is shown here`,
+    );
+    return false;
+  }
+  link.click();
+  return true;
+}
+
 /** Files to share in the room shown. */
 function shareFiles(files: readonly File[]): void {
   if (files.length === 0) return;
@@ -2257,6 +2323,17 @@ onEnter(ui.searchField, () => startSearch(ui.searchField.value));
 ui.searchGo.addEventListener("click", () => startSearch(ui.searchField.value));
 
 ui.attach.addEventListener("click", () => ui.fileInput.click());
+ui.asFile.addEventListener("click", () => {
+  // What the field holds now: the refused text, perhaps edited since.
+  const text = ui.line.value.trim() === "" ? refusedText : ui.line.value;
+  if (text === undefined) return;
+  shareText(text);
+  refusedText = undefined;
+  ui.line.value = "";
+  sessionSet(DRAFT_KEY, undefined);
+  showError("");
+  ui.line.focus();
+});
 ui.fileInput.addEventListener("change", () => {
   shareFiles([...(ui.fileInput.files ?? [])]);
   // The same file may be picked again.

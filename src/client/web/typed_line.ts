@@ -14,6 +14,8 @@ import {
   mayUse,
   parseTypedLine,
 } from "../../shared/commands.ts";
+import { PROTOCOL_LIMITS } from "../../shared/limits.ts";
+import { characterCount, lineCount } from "../../shared/sanitize.ts";
 
 /** Where the message field sends plain text. */
 export type Target =
@@ -32,6 +34,8 @@ export interface LineContext {
   role?: RoomRole;
   /** The id of `nick`'s last message in the room shown, for `/reply`. */
   lastMessageOf?: (nick: string) => number | undefined;
+  /** The text last refused as too long, for `/paste-file` alone. */
+  refusedText?: string;
 }
 
 /** What to do with a typed line. */
@@ -42,6 +46,17 @@ export type LineAction =
   | { kind: "help"; lines: string[] }
   /** Clear the conversation shown. */
   | { kind: "clear" }
+  /** `/send`: choose files to share with this room. */
+  | { kind: "attach" }
+  /** `/get [ID]`: save shared file ID (default: the newest in the room shown). */
+  | { kind: "get"; id?: string }
+  /** Share `text` with `room` as a text file (`/paste-file`). */
+  | { kind: "paste-file"; text: string; room: string }
+  /**
+   * Not sent: the text is longer than a message may be. It stays in the
+   * field; `problem` says by how much, and it may go as a text file.
+   */
+  | { kind: "too-long"; text: string; problem: string }
   /** Refuse, with this wording next to the field. */
   | { kind: "error"; message: string };
 
@@ -58,6 +73,9 @@ const PAGE_COMMANDS: ReadonlySet<string> = new Set([
   "/clear",
   "/r",
   "/reply",
+  "/send",
+  "/get",
+  "/paste-file",
 ]);
 
 /**
@@ -118,6 +136,36 @@ const ROOM_FRAMES: ReadonlySet<CommandFrame["type"]> = new Set([
  * ```
  */
 export function interpretLine(line: string, context: LineContext): LineAction {
+  const action = interpretCommand(line, context);
+  if (action.kind !== "send") return action;
+  // Nothing typed is lost: what a message cannot hold is not sent to be
+  // refused, it stays in the field (and may go as a text file).
+  for (const frame of action.frames) {
+    if (!("text" in frame) || typeof frame.text !== "string") continue;
+    if (frame.type !== "say" && frame.type !== "me" && frame.type !== "dm") {
+      continue;
+    }
+    const problem = lengthProblem(frame.text);
+    if (problem) return { kind: "too-long", text: frame.text, problem };
+  }
+  return action;
+}
+
+/** Why `text` cannot be one message, or `undefined` when it can. */
+export function lengthProblem(text: string): string | undefined {
+  const { maxTextChars, maxTextLines } = PROTOCOL_LIMITS;
+  const chars = text.length > maxTextChars ? characterCount(text) : 0;
+  if (chars > maxTextChars) {
+    return `${chars} characters, a message holds at most ${maxTextChars}`;
+  }
+  const lines = lineCount(text);
+  if (lines > maxTextLines) {
+    return `${lines} lines, a message holds at most ${maxTextLines}`;
+  }
+  return undefined;
+}
+
+function interpretCommand(line: string, context: LineContext): LineAction {
   const target = context.target;
   if (line.trim() === "") return { kind: "error", message: "" };
   const typed = parseTypedLine(line);
@@ -153,6 +201,31 @@ export function interpretLine(line: string, context: LineContext): LineAction {
     }
     case "/reply":
       return reply(args, context);
+    case "/send":
+      return target.kind === "room" && target.room !== ""
+        ? { kind: "attach" }
+        : { kind: "error", message: "files go to a room: open one to share" };
+    case "/get":
+      return args === ""
+        ? { kind: "get" }
+        : { kind: "get", id: args.replace(/^#/, "") };
+    case "/paste-file": {
+      if (target.kind !== "room" || target.room === "") {
+        return {
+          kind: "error",
+          message: "files go to a room: open one to share",
+        };
+      }
+      const text = args === "" ? context.refusedText : args;
+      if (text === undefined || text.trim() === "") {
+        return {
+          kind: "error",
+          message:
+            "usage: /paste-file TEXT (alone it sends the text last refused as too long)",
+        };
+      }
+      return { kind: "paste-file", text, room: target.room };
+    }
   }
   if (command.name === "/part") return part(args, context);
   const frame = command.toFrame?.(args);
