@@ -213,6 +213,47 @@ export class ChatPage {
   }
 }
 
+/**
+ * Registers a file's browser tests: one Chromium for all of them, launched
+ * before the first and closed after the last. Where Chromium is missing,
+ * each test says skipped with the reason (and the file says so once).
+ *
+ * @example
+ * ```ts
+ * const browserTest = browserTests();
+ * browserTest("the page opens", async (browser) => { … });
+ * ```
+ */
+export function browserTests(): (
+  name: string,
+  fn: (browser: Browser) => Promise<void>,
+) => void {
+  if (browserMissing) console.log(`skipped: browser tests: ${browserMissing}`);
+  let browser: Browser | undefined;
+  Deno.test.beforeAll(async () => {
+    if (!browserMissing) browser = await launchBrowser();
+  });
+  Deno.test.afterAll(async () => {
+    await browser?.close();
+  });
+  return (name, fn) => {
+    Deno.test({
+      name: browserMissing ? `${name} (skipped: ${browserMissing})` : name,
+      ignore: browserMissing !== undefined,
+      fn: async () => {
+        takePageReports();
+        try {
+          await fn(browser!);
+        } catch (error) {
+          // The screens cannot be looked at afterwards: say what they showed.
+          console.log(takePageReports());
+          throw error;
+        }
+      },
+    });
+  };
+}
+
 /** Polls `check` until it returns true, or fails after `ms`. */
 export async function eventually(
   what: string,

@@ -6,51 +6,14 @@
  */
 
 import assert from "node:assert/strict";
-import type { Browser } from "playwright-core";
 import type { ServerEvent } from "../protocol.ts";
 import { runChat, ServerProcess, tempDir, TestClient } from "./helpers.ts";
 import { hasOpenssl, makeSelfSignedCert } from "./hostile_helpers.ts";
 import { LineSplitter } from "../protocol.ts";
 import { serveWeb } from "../src/server/doors/web/web_door.ts";
-import {
-  browserMissing,
-  ChatPage,
-  eventually,
-  launchBrowser,
-  takePageReports,
-} from "./browser_helpers.ts";
+import { browserTests, ChatPage, eventually } from "./browser_helpers.ts";
 
-if (browserMissing) console.log(`skipped: browser tests: ${browserMissing}`);
-
-let browser: Browser | undefined;
-
-Deno.test.beforeAll(async () => {
-  if (!browserMissing) browser = await launchBrowser();
-});
-
-Deno.test.afterAll(async () => {
-  await browser?.close();
-});
-
-/** A browser test; skipped, with the reason, where Chromium is missing. */
-function browserTest(
-  name: string,
-  fn: (browser: Browser) => Promise<void>,
-): void {
-  Deno.test({
-    name: browserMissing ? `${name} (skipped: ${browserMissing})` : name,
-    ignore: browserMissing !== undefined,
-    fn: async () => {
-      takePageReports();
-      try {
-        await fn(browser!);
-      } catch (error) {
-        console.log(takePageReports());
-        throw error;
-      }
-    },
-  });
-}
+const browserTest = browserTests();
 
 /** An `nc` user: the text dialect over plain TCP. */
 async function ncUser(port: number, nick: string): Promise<TestClient> {
@@ -862,6 +825,57 @@ browserTest(
     } finally {
       await page.close();
       await bob.client.close();
+      await server.stop();
+    }
+  },
+);
+
+browserTest(
+  "scrollback against the real server: 150 stored messages, scrolled up page by page, each shown once, in order, to the start",
+  async (browser) => {
+    const server = await ServerProcess.start(["--rate", "0"]);
+    const { client: bob } = await TestClient.join(server.port, "bob");
+    const alice = await ChatPage.open(browser, url(server));
+    const scrollToTop = () =>
+      alice.page.evaluate("document.getElementById('log-box').scrollTop = 0");
+    const shownNumbers = async () =>
+      (await alice.lines()).flatMap((line) => {
+        const match = line.match(/bob: stored message (\d+)$/);
+        return match ? [Number(match[1])] : [];
+      });
+    try {
+      for (let n = 1; n <= 150; n++) {
+        bob.send({ type: "say", text: `stored message ${n}` });
+      }
+      // The echo of the last one: all 150 are stored.
+      await bob.waitFor(
+        (e) => e.type === "msg" && e.text === "stored message 150",
+        15_000,
+      );
+      await alice.join("alice");
+      // The welcome holds the newest 50 (--history); the rest is scrollback.
+      await alice.waitForLine(/bob: stored message 150$/);
+      assert.deepEqual(
+        await shownNumbers(),
+        Array.from({ length: 50 }, (_, i) => 101 + i),
+      );
+      for (const oldest of [51, 1]) {
+        await scrollToTop();
+        // Matched to the end: "stored message 1" must not match 150.
+        await alice.waitForLine(new RegExp(`bob: stored message ${oldest}$`));
+      }
+      await scrollToTop();
+      await alice.page.locator("#log-top", {
+        hasText: "The start of what this server keeps",
+      }).waitFor();
+      assert.deepEqual(
+        await shownNumbers(),
+        Array.from({ length: 150 }, (_, i) => i + 1),
+      );
+      assert.deepEqual(alice.errors, []);
+    } finally {
+      await bob.close();
+      await alice.close();
       await server.stop();
     }
   },

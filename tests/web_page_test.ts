@@ -14,7 +14,8 @@ import {
   Conversation,
   conversationKey,
 } from "../src/client/web/conversation.ts";
-import { COMMANDS } from "../src/shared/commands.ts";
+import { COMMANDS, mayUse } from "../src/shared/commands.ts";
+import type { RoomRole } from "../protocol.ts";
 import { generate } from "../scripts/build_web.ts";
 
 const inRoom: LineContext = {
@@ -107,18 +108,97 @@ Deno.test("/r answers the last private message; /help and /clear stay in the pag
     open: "bob",
   });
   assert.equal(interpretLine("/r hi", inRoom).kind, "error");
-  const help = interpretLine("/help", inRoom);
-  assert.equal(help.kind, "help");
-  if (help.kind === "help") {
+  assert.equal(interpretLine("/help", inRoom).kind, "help");
+  assert.deepEqual(interpretLine("/clear", inRoom), { kind: "clear" });
+});
+
+Deno.test("/help lists what your role in the room shown allows, as the server's does", () => {
+  const help = (role?: RoomRole) => {
+    const action = interpretLine("/help", { ...inRoom, role });
+    assert.equal(action.kind, "help");
+    return action.kind === "help" ? action.lines : [];
+  };
+  const lists = (lines: string[], name: string) =>
+    lines.some((l) => l.startsWith(`${name} `) || l.startsWith(`${name}:`));
+  for (const role of [undefined, "admin", "owner"] as const) {
+    const lines = help(role);
     for (const command of COMMANDS) {
-      assert.ok(
-        help.lines.some((l) => l.startsWith(command.name)),
-        command.name,
+      // The server's rule (mayUse), less the text door's own /charset:
+      // every command chat connect has, the page carries out too.
+      const offered = mayUse(command, role) && command.door === undefined;
+      assert.equal(
+        lists(lines, command.name),
+        offered,
+        `${command.name} for ${role ?? "a member"}`,
       );
     }
-    assert.ok(help.lines.some((l) => l.startsWith("/part")));
+    assert.ok(lines.some((l) => l.startsWith("//text")));
   }
-  assert.deepEqual(interpretLine("/clear", inRoom), { kind: "clear" });
+  // A member sees no moderation; an admin mutes but cannot op; the owner ops.
+  assert.ok(!lists(help(), "/mute") && !lists(help(), "/op"));
+  assert.ok(lists(help("admin"), "/mute") && !lists(help("admin"), "/op"));
+  assert.ok(lists(help("owner"), "/op"));
+  assert.match(help("admin")[0], /an admin of lobby/);
+  assert.equal(help()[0], "Commands:");
+});
+
+Deno.test("a command that acts in a room acts in the one shown, not the server's current one", () => {
+  const inClass: LineContext = {
+    target: { kind: "room", room: "class" },
+    multiRoom: true,
+    role: "admin",
+  };
+  const frames = (line: string) => {
+    const action = interpretLine(line, inClass);
+    return action.kind === "send" ? action.frames : action;
+  };
+  assert.deepEqual(frames("/kick bob noisy"), [{
+    type: "kick",
+    nick: "bob",
+    reason: "noisy",
+    room: "class",
+  }]);
+  assert.deepEqual(frames("/mute bob 5m"), [{
+    type: "mute",
+    nick: "bob",
+    seconds: 300,
+    room: "class",
+  }]);
+  assert.deepEqual(frames("/recall 12"), [{
+    type: "recall",
+    id: 12,
+    room: "class",
+  }]);
+  assert.deepEqual(frames("/notice"), [{ type: "notice", room: "class" }]);
+  // Search looks in every room of yours; /nick is server-wide.
+  assert.deepEqual(frames("/search 作业"), [{ type: "search", text: "作业" }]);
+  assert.deepEqual(frames("/nick 小明"), [{ type: "nick", nick: "小明" }]);
+});
+
+Deno.test("/reply answers that person's last message in the room shown", () => {
+  const conversation = new Conversation("room", "lobby");
+  conversation.noteSender("Bob", 7);
+  conversation.noteSender("carol", 8);
+  conversation.noteSender("bob", 9);
+  // A history page's older message does not displace the newer one.
+  conversation.noteSender("bob", 3);
+  const context: LineContext = {
+    ...inRoom,
+    lastMessageOf: (nick) => conversation.lastMessageOf(nick),
+  };
+  assert.deepEqual(interpretLine("/reply @BOB 你说得对", context), {
+    kind: "send",
+    frames: [{ type: "say", text: "你说得对", room: "lobby", reply_to: 9 }],
+  });
+  assert.deepEqual(interpretLine("/reply dave hi", context), {
+    kind: "error",
+    message: "no message from dave in lobby to reply to yet",
+  });
+  assert.deepEqual(interpretLine("/reply bob", context), {
+    kind: "error",
+    message: "usage: /reply NICK TEXT",
+  });
+  assert.equal(interpretLine("/reply bob hi", withBob).kind, "error");
 });
 
 Deno.test("/part leaves a room on a server of several rooms, and says why not on one of one", () => {
@@ -201,4 +281,46 @@ Deno.test({
       "page_bundle.ts is out of date: run deno task build:web",
     );
   },
+});
+
+Deno.test("text longer than a message may be is not sent: it stays, with by how much", () => {
+  const long = "作".repeat(4001);
+  assert.deepEqual(interpretLine(long, inRoom), {
+    kind: "too-long",
+    text: long,
+    problem: "4001 characters, a message holds at most 4000",
+  });
+  const lines = Array.from({ length: 51 }, (_, i) => `line ${i}`).join("\n");
+  assert.deepEqual(interpretLine(`/msg bob ${lines}`, inRoom), {
+    kind: "too-long",
+    text: lines,
+    problem: "51 lines, a message holds at most 50",
+  });
+  // Exactly at the limits, it goes.
+  assert.equal(interpretLine("好".repeat(4000), inRoom).kind, "send");
+  assert.equal(interpretLine(`/me ${"x".repeat(4000)}`, inRoom).kind, "send");
+});
+
+Deno.test("/send chooses files, /get saves one, /paste-file shares text as a file", () => {
+  assert.deepEqual(interpretLine("/send", inRoom), { kind: "attach" });
+  assert.equal(interpretLine("/send", withBob).kind, "error");
+  assert.deepEqual(interpretLine("/get", inRoom), { kind: "get" });
+  assert.deepEqual(interpretLine("/get #k3mh8q2xwp4z", inRoom), {
+    kind: "get",
+    id: "k3mh8q2xwp4z",
+  });
+  assert.deepEqual(interpretLine("/paste-file 很长的笔记", inRoom), {
+    kind: "paste-file",
+    text: "很长的笔记",
+    room: "lobby",
+  });
+  // Alone, it sends the text last refused as too long.
+  const refused = "x".repeat(5000);
+  assert.deepEqual(
+    interpretLine("/paste-file", { ...inRoom, refusedText: refused }),
+    { kind: "paste-file", text: refused, room: "lobby" },
+  );
+  const nothing = interpretLine("/paste-file", inRoom);
+  assert.equal(nothing.kind, "error");
+  assert.match(nothing.kind === "error" ? nothing.message : "", /usage/);
 });

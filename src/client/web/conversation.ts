@@ -46,6 +46,8 @@ export class Conversation {
   #keys: string[] = [];
   #shown = new Set<string>();
   #users: string[] = [];
+  /** Each sender's newest message id, for `/reply` (the newest 500 senders). */
+  #lastOf = new Map<string, number>();
   /** The room's head count as the server last said (big rooms). */
   #count: number | undefined;
 
@@ -103,6 +105,31 @@ export class Conversation {
     ids.splice(low, 0, id);
     this.#keys.splice(low, 0, key);
     return { at: "before", id: next };
+  }
+
+  /**
+   * Remembers that `nick` sent message `id`, so `/reply NICK` finds their
+   * newest; a history page's older messages do not displace a newer one.
+   */
+  noteSender(nick: string, id: number): void {
+    const key = nickKey(nick);
+    const known = this.#lastOf.get(key);
+    if (known !== undefined && known >= id) return;
+    this.#lastOf.delete(key);
+    this.#lastOf.set(key, id);
+    if (this.#lastOf.size > 500) {
+      this.#lastOf.delete(this.#lastOf.keys().next().value!);
+    }
+  }
+
+  /** The id of `nick`'s newest message seen here, if any. */
+  lastMessageOf(nick: string): number | undefined {
+    return this.#lastOf.get(nickKey(nick));
+  }
+
+  /** True when message `id` is shown. */
+  shows(id: number): boolean {
+    return this.#ids.includes(id);
   }
 
   /** Forgets the oldest shown messages beyond `keep`; returns their ids. */

@@ -18,6 +18,8 @@ import type {
   ErrorCode,
   Quote,
   RoomMessage,
+  RoomRole,
+  SearchHit,
   ServerEvent,
 } from "../../../protocol.ts";
 import { CONNECT_DEFAULTS } from "../../shared/limits.ts";
@@ -28,12 +30,35 @@ import {
   bansText,
   clockTime,
   recallText,
+  searchTime,
   whoRest,
   whoSuffix,
 } from "../../shared/text_dialect.ts";
 import { Backoff } from "../reconnect.ts";
+import { pasteFileName } from "../file_sharing.ts";
 import { Conversation, conversationKey } from "./conversation.ts";
 import { interpretLine, type SendFrame, type Target } from "./typed_line.ts";
+import { formatFileSize as formatBytes } from "../../shared/file_names.ts";
+import {
+  isPicture,
+  mimeOf,
+  readSharedFile,
+  sameOriginUrl,
+  type SharedFile,
+} from "./attachment.ts";
+import {
+  type PutResult,
+  type Upload,
+  type UploadFrame,
+  UploadQueue,
+  type UploadReady,
+} from "./upload_queue.ts";
+import {
+  markWords,
+  newestFirst,
+  readHit,
+  searchWords,
+} from "./search_results.ts";
 
 // ---------------------------------------------------------------------------
 // Events the page understands beyond 0.1's union.
@@ -57,7 +82,10 @@ type Welcome = Extract<ServerEvent, { type: "welcome" }> & {
   rooms?: string[];
 };
 
-type PageEvent = ServerEvent | HistoryEvent | Welcome;
+/** A room message that shares a file (issue 15's uploads). */
+type FileMessage = RoomMessage & { file?: unknown };
+
+type PageEvent = ServerEvent | HistoryEvent | Welcome | UploadReady;
 
 /** Messages asked for per scrollback page. */
 const HISTORY_PAGE = 50;
@@ -69,6 +97,12 @@ const PEOPLE_SHOWN = 300;
 const TAKEN_RETRIES = 4;
 /** Quiet retries of a first connection that failed before any answer. */
 const LOGIN_RETRIES = 2;
+/** Messages asked for per page while looking for a search result. */
+const SEEK_PAGE = 1000;
+/** How far back a search result is looked for, in messages loaded. */
+const SEEK_LIMIT = 5000;
+/** How long a message found by a search stays highlighted. */
+const FOUND_MS = 4000;
 
 // ---------------------------------------------------------------------------
 // DOM helpers: every text goes in as textContent.
@@ -116,8 +150,27 @@ const ui = {
   logTop: byId("log-top"),
   jump: byId<HTMLButtonElement>("jump"),
   error: byId("error"),
+  asFile: byId<HTMLButtonElement>("as-file"),
   line: byId<HTMLInputElement>("line"),
   send: byId<HTMLButtonElement>("send"),
+  attach: byId<HTMLButtonElement>("attach"),
+  fileInput: byId<HTMLInputElement>("file-input"),
+  uploads: byId("uploads"),
+  main: byId("main"),
+  drop: byId("drop"),
+  dropText: byId("drop-text"),
+  searchToggle: byId<HTMLButtonElement>("search-toggle"),
+  search: byId("search"),
+  searchField: byId<HTMLInputElement>("search-field"),
+  searchGo: byId<HTMLButtonElement>("search-go"),
+  searchClose: byId<HTMLButtonElement>("search-close"),
+  searchStatus: byId("search-status"),
+  searchResults: byId("search-results"),
+  viewer: byId<HTMLDialogElement>("viewer"),
+  viewerImage: byId<HTMLImageElement>("viewer-image"),
+  viewerName: byId("viewer-name"),
+  viewerDownload: byId<HTMLAnchorElement>("viewer-download"),
+  viewerClose: byId<HTMLButtonElement>("viewer-close"),
   people: byId("people"),
   peopleTitle: byId("people-title"),
   peopleList: byId("people-list"),
@@ -199,6 +252,15 @@ interface View {
   scrollTop?: number;
   /** Lines waiting to be sent, shown dimmed. */
   pending: Set<HTMLLIElement>;
+  /** Your role in the room, if you are its owner or an admin. */
+  role?: RoomRole;
+  /**
+   * A search result being looked for further back: its id, and how many
+   * messages were loaded looking for it.
+   */
+  seek?: { id: number; loaded: number };
+  /** What the history request on its way asked: a page up, or a seek's range. */
+  asked?: "page" | "seek";
 }
 
 const saved0 = loadSaved();
@@ -296,6 +358,9 @@ function messageLine(message: RoomMessage | DirectMessage): HTMLLIElement {
   const mention = !own && (named || mentions(message.text, me));
   const line = element("li", "line msg");
   line.dataset.id = String(message.id);
+  if (message.type === "msg" && readSharedFile((message as FileMessage).file)) {
+    line.dataset.fileId = readSharedFile((message as FileMessage).file)!.id;
+  }
   if (own) line.classList.add("own");
   if (mention) line.classList.add("mention");
   // Time in a column of its own, so wrapped text lines up after it.
@@ -315,7 +380,13 @@ function messageLine(message: RoomMessage | DirectMessage): HTMLLIElement {
     if (own) body.append(" ", element("span", "you", "you"));
     body.append(element("span", "colon", ": "));
   }
-  body.append(textNode(message.text, !own));
+  const file = message.type === "msg"
+    ? readSharedFile((message as FileMessage).file)
+    : undefined;
+  if (file) {
+    line.classList.add("shared");
+    body.append(fileCard(file));
+  } else body.append(textNode(message.text, !own));
   return line;
 }
 
@@ -358,6 +429,92 @@ function takeBack(
   return found;
 }
 
+// ---------------------------------------------------------------------------
+// Shared files: a card with name, size and a download link; a picture as a
+// thumbnail that opens the full picture. Only links to this server are made.
+
+const SVG = "http://www.w3.org/2000/svg";
+
+/** The document icon of a file card (an SVG built node by node, no HTML). */
+function fileIcon(): SVGSVGElement {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", "icon file-icon");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(SVG, "path");
+  path.setAttribute(
+    "d",
+    "M6 2h8l6 6v12a2 2 0 0 1-2 2H6a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2Zm7 1.5V9h5.5ZM7 13h10v1.6H7Zm0 3.4h10V18H7Z",
+  );
+  svg.append(path);
+  return svg;
+}
+
+function fileCard(file: SharedFile): HTMLSpanElement {
+  const href = sameOriginUrl(file.url, location.href);
+  const card = element("span", "file");
+  if (href && isPicture(file)) {
+    card.classList.add("picture");
+    const link = element("a", "thumb");
+    link.href = href;
+    link.target = "_blank";
+    link.rel = "noopener";
+    link.title = `${file.name}: open the full picture`;
+    const image = element("img");
+    image.alt = file.name;
+    image.loading = "lazy";
+    image.decoding = "async";
+    image.src = href;
+    // A picture grows its line as it loads: a reader at the end stays there.
+    image.addEventListener("load", () => {
+      if (stuckToBottom && image.closest("ol.log") === current?.log) {
+        scrollToBottom();
+      }
+    });
+    link.append(image);
+    link.addEventListener("click", (event) => {
+      // A plain click shows it here; Ctrl/⌘-click or a middle click, a new tab.
+      if (event.button !== 0 || event.ctrlKey || event.metaKey) return;
+      if (event.shiftKey || event.altKey) return;
+      event.preventDefault();
+      openViewer(file, href, link);
+    });
+    card.append(link);
+  } else {
+    card.append(fileIcon());
+  }
+  const about = element("span", "file-about");
+  about.append(
+    element("span", "file-name", file.name),
+    element("span", "file-size", formatBytes(file.size)),
+  );
+  if (href) {
+    const download = element("a", "file-download", "Download");
+    download.href = href;
+    download.download = file.name;
+    download.setAttribute("aria-label", `Download ${file.name}`);
+    about.append(download);
+  } else {
+    about.append(element("span", "file-size", "(no link on this server)"));
+  }
+  card.append(about);
+  return card;
+}
+
+/** Where the focus goes back to when the picture viewer closes. */
+let viewerOpener: HTMLElement | undefined;
+
+function openViewer(file: SharedFile, href: string, opener: HTMLElement) {
+  viewerOpener = opener;
+  ui.viewerImage.src = href;
+  ui.viewerImage.alt = file.name;
+  ui.viewerName.textContent = `${file.name} · ${formatBytes(file.size)}`;
+  ui.viewerDownload.href = href;
+  ui.viewerDownload.download = file.name;
+  ui.viewer.showModal();
+  ui.viewerClose.focus();
+}
+
 function noticeLine(text: string, ts?: number, kind = "notice"): HTMLLIElement {
   const line = element("li", `line ${kind}`);
   if (ts !== undefined) line.append(timeElement(ts), " ");
@@ -370,9 +527,13 @@ function atBottom(): boolean {
   return box.scrollHeight - box.scrollTop - box.clientHeight < 40;
 }
 
+/** The reader is at the end of the log (as of the last scroll). */
+let stuckToBottom = true;
+
 function scrollToBottom(): void {
   ui.logBox.scrollTop = ui.logBox.scrollHeight;
   ui.jump.hidden = true;
+  stuckToBottom = true;
 }
 
 /** Appends lines to a view; the shown one follows them if it was at the end. */
@@ -415,6 +576,9 @@ function addMessages(
     const place = conversation.place(message.id, message.ts, order);
     if (place.at === "duplicate") continue;
     added.push(message);
+    if (message.type === "msg") {
+      conversation.noteSender(message.from, message.id);
+    }
     const line = messageLine(message);
     if (place.at === "end") {
       atEnd.push(line);
@@ -429,8 +593,12 @@ function addMessages(
     box.scrollTop = topBefore + (box.scrollHeight - heightBefore);
   }
   appendLines(view, atEnd);
-  for (const id of conversation.trim(KEEP_MESSAGES)) {
-    view.log.querySelector(`li[data-id="${id}"]`)?.remove();
+  // The oldest lines go once there are too many, but not from under a
+  // reader who scrolled up to them (nor as a history page brings them).
+  if (order === "live" && (!shown || atBottom())) {
+    for (const id of conversation.trim(KEEP_MESSAGES)) {
+      view.log.querySelector(`li[data-id="${id}"]`)?.remove();
+    }
   }
   if (shown && added.length > 0) renderTop();
   return added;
@@ -642,6 +810,9 @@ function renderTop(): void {
   if (c.kind === "dm") {
     ui.logTop.textContent =
       "Private messages are not kept: they are gone after a reload.";
+  } else if (current?.seek) {
+    ui.logTop.textContent =
+      "Loading older messages, back to the search result…";
   } else if (c.loadingOlder) {
     ui.logTop.textContent = "Loading older messages…";
   } else if (c.size === 0) {
@@ -685,6 +856,7 @@ function setStatus(text: string, state: "online" | "offline" | "joining") {
 
 function showError(text: string): void {
   ui.error.textContent = text;
+  ui.asFile.hidden = true;
 }
 
 type LoginStep = "nick" | "password";
@@ -764,7 +936,9 @@ function connect(): void {
   });
 }
 
-function send(frame: SendFrame | { type: "hello" } & Record<string, unknown>) {
+function send(
+  frame: SendFrame | UploadFrame | { type: "hello" } & Record<string, unknown>,
+) {
   socket?.send(JSON.stringify(frame));
 }
 
@@ -817,6 +991,16 @@ function sendHello(): void {
 function disconnected(): void {
   clearTimeout(helloTimer);
   pingSentAt = undefined;
+  uploads.disconnected();
+  if (searching !== undefined) {
+    searching = undefined;
+    ui.searchStatus.textContent = "The connection dropped; search again.";
+  }
+  for (const view of views.values()) {
+    view.seek = undefined;
+    view.asked = undefined;
+    view.conversation.loadingOlder = false;
+  }
   if (phase === "stopped") return;
   if (needPassword) {
     phase = "login";
@@ -914,6 +1098,10 @@ function handle(event: PageEvent): void {
       );
     case "history":
       return olderMessages(event);
+    case "search":
+      return searchAnswered(event);
+    case "upload_ready":
+      return uploads.ready(event);
     case "part":
       return parted(event);
     case "error":
@@ -927,8 +1115,19 @@ function handle(event: PageEvent): void {
       return;
     // Running the group (README "Running the group"): shown as notices in
     // the room they concern, in the same words as the other clients.
-    case "mod":
-      return notice(event.text, roomView(event.room) ?? current, event.ts);
+    case "mod": {
+      // An op or deop of yourself changes what /help offers you there.
+      const view = roomView(event.room);
+      if (view && event.nick !== undefined && isMe(event.nick)) {
+        if (event.action === "op" && view.role !== "owner") {
+          view.role = "admin";
+        }
+        if (event.action === "deop" && view.role === "admin") {
+          view.role = undefined;
+        }
+      }
+      return notice(event.text, view ?? current, event.ts);
+    }
     case "notice":
       return notice(
         event.text === ""
@@ -982,6 +1181,9 @@ function welcomed(event: Welcome): void {
   const view = viewFor("room", event.room);
   const isNew = view.log.childElementCount === 0;
   view.conversation.setUsers(event.users);
+  view.role = event.role === "owner" || event.role === "admin"
+    ? event.role
+    : undefined;
   const resumed = resumeRooms.delete(event.room);
   const history = event.history ?? [];
   if (history.length === 0 && !resumed) view.conversation.hasOlder = false;
@@ -1219,16 +1421,94 @@ function olderMessages(event: HistoryEvent): void {
   const view = roomView(event.room);
   if (!view) return;
   const messages = event.messages ?? event.history ?? [];
-  view.conversation.loadingOlder = false;
+  const c = view.conversation;
+  c.loadingOlder = false;
+  const asked = view.asked;
+  view.asked = undefined;
   const added = addMessages(view, messages, "older");
-  const last = event.more === undefined
-    ? messages.length < HISTORY_PAGE
-    : !event.more;
-  if (last || added.length === 0) view.conversation.hasOlder = false;
+  if (asked !== "seek") {
+    const last = event.more === undefined
+      ? messages.length < HISTORY_PAGE
+      : !event.more;
+    if (last || added.length === 0) c.hasOlder = false;
+  }
+  // A seek's range ends at the result; what is older than it is unknown.
+  if (view.seek) {
+    view.seek.loaded += added.length;
+    return continueSeek(view, event.more === true && added.length > 0);
+  }
   if (view === current) {
     renderTop();
     if (added.length > 0) fillIfShort();
   }
+}
+
+/**
+ * Looks for a search result further back than the page shows: pages of
+ * the room's history after the result's id and before the oldest message
+ * shown, newest first, so the log stays whole (no gap between what was
+ * shown and the result) and each message still comes once. Stops at the
+ * result, at the end of the range, or after {@linkcode SEEK_LIMIT}.
+ */
+function seekMessage(view: View, id: number): void {
+  view.seek = { id, loaded: 0 };
+  renderTop();
+  // A page on its way is answered first; the seek goes on from there.
+  if (!view.conversation.loadingOlder) askSeekPage(view);
+}
+
+function askSeekPage(view: View): void {
+  const c = view.conversation;
+  const seek = view.seek;
+  if (!seek || phase !== "member") return;
+  c.loadingOlder = true;
+  view.asked = "seek";
+  const frame: SendFrame = {
+    type: "history",
+    room: c.name,
+    after: seek.id - 1,
+    limit: SEEK_PAGE,
+  };
+  if (c.oldestId !== undefined) frame.before = c.oldestId;
+  send(frame);
+}
+
+function continueSeek(view: View, more: boolean): void {
+  const seek = view.seek!;
+  if (revealMessage(view, seek.id)) {
+    view.seek = undefined;
+    return renderTop();
+  }
+  if (more && seek.loaded < SEEK_LIMIT) return askSeekPage(view);
+  view.seek = undefined;
+  renderTop();
+  showError(
+    seek.loaded >= SEEK_LIMIT
+      ? `that message is more than ${SEEK_LIMIT} messages back; its text is in the search results`
+      : "that message is no longer kept (recalled or removed)",
+  );
+}
+
+/**
+ * Shows message `id` of `view`, scrolled to the middle and highlighted for
+ * a moment; false when it is not among the lines shown.
+ */
+function revealMessage(view: View, id: number): boolean {
+  const line = view.log.querySelector<HTMLLIElement>(
+    `li[data-id="${Number(id)}"]`,
+  );
+  if (!line) return false;
+  if (view !== current) show(view);
+  for (const old of view.log.querySelectorAll(".found")) {
+    old.classList.remove("found");
+  }
+  line.classList.add("found");
+  line.tabIndex = -1;
+  line.scrollIntoView({ block: "center" });
+  line.focus({ preventScroll: true });
+  stuckToBottom = atBottom();
+  setTimeout(() => line.classList.remove("found"), FOUND_MS);
+  return true;
 }
 
 /** A room whose lines do not fill the box cannot be scrolled: fetch more. */
@@ -1242,9 +1522,11 @@ function requestOlder(): void {
   const c = view?.conversation;
   if (!view || !c || c.kind !== "room" || phase !== "member") return;
   if (!c.hasOlder || c.loadingOlder || historySupported === false) return;
+  if (view.seek) return;
   const before = c.oldestId;
   if (before === undefined) return;
   c.loadingOlder = true;
+  view.asked = "page";
   send({ type: "history", room: c.name, before, limit: HISTORY_PAGE });
   renderTop();
 }
@@ -1258,6 +1540,35 @@ const MESSAGE_ERRORS: ReadonlySet<ErrorCode> = new Set([
   "too_long",
 ]);
 
+/** Codes that may answer an `upload` frame (the server's, and the hub's). */
+function answersUpload(code: string): boolean {
+  return code.startsWith("file") || code.startsWith("upload") ||
+    UPLOAD_REFUSALS.has(code);
+}
+
+const UPLOAD_REFUSALS: ReadonlySet<string> = new Set([
+  "rate_limited",
+  "too_many_uploads",
+  "not_in_room",
+  "bad_frame",
+  "unknown_type",
+  "muted",
+  "not_allowed",
+  "banned",
+  "store_failed",
+  "empty",
+]);
+
+/** Codes that may answer a `search` frame. */
+const SEARCH_REFUSALS: ReadonlySet<string> = new Set([
+  "empty",
+  "store_failed",
+  "rate_limited",
+  "bad_frame",
+  "not_in_room",
+  "unknown_type",
+]);
+
 function serverError(code: ErrorCode, message: string): void {
   if (phase !== "member") return helloRefused(code, message);
   if (
@@ -1266,8 +1577,26 @@ function serverError(code: ErrorCode, message: string): void {
   ) {
     // A server without scrollback: stop asking, say where history starts.
     historySupported = false;
-    for (const view of views.values()) view.conversation.loadingOlder = false;
+    for (const view of views.values()) {
+      view.conversation.loadingOlder = false;
+      if (view.seek) {
+        view.seek = undefined;
+        showError("this server cannot load older messages to show that one");
+      }
+    }
     renderTop();
+    return;
+  }
+  // An upload or a search waiting for its answer: this is it.
+  if (uploads.asking && answersUpload(code)) {
+    // Its row, just above the field, says why in the server's words.
+    if (uploads.refused(code, message) !== undefined) return;
+  }
+  if (searching !== undefined && SEARCH_REFUSALS.has(code)) {
+    searching = undefined;
+    ui.searchStatus.textContent = code === "unknown_type"
+      ? "This server cannot search (it is older than search)."
+      : message;
     return;
   }
   showError(message);
@@ -1438,6 +1767,27 @@ function perform(
         renderTop();
       }
       return true;
+    case "attach":
+      // Enter (or the click) that ran /send lets the page open the chooser.
+      ui.fileInput.click();
+      return true;
+    case "get":
+      return saveSharedFile(action.id);
+    case "paste-file":
+      shareText(action.text);
+      if (action.text === refusedText) refusedText = undefined;
+      return true;
+    case "too-long":
+      refusedText = action.text;
+      showError(
+        `not sent: ${action.problem}. It is still in the field: cut it down${
+          current?.conversation.kind === "room"
+            ? ", or send it as a text file"
+            : ""
+        }.`,
+      );
+      ui.asFile.hidden = current?.conversation.kind !== "room";
+      return false;
     case "send":
       for (const frame of action.frames) {
         if (frame.type === "quit") {
@@ -1448,6 +1798,10 @@ function perform(
           return true;
         }
         if (frame.type === "join") switchTo = frame.room;
+        if (frame.type === "search") {
+          if (!startSearch(frame.text)) return false;
+          continue;
+        }
         if (phase === "member" && socket) send(frame);
         else if (!queue(frame, typed)) return false;
       }
@@ -1495,6 +1849,9 @@ function submitLine(): void {
     target: current ? targetOf(current) : { kind: "room", room: "" },
     lastPrivateFrom,
     multiRoom,
+    role: current?.role,
+    lastMessageOf: (nick) => current?.conversation.lastMessageOf(nick),
+    refusedText,
   });
   if (!perform(action, text)) return;
   showError("");
@@ -1553,6 +1910,351 @@ function onEnter(field: HTMLInputElement, action: () => void): void {
 }
 
 // ---------------------------------------------------------------------------
+// Search: the `search` frame, its answer listed newest first; a result
+// opens its room at the message, loading older history to reach it.
+
+/** The words of the search on its way, until its answer comes. */
+let searching: string | undefined;
+
+function openSearch(): void {
+  ui.search.hidden = false;
+  ui.searchToggle.setAttribute("aria-expanded", "true");
+  closePanels();
+  ui.searchField.focus();
+  ui.searchField.select();
+}
+
+function closeSearch(): void {
+  ui.search.hidden = true;
+  ui.searchToggle.setAttribute("aria-expanded", "false");
+}
+
+/** Sends a search; false (with the reason shown) when it cannot go now. */
+function startSearch(text: string): boolean {
+  if (ui.search.hidden) openSearch();
+  ui.searchField.value = text;
+  if (text.trim() === "") {
+    ui.searchStatus.textContent = "Type the words to look for.";
+    return false;
+  }
+  if (phase !== "member" || !socket) {
+    ui.searchStatus.textContent = "Not connected: search once back online.";
+    return false;
+  }
+  searching = text;
+  ui.searchStatus.textContent = `Searching for “${text.trim()}”…`;
+  send({ type: "search", text });
+  return true;
+}
+
+function searchAnswered(event: Extract<ServerEvent, { type: "search" }>) {
+  searching = undefined;
+  if (ui.search.hidden) openSearch();
+  ui.searchField.value = event.text;
+  const hits = newestFirst(
+    (Array.isArray(event.results) ? event.results : []).flatMap((r) => {
+      const hit = readHit(r);
+      return hit ? [hit] : [];
+    }),
+  );
+  const where = event.room ? ` in ${event.room}` : " in your rooms";
+  ui.searchStatus.textContent = hits.length === 0
+    ? `Nothing found for “${event.text}”${where}.`
+    : `${
+      hits.length === 1 ? "1 message" : `${hits.length} messages`
+    } found for “${event.text}”${where}, newest first. Pick one to see it in its room.`;
+  const words = searchWords(event.text);
+  ui.searchResults.replaceChildren(
+    ...hits.map((hit) => resultItem(hit, words)),
+  );
+}
+
+function resultItem(hit: SearchHit, words: string[]): HTMLLIElement {
+  const item = element("li");
+  const button = element("button", "hit");
+  button.type = "button";
+  const head = element("span", "hit-head");
+  const time = element("time", "time", searchTime(hit.ts));
+  time.dateTime = new Date(hit.ts).toISOString();
+  time.title = new Date(hit.ts).toLocaleString();
+  head.append(
+    element("span", "hit-room", hit.room),
+    " ",
+    time,
+    " ",
+    nickSpan(hit.from),
+  );
+  const text = element("span", "hit-text");
+  for (const piece of markWords(hit.text, words)) {
+    text.append(piece.marked ? element("mark", "", piece.text) : piece.text);
+  }
+  button.append(head, text);
+  button.addEventListener("click", () => goToResult(hit));
+  item.append(button);
+  return item;
+}
+
+/** Whether the page is one column (a phone): the panel covers the log. */
+function narrow(): boolean {
+  return globalThis.matchMedia?.("(max-width: 48em)").matches ?? false;
+}
+
+/**
+ * Opens a result's room at the message: scrolled to and highlighted when it
+ * is shown; otherwise the room's history is loaded back to it.
+ */
+function goToResult(hit: SearchHit): void {
+  const view = roomView(hit.room);
+  if (!view) {
+    ui.searchStatus.textContent =
+      `You are no longer in ${hit.room}: /join ${hit.room} to read it there.`;
+    return;
+  }
+  if (narrow()) closeSearch();
+  if (view !== current) show(view);
+  showError("");
+  if (revealMessage(view, hit.id)) return;
+  const c = view.conversation;
+  const oldest = c.oldestId;
+  if (oldest !== undefined && hit.id > oldest) {
+    return showError("that message is no longer shown (recalled or removed)");
+  }
+  if (!c.hasOlder || historySupported === false) {
+    return showError(
+      "that message is older than this server keeps, or it cannot load it",
+    );
+  }
+  seekMessage(view, hit.id);
+}
+
+// ---------------------------------------------------------------------------
+// Uploads: the attach button, a pasted file or picture, or one dropped on
+// the messages go up one at a time (upload_queue.ts), each shown with its
+// progress beside the field until it is shared or says why not.
+
+const uploads = new UploadQueue({
+  ask(frame) {
+    if (phase !== "member" || !socket) return false;
+    send(frame);
+    return true;
+  },
+  put: putFile,
+}, renderUploads);
+
+/**
+ * `PUT`s a file to the URL the server gave, on this server only. An
+ * XMLHttpRequest rather than `fetch`, for the same request with upload
+ * progress, which `fetch` does not report.
+ */
+function putFile(
+  url: string,
+  body: Blob,
+  progress: (sent: number) => void,
+  signal: AbortSignal,
+): Promise<PutResult> {
+  const target = sameOriginUrl(url, location.href);
+  if (!target) {
+    return Promise.resolve({
+      status: 400,
+      text: "the server gave an upload address that is not its own",
+    });
+  }
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("PUT", target);
+    request.upload.addEventListener("progress", (e) => progress(e.loaded));
+    request.addEventListener(
+      "load",
+      () => resolve({ status: request.status, text: request.responseText }),
+    );
+    request.addEventListener("error", () => resolve({ status: 0, text: "" }));
+    request.addEventListener("abort", () => reject(new Error("cancelled")));
+    signal.addEventListener("abort", () => request.abort());
+    request.send(body);
+  });
+}
+
+/** The text last refused as too long: what `/paste-file` alone sends. */
+let refusedText: string | undefined;
+
+/** Text too long for a message goes up as a text file instead. */
+function shareText(text: string): void {
+  shareFiles([
+    new File([text], pasteFileName(), { type: "text/plain;charset=utf-8" }),
+  ]);
+}
+
+/**
+ * `/get [ID]`: saves a shared file through the browser's own download, by
+ * its id, or the newest of the conversation shown.
+ */
+function saveSharedFile(id: string | undefined): boolean {
+  const lines = [
+    ...(current?.log.querySelectorAll<HTMLLIElement>("li[data-file-id]") ??
+      []),
+  ];
+  const line = id === undefined
+    ? lines.at(-1)
+    : lines.find((l) => l.dataset.fileId === id) ??
+      [...views.values()].flatMap((v) => [
+        ...v.log.querySelectorAll<HTMLLIElement>("li[data-file-id]"),
+      ]).find((l) => l.dataset.fileId === id);
+  const link = line?.querySelector<HTMLAnchorElement>("a.file-download");
+  if (!link) {
+    showError(
+      id === undefined
+        ? "no file shared here yet (or its link is not this server's)"
+        : `no file ${id} is shown here`,
+    );
+    return false;
+  }
+  link.click();
+  return true;
+}
+
+/** Files to share in the room shown. */
+function shareFiles(files: readonly File[]): void {
+  if (files.length === 0) return;
+  const view = current;
+  if (!view || view.conversation.kind !== "room") {
+    return showError("files go to a room: open a room to share one");
+  }
+  if (phase !== "member" || !socket) {
+    return showError("not connected: share it once back online");
+  }
+  showError("");
+  for (const file of files) {
+    // The server takes no empty file; say so here rather than ask.
+    if (file.size === 0) {
+      showError(`${file.name || "that file"} is empty: nothing to share`);
+      continue;
+    }
+    uploads.add(file, view.conversation.name, mimeOf(file));
+  }
+}
+
+/** Each upload's row, kept across redraws so a focused button stays. */
+const uploadRows = new Map<number, {
+  item: HTMLLIElement;
+  bar: HTMLProgressElement;
+  state: HTMLSpanElement;
+  actions: HTMLSpanElement;
+  phase?: string;
+}>();
+
+function renderUploads(): void {
+  const items = uploads.items;
+  const keys = new Set(items.map((u) => u.key));
+  for (const [key, row] of uploadRows) {
+    if (!keys.has(key)) {
+      row.item.remove();
+      uploadRows.delete(key);
+    }
+  }
+  for (const upload of items) {
+    let row = uploadRows.get(upload.key);
+    if (!row) {
+      const item = element("li", "upload");
+      const name = element("span", "upload-name", upload.name);
+      const size = element("span", "upload-size", formatBytes(upload.size));
+      const bar = element("progress");
+      bar.max = Math.max(1, upload.size);
+      bar.setAttribute("aria-label", `${upload.name}: sent so far`);
+      const state = element("span", "upload-state");
+      const actions = element("span", "upload-actions");
+      item.append(name, size, bar, state, actions);
+      ui.uploads.append(item);
+      row = { item, bar, state, actions };
+      uploadRows.set(upload.key, row);
+    }
+    row.item.dataset.phase = upload.phase;
+    row.bar.value = upload.sent;
+    row.bar.hidden = upload.phase === "failed" || upload.phase === "done";
+    row.state.textContent = uploadState(upload);
+    if (row.phase !== upload.phase) {
+      row.phase = upload.phase;
+      row.actions.replaceChildren(...uploadActions(upload));
+      if (upload.phase === "done") {
+        // Shared: the card is in the log now; the row goes after a moment.
+        setTimeout(() => uploads.dismiss(upload.key), 2500);
+      }
+    }
+  }
+  ui.uploads.hidden = items.length === 0;
+}
+
+function uploadState(upload: Upload): string {
+  switch (upload.phase) {
+    case "queued":
+      return "waiting";
+    case "asking":
+      return `asking the server to share it in ${upload.room}…`;
+    case "sending":
+      return `sending, ${
+        Math.floor(100 * upload.sent / Math.max(1, upload.size))
+      } %`;
+    case "done":
+      return `shared in ${upload.room} ✓`;
+    case "failed":
+      return `not shared: ${upload.reason}`;
+  }
+}
+
+function uploadActions(upload: Upload): HTMLButtonElement[] {
+  const button = (text: string, label: string, action: () => void) => {
+    const b = element("button", "", text);
+    b.type = "button";
+    b.setAttribute("aria-label", label);
+    b.addEventListener("click", () => {
+      action();
+      ui.line.focus();
+    });
+    return b;
+  };
+  switch (upload.phase) {
+    case "failed":
+      return [
+        ...(upload.retryable
+          ? [button(
+            "Retry",
+            `Try ${upload.name} again`,
+            () => uploads.retry(upload.key),
+          )]
+          : []),
+        button(
+          "×",
+          `Dismiss ${upload.name}`,
+          () => uploads.dismiss(upload.key),
+        ),
+      ];
+    case "done":
+      return [];
+    default:
+      return [
+        button(
+          "Cancel",
+          `Cancel ${upload.name}`,
+          () => uploads.cancel(upload.key),
+        ),
+      ];
+  }
+}
+
+/** The files a paste or a drop carries, if any. */
+function filesOf(data: DataTransfer | null): File[] {
+  if (!data) return [];
+  if (data.files.length > 0) return [...data.files];
+  return [...data.items].flatMap((item) => {
+    const file = item.kind === "file" ? item.getAsFile() : null;
+    return file ? [file] : [];
+  });
+}
+
+function carriesFiles(event: DragEvent): boolean {
+  return event.dataTransfer?.types.includes("Files") ?? false;
+}
+
+// ---------------------------------------------------------------------------
 // Wiring
 
 onEnter(ui.line, submitLine);
@@ -1599,17 +2301,104 @@ ui.peopleToggle.addEventListener("click", () => {
   if (open) ui.people.querySelector<HTMLButtonElement>("button")?.focus();
 });
 document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape" && ui.chat.className.includes("-open")) {
+  if (event.key !== "Escape" || ui.viewer.open) return;
+  if (ui.chat.className.includes("-open")) {
     closePanels();
     ui.line.focus();
+  } else if (!ui.search.hidden) {
+    closeSearch();
+    ui.searchToggle.focus();
   }
+});
+
+ui.searchToggle.addEventListener("click", () => {
+  if (ui.search.hidden) openSearch();
+  else closeSearch();
+});
+ui.searchClose.addEventListener("click", () => {
+  closeSearch();
+  ui.searchToggle.focus();
+});
+onEnter(ui.searchField, () => startSearch(ui.searchField.value));
+ui.searchGo.addEventListener("click", () => startSearch(ui.searchField.value));
+
+ui.attach.addEventListener("click", () => ui.fileInput.click());
+ui.asFile.addEventListener("click", () => {
+  // What the field holds now: the refused text, perhaps edited since.
+  const text = ui.line.value.trim() === "" ? refusedText : ui.line.value;
+  if (text === undefined) return;
+  shareText(text);
+  refusedText = undefined;
+  ui.line.value = "";
+  sessionSet(DRAFT_KEY, undefined);
+  showError("");
+  ui.line.focus();
+});
+ui.fileInput.addEventListener("change", () => {
+  shareFiles([...(ui.fileInput.files ?? [])]);
+  // The same file may be picked again.
+  ui.fileInput.value = "";
+});
+ui.line.addEventListener("paste", (event) => {
+  const files = filesOf(event.clipboardData);
+  if (files.length === 0) return;
+  event.preventDefault();
+  shareFiles(files);
+});
+let dragDepth = 0;
+ui.main.addEventListener("dragenter", (event) => {
+  if (!carriesFiles(event)) return;
+  event.preventDefault();
+  dragDepth++;
+  const c = current?.conversation;
+  ui.dropText.textContent = c?.kind === "room"
+    ? `Drop to share in ${c.name}`
+    : "Files go to a room: open one first";
+  ui.drop.hidden = false;
+});
+ui.main.addEventListener("dragover", (event) => {
+  if (!carriesFiles(event)) return;
+  event.preventDefault();
+  if (event.dataTransfer) event.dataTransfer.dropEffect = "copy";
+});
+ui.main.addEventListener("dragleave", () => {
+  if (--dragDepth <= 0) {
+    dragDepth = 0;
+    ui.drop.hidden = true;
+  }
+});
+ui.main.addEventListener("drop", (event) => {
+  dragDepth = 0;
+  ui.drop.hidden = true;
+  const files = filesOf(event.dataTransfer);
+  if (files.length === 0) return;
+  event.preventDefault();
+  shareFiles(files);
+});
+// A file dropped anywhere else is not opened in place of the chat.
+for (const type of ["dragover", "drop"]) {
+  document.addEventListener(type, (event) => {
+    if (carriesFiles(event as DragEvent)) event.preventDefault();
+  });
+}
+
+ui.viewerClose.addEventListener("click", () => ui.viewer.close());
+ui.viewer.addEventListener("click", (event) => {
+  // A click on the backdrop (the dialog itself, outside its content) closes it.
+  if (event.target === ui.viewer) ui.viewer.close();
+});
+ui.viewer.addEventListener("close", () => {
+  ui.viewerImage.removeAttribute("src");
+  viewerOpener?.focus();
+  viewerOpener = undefined;
 });
 ui.jump.addEventListener("click", () => {
   scrollToBottom();
   ui.line.focus();
 });
 ui.logBox.addEventListener("scroll", () => {
-  if (atBottom()) ui.jump.hidden = true;
+  stuckToBottom = atBottom();
+  if (stuckToBottom) ui.jump.hidden = true;
   if (ui.logBox.scrollTop < 60) requestOlder();
 });
 
