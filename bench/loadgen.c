@@ -20,7 +20,14 @@
  * --seconds --size --warmup --drain-ms --connect-timeout-ms
  * --connect-concurrency --server-pid --announce-wait-ms --read-bytes
  * --settle-ms (how long the server's RSS may take to settle once everyone
- * is in); and --dialect json|irc|text.
+ * is in); --dialect json|irc|text; and --transport tcp|ws.
+ *
+ * --transport ws (JSON dialect only) speaks it as a browser does: each
+ * member opens `GET /ws` with a Sec-WebSocket-Key, checks the server's
+ * Sec-WebSocket-Accept, then sends one masked text frame per JSON frame
+ * and reads one event per text message (fragments joined, pings answered,
+ * a close frame counted as a dropped member). A message's payload is then
+ * counted exactly as a line is.
  *
  * Build: cc -O2 -o loadgen bench/loadgen.c (Linux: epoll, /proc).
  */
@@ -53,11 +60,15 @@
 
 enum dialect { JSON, IRC, TEXT };
 
+/* The largest control frame payload (RFC 6455 section 5.5). */
+#define CONTROL_BYTES 125
+
 /* ---- options ------------------------------------------------------------ */
 
 static struct {
   int port;
   enum dialect dialect;
+  bool websocket;
   long clients, senders, rate, inflight, backlog;
   double seconds, warmup;
   long size, drain_ms, connect_timeout_ms, connect_concurrency;
@@ -228,6 +239,19 @@ typedef struct {
   char *out;
   size_t out_len, out_off, out_cap;
   char last_control[HEAD_BYTES + 1];
+  /* --transport ws: the handshake, and the frame being read. */
+  bool upgraded;           /* 101 read and its accept checked */
+  char accept[29];         /* the Sec-WebSocket-Accept expected */
+  uint8_t frame_head[14];  /* a frame header split across reads */
+  uint8_t frame_head_len;
+  uint8_t frame_opcode;
+  bool frame_fin;
+  uint64_t frame_left;     /* payload bytes of this frame still to come */
+  bool in_frame;           /* header read, payload pending */
+  bool in_message;         /* a fragmented message is being joined */
+  uint32_t message_len;    /* its bytes so far (only CARRY_BYTES kept) */
+  uint8_t control_payload[CONTROL_BYTES];
+  uint8_t control_len;
 } client;
 
 static client *clients;
@@ -317,6 +341,121 @@ static void send_text(client *c, const char *fmt, ...) {
   flush_out(c);
 }
 
+/* ---- WebSocket: handshake and client frames (--transport ws) ------------ */
+
+static uint64_t mask_state = 0x9e3779b97f4a7c15ull;
+
+/* A fresh masking key per frame, as RFC 6455 asks of a client (xorshift:
+ * unpredictable enough for a benchmark; the server only has to unmask). */
+static uint32_t next_mask(void) {
+  mask_state ^= mask_state << 13;
+  mask_state ^= mask_state >> 7;
+  mask_state ^= mask_state << 17;
+  return (uint32_t)(mask_state >> 32);
+}
+
+#define MAX_CLIENT_PAYLOAD 8192
+
+/* Queues one masked, final client frame carrying `payload`. */
+static void append_frame(client *c, uint8_t opcode, const uint8_t *payload,
+                         size_t length) {
+  uint8_t frame[MAX_CLIENT_PAYLOAD + 8];
+  if (length > MAX_CLIENT_PAYLOAD) length = MAX_CLIENT_PAYLOAD;
+  size_t at = 0;
+  frame[at++] = (uint8_t)(0x80 | opcode);
+  if (length < 126) {
+    frame[at++] = (uint8_t)(0x80 | length);
+  } else {
+    frame[at++] = 0x80 | 126;
+    frame[at++] = (uint8_t)(length >> 8);
+    frame[at++] = (uint8_t)(length & 0xff);
+  }
+  uint32_t key = next_mask();
+  uint8_t mask[4] = {(uint8_t)(key >> 24), (uint8_t)(key >> 16),
+                     (uint8_t)(key >> 8), (uint8_t)key};
+  memcpy(frame + at, mask, 4);
+  at += 4;
+  for (size_t i = 0; i < length; i++) frame[at + i] = payload[i] ^ mask[i & 3];
+  append_out(c, (const char *)frame, at + length);
+}
+
+/* SHA-1 (FIPS 180-4), for the handshake's Sec-WebSocket-Accept only. */
+static uint32_t rotl(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
+
+static void sha1(const uint8_t *data, size_t length, uint8_t digest[20]) {
+  uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476,
+                   0xC3D2E1F0};
+  size_t padded = (length + 9 + 63) / 64 * 64;
+  uint8_t message[256];
+  if (padded > sizeof message) return;
+  memset(message, 0, padded);
+  memcpy(message, data, length);
+  message[length] = 0x80;
+  uint64_t bits = (uint64_t)length * 8;
+  for (int i = 0; i < 8; i++) message[padded - 1 - i] = (uint8_t)(bits >> (8 * i));
+  for (size_t block = 0; block < padded; block += 64) {
+    uint32_t w[80];
+    for (int i = 0; i < 16; i++) {
+      const uint8_t *b = message + block + 4 * i;
+      w[i] = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 |
+             b[3];
+    }
+    for (int i = 16; i < 80; i++)
+      w[i] = rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+    for (int i = 0; i < 80; i++) {
+      uint32_t f, k;
+      if (i < 20) f = (b & c) | (~b & d), k = 0x5A827999;
+      else if (i < 40) f = b ^ c ^ d, k = 0x6ED9EBA1;
+      else if (i < 60) f = (b & c) | (b & d) | (c & d), k = 0x8F1BBCDC;
+      else f = b ^ c ^ d, k = 0xCA62C1D6;
+      uint32_t t = rotl(a, 5) + f + e + k + w[i];
+      e = d, d = c, c = rotl(b, 30), b = a, a = t;
+    }
+    h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e;
+  }
+  for (int i = 0; i < 20; i++) digest[i] = (uint8_t)(h[i / 4] >> (24 - 8 * (i % 4)));
+}
+
+/* Base64 of `length` bytes into `out` (4 * ceil(length / 3) + 1 bytes). */
+static void base64(const uint8_t *in, size_t length, char *out) {
+  static const char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t o = 0;
+  for (size_t i = 0; i < length; i += 3) {
+    uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < length ? in[i + 1] << 8 : 0) |
+                 (i + 2 < length ? in[i + 2] : 0);
+    out[o++] = alphabet[v >> 18 & 63];
+    out[o++] = alphabet[v >> 12 & 63];
+    out[o++] = i + 1 < length ? alphabet[v >> 6 & 63] : '=';
+    out[o++] = i + 2 < length ? alphabet[v & 63] : '=';
+  }
+  out[o] = 0;
+}
+
+/* Sends the opening handshake (RFC 6455 section 4.1) and notes the accept
+ * value the server must answer with. */
+static void send_upgrade(client *c) {
+  uint8_t nonce[16];
+  for (int i = 0; i < 16; i += 4) {
+    uint32_t r = next_mask();
+    memcpy(nonce + i, &r, 4);
+  }
+  char key[25];
+  base64(nonce, 16, key);
+  char joined[64];
+  int n = snprintf(joined, sizeof joined, "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11",
+                   key);
+  uint8_t digest[20];
+  sha1((const uint8_t *)joined, (size_t)n, digest);
+  base64(digest, 20, c->accept);
+  send_text(c,
+            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n",
+            opt.port, key);
+}
+
 /* ---- dialects ----------------------------------------------------------- */
 
 static const char *ROOM = "bench";
@@ -330,6 +469,15 @@ static bool echoes_sender(void) { return opt.dialect != IRC; }
 static void say_hello(client *c) {
   switch (opt.dialect) {
     case JSON:
+      if (opt.websocket) {
+        char hello[128];
+        int n = snprintf(hello, sizeof hello,
+                         "{\"type\":\"hello\",\"nick\":\"c%d\",\"room\":\"%s\"}",
+                         c->index, ROOM);
+        append_frame(c, 0x1, (const uint8_t *)hello, (size_t)n);
+        flush_out(c);
+        break;
+      }
       send_text(c, "{\"type\":\"hello\",\"nick\":\"c%d\",\"room\":\"%s\"}\n",
                 c->index, ROOM);
       break;
@@ -523,6 +671,216 @@ static void read_client(client *c) {
   }
 }
 
+/* ---- WebSocket: server frames (--transport ws) -------------------------- */
+
+/* Bytes of a frame header whose second byte is `second` (server frames
+ * carry no mask, but a masked one must be told apart to be refused). */
+static size_t frame_header_bytes(uint8_t second) {
+  uint8_t length = second & 0x7f;
+  return 2 + (length == 126 ? 2 : length == 127 ? 8 : 0) +
+         (second & 0x80 ? 4 : 0);
+}
+
+/* A whole message's payload: counted exactly as a line is. */
+static void ws_message(client *c, const uint8_t *p, size_t n, int64_t at) {
+  line(c, p, n, at);
+}
+
+/* Starts the frame whose complete header is `h`; false if it broke the
+ * protocol (the member is then dropped). */
+static bool start_frame(client *c, const uint8_t *h) {
+  uint8_t opcode = h[0] & 0x0f;
+  if (h[0] & 0x70) return lost(c, "reserved bits in a server frame"), false;
+  if (h[1] & 0x80) return lost(c, "a masked server frame"), false;
+  uint64_t length = h[1] & 0x7f;
+  if (length == 126) {
+    length = (uint64_t)h[2] << 8 | h[3];
+  } else if (length == 127) {
+    length = 0;
+    for (int i = 2; i < 10; i++) length = length << 8 | h[i];
+  }
+  c->frame_fin = (h[0] & 0x80) != 0;
+  c->frame_opcode = opcode;
+  c->frame_left = length;
+  c->in_frame = true;
+  if (opcode >= 0x8) {
+    if (!c->frame_fin || length > CONTROL_BYTES || opcode > 0xa)
+      return lost(c, "a bad control frame"), false;
+    c->control_len = 0;
+  } else if (opcode == 0x0) {
+    if (!c->in_message) return lost(c, "a continuation without a message"), false;
+  } else if (opcode == 0x1) {
+    if (c->in_message) return lost(c, "a new message inside a fragmented one"), false;
+    c->in_message = true;
+    c->message_len = 0;
+  } else {
+    return lost(c, "a binary or unknown frame"), false;
+  }
+  return true;
+}
+
+/* The frame just read to its end. */
+static void end_frame(client *c, int64_t at) {
+  c->in_frame = false;
+  switch (c->frame_opcode) {
+    case 0x9: /* ping: answered with the same payload */
+      append_frame(c, 0xa, c->control_payload, c->control_len);
+      flush_out(c);
+      return;
+    case 0xa:
+      return;
+    case 0x8: {
+      int code = c->control_len >= 2
+                     ? c->control_payload[0] << 8 | c->control_payload[1]
+                     : 0;
+      char why[160];
+      snprintf(why, sizeof why, "close frame from the server (%d %.*s)", code,
+               c->control_len > 2 ? c->control_len - 2 : 0,
+               (const char *)c->control_payload + 2);
+      return lost(c, why);
+    }
+    default:
+      if (!c->frame_fin) return;
+      c->in_message = false;
+      uint32_t length = c->message_len;
+      c->message_len = 0;
+      if (length <= CARRY_BYTES)
+        ws_message(c, c->carry, length, at);
+      else /* a big welcome or list: its start says what it is */
+        control(c, c->carry, HEAD_BYTES, false);
+  }
+}
+
+/* Frames in `n` bytes read at `at`, carried across reads as they split. */
+static void ws_feed(client *c, const uint8_t *p, size_t n, int64_t at) {
+  while (n > 0 && !c->closed) {
+    if (!c->in_frame) {
+      if (c->frame_head_len == 0 && n >= 2 && n >= frame_header_bytes(p[1])) {
+        size_t header = frame_header_bytes(p[1]);
+        if (!start_frame(c, p)) return;
+        p += header;
+        n -= header;
+      } else {
+        c->frame_head[c->frame_head_len++] = *p++;
+        n--;
+        if (c->frame_head_len < 2 ||
+            c->frame_head_len < frame_header_bytes(c->frame_head[1]))
+          continue;
+        c->frame_head_len = 0;
+        if (!start_frame(c, c->frame_head)) return;
+      }
+      if (c->frame_left == 0) end_frame(c, at);
+      continue;
+    }
+    size_t take = c->frame_left < n ? (size_t)c->frame_left : n;
+    if (c->frame_opcode >= 0x8) {
+      memcpy(c->control_payload + c->control_len, p, take);
+      c->control_len += (uint8_t)take;
+    } else if (c->frame_fin && c->message_len == 0 && take == c->frame_left) {
+      /* A whole unfragmented message in this read: counted in place. */
+      c->frame_left = 0;
+      c->in_frame = false;
+      c->in_message = false;
+      ws_message(c, p, take, at);
+      p += take;
+      n -= take;
+      continue;
+    } else {
+      if (c->message_len < CARRY_BYTES) {
+        size_t room = CARRY_BYTES - c->message_len;
+        memcpy(c->carry + c->message_len, p, take < room ? take : room);
+      }
+      c->message_len += (uint32_t)take;
+    }
+    c->frame_left -= take;
+    p += take;
+    n -= take;
+    if (c->frame_left == 0) end_frame(c, at);
+  }
+}
+
+/* Lower-case copy of `name` found at a line start in the head, or NULL. */
+static const char *header_value(const char *head, const char *name) {
+  size_t k = strlen(name);
+  for (const char *at = strstr(head, "\r\n"); at; at = strstr(at + 2, "\r\n")) {
+    if (strncasecmp(at + 2, name, k) == 0 && at[2 + k] == ':') {
+      const char *value = at + 3 + k;
+      while (*value == ' ' || *value == '\t') value++;
+      return value;
+    }
+  }
+  return NULL;
+}
+
+/* Checks the server's handshake response (`head`, `n` bytes, ending in a
+ * blank line); drops the member, saying why, when it is no upgrade. */
+static bool check_upgrade(client *c, const uint8_t *head, size_t n) {
+  char text[CARRY_BYTES + 1];
+  memcpy(text, head, n);
+  text[n] = 0;
+  size_t status = strcspn(text, "\r\n");
+  size_t shown = status < HEAD_BYTES ? status : HEAD_BYTES;
+  memcpy(c->last_control, text, shown);
+  c->last_control[shown] = 0;
+  if (strncmp(text, "HTTP/1.1 101", 12) != 0) {
+    char why[160];
+    snprintf(why, sizeof why, "no upgrade: %.*s", (int)shown, text);
+    return lost(c, why), false;
+  }
+  const char *accept = header_value(text, "Sec-WebSocket-Accept");
+  if (!accept || strncmp(accept, c->accept, 28) != 0 ||
+      (accept[28] != '\r' && accept[28] != ' '))
+    return lost(c, "a wrong Sec-WebSocket-Accept"), false;
+  return true;
+}
+
+/* One read on a WebSocket member: the handshake response, then frames. */
+static void read_ws(client *c) {
+  ssize_t n = read(c->fd, read_buffer, (size_t)opt.read_bytes);
+  if (n == 0) return lost(c, "closed by server");
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+    return lost(c, "read failed");
+  }
+  int64_t at = now_us();
+  const uint8_t *p = read_buffer;
+  size_t left = (size_t)n;
+  if (!c->upgraded) {
+    /* The response head, gathered in the carry until its blank line. */
+    size_t held = c->held;
+    size_t take = left < CARRY_BYTES - held ? left : CARRY_BYTES - held;
+    memcpy(c->carry + held, p, take);
+    /* Not HTTP at all (a chat door's banner, say): fail now, saying what. */
+    size_t prefix = held + take < 5 ? held + take : 5;
+    if (memcmp(c->carry, "HTTP/", prefix) != 0) {
+      size_t shown = 0;
+      while (shown < held + take && shown < HEAD_BYTES &&
+             c->carry[shown] != '\r' && c->carry[shown] != '\n')
+        shown++;
+      memcpy(c->last_control, c->carry, shown);
+      c->last_control[shown] = 0;
+      char why[160];
+      snprintf(why, sizeof why, "no upgrade, read: %s", c->last_control);
+      return lost(c, why);
+    }
+    const uint8_t *end = memmem(c->carry, held + take, "\r\n\r\n", 4);
+    if (!end) {
+      if (held + take == CARRY_BYTES)
+        return lost(c, "a handshake response over 1 KiB");
+      c->held = (uint16_t)(held + take);
+      return;
+    }
+    size_t head = (size_t)(end + 4 - c->carry);
+    c->held = 0;
+    if (!check_upgrade(c, c->carry, head)) return;
+    c->upgraded = true;
+    say_hello(c);
+    p += head - held;
+    left -= head - held;
+  }
+  ws_feed(c, p, left, at);
+}
+
 /* Sends `count` messages now, stamped with the time of sending. */
 static void send_messages(client *c, long count) {
   if (count <= 0 || c->closed) return;
@@ -538,6 +896,15 @@ static void send_messages(client *c, long count) {
       frame_length = snprintf(frame, sizeof frame,
                               "{\"type\":\"say\",\"text\":\"%.*s\"}\n", length,
                               text);
+      if (opt.websocket) {
+        /* One masked text frame per message, newline dropped. */
+        for (long i = 0; i < count; i++)
+          append_frame(c, 0x1, (const uint8_t *)frame, (size_t)frame_length - 1);
+        c->sent += count;
+        tally.sent += count;
+        flush_out(c);
+        return;
+      }
       break;
     case IRC:
       frame_length = snprintf(frame, sizeof frame, "PRIVMSG #%s :%.*s\r\n",
@@ -605,11 +972,19 @@ static void on_event(client *c, uint32_t events) {
     }
     c->connected = true;
     arm(c, false);
-    say_hello(c);
+    if (opt.websocket)
+      send_upgrade(c);
+    else
+      say_hello(c);
     return;
   }
   if (events & EPOLLOUT) flush_out(c);
-  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_client(c);
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+    if (opt.websocket)
+      read_ws(c);
+    else
+      read_client(c);
+  }
 }
 
 static struct epoll_event events[4096];
@@ -755,6 +1130,15 @@ static void parse_args(int argc, char **argv) {
       }
       continue;
     }
+    if (strcmp(flag, "--transport") == 0) {
+      if (strcmp(value, "ws") == 0)
+        opt.websocket = true;
+      else if (strcmp(value, "tcp") != 0) {
+        fprintf(stderr, "unknown transport \"%s\" (tcp or ws)\n", value);
+        exit(2);
+      }
+      continue;
+    }
     long v = parse_number(flag, value);
     if (strcmp(flag, "--port") == 0) opt.port = (int)v;
     else if (strcmp(flag, "--clients") == 0) opt.clients = v;
@@ -779,6 +1163,10 @@ static void parse_args(int argc, char **argv) {
   }
   if (opt.size < MARK_BYTES || opt.size > 4000) {
     fprintf(stderr, "--size must be %d to 4000\n", MARK_BYTES);
+    exit(2);
+  }
+  if (opt.websocket && opt.dialect != JSON) {
+    fprintf(stderr, "--transport ws carries the JSON dialect only\n");
     exit(2);
   }
   if (opt.warmup < 0) opt.warmup = opt.seconds / 5 < 1 ? opt.seconds / 5 : 1;
@@ -874,11 +1262,31 @@ int main(int argc, char **argv) {
         break;
       }
     }
+    /* Where the others stopped: TCP, the WebSocket handshake, the hello. */
+    long no_tcp = 0, no_upgrade = 0, no_welcome = 0, gone = 0;
+    for (long i = 0; i < opt.clients; i++) {
+      const client *c = &clients[i];
+      if (c->ready) continue;
+      if (c->closed) gone++;
+      else if (!c->connected) no_tcp++;
+      else if (opt.websocket && !c->upgraded) no_upgrade++;
+      else no_welcome++;
+    }
+    char stages[160] = "";
+    if (opt.websocket)
+      snprintf(stages, sizeof stages,
+               " (%ld not connected, %ld without a 101, %ld without a "
+               "welcome, %ld closed)",
+               no_tcp, no_upgrade, no_welcome, gone);
+    else
+      snprintf(stages, sizeof stages,
+               " (%ld not connected, %ld without a welcome, %ld closed)",
+               no_tcp, no_welcome, gone);
     char why[1024];
     snprintf(why, sizeof why,
-             "only %ld of %ld connected in %ld ms; one still waiting had last "
-             "read \"%s\"%s%s",
-             connected, opt.clients, (long)connect_ms, waiting,
+             "only %ld of %ld connected in %ld ms%s; one still waiting had "
+             "last read \"%s\"%s%s",
+             connected, opt.clients, (long)connect_ms, stages, waiting,
              tally.first_error[0] ? "; first error: " : "", tally.first_error);
     /* What those that did get in cost the server, for comparison. */
     long rss = resident_bytes(opt.server_pid);

@@ -8,9 +8,13 @@
  * per scenario. Any message chat loses, any client it drops, fails the run
  * (exit 1); the peers' losses are reported, not judged.
  *
+ * Scenario w is the browsers' load: chat's WebSocket members beside the same
+ * load over its TCP door, and beside a Node `ws` server (and Node over TCP),
+ * in one run. Only the C load generator speaks WebSocket.
+ *
  * Usage:
- *   deno task bench [--quick] [--scenarios a,b,c,d,m]
- *                   [--targets chat,chat-text,chat-irc,ngircd,deno-streams,node-net,deno-bare]
+ *   deno task bench [--quick] [--scenarios a,b,c,d,w,m]
+ *                   [--targets chat,chat-text,chat-irc,chat-ws,ngircd,deno-streams,node-net,node-ws,deno-bare]
  *                   [--seconds N] [--soak-seconds N] [--no-install] [--loadgen c|deno]
  *
  * @module
@@ -34,6 +38,10 @@ interface Scenario {
   chatOnly?: boolean;
   /** Measures idle connections: the floor (deno-bare) runs here. */
   idle?: boolean;
+  /** The only targets it runs against, whatever `--targets` says. */
+  only?: string[];
+  /** Whose results {@linkcode Scenario.targets} judges. @default {["chat"]} */
+  judged?: string[];
   /** What the table shows for it. */
   columns: Column[];
   /** chat's targets for it, checked and printed (never fail the run). */
@@ -180,6 +188,32 @@ function scenarios(
       ],
     },
     {
+      id: "w",
+      title: quick
+        ? "(w, quick) 50 members, 5 senders, as fast as possible: WebSocket beside TCP"
+        : "(w) 1,000 members, 10 senders, as fast as possible: WebSocket (browsers) beside TCP",
+      clients: quick ? 50 : 1000,
+      senders: quick ? 5 : 10,
+      rate: 0,
+      seconds: s(10),
+      only: ["chat", "chat-ws", "node-net", "node-ws"],
+      judged: ["chat", "chat-ws"],
+      columns: [
+        { title: "members on", value: (r) => transportName(r.transport) },
+        { title: "deliveries/s", value: (r) => millions(r.deliveries_per_s) },
+        { title: "messages/s", value: (r) => num(r.messages_per_s) },
+        { title: "p50", value: (r) => ms(p(r)?.p50) },
+        { title: "p99", value: (r) => ms(p(r)?.p99) },
+        { title: "members dropped", value: (r) => num(r.disconnects) },
+        ...COMMON_TAIL,
+      ],
+      targets: (r) => [
+        r.disconnects === 0 && r.lost === 0
+          ? "no member dropped, nothing lost: ok"
+          : "no member dropped, nothing lost: MISSED",
+      ],
+    },
+    {
       id: "m",
       title: `(m) memory: (c) for ${
         soak ?? (quick ? 3 : 60)
@@ -210,6 +244,10 @@ function scenarios(
       ],
     },
   ];
+}
+
+function transportName(v: unknown): string {
+  return v === "ws" ? "WebSocket" : "TCP";
 }
 
 function rssSeries(r: Result): number[] {
@@ -356,6 +394,7 @@ async function runLoad(
     String(port),
     "--dialect",
     target.dialect.name,
+    ...(target.transport === "ws" ? ["--transport", "ws"] : []),
     "--clients",
     String(scenario.clients),
     "--senders",
@@ -403,6 +442,7 @@ async function runLoad(
   const line = stdout.split("\n").at(-1) ?? "";
   try {
     const result: Result = JSON.parse(line);
+    result.transport = target.transport ?? "tcp";
     if (target.idleOnly) {
       // It announces no joins and carries no messages: nothing to show.
       delete result.joins_announced;
@@ -471,12 +511,13 @@ async function main(): Promise<number> {
     positive(values.seconds, "--seconds"),
     positive(values["soak-seconds"], "--soak-seconds"),
   );
-  const wantedScenarios = (values.scenarios ?? "a,b,c,d,m").split(",");
+  const wantedScenarios = (values.scenarios ?? "a,b,c,d,w,m").split(",");
   const chosen = all.filter((s) => wantedScenarios.includes(s.id));
   const wantedTargets = (values.targets ??
     (quick
-      ? "chat,chat-text,deno-bare"
-      : "chat,chat-text,ngircd,deno-streams,node-net,deno-bare")).split(",");
+      ? "chat,chat-text,chat-ws,deno-bare"
+      : "chat,chat-text,chat-ws,ngircd,deno-streams,node-net,node-ws,deno-bare"))
+    .split(",");
   const targets = allTargets(!values["no-install"]).filter((t) =>
     wantedTargets.includes(t.name)
   );
@@ -498,6 +539,16 @@ async function main(): Promise<number> {
     values.loadgen === "deno" ? "deno" : "c",
   );
   info.loadgen = generator.kind;
+  if (generator.kind !== "c") {
+    for (const target of targets) {
+      if (target.transport === "ws" && !skipped.has(target.name)) {
+        skipped.set(
+          target.name,
+          "only the C load generator (bench/loadgen.c) speaks WebSocket",
+        );
+      }
+    }
+  }
   console.log(
     `# machine: ${info.cores} cores, ${info.cpu}, ${info.memory_gb} GiB, ` +
       `Linux ${info.kernel}; deno ${info.deno}, node ${info.node ?? "–"}, ` +
@@ -521,6 +572,7 @@ async function main(): Promise<number> {
     for (const target of targets) {
       if (skipped.has(target.name)) continue;
       if (scenario.chatOnly && target.name !== "chat") continue;
+      if (scenario.only && !scenario.only.includes(target.name)) continue;
       if (target.idleOnly && !scenario.idle) continue;
       if (
         values.targets === undefined && target.defaultScenarios &&
@@ -562,14 +614,20 @@ async function main(): Promise<number> {
       table(["server", ...scenario.columns.map((c) => c.title)], rows),
     );
     // The targets are for the full scenarios; --quick and --seconds change them.
-    if (results.chat?.ok && !quick && values.seconds === undefined) {
-      console.log(
-        `targets for chat: ${scenario.targets(results.chat).join("; ")}`,
-      );
+    for (const name of scenario.judged ?? ["chat"]) {
+      const result = results[name];
+      if (result?.ok && !quick && values.seconds === undefined) {
+        console.log(
+          `targets for ${name}: ${scenario.targets(result).join("; ")}`,
+        );
+      }
     }
     // With a few hundred connections the server's fixed costs dominate.
     if (scenario.idle && !quick) {
       for (const line of memoryTargets(results)) console.log(line);
+    }
+    if (scenario.id === "w") {
+      for (const line of webSocketComparison(results)) console.log(line);
     }
     console.log(JSON.stringify({
       bench: "chat-fanout",
@@ -593,6 +651,33 @@ async function main(): Promise<number> {
 /** chat itself, whichever door its members use (chat, chat-text, chat-irc). */
 function isChat(target: Target): boolean {
   return target.name === "chat" || target.name.startsWith("chat-");
+}
+
+/**
+ * Scenario w in a sentence each: chat's WebSocket members' deliveries per
+ * second against its TCP members' and against the Node `ws` server's, and
+ * Node's own WebSocket against its TCP, all from the same run.
+ */
+function webSocketComparison(results: Record<string, Result>): string[] {
+  const rate = (name: string) => {
+    const r = results[name];
+    return typeof r?.deliveries_per_s === "number"
+      ? r.deliveries_per_s
+      : undefined;
+  };
+  const pairs: [string, string, string][] = [
+    ["chat-ws", "chat", "chat's WebSocket members vs its TCP members"],
+    ["chat-ws", "node-ws", "chat's WebSocket vs Node's ws"],
+    ["node-ws", "node-net", "Node's ws vs Node's net"],
+  ];
+  const lines: string[] = [];
+  for (const [a, b, label] of pairs) {
+    const x = rate(a);
+    const y = rate(b);
+    if (x === undefined || y === undefined || y === 0) continue;
+    lines.push(`${label}: ${(x / y).toFixed(2)}× the deliveries/s`);
+  }
+  return lines;
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
- * The servers the benchmark measures: `chat serve` itself and its peers
- * (ngircd, an idiomatic Deno server, an idiomatic Node `net` server). Each is
+ * The servers the benchmark measures: `chat serve` itself (its TCP doors and
+ * its WebSocket) and its peers (ngircd, an idiomatic Deno server, an
+ * idiomatic Node `net` server, a Node `ws` server). Each is
  * started as its own process on 127.0.0.1, on an ephemeral port, pinned to
  * the server core when `taskset` exists.
  *
@@ -35,6 +36,11 @@ export interface Target {
   /** What it is, for the table's legend. */
   description: string;
   dialect: WireDialect;
+  /**
+   * How members reach it: plain TCP, or a WebSocket at `/ws` carrying the
+   * dialect one frame per message, as a browser does. @default {"tcp"}
+   */
+  transport?: "tcp" | "ws";
   /**
    * Only accepts and reads: measured connected and idle (scenario d), never
    * sent to. @default {false}
@@ -196,24 +202,45 @@ async function waitForPort(port: number): Promise<number> {
 /**
  * `chat serve`, storage on (a temp file), rate limit off, no per-address
  * limits (every load-generator connection comes from 127.0.0.1), members in
- * `dialect` (JSON, text as `nc` users speak it, or IRC).
+ * `dialect` (JSON, text as `nc` users speak it, or IRC), or, for `ws`, JSON
+ * over the web door's WebSocket as the browser page speaks it.
  */
-function chatTarget(dialect: "json" | "text" | "irc"): Target {
-  const names = { json: "chat", text: "chat-text", irc: "chat-irc" };
-  const wire = { json: "JSON", text: "text", irc: "IRC" };
+function chatTarget(dialect: "json" | "text" | "irc" | "ws"): Target {
+  const names = {
+    json: "chat",
+    text: "chat-text",
+    irc: "chat-irc",
+    ws: "chat-ws",
+  };
+  const wire = {
+    json: "JSON dialect",
+    text: "text dialect",
+    irc: "IRC dialect",
+    ws: "JSON over its WebSocket (/ws, as the web page)",
+  };
   return {
     name: names[dialect],
     description: `chat serve (this project): ${
       wire[dialect]
-    } dialect, SQLite storage on, --rate 0, --max-per-address 0`,
-    dialect: dialectFor(dialect),
+    }, SQLite storage on, --rate 0, --max-per-address 0`,
+    dialect: dialectFor(dialect === "ws" ? "json" : dialect),
+    transport: dialect === "ws" ? "ws" : "tcp",
+    // 200 handshakes at once kept the server's event loop busy for 300 to
+    // 600 ms, past the door router's 200 ms wait for a silent socket, so it
+    // sent the text door's banner to requests it had not read yet, and those
+    // upgrades failed (72 of the first 200, most runs). A page load's socket
+    // is one at a time; the scenario measures fan-out, not that burst.
+    connectConcurrency: dialect === "ws" ? 50 : undefined,
     // The text dialect differs in what each member holds, so it is measured
     // where that shows: idle connections. The IRC door is measured on the
-    // fan-out scenarios beside ngircd, which speaks only IRC.
+    // fan-out scenarios beside ngircd, which speaks only IRC; the WebSocket
+    // in its own scenario, beside TCP and a Node `ws` server.
     defaultScenarios: dialect === "text"
       ? ["d"]
       : dialect === "irc"
       ? ["a", "b", "c"]
+      : dialect === "ws"
+      ? ["w"]
       : undefined,
     unavailable: () => Promise.resolve(undefined),
     async start(pin, maxClients) {
@@ -326,6 +353,73 @@ function nodePeer(): Target {
   };
 }
 
+/** The folder of the Node peers, whose package.json pins `ws`. */
+const PEERS = `${ROOT}bench/peers`;
+/** The `ws` version bench/peers/package.json pins. */
+async function pinnedWsVersion(): Promise<string> {
+  const manifest = JSON.parse(await Deno.readTextFile(`${PEERS}/package.json`));
+  return manifest.dependencies.ws;
+}
+
+/** The `ws` version installed in bench/peers/node_modules, if any. */
+async function installedWsVersion(): Promise<string | undefined> {
+  try {
+    const manifest = JSON.parse(
+      await Deno.readTextFile(`${PEERS}/node_modules/ws/package.json`),
+    );
+    return manifest.version;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The common Node way to serve WebSockets (bench/peers/node_ws.cjs): the
+ * `ws` package, one `ws.send` per member. `ws` is a benchmark-only
+ * dependency, pinned with its integrity in bench/peers/package-lock.json and
+ * installed there with `npm ci` on first use.
+ */
+function nodeWsPeer(install: boolean): Target {
+  return {
+    name: "node-ws",
+    description:
+      "common Node WebSocket server: npm:ws (bench/peers/package.json), ws.send per member, no storage",
+    dialect: dialectFor("json"),
+    transport: "ws",
+    defaultScenarios: ["w"],
+    async unavailable() {
+      if (!which("node")) return "node is not on PATH";
+      const pinned = await pinnedWsVersion();
+      if (await installedWsVersion() === pinned) return undefined;
+      if (!install) return `ws ${pinned} is not installed (--no-install given)`;
+      const npm = which("npm");
+      if (!npm) return `ws ${pinned} is not installed and npm is missing`;
+      console.error(`# installing ws ${pinned} (npm ci in bench/peers) …`);
+      const out = await new Deno.Command(npm, {
+        args: ["ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+        cwd: PEERS,
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      if (!out.success) {
+        return `npm ci failed: ${
+          new TextDecoder().decode(out.stderr).slice(-300)
+        }`;
+      }
+      return await installedWsVersion() === pinned
+        ? undefined
+        : `ws ${pinned} did not install`;
+    },
+    start: (pin) =>
+      spawnServer(
+        [...pin, which("node")!, `${PEERS}/node_ws.cjs`, "0"],
+        /listening on (\d+)/,
+        undefined,
+        PEERS,
+      ),
+  };
+}
+
 /** ngircd, the C IRC server, from Debian's package. */
 function ngircdTarget(install: boolean): Target {
   return {
@@ -428,9 +522,11 @@ export function allTargets(install: boolean): Target[] {
     chatTarget("json"),
     chatTarget("text"),
     chatTarget("irc"),
+    chatTarget("ws"),
     ngircdTarget(install),
     denoPeer(),
     nodePeer(),
+    nodeWsPeer(install),
     denoBare(),
   ];
 }

@@ -11,6 +11,7 @@ import {
   closePayload,
   encodeFrame,
   encodeTextFrames,
+  frameLines,
   isValidKey,
   MessageReader,
   Opcode,
@@ -220,6 +221,38 @@ Deno.test("server frames of many texts in one buffer read back in order", () => 
     maxMessageBytes: 1 << 20,
   });
   assert.deepEqual(texts(events).map((t) => t.length), [1, 200, 70000, 2]);
+});
+
+Deno.test("frameLines makes one text frame per non-empty line and leaves the unfinished rest", () => {
+  const text = `a\n\n${"b".repeat(200)}\n${
+    "c".repeat(70000)
+  }\n你好\nunfinished`;
+  const bytes = encoder.encode(text);
+  const { frames, consumed } = frameLines(bytes);
+  const events = read([frames], {
+    expectMasked: false,
+    maxMessageBytes: 1 << 20,
+  });
+  assert.deepEqual(texts(events), [
+    "a",
+    "b".repeat(200),
+    "c".repeat(70000),
+    "你好",
+  ]);
+  assert.equal(decoder.decode(bytes.subarray(consumed)), "unfinished");
+  // The same frames as framing each line on its own.
+  assert.deepEqual(
+    frames,
+    encodeTextFrames(
+      ["a", "b".repeat(200), "c".repeat(70000), "你好"].map((t) =>
+        encoder.encode(t)
+      ),
+    ),
+  );
+  assert.deepEqual(frameLines(encoder.encode("no newline")), {
+    frames: new Uint8Array(0),
+    consumed: 0,
+  });
 });
 
 Deno.test("a message over the limit fails with 1009 on its header, before its payload", () => {

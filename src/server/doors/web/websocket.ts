@@ -118,6 +118,56 @@ export function encodeTextFrames(payloads: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** Text frames of a chunk's complete lines, from {@linkcode frameLines}. */
+export interface FramedLines {
+  /** One unmasked text frame per non-empty line, newlines dropped. */
+  frames: Uint8Array;
+  /** Bytes of the chunk the frames cover: those after the last newline are not. */
+  consumed: number;
+}
+
+const NEWLINE = 0x0a;
+
+/**
+ * Frames each complete, non-empty line of `bytes` (newline-terminated) as one
+ * unmasked text frame, all in one buffer: the bytes are scanned twice (sizes,
+ * then copies) and copied once, with no array of lines in between. Bytes
+ * after the last newline are left for the caller (`consumed` says where they
+ * start).
+ *
+ * @example
+ * ```ts
+ * frameLines(new TextEncoder().encode("hi\n\nyo\nha"));
+ * // → frames 0x81 0x02 "hi" 0x81 0x02 "yo", consumed 7 ("ha" is left)
+ * ```
+ */
+export function frameLines(bytes: Uint8Array): FramedLines {
+  let size = 0;
+  let start = 0;
+  for (;;) {
+    const newline = bytes.indexOf(NEWLINE, start);
+    if (newline === -1) break;
+    const length = newline - start;
+    if (length > 0) size += headerLength(length, false) + length;
+    start = newline + 1;
+  }
+  const consumed = start;
+  const frames = new Uint8Array(size);
+  let offset = 0;
+  start = 0;
+  while (start < consumed) {
+    const newline = bytes.indexOf(NEWLINE, start);
+    const length = newline - start;
+    if (length > 0) {
+      offset = writeHeader(frames, offset, Opcode.text, length, {});
+      frames.set(bytes.subarray(start, newline), offset);
+      offset += length;
+    }
+    start = newline + 1;
+  }
+  return { frames, consumed };
+}
+
 /** The payload of a close frame: the code, then the reason in UTF-8. */
 export function closePayload(code: number, reason = ""): Uint8Array {
   const text = new TextEncoder().encode(reason);
@@ -587,6 +637,14 @@ export class WebSocketConn {
       return Promise.reject(new Deno.errors.BadResource("closed"));
     }
     return this.#write(encodeTextFrames(payloads));
+  }
+
+  /** Sends frames already encoded (unmasked, whole), in one write. */
+  sendFrames(frames: Uint8Array): Promise<void> {
+    if (this.#closeSent) {
+      return Promise.reject(new Deno.errors.BadResource("closed"));
+    }
+    return this.#write(frames);
   }
 
   /**
