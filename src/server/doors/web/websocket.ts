@@ -631,14 +631,6 @@ export class WebSocketConn {
     return this.#messages.shift()!;
   }
 
-  /** Sends each payload as one text frame, all in one write. */
-  sendTexts(payloads: readonly Uint8Array[]): Promise<void> {
-    if (this.#closeSent) {
-      return Promise.reject(new Deno.errors.BadResource("closed"));
-    }
-    return this.#write(encodeTextFrames(payloads));
-  }
-
   /** Sends frames already encoded (unmasked, whole), in one write. */
   sendFrames(frames: Uint8Array): Promise<void> {
     if (this.#closeSent) {
