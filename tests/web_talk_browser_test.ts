@@ -365,6 +365,8 @@ browserTest(
         (await nextMessage(bob, "answer to two again")).reply_to,
         sent[1].id,
       );
+      // Once the page shows it: Alt-Up picks the newest, Alt-Down none.
+      await alice.waitForLine("answer to two again");
       await alice.page.keyboard.press("Alt+ArrowUp");
       await alice.page.keyboard.press("Alt+ArrowDown");
       assert.equal(await alice.page.locator("#replying").isVisible(), false);
