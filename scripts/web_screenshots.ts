@@ -161,6 +161,10 @@ async function scene(
     text: "作业第三题答案是 42 吗？",
   });
   await ming.send({ type: "say", room: "数学作业", text: "@alice 帮我看看" });
+  // Alice answers 王小明's question with the Reply button of its line.
+  const question = page.locator("li.msg", { hasText: "有人做出来了吗" });
+  await question.hover();
+  await question.getByRole("button", { name: /^Reply to/ }).click();
   await page.locator("#line").fill("yes! 递归那题，我用了 memo 🚀");
   await page.press("#line", "Enter");
   await pause(100);
@@ -171,9 +175,17 @@ async function scene(
   await carol.send({ type: "dm", to: "alice", text: "psst, lunch at 12? 🍜" });
   const dave = await member(port, "dave");
   await pause(100);
-  await dave.send({ type: "say", text: "sorry I'm late 🙏" });
+  await dave.send({
+    type: "say",
+    text: "sorry I'm late 🙏\nwhat did I miss?",
+  });
   await pause(300);
+  // The next message will answer carol's: the bar above the field says so.
+  const notes = page.locator("li.msg", { hasText: "share your notes" });
+  await notes.hover();
+  await notes.getByRole("button", { name: /^Reply to/ }).click();
   await page.locator("#line").fill("sure, 马上发 📎");
+  await page.mouse.move(0, 0);
   await page.locator("#line").focus();
   await pause(100);
   const path = new URL(`web-${layout.name}-${scheme}.png`, docs).pathname;

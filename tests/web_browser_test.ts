@@ -275,6 +275,8 @@ browserTest(
       await bob.join("bob");
       await alice.waitForLine("bob joined lobby");
       const field = alice.page.locator("#line");
+      // The message field of several lines, where Enter still sends.
+      assert.equal(await field.evaluate((e) => e.tagName), "TEXTAREA");
       await field.click();
       // A real composition, as an IME makes it: Chromium's own IME input.
       const cdp = await alice.context.newCDPSession(alice.page);

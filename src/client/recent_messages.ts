@@ -23,7 +23,11 @@ export interface SeenMessage {
 /** How much of a text is kept: enough for the "replying to" line. */
 const PREVIEW_CHARS = 60;
 
-function previewOf(text: string): string {
+/**
+ * The start of `text` on one line, `…` when cut: what the "replying to"
+ * line shows of the message being answered (here and in the web page).
+ */
+export function previewOf(text: string): string {
   const chars = [...text.replaceAll("\n", " ")];
   return chars.length > PREVIEW_CHARS
     ? chars.slice(0, PREVIEW_CHARS - 1).join("") + "…"

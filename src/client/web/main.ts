@@ -36,6 +36,9 @@ import {
 } from "../../shared/text_dialect.ts";
 import { Backoff } from "../reconnect.ts";
 import { pasteFileName } from "../file_sharing.ts";
+import { previewOf } from "../recent_messages.ts";
+import { fieldKeyAction } from "./field_keys.ts";
+import { completeMention, type MentionCycle } from "./mention_completion.ts";
 import { Conversation, conversationKey } from "./conversation.ts";
 import { interpretLine, type SendFrame, type Target } from "./typed_line.ts";
 import { formatFileSize as formatBytes } from "../../shared/file_names.ts";
@@ -151,7 +154,10 @@ const ui = {
   jump: byId<HTMLButtonElement>("jump"),
   error: byId("error"),
   asFile: byId<HTMLButtonElement>("as-file"),
-  line: byId<HTMLInputElement>("line"),
+  line: byId<HTMLTextAreaElement>("line"),
+  replying: byId("replying"),
+  replyingText: byId("replying-text"),
+  replyingCancel: byId<HTMLButtonElement>("replying-cancel"),
   send: byId<HTMLButtonElement>("send"),
   attach: byId<HTMLButtonElement>("attach"),
   fileInput: byId<HTMLInputElement>("file-input"),
@@ -255,12 +261,22 @@ interface View {
   /** Your role in the room, if you are its owner or an admin. */
   role?: RoomRole;
   /**
-   * A search result being looked for further back: its id, and how many
-   * messages were loaded looking for it.
+   * A message being looked for further back (a search result, or what a
+   * quote quotes): its id, how many messages were loaded looking for it,
+   * and what asked.
    */
-  seek?: { id: number; loaded: number };
+  seek?: { id: number; loaded: number; for: "search" | "quote" };
   /** What the history request on its way asked: a page up, or a seek's range. */
   asked?: "page" | "seek";
+  /** The message the next one sent here answers (the bar above the field). */
+  reply?: ReplyTarget;
+}
+
+/** A message being answered: its id, sender and the start of its text. */
+interface ReplyTarget {
+  id: number;
+  from: string;
+  preview: string;
 }
 
 const saved0 = loadSaved();
@@ -308,8 +324,13 @@ let loginRetries = 0;
 let needPassword = false;
 /** The nickname came from storage, not from the person: retry quietly. */
 let automatic = false;
-/** The last line sent, put back in the field if the server refuses it. */
-let lastSent: { text: string; at: number } | undefined;
+/**
+ * The last line sent, put back in the field if the server refuses it, with
+ * the message it answered.
+ */
+let lastSent:
+  | { text: string; at: number; reply?: { view: View; target: ReplyTarget } }
+  | undefined;
 
 /** Frames typed while offline, in order, with the line showing each. */
 const outbox: { frame: SendFrame; key: string; line: HTMLLIElement }[] = [];
@@ -351,6 +372,9 @@ function textNode(text: string, highlight: boolean): HTMLSpanElement {
   return span;
 }
 
+/** The message each room line shows, for a reply to it. */
+const lineMessages = new WeakMap<HTMLLIElement, RoomMessage>();
+
 function messageLine(message: RoomMessage | DirectMessage): HTMLLIElement {
   const own = isMe(message.from);
   const named = message.type === "msg" &&
@@ -358,6 +382,9 @@ function messageLine(message: RoomMessage | DirectMessage): HTMLLIElement {
   const mention = !own && (named || mentions(message.text, me));
   const line = element("li", "line msg");
   line.dataset.id = String(message.id);
+  // Reached with the arrow keys from the log (a roving focus), not with Tab:
+  // a room's thousand lines are not a thousand tab stops.
+  line.tabIndex = -1;
   if (message.type === "msg" && readSharedFile((message as FileMessage).file)) {
     line.dataset.fileId = readSharedFile((message as FileMessage).file)!.id;
   }
@@ -372,30 +399,76 @@ function messageLine(message: RoomMessage | DirectMessage): HTMLLIElement {
     line.dataset.quotesFrom = message.quote.from;
     body.append(quoteElement(message.quote));
   }
+  // Who says it, apart from what is said: a text of several lines is then
+  // set in a column of its own, its further lines under its first.
+  const who = element("span", "who");
   if (message.type === "msg" && message.me) {
     line.classList.add("action");
-    body.append("* ", nickSpan(message.from), " ");
+    who.append("* ", nickSpan(message.from), " ");
   } else {
-    body.append(nickSpan(message.from));
-    if (own) body.append(" ", element("span", "you", "you"));
-    body.append(element("span", "colon", ": "));
+    who.append(nickSpan(message.from));
+    if (own) who.append(" ", element("span", "you", "you"));
+    who.append(element("span", "colon", ": "));
   }
+  body.append(who);
   const file = message.type === "msg"
     ? readSharedFile((message as FileMessage).file)
     : undefined;
   if (file) {
     line.classList.add("shared");
     body.append(fileCard(file));
-  } else body.append(textNode(message.text, !own));
+  } else {
+    body.append(textNode(message.text, !own));
+    if (message.text.includes("\n")) body.classList.add("lines");
+  }
+  if (message.type === "msg") {
+    lineMessages.set(line, message);
+    line.append(replyButton(message.from));
+  }
   return line;
 }
 
-function quoteElement(quote: Quote): HTMLSpanElement {
-  return element(
-    "span",
-    "quote",
-    `↪ ${quote.from}: ${quote.recalled ? "(recalled)" : quote.text}`,
+/**
+ * A room line's Reply button: shown while the pointer is over the line,
+ * while the line has the focus, or once it was tapped (a phone). Its word
+ * comes from the style sheet, so a copied line does not end in "Reply".
+ */
+function replyButton(from: string): HTMLButtonElement {
+  const button = element("button", "reply-button");
+  button.type = "button";
+  button.tabIndex = -1;
+  button.setAttribute("aria-label", `Reply to ${from}`);
+  button.title = "Reply to this message (or focus it and press Enter)";
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", "icon");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(SVG, "path");
+  path.setAttribute(
+    "d",
+    "M10 5.5V2L3 8.5 10 15v-3.6c5.2 0 8.4 1.6 10.5 5.6-.8-5.9-4-10.6-10.5-11.5Z",
   );
+  svg.append(path);
+  button.append(svg);
+  return button;
+}
+
+/**
+ * A reply's quote of what it answers: a button that shows the original (it
+ * loads older history to reach it if need be), or, once the original is
+ * recalled, plain words that cannot pass for what its sender wrote.
+ */
+function quoteElement(quote: Quote): HTMLElement {
+  const words = quote.recalled ? "(recalled)" : quote.text;
+  if (quote.recalled) {
+    return element("span", "quote", `↪ ${quote.from}: ${words}`);
+  }
+  const button = element("button", "quote");
+  button.type = "button";
+  button.tabIndex = -1;
+  button.title = `Show the message of ${quote.from} this answers`;
+  button.append("↪ ", nickSpan(quote.from), `: ${words}`);
+  return button;
 }
 
 /**
@@ -424,6 +497,13 @@ function takeBack(
         quoteElement({ id: event.id, from, text: "", recalled: true }),
       );
       found = true;
+    }
+  }
+  if (view.reply?.id === event.id) {
+    // The server would refuse the answer now (no_such_message): say so first.
+    cancelReply(view);
+    if (view === current) {
+      showError(`${event.nick}'s message you were answering was recalled`);
     }
   }
   return found;
@@ -662,6 +742,7 @@ function show(view: View): void {
   renderPeople();
   renderTop();
   renderTitle();
+  renderReplyBar();
   storeSaved();
   fillIfShort();
 }
@@ -684,6 +765,7 @@ function showNoRoom(): void {
   ui.logBox.querySelector("ol.log")?.replaceWith(empty);
   ui.logTop.textContent = "You are in no room now: /join ROOM to talk again.";
   ui.line.placeholder = "/join ROOM";
+  renderReplyBar();
   renderPeople();
   renderTitle();
 }
@@ -891,6 +973,8 @@ function showChat(): void {
   if (!ui.chat.hidden) return;
   ui.login.hidden = true;
   ui.chat.hidden = false;
+  // A draft kept across a reload may hold several lines.
+  fitField();
   ui.line.focus();
 }
 
@@ -1450,8 +1534,12 @@ function olderMessages(event: HistoryEvent): void {
  * shown and the result) and each message still comes once. Stops at the
  * result, at the end of the range, or after {@linkcode SEEK_LIMIT}.
  */
-function seekMessage(view: View, id: number): void {
-  view.seek = { id, loaded: 0 };
+function seekMessage(
+  view: View,
+  id: number,
+  why: "search" | "quote",
+): void {
+  view.seek = { id, loaded: 0, for: why };
   renderTop();
   // A page on its way is answered first; the seek goes on from there.
   if (!view.conversation.loadingOlder) askSeekPage(view);
@@ -1484,7 +1572,9 @@ function continueSeek(view: View, more: boolean): void {
   renderTop();
   showError(
     seek.loaded >= SEEK_LIMIT
-      ? `that message is more than ${SEEK_LIMIT} messages back; its text is in the search results`
+      ? `that message is more than ${SEEK_LIMIT} messages back${
+        seek.for === "search" ? "; its text is in the search results" : ""
+      }`
       : "that message is no longer kept (recalled or removed)",
   );
 }
@@ -1532,6 +1622,7 @@ function requestOlder(): void {
 }
 
 const MESSAGE_ERRORS: ReadonlySet<ErrorCode> = new Set([
+  "no_such_message",
   "rate_limited",
   "text_too_long",
   "no_such_user",
@@ -1600,12 +1691,22 @@ function serverError(code: ErrorCode, message: string): void {
     return;
   }
   showError(message);
-  // What the server refused is not lost: back in the field, if it is empty.
+  // What the server refused is not lost: back in the field, if it is empty,
+  // still answering what it answered (unless that is what is gone).
   if (
     MESSAGE_ERRORS.has(code) && lastSent && ui.line.value === "" &&
     Date.now() - lastSent.at < 10_000
   ) {
-    ui.line.value = lastSent.text;
+    setFieldText(lastSent.text);
+    const answered = lastSent.reply;
+    if (
+      answered && code !== "no_such_message" && !answered.view.reply &&
+      views.get(answered.view.conversation.key) === answered.view
+    ) {
+      answered.view.reply = answered.target;
+      markReplied(answered.view);
+      renderReplyBar();
+    }
   }
   if (
     code === "room_invalid" || code === "nick_invalid" || code === "nick_taken"
@@ -1844,20 +1945,349 @@ function flushOutbox(): void {
 function submitLine(): void {
   const text = ui.line.value;
   if (text.trim() === "") return;
+  const view = current;
   const action = interpretLine(text, {
     // In no room, only commands (and /join) make sense; the server says so.
-    target: current ? targetOf(current) : { kind: "room", room: "" },
+    target: view ? targetOf(view) : { kind: "room", room: "" },
     lastPrivateFrom,
     multiRoom,
-    role: current?.role,
-    lastMessageOf: (nick) => current?.conversation.lastMessageOf(nick),
+    role: view?.role,
+    lastMessageOf: (nick) => view?.conversation.lastMessageOf(nick),
     refusedText,
   });
+  const answered = view && answerWith(view, action);
   if (!perform(action, text)) return;
   showError("");
-  if (action.kind === "send") lastSent = { text, at: Date.now() };
-  ui.line.value = "";
-  sessionSet(DRAFT_KEY, undefined);
+  if (action.kind === "send") {
+    lastSent = {
+      text,
+      at: Date.now(),
+      reply: answered ? { view: view!, target: answered } : undefined,
+    };
+  }
+  if (answered) cancelReply(view);
+  setFieldText("");
+}
+
+/**
+ * Makes the message `action` sends answer the message picked in `view`
+ * (the bar above the field), and returns what it answers. Only a plain
+ * message to the room does: a command typed meanwhile leaves the reply
+ * waiting for the message that follows.
+ */
+function answerWith(
+  view: View,
+  action: ReturnType<typeof interpretLine>,
+): ReplyTarget | undefined {
+  const reply = view.reply;
+  if (!reply || action.kind !== "send" || action.frames.length !== 1) {
+    return undefined;
+  }
+  const frame = action.frames[0];
+  if (
+    frame.type !== "say" || frame.reply_to !== undefined ||
+    view.conversation.kind !== "room" || frame.room !== view.conversation.name
+  ) {
+    return undefined;
+  }
+  frame.reply_to = reply.id;
+  return reply;
+}
+
+/** Puts `text` in the message field (and in the draft kept on reload). */
+function setFieldText(text: string): void {
+  ui.line.value = text;
+  fieldChanged();
+}
+
+/** The field's text changed: keep the draft, and fit the field to it. */
+function fieldChanged(): void {
+  sessionSet(DRAFT_KEY, ui.line.value || undefined);
+  fitField();
+}
+
+/**
+ * The message field grows with its text, a line at a time, up to its
+ * style sheet's `max-height`; beyond that it scrolls. A reader at the end
+ * of the log stays there as the field grows.
+ */
+function fitField(): void {
+  const field = ui.line;
+  // Hidden (the login screen shows), it has no height to measure.
+  if (field.offsetParent === null) return;
+  const follow = atBottom();
+  if (field.value === "") {
+    // Empty, it is one line high, however long its placeholder.
+    field.style.height = "";
+    field.style.overflowY = "";
+    if (follow) ui.logBox.scrollTop = ui.logBox.scrollHeight;
+    return;
+  }
+  const style = getComputedStyle(field);
+  const borders = parseFloat(style.borderTopWidth) +
+    parseFloat(style.borderBottomWidth);
+  field.style.height = "auto";
+  const wanted = field.scrollHeight + borders;
+  const max = parseFloat(style.maxHeight) || Infinity;
+  field.style.height = `${Math.min(wanted, max)}px`;
+  field.style.overflowY = wanted > max ? "auto" : "hidden";
+  if (follow) ui.logBox.scrollTop = ui.logBox.scrollHeight;
+}
+
+/** Types `text` at the caret, as a key would (the browser's undo keeps it). */
+function insertAtCaret(field: HTMLTextAreaElement, text: string): void {
+  // execCommand is the one way to type into a field with undo; where a
+  // browser has dropped it, the text goes in all the same.
+  if (!document.execCommand("insertText", false, text)) {
+    field.setRangeText(
+      text,
+      field.selectionStart,
+      field.selectionEnd,
+      "end",
+    );
+    fieldChanged();
+  }
+}
+
+/** The last Tab's completion, so the next Tab offers the next name. */
+let mentionCycle: MentionCycle | undefined;
+
+/**
+ * Tab after `@b` completes the name of someone in the room shown (or the
+ * person of a private conversation); false when nothing matches, so Tab
+ * moves the focus on as it always does.
+ */
+function completeInField(): boolean {
+  const field = ui.line;
+  const c = current?.conversation;
+  if (!c || field.selectionStart !== field.selectionEnd) return false;
+  const nicks = c.kind === "room" ? c.users.filter((u) => !isMe(u)) : [c.name];
+  const done = completeMention(
+    field.value,
+    field.selectionEnd,
+    nicks,
+    mentionCycle,
+  );
+  mentionCycle = done?.cycle;
+  if (!done) return false;
+  field.value = done.text;
+  field.setSelectionRange(done.caret, done.caret);
+  fieldChanged();
+  return true;
+}
+
+/** The keys of the message field (field_keys.ts says which does what). */
+function wireMessageField(field: HTMLTextAreaElement): void {
+  let composing = false;
+  field.addEventListener("compositionstart", () => composing = true);
+  field.addEventListener("compositionend", () => composing = false);
+  field.addEventListener("keydown", (event) => {
+    const action = fieldKeyAction(event, composing);
+    switch (action) {
+      case "ignore":
+        return event.preventDefault();
+      case "send":
+        event.preventDefault();
+        return submitLine();
+      case "newline":
+        event.preventDefault();
+        return insertAtCaret(field, "\n");
+      case "complete":
+        if (completeInField()) event.preventDefault();
+        return;
+      case "cancel":
+        if (!current?.reply) return;
+        // Esc here cancels the reply only, not a panel or the search too.
+        event.preventDefault();
+        event.stopPropagation();
+        return cancelReply();
+      case "older":
+      case "newer":
+        if (pickReply(action)) event.preventDefault();
+        return;
+    }
+  });
+  field.addEventListener("input", () => {
+    fieldChanged();
+    if (ui.error.textContent) showError("");
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Replies: a room message is picked with its Reply button, with Enter on it
+// (the arrow keys walk the log), or with Alt-Up and Alt-Down from the field
+// as in chat connect. The bar above the field says which; the next message
+// sent in that room carries `reply_to`; Esc or the bar's ✕ cancels.
+
+/** Answers the message `line` shows, in the conversation shown. */
+function replyTo(line: HTMLLIElement): void {
+  const view = current;
+  const message = lineMessages.get(line);
+  if (
+    !view || view.conversation.kind !== "room" || !message ||
+    !line.classList.contains("msg") || !view.log.contains(line)
+  ) {
+    return;
+  }
+  view.reply = {
+    id: message.id,
+    from: message.from,
+    preview: previewOf(message.text),
+  };
+  markReplied(view);
+  renderReplyBar();
+}
+
+/** Marks the line being answered, and no other. */
+function markReplied(view: View): void {
+  for (const old of view.log.querySelectorAll(".replied")) {
+    old.classList.remove("replied");
+  }
+  const id = view.reply?.id;
+  if (id !== undefined) {
+    view.log.querySelector(`li.msg[data-id="${Number(id)}"]`)?.classList.add(
+      "replied",
+    );
+  }
+}
+
+/** Sends the next message as a plain one again. */
+function cancelReply(view = current): void {
+  if (!view?.reply) return;
+  view.reply = undefined;
+  markReplied(view);
+  if (view === current) renderReplyBar();
+}
+
+/** The bar above the field: "Replying to bob: did you push…  ✕". */
+function renderReplyBar(): void {
+  const reply = current?.reply;
+  // The bar takes room from the log: a reader at its end stays there.
+  const follow = atBottom();
+  if (reply) {
+    ui.replyingText.replaceChildren(
+      element("span", "replying-label", "Replying to "),
+      nickSpan(reply.from),
+      element("span", "colon", ": "),
+      reply.preview,
+    );
+  } else ui.replyingText.replaceChildren();
+  ui.replying.hidden = reply === undefined;
+  if (follow) ui.logBox.scrollTop = ui.logBox.scrollHeight;
+}
+
+/**
+ * Alt-Up picks the message before the one being answered (the newest at
+ * first), Alt-Down the one after it, and past the newest none: the keys
+ * `chat connect` has. False when there is nothing to pick.
+ */
+function pickReply(direction: "older" | "newer"): boolean {
+  const view = current;
+  if (!view || view.conversation.kind !== "room") return false;
+  const lines = [...view.log.querySelectorAll<HTMLLIElement>("li.msg")];
+  const id = view.reply ? String(view.reply.id) : undefined;
+  const at = id === undefined
+    ? -1
+    : lines.findIndex((l) => l.dataset.id === id);
+  let next: HTMLLIElement | undefined;
+  if (direction === "older") {
+    next = at === -1 ? lines.at(-1) : lines[Math.max(0, at - 1)];
+  } else if (view.reply) {
+    next = at === -1 ? undefined : lines[at + 1];
+    if (!next) {
+      cancelReply(view);
+      return true;
+    }
+  }
+  if (!next) return false;
+  replyTo(next);
+  next.scrollIntoView({ block: "nearest" });
+  stuckToBottom = atBottom();
+  return true;
+}
+
+/** A quote was picked: its original, highlighted (loaded back to if need be). */
+function showQuoted(line: HTMLLIElement): void {
+  const id = Number(line.dataset.quotes);
+  if (current && Number.isInteger(id)) goToMessage(current, id, "quote");
+}
+
+/** The room lines of the conversation shown that are on screen now. */
+function linesInView(): HTMLLIElement[] {
+  const box = ui.logBox.getBoundingClientRect();
+  return [...(current?.log.querySelectorAll<HTMLLIElement>("li.msg") ?? [])]
+    .filter((line) => {
+      const rect = line.getBoundingClientRect();
+      return rect.bottom > box.top && rect.top < box.bottom;
+    });
+}
+
+/**
+ * The keyboard in the log: Up and Down walk its messages (from the log
+ * itself, the first key picks one on screen), Enter answers the one with
+ * the focus. At either end the keys scroll as usual (up loads older ones).
+ */
+function onLogKey(event: KeyboardEvent): void {
+  if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+  const target = event.target as HTMLElement;
+  const line = target.closest<HTMLLIElement>("li.msg");
+  if (event.key === "Enter" && line && target === line) {
+    event.preventDefault();
+    replyTo(line);
+    ui.line.focus();
+    return;
+  }
+  if (event.key !== "ArrowUp" && event.key !== "ArrowDown") return;
+  // A link or button of a line keeps its own keys.
+  if (target !== ui.logBox && target !== line) return;
+  const up = event.key === "ArrowUp";
+  let next: HTMLLIElement | undefined;
+  if (line) {
+    const lines = [...line.parentElement!.querySelectorAll<HTMLLIElement>(
+      ":scope > li.msg",
+    )];
+    next = lines[lines.indexOf(line) + (up ? -1 : 1)];
+  } else {
+    const shown = linesInView();
+    next = up ? shown.at(-1) : shown[0];
+  }
+  if (!next) return;
+  event.preventDefault();
+  next.focus({ preventScroll: true });
+  next.scrollIntoView({ block: "nearest" });
+}
+
+/** A line's quote and Reply button are in the tab order while it has the focus. */
+function setLineTabStops(line: Element, on: boolean): void {
+  for (
+    const control of line.querySelectorAll<HTMLButtonElement>(
+      ":scope > .reply-button, :scope > .body > button.quote",
+    )
+  ) {
+    control.tabIndex = on ? 0 : -1;
+  }
+}
+
+/** Clicks in the log: a Reply button, a quote, or a tap on a line (a phone). */
+function onLogClick(event: MouseEvent): void {
+  const target = event.target as Element;
+  const line = target.closest<HTMLLIElement>("li.msg");
+  if (!line) return;
+  if (target.closest(".reply-button")) {
+    replyTo(line);
+    ui.line.focus();
+    return;
+  }
+  if (target.closest("button.quote")) return showQuoted(line);
+  if (target.closest("a, button")) return;
+  // A tap shows the line's Reply button, where there is no hover to; a
+  // click that selected text is left alone.
+  if (getSelection()?.isCollapsed === false) return;
+  for (const old of ui.logBox.querySelectorAll(".tapped")) {
+    if (old !== line) old.classList.remove("tapped");
+  }
+  line.classList.add("tapped");
+  line.focus({ preventScroll: true });
 }
 
 function submitLogin(): void {
@@ -1893,9 +2323,11 @@ function submitLogin(): void {
 }
 
 /**
- * Enter sends, except while an input method is composing: then Enter picks
- * a candidate. `isComposing` says so in most browsers; Safari reports the
+ * Enter in a one-line field (the nickname, a room to join, the search)
+ * acts, except while an input method is composing: then Enter picks a
+ * candidate. `isComposing` says so in most browsers; Safari reports the
  * Enter that ends a composition after `compositionend`, as key code 229.
+ * (The message field has more keys: wireMessageField, field_keys.ts.)
  */
 function onEnter(field: HTMLInputElement, action: () => void): void {
   let composing = false;
@@ -2012,11 +2444,19 @@ function goToResult(hit: SearchHit): void {
   }
   if (narrow()) closeSearch();
   if (view !== current) show(view);
+  goToMessage(view, hit.id, "search");
+}
+
+/**
+ * Shows message `id` of the room `view`, highlighted: at once when it is
+ * shown, otherwise after loading the room's history back to it.
+ */
+function goToMessage(view: View, id: number, why: "search" | "quote"): void {
   showError("");
-  if (revealMessage(view, hit.id)) return;
+  if (revealMessage(view, id)) return;
   const c = view.conversation;
   const oldest = c.oldestId;
-  if (oldest !== undefined && hit.id > oldest) {
+  if (oldest !== undefined && id > oldest) {
     return showError("that message is no longer shown (recalled or removed)");
   }
   if (!c.hasOlder || historySupported === false) {
@@ -2024,7 +2464,7 @@ function goToResult(hit: SearchHit): void {
       "that message is older than this server keeps, or it cannot load it",
     );
   }
-  seekMessage(view, hit.id);
+  seekMessage(view, id, why);
 }
 
 // ---------------------------------------------------------------------------
@@ -2257,7 +2697,7 @@ function carriesFiles(event: DragEvent): boolean {
 // ---------------------------------------------------------------------------
 // Wiring
 
-onEnter(ui.line, submitLine);
+wireMessageField(ui.line);
 onEnter(ui.loginField, submitLogin);
 onEnter(ui.joinField, joinFromSidebar);
 ui.send.addEventListener("click", () => {
@@ -2268,10 +2708,25 @@ ui.loginGo.addEventListener("click", submitLogin);
 ui.loginTakeOver.addEventListener("click", takeOver);
 ui.joinGo.addEventListener("click", joinFromSidebar);
 ui.line.value = sessionGet(DRAFT_KEY) ?? "";
-ui.line.addEventListener("input", () => {
-  sessionSet(DRAFT_KEY, ui.line.value || undefined);
-  if (ui.error.textContent) showError("");
+ui.replyingCancel.addEventListener("click", () => {
+  cancelReply();
+  ui.line.focus();
 });
+ui.logBox.addEventListener("keydown", onLogKey);
+ui.logBox.addEventListener("click", onLogClick);
+ui.logBox.addEventListener("focusin", (event) => {
+  const line = (event.target as Element).closest("li.msg");
+  if (line) setLineTabStops(line, true);
+});
+ui.logBox.addEventListener("focusout", (event) => {
+  const line = (event.target as Element).closest("li.msg");
+  const to = event.relatedTarget as Node | null;
+  if (line && !(to && line.contains(to))) {
+    setLineTabStops(line, false);
+    line.classList.remove("tapped");
+  }
+});
+globalThis.addEventListener("resize", fitField);
 
 function joinFromSidebar(): void {
   const room = ui.joinField.value.trim().replace(/^#/, "");
@@ -2302,8 +2757,12 @@ ui.peopleToggle.addEventListener("click", () => {
 });
 document.addEventListener("keydown", (event) => {
   if (event.key !== "Escape" || ui.viewer.open) return;
+  const inSearch = ui.search.contains(document.activeElement);
   if (ui.chat.className.includes("-open")) {
     closePanels();
+    ui.line.focus();
+  } else if (current?.reply && !inSearch) {
+    cancelReply();
     ui.line.focus();
   } else if (!ui.search.hidden) {
     closeSearch();
@@ -2329,8 +2788,7 @@ ui.asFile.addEventListener("click", () => {
   if (text === undefined) return;
   shareText(text);
   refusedText = undefined;
-  ui.line.value = "";
-  sessionSet(DRAFT_KEY, undefined);
+  setFieldText("");
   showError("");
   ui.line.focus();
 });
