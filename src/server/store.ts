@@ -271,8 +271,11 @@ export class SqliteStore implements MessageStore {
     this.#keepLastId = this.#db.prepare(
       "INSERT INTO meta (key, value) VALUES ('last_id', ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
     );
+    // Two subqueries, each answered from the end of the primary key: with
+    // min() and max() in one SELECT, SQLite scans the whole table instead
+    // (55 ms at 500,000 messages, on every prune step; 7 µs like this).
     this.#idRange = this.#db.prepare(
-      "SELECT min(id) AS first, max(id) AS last FROM messages",
+      "SELECT (SELECT min(id) FROM messages) AS first, (SELECT max(id) FROM messages) AS last",
     );
     this.#mergeIndex = this.#db.prepare(
       "INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', -16)",
