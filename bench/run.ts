@@ -12,10 +12,18 @@
  * load over its TCP door, and beside a Node `ws` server (and Node over TCP),
  * in one run. Only the C load generator speaks WebSocket.
  *
+ * `--baseline REV` also runs that revision of chat (extracted with `git
+ * archive`) as `chat-before` and `chat-text-before`, each right after
+ * today's, and prints how today's compares: numbers move ±15 % between runs
+ * on a shared machine, so a change is judged inside one run. `--rounds N`
+ * runs each scenario's targets N times, every other round in reverse order,
+ * and compares medians.
+ *
  * Usage:
  *   deno task bench [--quick] [--scenarios a,b,c,d,w,m]
  *                   [--targets chat,chat-text,chat-irc,chat-ws,ngircd,deno-streams,node-net,node-ws,deno-bare]
  *                   [--seconds N] [--soak-seconds N] [--no-install] [--loadgen c|deno]
+ *                   [--baseline REV] [--rounds N]
  *
  * @module
  */
@@ -23,7 +31,13 @@
 import { parseArgs } from "node:util";
 import { machineBusySeconds } from "./cpu_time.ts";
 import { type LoadGenerator, loadGenerator } from "./fast_loadgen.ts";
-import { allTargets, type Target, which } from "./targets.ts";
+import {
+  allTargets,
+  type Baseline,
+  extractBaseline,
+  type Target,
+  which,
+} from "./targets.ts";
 
 /** One scenario: how many clients, who sends, how fast, how long. */
 interface Scenario {
@@ -46,6 +60,16 @@ interface Scenario {
   columns: Column[];
   /** chat's targets for it, checked and printed (never fail the run). */
   targets: (r: Result) => string[];
+  /** What `--baseline` compares: each figure and whether more is better. */
+  compared: Comparison[];
+}
+
+/** One figure today's chat is compared on with its baseline. */
+interface Comparison {
+  title: string;
+  value: (r: Result) => unknown;
+  /** True when a larger value is better (throughput), false for costs. */
+  higherIsBetter: boolean;
 }
 
 type Result = Record<string, unknown> & {
@@ -113,6 +137,11 @@ function scenarios(
         ...COMMON_TAIL,
       ],
       targets: (r) => [check(r.deliveries_per_s, 3e6, "≥ 3 M deliveries/s")],
+      compared: [
+        deliveries,
+        perCpuSecond,
+        { title: "p99", value: (r) => p(r)?.p99, higherIsBetter: false },
+      ],
     },
     {
       id: "b",
@@ -131,6 +160,11 @@ function scenarios(
         ...COMMON_TAIL,
       ],
       targets: (r) => [checkMax(p(r)?.p99, 20, "p99 ≤ 20 ms")],
+      compared: [
+        { title: "p50", value: (r) => p(r)?.p50, higherIsBetter: false },
+        { title: "p99", value: (r) => p(r)?.p99, higherIsBetter: false },
+        serverCpu,
+      ],
     },
     {
       id: "c",
@@ -153,6 +187,11 @@ function scenarios(
         r.disconnects === 0 && r.lost === 0
           ? "no member dropped, nothing lost: ok"
           : "no member dropped, nothing lost: MISSED",
+      ],
+      compared: [
+        deliveries,
+        perCpuSecond,
+        { title: "p99", value: (r) => p(r)?.p99, higherIsBetter: false },
       ],
     },
     {
@@ -186,6 +225,30 @@ function scenarios(
           ? "every join announced: ok"
           : "every join announced: MISSED",
       ],
+      compared: [
+        {
+          title: "RSS/conn",
+          value: (r) => r.rss_per_conn_kb,
+          higherIsBetter: false,
+        },
+        {
+          title: "connect all",
+          value: (r) => r.connect_ms,
+          higherIsBetter: false,
+        },
+        {
+          // The server is the bottleneck while everyone joins; its CPU time
+          // for it moves less with other work on the machine than the wall.
+          title: "server CPU-ms to connect all",
+          value: (r) =>
+            typeof r.connect_ms === "number" &&
+              typeof r.connect_server_cpu_pct === "number"
+              ? Math.round(r.connect_ms * r.connect_server_cpu_pct / 100)
+              : undefined,
+          higherIsBetter: false,
+        },
+        { title: "msg p99", value: (r) => p(r)?.p99, higherIsBetter: false },
+      ],
     },
     {
       id: "w",
@@ -212,6 +275,7 @@ function scenarios(
           ? "no member dropped, nothing lost: ok"
           : "no member dropped, nothing lost: MISSED",
       ],
+      compared: [deliveries, perCpuSecond],
     },
     {
       id: "m",
@@ -242,12 +306,120 @@ function scenarios(
           ? "memory flat: ok"
           : "memory flat: GREW",
       ],
+      compared: [deliveries],
     },
   ];
 }
 
 function transportName(v: unknown): string {
   return v === "ws" ? "WebSocket" : "TCP";
+}
+
+const deliveries: Comparison = {
+  title: "deliveries/s",
+  value: (r) => r.deliveries_per_s,
+  higherIsBetter: true,
+};
+/** Deliveries per second of the server's CPU: less moved by other work. */
+const perCpuSecond: Comparison = {
+  title: "deliveries per server CPU-s",
+  value: (r) =>
+    typeof r.deliveries_per_s === "number" &&
+      typeof r.server_cpu_pct === "number" && r.server_cpu_pct > 0
+      ? Math.round(r.deliveries_per_s / (r.server_cpu_pct / 100))
+      : undefined,
+  higherIsBetter: true,
+};
+const serverCpu: Comparison = {
+  title: "server CPU",
+  value: (r) => r.server_cpu_pct,
+  higherIsBetter: false,
+};
+
+/** How much slower than `before` today's chat is, in %: > 0 is worse. */
+export function slowdownPct(
+  now: number,
+  before: number,
+  higherIsBetter: boolean,
+): number {
+  if (before === 0) return now === 0 ? 0 : higherIsBetter ? -100 : 100;
+  const change = (now - before) / before * 100;
+  return Math.round((higherIsBetter ? -change : change) * 10) / 10;
+}
+
+/**
+ * The figure's median over the rounds that measured it, if any: a round
+ * that lost messages or dropped members still measured them (762c15c drops
+ * 716 of (c)'s 1,000 members), and says so beside it.
+ */
+function medianOf(runs: Result[], figure: Comparison): number | undefined {
+  const values = runs.map(figure.value)
+    .filter((v): v is number => typeof v === "number").sort((a, b) => a - b);
+  if (values.length === 0) return undefined;
+  const middle = Math.floor(values.length / 2);
+  return values.length % 2 === 1
+    ? values[middle]
+    : (values[middle - 1] + values[middle]) / 2;
+}
+
+/**
+ * The round to show for a target: the one whose `figure` is the median of
+ * those that finished (the lower middle of an even count), else the first.
+ */
+function median(runs: Result[], figure: Comparison): Result {
+  const finished = runs.filter((r) =>
+    r.ok === true && typeof figure.value(r) === "number"
+  )
+    .sort((a, b) => (figure.value(a) as number) - (figure.value(b) as number));
+  return finished[Math.floor((finished.length - 1) / 2)] ?? runs[0];
+}
+
+/**
+ * Today's chat beside its baseline in one scenario: the median of each
+ * compared figure of each dialect both ran in, how much worse today's is,
+ * and every round's value.
+ */
+function comparisonLines(
+  scenario: Scenario,
+  runs: Record<string, Result[]>,
+): string[] {
+  const lines: string[] = [];
+  const shown = (v: number) =>
+    (Math.round(v * 100) / 100).toLocaleString("en-US");
+  for (const name of ["chat", "chat-text"]) {
+    const now = runs[name];
+    const before = runs[`${name}-before`];
+    if (!now || !before) continue;
+    const parts: string[] = [];
+    for (const figure of scenario.compared) {
+      const [a, b] = [medianOf(now, figure), medianOf(before, figure)];
+      if (a === undefined || b === undefined) continue;
+      const worse = slowdownPct(a, b, figure.higherIsBetter);
+      const each = now.length > 1
+        ? ` [${now.map((r) => shown(Number(figure.value(r)))).join(", ")} | ${
+          before.map((r) => shown(Number(figure.value(r)))).join(", ")
+        }]`
+        : "";
+      parts.push(
+        `${figure.title} ${shown(a)} vs ${shown(b)} (${
+          worse > 0 ? `${worse} % worse` : `${-worse} % better`
+        })${each}`,
+      );
+    }
+    const failures = (label: string, rounds: Result[]) => {
+      const failed = rounds.filter((r) => r.ok !== true);
+      if (failed.length === 0) return "";
+      const dropped = failed.map((r) => Number(r.disconnects ?? 0));
+      return ` (${label}: ${failed.length} of ${rounds.length} rounds lost messages or members, ${
+        Math.max(...dropped)
+      } dropped at most)`;
+    };
+    lines.push(
+      `${name} vs ${name}-before: ${parts.join("; ")}` +
+        failures(name, now) + failures(`${name}-before`, before),
+    );
+  }
+  return lines;
 }
 
 function rssSeries(r: Result): number[] {
@@ -484,6 +656,8 @@ async function main(): Promise<number> {
       "soak-seconds": { type: "string" },
       "no-install": { type: "boolean" },
       loadgen: { type: "string" },
+      baseline: { type: "string" },
+      rounds: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -491,7 +665,8 @@ async function main(): Promise<number> {
     console.log(
       "Usage: deno task bench [--quick] [--scenarios a,b,c,d,m] " +
         "[--targets chat,chat-text,chat-irc,ngircd,deno-streams,node-net,deno-bare] " +
-        "[--seconds N] [--soak-seconds N] [--no-install] [--loadgen c|deno]",
+        "[--seconds N] [--soak-seconds N] [--no-install] [--loadgen c|deno] " +
+        "[--baseline REV] [--rounds N]",
     );
     return 0;
   }
@@ -511,20 +686,50 @@ async function main(): Promise<number> {
     positive(values.seconds, "--seconds"),
     positive(values["soak-seconds"], "--soak-seconds"),
   );
+  const rounds = positive(values.rounds, "--rounds") ?? 1;
+  if (!Number.isInteger(rounds)) {
+    throw new Error("--rounds must be a whole number");
+  }
   const wantedScenarios = (values.scenarios ?? "a,b,c,d,w,m").split(",");
   const chosen = all.filter((s) => wantedScenarios.includes(s.id));
-  const wantedTargets = (values.targets ??
+  let baseline: Baseline | undefined;
+  if (values.baseline !== undefined) {
+    try {
+      baseline = await extractBaseline(values.baseline);
+    } catch (error) {
+      console.error(error instanceof Error ? error.message : String(error));
+      return 2;
+    }
+  }
+  const before = baseline ? ["chat-before", "chat-text-before"] : [];
+  const wantedTargets = values.targets?.split(",") ??
     (quick
       ? "chat,chat-text,chat-ws,deno-bare"
-      : "chat,chat-text,chat-ws,ngircd,deno-streams,node-net,node-ws,deno-bare"))
-    .split(",");
-  const targets = allTargets(!values["no-install"]).filter((t) =>
+      : "chat,chat-text,chat-ws,ngircd,deno-streams,node-net,node-ws,deno-bare")
+      .split(",").concat(before);
+  const targets = allTargets(!values["no-install"], baseline).filter((t) =>
     wantedTargets.includes(t.name)
   );
   if (chosen.length === 0 || targets.length === 0) {
     console.error("no scenario or no target chosen");
+    await baseline?.dispose();
     return 2;
   }
+  try {
+    return await measure(values, quick, rounds, chosen, targets);
+  } finally {
+    await baseline?.dispose();
+  }
+}
+
+/** Runs every chosen scenario on every chosen target; the exit code. */
+async function measure(
+  values: { targets?: string; loadgen?: string; seconds?: string },
+  quick: boolean,
+  rounds: number,
+  chosen: Scenario[],
+  targets: Target[],
+): Promise<number> {
   const skipped = new Map<string, string>();
   for (const target of targets) {
     const why = await target.unavailable();
@@ -564,51 +769,77 @@ async function main(): Promise<number> {
           : ""),
     );
   }
+  /** One run of `target` in `scenario`, on a fresh server. */
+  const runOnce = async (target: Target, scenario: Scenario) => {
+    let result: Result;
+    if (!quick && scenario.clients >= 1000) await waitForSockets();
+    if (!quick) await waitForQuiet(info.cores as number);
+    const busyBefore = machineBusySeconds();
+    const startedAt = performance.now();
+    try {
+      const running = await target.start(serverPin, scenario.clients + 100);
+      try {
+        result = await runLoad(
+          loadPin,
+          generator,
+          target,
+          scenario,
+          running.port,
+          running.pid,
+          quick,
+        );
+      } finally {
+        await running.stop();
+      }
+    } catch (error) {
+      result = { ok: false, error: String(error) };
+    }
+    const wall = (performance.now() - startedAt) / 1000;
+    result.machine_busy_pct = Math.round(
+      (machineBusySeconds() - busyBefore) / wall / (info.cores as number) *
+        100,
+    );
+    return result;
+  };
   let failed = false;
   for (const scenario of chosen) {
-    console.log(`\n## ${scenario.title}, ${scenario.seconds} s`);
+    console.log(
+      `\n## ${scenario.title}, ${scenario.seconds} s${
+        rounds > 1 ? `, ${rounds} rounds` : ""
+      }`,
+    );
+    const eligible = targets.filter((target) =>
+      !skipped.has(target.name) &&
+      !(scenario.chatOnly && target.name !== "chat") &&
+      !(scenario.only && !scenario.only.includes(target.name)) &&
+      !(target.idleOnly && !scenario.idle) &&
+      !(values.targets === undefined && target.defaultScenarios &&
+        !target.defaultScenarios.includes(scenario.id))
+    );
+    // Every other round runs the targets backwards, so a machine that gets
+    // busier or quieter during the run favours none of them.
+    const runs: Record<string, Result[]> = {};
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? eligible : eligible.toReversed();
+      for (const target of order) {
+        const result = await runOnce(target, scenario);
+        (runs[target.name] ??= []).push(result);
+        if (isChat(target) && !target.baseline && result.ok !== true) {
+          failed = true;
+        }
+      }
+    }
     const results: Record<string, Result> = {};
     const rows: string[][] = [];
-    for (const target of targets) {
-      if (skipped.has(target.name)) continue;
-      if (scenario.chatOnly && target.name !== "chat") continue;
-      if (scenario.only && !scenario.only.includes(target.name)) continue;
-      if (target.idleOnly && !scenario.idle) continue;
-      if (
-        values.targets === undefined && target.defaultScenarios &&
-        !target.defaultScenarios.includes(scenario.id)
-      ) continue;
-      let result: Result;
-      if (!quick && scenario.clients >= 1000) await waitForSockets();
-      if (!quick) await waitForQuiet(info.cores as number);
-      const busyBefore = machineBusySeconds();
-      const startedAt = performance.now();
-      try {
-        const running = await target.start(serverPin, scenario.clients + 100);
-        try {
-          result = await runLoad(
-            loadPin,
-            generator,
-            target,
-            scenario,
-            running.port,
-            running.pid,
-            quick,
-          );
-        } finally {
-          await running.stop();
-        }
-      } catch (error) {
-        result = { ok: false, error: String(error) };
-      }
-      const wall = (performance.now() - startedAt) / 1000;
-      result.machine_busy_pct = Math.round(
-        (machineBusySeconds() - busyBefore) / wall / (info.cores as number) *
-          100,
+    for (const target of eligible) {
+      const all = runs[target.name];
+      results[target.name] = median(all, scenario.compared[0]);
+      all.forEach((result, i) =>
+        rows.push([
+          rounds > 1 ? `${target.name} #${i + 1}` : target.name,
+          ...scenario.columns.map((c) => c.value(result)),
+        ])
       );
-      results[target.name] = result;
-      rows.push([target.name, ...scenario.columns.map((c) => c.value(result))]);
-      if (isChat(target) && result.ok !== true) failed = true;
     }
     console.log(
       table(["server", ...scenario.columns.map((c) => c.title)], rows),
@@ -629,6 +860,7 @@ async function main(): Promise<number> {
     if (scenario.id === "w") {
       for (const line of webSocketComparison(results)) console.log(line);
     }
+    for (const line of comparisonLines(scenario, runs)) console.log(line);
     console.log(JSON.stringify({
       bench: "chat-fanout",
       scenario: scenario.id,
@@ -637,6 +869,7 @@ async function main(): Promise<number> {
       seconds: scenario.seconds,
       machine: info,
       results,
+      ...(rounds > 1 ? { rounds: runs } : {}),
     }));
   }
   await generator.dispose();

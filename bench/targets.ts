@@ -52,6 +52,11 @@ export interface Target {
   defaultScenarios?: string[];
   /** Connections the load generator opens at once. @default {200} */
   connectConcurrency?: number;
+  /**
+   * An old revision of chat (`--baseline REV`): measured beside chat, its
+   * losses reported, not judged. @default {false}
+   */
+  baseline?: boolean;
   /** Why it cannot run here, or `undefined` if it can. */
   unavailable(): Promise<string | undefined>;
   start(pin: string[], maxClients: number): Promise<RunningTarget>;
@@ -200,12 +205,90 @@ async function waitForPort(port: number): Promise<number> {
 }
 
 /**
+ * An old revision of chat, extracted for `--baseline REV` so it runs beside
+ * today's in the same run of the machine: comparing two runs means
+ * comparing the machine's load, ±15 % here.
+ */
+export interface Baseline {
+  /** The revision as asked for: `762c15c`, `main~3`. */
+  rev: string;
+  /** Its commit's short hash. */
+  commit: string;
+  /** Where its tree is. */
+  root: string;
+  /** The flags its `chat serve --help` lists: its command line may differ. */
+  flags: Set<string>;
+  /** Removes the extracted tree. */
+  dispose(): Promise<void>;
+}
+
+/** Runs a command to its end; its stdout, or an error with its stderr. */
+async function run(command: string, args: string[], cwd = ROOT) {
+  const out = await new Deno.Command(command, {
+    args,
+    cwd,
+    env: CHILD_ENV,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  if (!out.success) {
+    throw new Error(
+      `${command} ${args.join(" ")}: ${decoder.decode(out.stderr).trim()}`,
+    );
+  }
+  return decoder.decode(out.stdout);
+}
+
+/**
+ * Extracts revision `rev` of this repository into a temporary folder with
+ * `git archive` (which leaves the repository and its worktrees as they
+ * are), and reads which `serve` flags it knows.
+ */
+export async function extractBaseline(rev: string): Promise<Baseline> {
+  if (!which("git")) throw new Error("--baseline needs git on PATH");
+  const commit = (await run("git", [
+    "rev-parse",
+    "--verify",
+    "--quiet",
+    "--short",
+    `${rev}^{commit}`,
+  ]).catch(() => "")).trim();
+  if (commit === "") throw new Error(`--baseline: no commit "${rev}"`);
+  const dir = await Deno.makeTempDir({ prefix: "chat_baseline_" });
+  const dispose = () => Deno.remove(dir, { recursive: true }).catch(() => {});
+  try {
+    const root = `${dir}/tree`;
+    await Deno.mkdir(root);
+    await run("git", ["archive", "--output", `${dir}/tree.tar`, commit]);
+    await run("tar", ["-xf", `${dir}/tree.tar`, "-C", root]);
+    // Also fetches and compiles its modules once, before anything is timed.
+    const help = await run(
+      Deno.execPath(),
+      ["run", "--allow-all", `${root}/main.ts`, "serve", "--help"],
+      root,
+    );
+    const flags = new Set(help.match(/--[a-z][a-z-]*/g) ?? []);
+    return { rev, commit, root: `${root}/`, flags, dispose };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+}
+
+/**
  * `chat serve`, storage on (a temp file), rate limit off, no per-address
  * limits (every load-generator connection comes from 127.0.0.1), members in
  * `dialect` (JSON, text as `nc` users speak it, or IRC), or, for `ws`, JSON
- * over the web door's WebSocket as the browser page speaks it.
+ * over the web door's WebSocket as the browser page speaks it. With
+ * `baseline`, that old revision of it, given the same flags where it has
+ * them.
  */
-function chatTarget(dialect: "json" | "text" | "irc" | "ws"): Target {
+function chatTarget(
+  dialect: "json" | "text" | "irc" | "ws",
+  baseline?: Baseline,
+): Target {
   const names = {
     json: "chat",
     text: "chat-text",
@@ -218,12 +301,19 @@ function chatTarget(dialect: "json" | "text" | "irc" | "ws"): Target {
     irc: "IRC dialect",
     ws: "JSON over its WebSocket (/ws, as the web page)",
   };
+  const root = baseline?.root ?? ROOT;
+  const knows = (flag: string) => baseline?.flags.has(flag) ?? true;
   return {
-    name: names[dialect],
-    description: `chat serve (this project): ${
-      wire[dialect]
-    }, SQLite storage on, --rate 0, --max-per-address 0`,
+    name: names[dialect] + (baseline ? "-before" : ""),
+    description: `chat serve (${
+      baseline
+        ? `this project at ${baseline.rev}, commit ${baseline.commit}`
+        : "this project"
+    }): ${wire[dialect]}, SQLite storage on, --rate 0${
+      knows("--max-per-address") ? ", --max-per-address 0" : ""
+    }`,
     dialect: dialectFor(dialect === "ws" ? "json" : dialect),
+    baseline: baseline !== undefined,
     transport: dialect === "ws" ? "ws" : "tcp",
     // 200 handshakes at once kept the server's event loop busy for 300 to
     // 600 ms, past the door router's 200 ms wait for a silent socket, so it
@@ -251,7 +341,7 @@ function chatTarget(dialect: "json" | "text" | "irc" | "ws"): Target {
           Deno.execPath(),
           "run",
           "--allow-all",
-          `${ROOT}main.ts`,
+          `${root}main.ts`,
           "serve",
           "--host",
           "127.0.0.1",
@@ -263,14 +353,14 @@ function chatTarget(dialect: "json" | "text" | "irc" | "ws"): Target {
           "0",
           "--max-clients",
           String(maxClients),
-          "--max-per-address",
-          "0",
+          ...(knows("--max-per-address") ? ["--max-per-address", "0"] : []),
           // IRC members land in the default room before they JOIN: make it
           // the bench's room, so the JOIN finds them there already.
           ...(dialect === "irc" ? ["--room", ROOM] : []),
         ],
         /listening on [^\n]*:(\d+)/,
         undefined,
+        root,
       );
       return {
         ...running,
@@ -516,11 +606,19 @@ function ngircdConfig(port: number, dir: string): string {
 `;
 }
 
-/** Every target, chat first. */
-export function allTargets(install: boolean): Target[] {
+/**
+ * Every target, chat first; with a `baseline`, its revision of chat right
+ * after today's in each dialect it has (it may predate the IRC door and the
+ * WebSocket).
+ */
+export function allTargets(install: boolean, baseline?: Baseline): Target[] {
+  const before = (dialect: "json" | "text") =>
+    baseline ? [chatTarget(dialect, baseline)] : [];
   return [
     chatTarget("json"),
+    ...before("json"),
     chatTarget("text"),
+    ...before("text"),
     chatTarget("irc"),
     chatTarget("ws"),
     ngircdTarget(install),

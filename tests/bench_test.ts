@@ -63,3 +63,58 @@ Deno.test("the quick benchmark loses nothing and prints one JSON line per scenar
     assert.equal(typeof d[name].rss_per_conn_kb, "number", name);
   }
 });
+
+Deno.test("a slowdown is the share by which today's figure is worse than the baseline's, whichever way is better", async () => {
+  const { slowdownPct } = await import("../bench/run.ts");
+  assert.equal(slowdownPct(90, 100, true), 10, "10 % fewer deliveries");
+  assert.equal(slowdownPct(110, 100, true), -10, "10 % more is better");
+  assert.equal(slowdownPct(12, 10, false), 20, "20 % more memory");
+  assert.equal(slowdownPct(8, 10, false), -20);
+  assert.equal(slowdownPct(0, 0, true), 0);
+});
+
+/** Why the baseline cannot be extracted here, or undefined if it can. */
+async function noGitCheckout(): Promise<string | undefined> {
+  if (!which("git") || !which("tar")) return "git or tar is not on PATH";
+  const out = await new Deno.Command("git", {
+    args: ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"],
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return out.success ? undefined : "not a git checkout";
+}
+
+const noGit = await noGitCheckout();
+if (noGit) console.log(`bench --baseline test skipped: ${noGit}`);
+
+Deno.test({
+  name:
+    "--baseline extracts a revision into a folder of its own, reads its serve flags, and refuses an unknown one",
+  ignore: noGit !== undefined,
+  async fn() {
+    const { extractBaseline } = await import("../bench/targets.ts");
+    const baseline = await extractBaseline("HEAD");
+    try {
+      assert.match(baseline.commit, /^[0-9a-f]{7,}$/);
+      assert.ok(
+        baseline.flags.has("--max-per-address"),
+        [...baseline.flags].join(" "),
+      );
+      assert.ok(baseline.flags.has("--rate"));
+      assert.ok(!baseline.root.startsWith(ROOT), "not inside the checkout");
+      await Deno.stat(`${baseline.root}main.ts`);
+    } finally {
+      await baseline.dispose();
+    }
+    await assert.rejects(
+      () => Deno.stat(baseline.root),
+      Deno.errors.NotFound,
+      "disposed",
+    );
+    await assert.rejects(
+      () => extractBaseline("no-such-revision-anywhere"),
+      /no commit "no-such-revision-anywhere"/,
+    );
+  },
+});

@@ -91,6 +91,10 @@ Deno.test("once a line of UTF-8 came, GBK is refused with a hint, not guessed", 
   );
   const json = new TextCharset(() => assert.fail("no switch"));
   assert.equal(json.decodeLine(new Uint8Array(NIHAO_GBK), false), undefined);
+  // Characters of four UTF-8 bytes (two UTF-16 units) show UTF-8 too.
+  const emoji = new TextCharset(() => assert.fail("no switch"));
+  assert.equal(emoji.decodeLine(new TextEncoder().encode("👋🏽"), true), "👋🏽");
+  assert.equal(emoji.decodeLine(new Uint8Array(NIHAO_GBK), true), undefined);
 });
 
 Deno.test("/charset names: utf-8 and gb18030, and their everyday spellings", () => {

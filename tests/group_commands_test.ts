@@ -16,7 +16,10 @@ import {
 import { LineEditor } from "../src/client/line_editor.ts";
 import { formatDuration, parseDuration } from "../src/shared/duration.ts";
 import { renderText } from "../src/shared/text_dialect.ts";
+import { DatabaseSync } from "node:sqlite";
+import { ModerationBook } from "../src/server/moderation_book.ts";
 import {
+  Accounts,
   hashPassword,
   passwordProblem,
   verifyPassword,
@@ -194,4 +197,80 @@ Deno.test("a line holding a password is not kept for up/down in the terminal cli
   }
   assert.deepEqual(editor.history, ["hello"]);
   assert.ok(!holdsPassword("/mute bob"));
+});
+
+Deno.test("an account is found by every Accounts on its database from the moment it is added, and not once removed", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/chat.db`;
+    const db = new DatabaseSync(path);
+    const first = new Accounts(db);
+    const second = new Accounts(db);
+    assert.equal(first.find("olga"), undefined, "nobody registered yet");
+    assert.equal(first.lookalike("\u043elga"), undefined);
+    second.add("olga", "olga-pass", "owner");
+    assert.equal(first.find("OLGA")?.nick, "olga", "added by the other one");
+    assert.equal(
+      first.lookalike("\u043elga")?.nick,
+      "olga",
+      "and its look-alikes",
+    );
+    db.close();
+    const reopened = new Accounts(new DatabaseSync(path));
+    assert.equal(reopened.find("olga")?.role, "owner", "kept in the file");
+    assert.ok(reopened.remove("olga"));
+    assert.equal(reopened.find("olga"), undefined);
+    assert.equal(reopened.lookalike("\u043elga"), undefined);
+    assert.equal(reopened.remove("olga"), false, "removed once");
+    reopened.add("bob", "bob-pass");
+    assert.equal(reopened.find("bob")?.nick, "bob", "the count goes up again");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a ban and a pinned notice are found in their room once put, after reopening, and not once lifted or cleared", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/chat.db`;
+    let now = 1_000;
+    const db = new DatabaseSync(path);
+    const book = new ModerationBook(db, () => now);
+    const ban = {
+      kind: "ban" as const,
+      room: "hall",
+      target: "address:10.0.0.9",
+      nick: "eve",
+      until: 0,
+      by: "olga",
+      reason: "spam",
+    };
+    assert.equal(book.find("ban", "hall", [ban.target]), undefined);
+    book.put(ban);
+    book.put({ ...ban, room: "yard", until: 2_000 });
+    assert.equal(book.find("ban", "hall", [ban.target])?.nick, "eve");
+    assert.equal(book.find("ban", "lobby", [ban.target]), undefined);
+    book.setNotice("hall", { text: "be kind", by: "olga", ts: 5 });
+    assert.equal(book.notice("hall")?.text, "be kind");
+    assert.equal(book.notice("lobby"), undefined);
+    db.close();
+    const reopened = new ModerationBook(new DatabaseSync(path), () => now);
+    assert.equal(reopened.find("ban", "hall", [ban.target])?.reason, "spam");
+    assert.equal(reopened.find("ban", "yard", [ban.target])?.until, 2_000);
+    assert.equal(reopened.notice("hall")?.by, "olga", "kept in the file");
+    now = 3_000;
+    assert.equal(
+      reopened.find("ban", "yard", [ban.target]),
+      undefined,
+      "ran out",
+    );
+    assert.ok(reopened.lift("ban", "hall", ban.target));
+    assert.equal(reopened.find("ban", "hall", [ban.target]), undefined);
+    reopened.setNotice("hall", { text: "", by: "olga", ts: 6 });
+    assert.equal(reopened.notice("hall"), undefined, "cleared");
+    reopened.setNotice("hall", { text: "again", by: "olga", ts: 7 });
+    assert.equal(reopened.notice("hall")?.text, "again");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -8,6 +8,7 @@ import { Hub, type Session } from "../src/server/hub.ts";
 import { MemoryStore } from "../src/server/store.ts";
 import { BACKPRESSURE } from "../src/shared/limits.ts";
 import { FakeMember } from "./fake_member.ts";
+import { COMMANDS } from "../src/shared/commands.ts";
 
 function setup(options: { history?: number; failStore?: boolean } = {}) {
   const store = new MemoryStore();
@@ -470,4 +471,28 @@ Deno.test("a tick whose messages reach maxTickChars of text is stored and sent a
   hub.handle(alice.session, { type: "say", text });
   assert.equal(store.messages.length, perTick, "at the cut: stored at once");
   assert.equal(flushes(), 1, "the tick's flush was asked for once");
+});
+
+Deno.test("every slash command's frame reaches a handler that answers its sender", () => {
+  const { hub, join } = setup();
+  join("bob");
+  for (const command of COMMANDS.filter((c) => c.toFrame)) {
+    if (command.name === "/quit") continue; // the connection's to answer
+    const alice = join(`a${command.name.slice(1)}`);
+    // Some take one word, or one of a few: `/op NICK`, `/muteall on|off`.
+    const argLines = command.args === "" || command.args.startsWith("[")
+      ? [""]
+      : ["bob hello", "bob", "on"];
+    const frame = argLines.map((args) => command.toFrame!(args))
+      .find((f) => typeof f !== "string");
+    assert.ok(frame && typeof frame !== "string", command.name);
+    alice.member.take();
+    hub.handle(alice.session, frame);
+    hub.flush();
+    assert.ok(
+      alice.member.take().length > 0,
+      `${command.name} (${frame.type}) is answered`,
+    );
+    hub.leave(alice.session);
+  }
 });

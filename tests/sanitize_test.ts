@@ -92,6 +92,20 @@ Deno.test("a doubled nonspacing mark or more than four in a row are refused", ()
   assert.equal(nickProblem("a\u0300\u0301\u0302\u0303"), undefined);
 });
 
+Deno.test("an ASCII name mixes no scripts: every ASCII character is Latin or goes with any script", () => {
+  // mixesScripts answers ASCII without its table; this is why it may.
+  const anyScript = /^[\p{Script_Extensions=Zyyy}\p{Script_Extensions=Zinh}]$/u;
+  for (let code = 0; code < 0x80; code++) {
+    const char = String.fromCharCode(code);
+    assert.ok(
+      /^\p{Script_Extensions=Latn}$/u.test(char) || anyScript.test(char),
+      `U+${code.toString(16).padStart(4, "0")}`,
+    );
+  }
+  assert.equal(mixesScripts("Alice_42-x"), false);
+  assert.equal(mixesScripts("Alice\u0430"), true, "one Cyrillic letter mixes");
+});
+
 Deno.test("Latin with Cyrillic or Greek mixes scripts; digits, _ and - go with any", () => {
   for (const nick of ["\u0430lice", "dogмяу", "ωmega", "paypaΙ", "محمدa"]) {
     assert.equal(nickProblem(nick), "mixed_scripts", JSON.stringify(nick));

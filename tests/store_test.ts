@@ -394,6 +394,35 @@ for (
     );
     store.close();
   });
+
+  Deno.test(`${name}: a history longer than one read returns each message once, the newest, and says more exactly`, () => {
+    const store = open();
+    const all: RoomMessage[] = [];
+    for (let id = 1; id <= 400; id++) {
+      all.push(message(id, id % 4 === 0 ? "games" : "lobby", `m${id}`));
+    }
+    store.append(all);
+    const lobby = all.filter((m) => m.room === "lobby").map((m) => m.id);
+    for (const limit of [1, 63, 64, 65, 128, 129, 299, 300, 301, 1000]) {
+      const page = store.history("lobby", { limit });
+      const want = lobby.slice(-limit);
+      assert.deepEqual(page.messages.map((m) => m.id), want, `limit ${limit}`);
+      assert.equal(page.more, limit < lobby.length, `more at limit ${limit}`);
+    }
+    const resume = store.history("lobby", { after: 100, limit: 1000 });
+    assert.deepEqual(
+      resume.messages.map((m) => m.id),
+      lobby.filter((id) => id > 100),
+    );
+    assert.equal(resume.more, false);
+    const back = store.history("lobby", { before: 301, after: 20, limit: 130 });
+    assert.deepEqual(
+      back.messages.map((m) => m.id),
+      lobby.filter((id) => id > 20 && id < 301).slice(-130),
+    );
+    assert.equal(back.more, true);
+    store.close();
+  });
 }
 
 Deno.test("messageBytes is the UTF-8 length of the message's JSON line", () => {

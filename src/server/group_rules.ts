@@ -30,6 +30,7 @@ import { clockTime, searchTime } from "../shared/text_dialect.ts";
 import { cleanText, nickKey } from "../shared/sanitize.ts";
 import { type Account, type Accounts, passwordProblem } from "./accounts.ts";
 import type { ModerationBook, Restriction } from "./moderation_book.ts";
+import type { FrameHandlers } from "./command_handlers.ts";
 
 /** What a member looks like to the rules; the hub's `Session` is one. */
 export interface GroupMember {
@@ -56,6 +57,9 @@ export interface GroupHost<Member extends GroupMember> {
 }
 
 const RANK = { none: 0, admin: 1, owner: 2 } as const;
+
+/** The frames the rules answer: accounts and moderation, but `recall`. */
+export type RulesFrameType = Exclude<ModerationFrame["type"], "recall">;
 
 /** A room's mutes held in memory: asked on every message, so no SQL then. */
 interface RoomMutes {
@@ -237,95 +241,171 @@ export class GroupRules<Member extends GroupMember> {
     return undefined;
   }
 
-  /** Handles an account or moderation frame from `member`. */
-  handle(
-    member: Member,
-    frame: Exclude<ModerationFrame, { type: "recall" }>,
-  ): void {
-    switch (frame.type) {
-      case "register":
-        return this.#register(member, frame.password);
-      case "password":
-        return this.#changePassword(member, frame.old, frame.new);
-    }
+  /**
+   * The rules' answer to each account and moderation frame from a member
+   * (`recall` is the hub's: it needs the store); the hub adds them to its
+   * own table (src/server/command_handlers.ts).
+   */
+  readonly handlers: FrameHandlers<Member, RulesFrameType> = {
+    register: (member, frame) => this.#register(member, frame.password),
+    password: (member, frame) =>
+      this.#changePassword(member, frame.old, frame.new),
+    notice: (member, frame) => {
+      if (frame.text === undefined) {
+        const room = this.#roomOf(member, frame);
+        if (room !== undefined) this.#showNotice(member, room);
+        return;
+      }
+      const staff = this.#asStaff(member, frame, "admin");
+      if (staff) this.#pinNotice(member, staff.room, frame.text);
+    },
+    bans: (member, frame) => {
+      const staff = this.#asStaff(member, frame, "admin");
+      if (staff) this.#listBans(member, staff.room);
+    },
+    muteall: (member, frame) => {
+      const staff = this.#asStaff(member, frame, "admin");
+      if (staff) this.#muteAll(member, staff.room, frame.on);
+    },
+    op: (member, frame) => {
+      const act = this.#onMember(member, frame, "owner");
+      if (act) this.#op(member, act.room, act.target, true);
+    },
+    deop: (member, frame) => {
+      const act = this.#onMember(member, frame, "owner");
+      if (act) this.#op(member, act.room, act.target, false);
+    },
+    mute: (member, frame) => {
+      const act = this.#onLowerMember(member, frame);
+      if (act) this.#mute(member, act.room, act.target, frame.seconds);
+    },
+    unmute: (member, frame) => {
+      const act = this.#onLowerMember(member, frame, true);
+      if (act) this.#unmute(member, act.room, act.target);
+    },
+    kick: (member, frame) => {
+      const act = this.#onLowerMember(member, frame);
+      if (act) this.#kick(member, act.room, act.target, frame.reason);
+    },
+    ban: (member, frame) => {
+      const act = this.#onLowerMember(member, frame);
+      if (act) {
+        this.#ban(member, act.room, act.target, frame.seconds, frame.reason);
+      }
+    },
+    unban: (member, frame) => {
+      const act = this.#onLowerMember(member, frame, true);
+      if (act) this.#unban(member, act.room, act.target);
+    },
+  };
+
+  /**
+   * The room a frame acts in (default: the member's current one), or
+   * `undefined` after telling the member it is not in it.
+   */
+  #roomOf(member: Member, frame: { room?: string }): string | undefined {
     const room = frame.room?.trim() || member.room;
     if (room === undefined || !member.rooms.has(room)) {
-      return member.send(errorEvent(
+      member.send(errorEvent(
         "not_in_room",
         room === undefined
           ? "you are in no room: /join ROOM first"
           : `you are not in ${cleanText(room).slice(0, 40)} (/join it first)`,
       ));
+      return undefined;
     }
-    if (frame.type === "notice" && frame.text === undefined) {
-      const notice = this.#book.notice(room);
-      if (!notice) {
-        return member.send({
-          type: "info",
-          text: `${room} has no pinned notice`,
-        });
-      }
-      return member.send({ type: "notice", room, ...notice });
-    }
-    const needed = frame.type === "op" || frame.type === "deop"
-      ? "owner"
-      : "admin";
-    const actorRole = this.roleIn(member, room);
-    if (RANK[actorRole ?? "none"] < RANK[needed]) {
-      return member.send(errorEvent(
+    return room;
+  }
+
+  /**
+   * The room and the member's role there when its role is at least
+   * `needed`, or `undefined` after telling it why not.
+   */
+  #asStaff(
+    member: Member,
+    frame: { type: RulesFrameType; room?: string },
+    needed: RoomRole,
+  ): { room: string; role: RoomRole } | undefined {
+    const room = this.#roomOf(member, frame);
+    if (room === undefined) return undefined;
+    const role = this.roleIn(member, room);
+    if (RANK[role ?? "none"] < RANK[needed]) {
+      member.send(errorEvent(
         "not_allowed",
         needed === "owner"
           ? `only the owner may /${frame.type}`
           : `only the owner and admins of ${room} may /${frame.type}`,
       ));
+      return undefined;
     }
-    if (frame.type === "bans") return this.#listBans(member, room);
-    if (frame.type === "muteall") {
-      return this.#muteAll(member, room, frame.on);
-    }
-    if (frame.type === "notice") {
-      return this.#pinNotice(member, room, frame.text ?? "");
-    }
-    // Lifting needs no one connected: a guest's ban or mute is found by
-    // the name it was given to.
-    const lifting = frame.type === "unban" || frame.type === "unmute";
+    return { room, role: role! };
+  }
+
+  /**
+   * {@linkcode #asStaff}, and the member the frame names: connected or
+   * registered, or for `lifting` any name (a guest's ban or mute is found
+   * by the name it was given to, with no one connected). Never oneself.
+   */
+  #onMember(
+    member: Member,
+    frame: { type: RulesFrameType; nick: string; room?: string },
+    needed: RoomRole,
+    lifting = false,
+  ): { room: string; role: RoomRole; target: Target<Member> } | undefined {
+    const staff = this.#asStaff(member, frame, needed);
+    if (!staff) return undefined;
     const target = this.#target(frame.nick) ??
       (lifting ? { nick: cleanText(frame.nick.trim()) } : undefined);
     if (!target) {
-      return member.send(errorEvent(
+      member.send(errorEvent(
         "no_such_user",
         `no one is called ${cleanText(frame.nick.trim()).slice(0, 40)}`,
       ));
+      return undefined;
     }
     if (target.member === member) {
-      return member.send(
+      member.send(
         errorEvent("not_allowed", `you cannot /${frame.type} yourself`),
       );
+      return undefined;
     }
-    const targetRole = target.account
-      ? this.#accountRole(target.account, room)
+    return { ...staff, target };
+  }
+
+  /**
+   * {@linkcode #onMember} for an admin's action, on a member who ranks
+   * below the actor: an admin cannot act on the owner or another admin.
+   */
+  #onLowerMember(
+    member: Member,
+    frame: { type: RulesFrameType; nick: string; room?: string },
+    lifting = false,
+  ): { room: string; role: RoomRole; target: Target<Member> } | undefined {
+    const act = this.#onMember(member, frame, "admin", lifting);
+    if (!act) return undefined;
+    const targetRole = act.target.account
+      ? this.#accountRole(act.target.account, act.room)
       : undefined;
-    if (frame.type === "op" || frame.type === "deop") {
-      return this.#op(member, room, target, frame.type === "op");
-    }
-    if (RANK[targetRole ?? "none"] >= RANK[actorRole!]) {
-      return member.send(errorEvent(
+    if (RANK[targetRole ?? "none"] >= RANK[act.role]) {
+      member.send(errorEvent(
         "not_allowed",
         `an admin cannot /${frame.type} the owner or another admin`,
       ));
+      return undefined;
     }
-    switch (frame.type) {
-      case "mute":
-        return this.#mute(member, room, target, frame.seconds);
-      case "unmute":
-        return this.#unmute(member, room, target);
-      case "kick":
-        return this.#kick(member, room, target, frame.reason);
-      case "ban":
-        return this.#ban(member, room, target, frame.seconds, frame.reason);
-      case "unban":
-        return this.#unban(member, room, target);
+    return act;
+  }
+
+  /** Shows the room's pinned notice to `member`, or says there is none. */
+  #showNotice(member: Member, room: string): void {
+    const notice = this.#book.notice(room);
+    if (!notice) {
+      return member.send({
+        type: "info",
+        text: `${room} has no pinned notice`,
+      });
     }
+    member.send({ type: "notice", room, ...notice });
   }
 
   // -------------------------------------------------------------------------

@@ -26,7 +26,6 @@ import {
   type FileInfo,
   type HistoryFrame,
   JSON_LINES,
-  type ModerationFrame,
   nickErrorMessage,
   type Quote,
   type RoomMessage,
@@ -62,6 +61,7 @@ import { RoomGates } from "./backpressure.ts";
 import { DatabaseSync } from "node:sqlite";
 import { Accounts } from "./accounts.ts";
 import { GroupRules } from "./group_rules.ts";
+import { dispatchFrame, type FrameHandlers } from "./command_handlers.ts";
 import { ModerationBook } from "./moderation_book.ts";
 import { NickIndex } from "./nick_index.ts";
 import { NickRoster } from "./roster.ts";
@@ -246,6 +246,7 @@ export class Hub {
   #rules: GroupRules<Session>;
   #files: HubFiles | undefined;
   #log: (line: string) => void;
+  #handlers: FrameHandlers<Session>;
 
   /** Creates a hub over a store; ids continue after the store's last. */
   constructor(options: HubOptions) {
@@ -284,6 +285,7 @@ export class Hub {
         log,
       },
     );
+    this.#handlers = this.#commandHandlers();
   }
 
   /** The registered nicknames (for the doors' logins). */
@@ -473,59 +475,58 @@ export class Hub {
     return `not joined ${shown}: ${why}`;
   }
 
-  /** Handles one command from a member. `quit` is the server's to handle. */
+  /**
+   * Handles one command from a member: the handler for its type (see
+   * `#commandHandlers`). `quit` is the server's to handle.
+   */
   handle(session: Session, frame: CommandFrame): void {
     // Anything but a room message first lets queued messages go out, so a
     // member sees replies in the order it sent its lines.
     if (frame.type !== "say" && frame.type !== "me") this.flush();
-    switch (frame.type) {
-      case "say":
-        return this.#say(
-          session,
-          frame.text,
-          false,
-          frame.room,
-          frame.reply_to,
-        );
-      case "me":
-        return this.#say(session, frame.text, true, frame.room);
-      case "search":
-        return this.#search(session, frame.text, frame.room?.trim());
-      case "dm":
-        return this.#directMessage(session, frame.to, frame.text);
-      case "nick":
-        return this.#rename(session, frame.nick.trim());
-      case "join":
-        return this.#join(session, frame.room.trim(), frame.since);
-      case "part":
-        return this.#part(session, frame.room?.trim() || session.room);
-      case "who": {
+    dispatchFrame(this.#handlers, session, frame);
+  }
+
+  /**
+   * The hub's answer to each frame type, the account and moderation ones
+   * the group rules' (src/server/group_rules.ts): a new frame type needs its
+   * entry here or there, or the hub does not compile.
+   */
+  #commandHandlers(): FrameHandlers<Session> {
+    return {
+      ...this.#rules.handlers,
+      say: (session, frame) =>
+        this.#say(session, frame.text, false, frame.room, frame.reply_to),
+      me: (session, frame) => this.#say(session, frame.text, true, frame.room),
+      search: (session, frame) =>
+        this.#search(session, frame.text, frame.room?.trim()),
+      dm: (session, frame) =>
+        this.#directMessage(session, frame.to, frame.text),
+      nick: (session, frame) => this.#rename(session, frame.nick.trim()),
+      join: (session, frame) =>
+        this.#join(session, frame.room.trim(), frame.since),
+      part: (session, frame) =>
+        this.#part(session, frame.room?.trim() || session.room),
+      who: (session, frame) => {
         const room = frame.room?.trim() || session.room;
         if (room === undefined || !session.rooms.has(room)) {
           return this.#notInRoom(session, room);
         }
-        return session.recipient.deliver(this.#who(room, frame.offset ?? 0));
-      }
-      case "history":
-        return this.#sendHistory(session, frame);
-      case "rooms":
-        return session.send({
+        session.recipient.deliver(this.#who(room, frame.offset ?? 0));
+      },
+      history: (session, frame) => this.#sendHistory(session, frame),
+      rooms: (session) =>
+        session.send({
           type: "rooms",
           rooms: this.#roomList(),
           joined: [...session.rooms],
           current: session.room,
-        });
-      case "ping":
-        return session.send({ type: "pong" });
-      case "quit":
-        return;
-      case "recall":
-        return this.#recall(session, frame.id, frame.nick, frame.room);
-      case "upload":
-        return this.#upload(session, frame);
-      default:
-        return this.#rules.handle(session, frame satisfies ModerationFrame);
-    }
+        }),
+      ping: (session) => session.send({ type: "pong" }),
+      quit: () => {},
+      recall: (session, frame) =>
+        this.#recall(session, frame.id, frame.nick, frame.room),
+      upload: (session, frame) => this.#upload(session, frame),
+    };
   }
 
   /** Removes a member from every room and announces it in each; safe to call twice. */

@@ -94,6 +94,9 @@ function utf8Length(text: string): number {
   return bytes;
 }
 
+/** Rows one read of a history takes at once (see `SqliteStore.history`). */
+const HISTORY_PAGE_ROWS = 64;
+
 /**
  * Takes messages newest first until the count, the bytes or the time runs
  * out; returns them oldest first. `rows` yields one more than `limit` when
@@ -244,8 +247,12 @@ export class SqliteStore implements MessageStore {
     );
     // Walks the (room, id) index backwards from `before`, reading only the
     // rows it returns: LIMIT bounds the count, the caller stops at its bytes.
+    // The CAST keeps the LIMIT out of the query planner's hands: a bare
+    // `LIMIT ?` is a value it plans by, so SQLite compiled the statement
+    // again at each new binding (measured: 25 µs a read of an empty room,
+    // 4 µs with the CAST; a welcome reads one).
     this.#select = this.#db.prepare(
-      "SELECT id, ts, room, nick, text, me, extra FROM messages WHERE room = ? AND id > ? AND id < ? ORDER BY id DESC LIMIT ?",
+      "SELECT id, ts, room, nick, text, me, extra FROM messages WHERE room = ? AND id > ? AND id < ? ORDER BY id DESC LIMIT CAST(? AS INTEGER)",
     );
     this.#selectOne = this.#db.prepare(
       "SELECT id, ts, room, nick, text, me, extra FROM messages WHERE id = ? AND room = ?",
@@ -264,8 +271,11 @@ export class SqliteStore implements MessageStore {
     this.#keepLastId = this.#db.prepare(
       "INSERT INTO meta (key, value) VALUES ('last_id', ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
     );
+    // Two subqueries, each answered from the end of the primary key: with
+    // min() and max() in one SELECT, SQLite scans the whole table instead
+    // (55 ms at 500,000 messages, on every prune step; 7 µs like this).
     this.#idRange = this.#db.prepare(
-      "SELECT min(id) AS first, max(id) AS last FROM messages",
+      "SELECT (SELECT min(id) FROM messages) AS first, (SELECT max(id) FROM messages) AS last",
     );
     this.#mergeIndex = this.#db.prepare(
       "INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', -16)",
@@ -338,21 +348,30 @@ export class SqliteStore implements MessageStore {
 
   history(room: string, query: HistoryQuery): HistoryPage {
     if (query.limit <= 0) return { messages: [], more: false };
-    const rows = this.#select.iterate(
-      room,
-      query.after ?? 0,
-      query.before ?? Number.MAX_SAFE_INTEGER,
-      query.limit + 1,
-    );
-    const page = takeNewest(
-      (function* () {
-        for (const row of rows) yield messageOf(row);
-      })(),
-      query,
-    );
-    // Stopped early, the statement is still stepping: reset it.
-    rows.return?.();
-    return page;
+    return takeNewest(this.#newestFirst(room, query), query);
+  }
+
+  /**
+   * The room's messages in the query's range, newest first, one more than
+   * its limit if there is one, read in pages of at most
+   * {@linkcode HISTORY_PAGE_ROWS} rows with `all()`: `iterate()` cost about
+   * twice as much per call here (measured: 60 µs of a hello's 110 µs of CPU
+   * went to an empty room's history), and a welcome reads one. The caller
+   * stops at its bytes or its time; a page it does not finish is at most
+   * {@linkcode HISTORY_PAGE_ROWS} rows read for nothing.
+   */
+  *#newestFirst(room: string, query: HistoryQuery): Generator<RoomMessage> {
+    const after = query.after ?? 0;
+    let before = query.before ?? Number.MAX_SAFE_INTEGER;
+    let wanted = query.limit + 1;
+    while (wanted > 0) {
+      const size = Math.min(wanted, HISTORY_PAGE_ROWS);
+      const rows = this.#select.all(room, after, before, size);
+      for (const row of rows) yield messageOf(row);
+      if (rows.length < size) return;
+      wanted -= size;
+      before = Number(rows[rows.length - 1].id);
+    }
   }
 
   message(room: string, id: number): RoomMessage | undefined {

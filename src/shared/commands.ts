@@ -1,6 +1,8 @@
 /**
  * Slash commands as data: one table drives parsing, dispatch and `/help`, for
- * both the server's text dialect and the terminal client.
+ * both the server's text dialect and the terminal client. The server's answer
+ * to each command's frame is its entry in the handler table (see
+ * `src/server/command_handlers.ts`).
  *
  * @module
  */

@@ -44,6 +44,14 @@ function scriptMatchers(): Map<string, RegExp> {
   return matchers;
 }
 
+/** True when every code unit of `text` is ASCII. */
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 0x7f) return false;
+  }
+  return true;
+}
+
 /** Whether `char` belongs to the (augmented) script `code`. */
 function hasScript(char: string, code: string): boolean {
   if (code === UNLISTED) return scriptsOf(char).length === 0;
@@ -79,6 +87,9 @@ function scriptsOf(char: string): string[] {
  * ```
  */
 export function mixesScripts(text: string): boolean {
+  // ASCII is Latin and Common alone: no mix, and no look through the table
+  // of ~160 scripts, for most nicknames of every hello.
+  if (isAscii(text)) return false;
   const chars = [...new Set(text)].filter((char) => !ANY_SCRIPT.test(char));
   if (chars.length === 0) return false;
   // A single script: one that every character has. The first character's

@@ -102,7 +102,10 @@ export class TextCharset {
     if (this.#name === "gb18030") return this.#decodeGb(bytes);
     try {
       const text = UTF8.decode(bytes);
-      if (!this.#settled && !isAscii(bytes)) this.#settled = true;
+      // Valid UTF-8 is ASCII exactly when it decodes to one unit per byte:
+      // every other character takes more bytes than UTF-16 units. No second
+      // pass over every line (it was 1.5 % of the server's time in (a)).
+      if (!this.#settled && text.length !== bytes.length) this.#settled = true;
       return text;
     } catch {
       if (this.#settled || !mayGuess) return undefined;
