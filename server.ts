@@ -28,6 +28,7 @@ import {
 import { readOpening, type RoutedOpening } from "./src/server/doors/router.ts";
 import { serveWeb } from "./src/server/doors/web/web_door.ts";
 import { RecentBrowsers } from "./src/server/doors/recent_browsers.ts";
+import { ReadBacklog } from "./src/server/doors/read_backlog.ts";
 import { checkTlsPair, readTlsFiles } from "./src/server/tls_setup.ts";
 import { SqliteStore } from "./src/server/store.ts";
 import { HistoryPruner } from "./src/server/history_pruner.ts";
@@ -287,6 +288,11 @@ export function startServer(
    * the same inside it. Until a door has it, shutdown closes it here.
    */
   const browsers = new RecentBrowsers();
+  // A silent peer gets the banner only once the server has read what was
+  // waiting: on a busy server an IRC client's NICK can sit unread past the
+  // opening wait.
+  const readBacklog = new ReadBacklog();
+  const confirmSilence = () => readBacklog.caughtUp();
 
   async function route(tcp: Deno.TcpConn, ticket: Ticket): Promise<void> {
     handshaking.add(tcp);
@@ -297,7 +303,12 @@ export function startServer(
         // A TLS client speaks first: wait for its handshake as long as TLS
         // allows, and tell a plain-text client what to use instead.
         const started = Date.now();
-        const outer = await readOpening(tcp, true, tlsHandshakeMs);
+        const outer = await readOpening(
+          tcp,
+          true,
+          tlsHandshakeMs,
+          confirmSilence,
+        );
         if (outer.door !== "tls") {
           ticket.release();
           const addr = tcp.remoteAddr;
@@ -317,6 +328,7 @@ export function startServer(
         conn,
         false,
         browsers.openingWaitMs(ticket.address),
+        confirmSilence,
       );
     } finally {
       handshaking.delete(tcp);
@@ -389,6 +401,7 @@ export function startServer(
     await udp?.close(reason);
     await Promise.all([...connections].map((c) => c.drained));
     await accepting;
+    await readBacklog.close();
     pruner.stop();
     indexer.stop();
     store.close();
