@@ -150,6 +150,25 @@ function utf8Length(char: string): number {
 }
 
 /**
+ * How many bytes `text` takes in UTF-8, without encoding it: NAMES measures
+ * every name of a big room for every newcomer.
+ */
+export function utf8ByteLength(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      // A surrogate pair: one character of 4 bytes.
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/**
  * Cuts `text` into pieces of at most `maxBytes` UTF-8 bytes each, never
  * inside a character (a Chinese character or an emoji stays whole), and
  * after a space when one is near the end, so words stay whole.

@@ -17,7 +17,11 @@ import type {
   ServerEvent,
 } from "../../../../protocol.ts";
 import { bansText, recallText } from "../../../shared/text_dialect.ts";
-import { formatIrcMessage, splitForIrc } from "./irc_message.ts";
+import {
+  formatIrcMessage,
+  splitForIrc,
+  utf8ByteLength,
+} from "./irc_message.ts";
 
 /** The IRCv3 capabilities the door offers (docs/protocol.md, "IRC door"). */
 export const IRC_CAPABILITIES = [
@@ -95,7 +99,7 @@ function privmsgLines(
   tags: Record<string, string> | undefined,
 ): string {
   const head = `:${source} PRIVMSG ${target} :`;
-  const room = IRC_LINE_BYTES - 2 - new TextEncoder().encode(head).length -
+  const room = IRC_LINE_BYTES - 2 - utf8ByteLength(head) -
     (me ? 9 : 0);
   let lines = "";
   for (const line of text.split("\n")) {
@@ -161,7 +165,12 @@ function notice(view: IrcView, target: string, text: string): string {
   });
 }
 
-/** `353` lines naming a channel's members, each line within 512 bytes. */
+/**
+ * `353` lines naming a channel's members, each line within 512 bytes.
+ * Linear in the names: each is measured once (a 5,000-member room's NAMES
+ * went to every newcomer, and re-encoding the growing line per name made
+ * IRC joins quadratic in the line length too).
+ */
 export function namesLines(
   view: IrcView,
   room: string,
@@ -169,17 +178,25 @@ export function namesLines(
 ): string {
   const channel = channelOf(room);
   const head = `:${view.server} 353 ${view.nick} = ${channel} :`;
-  const room_ = IRC_LINE_BYTES - 2 - new TextEncoder().encode(head).length;
+  const budget = IRC_LINE_BYTES - 2 - utf8ByteLength(head);
   let lines = "";
-  let names = "";
+  let names: string[] = [];
+  let bytes = 0;
   for (const user of users) {
-    const next = names === "" ? user : `${names} ${user}`;
-    if (new TextEncoder().encode(next).length > room_ && names !== "") {
-      lines += numeric(view, "353", "=", channel, names);
-      names = user;
-    } else names = next;
+    const size = utf8ByteLength(user);
+    const next = names.length === 0 ? size : bytes + 1 + size;
+    if (next > budget && names.length > 0) {
+      lines += numeric(view, "353", "=", channel, names.join(" "));
+      names = [user];
+      bytes = size;
+    } else {
+      names.push(user);
+      bytes = next;
+    }
   }
-  if (names !== "") lines += numeric(view, "353", "=", channel, names);
+  if (names.length > 0) {
+    lines += numeric(view, "353", "=", channel, names.join(" "));
+  }
   return lines + numeric(view, "366", channel, "End of /NAMES list.");
 }
 
