@@ -471,3 +471,43 @@ Deno.test("a tick whose messages reach maxTickChars of text is stored and sent a
   assert.equal(store.messages.length, perTick, "at the cut: stored at once");
   assert.equal(flushes(), 1, "the tick's flush was asked for once");
 });
+
+Deno.test("a pong comes after the messages sent before the ping, in the same tick's flush, not an early one", () => {
+  const { hub, store, join } = setup();
+  const alice = join("alice");
+  const bob = join("bob");
+  alice.member.take();
+  bob.member.take();
+  hub.handle(alice.session, { type: "say", text: "one" });
+  hub.handle(alice.session, { type: "ping" });
+  hub.handle(bob.session, { type: "say", text: "two" });
+  assert.equal(store.messages.length, 0, "the ping did not flush the tick");
+  assert.deepEqual(alice.member.take(), [], "no pong before its messages");
+  hub.flush();
+  assert.equal(store.messages.length, 2, "one transaction for both senders");
+  assert.deepEqual(
+    alice.member.take().map((e) => e.type === "msg" ? e.text : e.type),
+    ["one", "two", "pong"],
+  );
+});
+
+Deno.test("with nothing pending, a pong is sent at once", () => {
+  const { hub, join } = setup();
+  const alice = join("alice");
+  alice.member.take();
+  hub.handle(alice.session, { type: "ping" });
+  assert.deepEqual(alice.member.take().map((e) => e.type), ["pong"]);
+});
+
+Deno.test("a pong waiting on messages the store refused still comes, after their errors", () => {
+  const { hub, join } = setup({ failStore: true });
+  const alice = join("alice");
+  alice.member.take();
+  hub.handle(alice.session, { type: "say", text: "lost" });
+  hub.handle(alice.session, { type: "ping" });
+  hub.flush();
+  assert.deepEqual(
+    alice.member.take().map((e) => e.type === "error" ? e.code : e.type),
+    ["store_failed", "pong"],
+  );
+});

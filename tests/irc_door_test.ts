@@ -183,6 +183,25 @@ Deno.test("IRC: without echo-message one's own message is not sent back", async 
   });
 });
 
+Deno.test("IRC: a PONG comes after the messages sent before its PING, as on any IRC server", async () => {
+  await withServer(async (server) => {
+    const irc = await ircJoin(server.port, "bob", { caps: "echo-message" });
+    irc.write(
+      "PRIVMSG #lobby :one\r\nPRIVMSG #lobby :two\r\nPING :after-two\r\n",
+    );
+    const seen: string[] = [];
+    while (!seen.some((l) => / PONG /.test(l))) {
+      const line = await irc.waitForLine(/ PRIVMSG #lobby | PONG /);
+      seen.push(line.replace(/\r$/, ""));
+    }
+    assert.deepEqual(
+      seen.map((l) => l.slice(l.lastIndexOf(" :") + 2)),
+      ["one", "two", "after-two"],
+    );
+    await irc.close();
+  });
+});
+
 Deno.test("IRC: a taken nickname gets 433, a look-alike too, an invalid one 432", async () => {
   await withServer(async (server) => {
     const { client: json } = await TestClient.join(server.port, "alice");

@@ -59,6 +59,9 @@ class FakePort implements IrcPort {
   write(lines: string): void {
     this.written += lines;
   }
+  writeAfterPending(lines: string): void {
+    this.written += lines;
+  }
   quit(reason: string): void {
     this.quitReason = reason;
   }

@@ -196,6 +196,8 @@ export class Hub {
     Map<number, { out: Outgoing; roles: string }>
   >();
   #pending: { message: RoomMessage; sender: Session }[] = [];
+  /** Replies waiting for the pending messages to go out ({@linkcode Hub.afterPending}). */
+  #afterFlush: (() => void)[] = [];
   /** The text length of the pending messages, to flush a big tick early. */
   #pendingChars = 0;
   #closing = false;
@@ -418,7 +420,11 @@ export class Hub {
   handle(session: Session, frame: CommandFrame): void {
     // Anything but a room message first lets queued messages go out, so a
     // member sees replies in the order it sent its lines.
-    if (frame.type !== "say" && frame.type !== "me") this.flush();
+    // A ping's pong follows them too, without making the tick flush early:
+    // IRC clients close their window of messages with PING.
+    if (frame.type !== "say" && frame.type !== "me" && frame.type !== "ping") {
+      this.flush();
+    }
     switch (frame.type) {
       case "say":
         return this.#say(
@@ -457,7 +463,7 @@ export class Hub {
           current: session.room,
         });
       case "ping":
-        return session.send({ type: "pong" });
+        return this.afterPending(() => session.send({ type: "pong" }));
       case "quit":
         return;
       case "recall":
@@ -491,6 +497,18 @@ export class Hub {
   }
 
   /**
+   * Runs `then` once every message queued now has been stored and handed to
+   * its recipients, or at once when none waits: for a reply that must come
+   * after them (a `pong`, IRC's `PONG`) without flushing the tick early. A
+   * flush per ping cost every sender's batch its own transaction, and every
+   * member a write per sender instead of one per tick.
+   */
+  afterPending(then: () => void): void {
+    if (this.#pending.length === 0) return then();
+    this.#afterFlush.push(then);
+  }
+
+  /**
    * Stores every queued message in one transaction, then broadcasts each to
    * its room, encoded once. If storing fails, nothing is sent and each sender
    * gets an error: a message is never echoed unless it is stored.
@@ -500,6 +518,8 @@ export class Hub {
     const batch = this.#pending;
     this.#pending = [];
     this.#pendingChars = 0;
+    const waiting = this.#afterFlush;
+    this.#afterFlush = [];
     try {
       this.#store.append(batch.map((p) => p.message));
     } catch (error) {
@@ -507,10 +527,12 @@ export class Hub {
       for (const { sender } of batch) {
         sender.send(errorEvent("store_failed"));
       }
+      for (const then of waiting) then();
       return;
     }
     this.#onStored(batch.length);
     this.deliverStored(batch.map((p) => p.message));
+    for (const then of waiting) then();
   }
 
   /**

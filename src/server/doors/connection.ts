@@ -892,6 +892,10 @@ export class Connection implements Recipient {
       },
       counts: () => ({ users: hub.size, rooms: hub.roomCount }),
       write: (lines) => this.#enqueue(encoder.encode(lines)),
+      writeAfterPending: (lines) =>
+        hub.afterPending(() => {
+          if (!this.#closed) this.#enqueue(encoder.encode(lines));
+        }),
       quit: (reason) => this.close(reason, { type: "bye", reason }),
     };
   }

@@ -75,6 +75,13 @@ export interface IrcPort {
   counts(): { users: number; rooms: number };
   /** Writes raw IRC lines to this client. */
   write(lines: string): void;
+  /**
+   * Writes raw IRC lines once the messages this client sent before them
+   * have gone out to their rooms: a `PONG` must follow the `PRIVMSG`s it
+   * answers, as on any IRC server (bots and load generators close their
+   * window of messages with `PING`).
+   */
+  writeAfterPending(lines: string): void;
   /** Ends the connection; `bye` renders as `ERROR`. */
   quit(reason: string, event?: ServerEvent): void;
 }
@@ -483,11 +490,11 @@ export class IrcSession {
           ? this.#numeric("306", "You have been marked as being away")
           : this.#numeric("305", "You are no longer marked as being away");
       case "PING":
-        return this.#write({
+        return this.#port.writeAfterPending(formatIrcMessage({
           prefix: this.#view.server,
           command: "PONG",
           params: [this.#view.server, first ?? ""],
-        });
+        }));
       case "PONG":
         return; // The door's keepalive saw the line arrive.
       case "CAP":
