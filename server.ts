@@ -28,7 +28,7 @@ import {
 import { readOpening, type RoutedOpening } from "./src/server/doors/router.ts";
 import { serveWeb } from "./src/server/doors/web/web_door.ts";
 import { RecentBrowsers } from "./src/server/doors/recent_browsers.ts";
-import { ReadBacklog } from "./src/server/doors/read_backlog.ts";
+import { PeerSilence } from "./src/server/doors/peer_silence.ts";
 import { checkTlsPair, readTlsFiles } from "./src/server/tls_setup.ts";
 import { SqliteStore } from "./src/server/store.ts";
 import { HistoryPruner } from "./src/server/history_pruner.ts";
@@ -288,11 +288,9 @@ export function startServer(
    * the same inside it. Until a door has it, shutdown closes it here.
    */
   const browsers = new RecentBrowsers();
-  // A silent peer gets the banner only once the server has read what was
-  // waiting: on a busy server an IRC client's NICK can sit unread past the
-  // opening wait.
-  const readBacklog = new ReadBacklog();
-  const confirmSilence = () => readBacklog.caughtUp();
+  // A silent peer gets the banner only once it is known to be silent: on a
+  // busy server an IRC client's NICK can sit unread past the opening wait.
+  const silence = new PeerSilence();
 
   async function route(tcp: Deno.TcpConn, ticket: Ticket): Promise<void> {
     handshaking.add(tcp);
@@ -307,7 +305,7 @@ export function startServer(
           tcp,
           true,
           tlsHandshakeMs,
-          confirmSilence,
+          () => silence.confirm(tcp),
         );
         if (outer.door !== "tls") {
           ticket.release();
@@ -328,7 +326,7 @@ export function startServer(
         conn,
         false,
         browsers.openingWaitMs(ticket.address),
-        confirmSilence,
+        () => silence.confirm(tcp),
       );
     } finally {
       handshaking.delete(tcp);
@@ -401,7 +399,7 @@ export function startServer(
     await udp?.close(reason);
     await Promise.all([...connections].map((c) => c.drained));
     await accepting;
-    await readBacklog.close();
+    await silence.close();
     pruner.stop();
     indexer.stop();
     store.close();

@@ -8,7 +8,7 @@
  * else, or silence for {@linkcode ROUTER_TIMINGS.openingWaitMs}, is a person
  * or a tutorial program on the text door, which gets the banner; on a busy
  * server, silence counts only once the server has read what was waiting
- * (src/server/doors/read_backlog.ts). The opening sequence is documented in
+ * (src/server/doors/peer_silence.ts). The opening sequence is documented in
  * docs/protocol.md ("Opening").
  *
  * @module
@@ -105,7 +105,7 @@ const OPENING_READ_BYTES = 4096;
 /**
  * Confirms that a peer the router has heard nothing from is silent: resolves
  * once the server has read what was waiting in its sockets
- * (`ReadBacklog.caughtUp` in read_backlog.ts). Without one, the wait's end
+ * (`PeerSilence.confirm` in peer_silence.ts). Without one, the wait's end
  * decides.
  */
 export type SilenceCheck = () => Promise<void>;
