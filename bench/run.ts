@@ -476,7 +476,8 @@ async function main(): Promise<number> {
   const wantedTargets = (values.targets ??
     (quick
       ? "chat,chat-text,deno-bare"
-      : "chat,chat-text,ngircd,deno-streams,node-net,deno-bare")).split(",");
+      : "chat,chat-text,chat-irc,ngircd,deno-streams,node-net,deno-bare"))
+    .split(",");
   const targets = allTargets(!values["no-install"]).filter((t) =>
     wantedTargets.includes(t.name)
   );
@@ -567,6 +568,7 @@ async function main(): Promise<number> {
         `targets for chat: ${scenario.targets(results.chat).join("; ")}`,
       );
     }
+    for (const line of ircComparison(scenario, results)) console.log(line);
     // With a few hundred connections the server's fixed costs dominate.
     if (scenario.idle && !quick) {
       for (const line of memoryTargets(results)) console.log(line);
@@ -590,6 +592,53 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
+/**
+ * chat over its IRC door against ngircd, measured in the same run under the
+ * same load: at least as many deliveries a second, nothing lost, a p99 no
+ * worse (issue 13's target). Printed, never failing the run: the two
+ * servers' figures move with the machine, but together.
+ */
+function ircComparison(
+  scenario: Scenario,
+  results: Record<string, Result>,
+): string[] {
+  const chat = results["chat-irc"];
+  const peer = results.ngircd;
+  if (!chat || !peer) return [];
+  if (!chat.ok) return ["chat-irc against ngircd: chat-irc FAILED"];
+  const checks: string[] = [];
+  const lost = chat.lost === 0 && chat.disconnects === 0;
+  if (scenario.idle) {
+    const both = `${num(chat.connected)} and ${num(peer.connected)} connected`;
+    checks.push(
+      `${both}, in ${ms(chat.connect_ms)} and ${ms(peer.connect_ms)}: ${
+        chat.connected === chat.clients &&
+          (peer.connected !== peer.clients ||
+            Number(chat.connect_ms) <= Number(peer.connect_ms))
+          ? "ok"
+          : "MISSED"
+      }`,
+    );
+  } else if (scenario.rate === 0) {
+    const ours = Number(chat.deliveries_per_s);
+    const theirs = Number(peer.deliveries_per_s);
+    checks.push(
+      `${millions(ours)} ≥ ${millions(theirs)} deliveries/s: ${
+        ours >= theirs ? "ok" : "MISSED"
+      }`,
+    );
+  }
+  const p99 = chat.latency_ms?.p99;
+  const peerP99 = peer.latency_ms?.p99;
+  if (p99 !== undefined && peerP99 !== undefined) {
+    checks.push(
+      `p99 ${ms(p99)} ≤ ${ms(peerP99)}: ${p99 <= peerP99 ? "ok" : "MISSED"}`,
+    );
+  }
+  checks.push(`nothing lost: ${lost ? "ok" : "MISSED"}`);
+  return [`chat-irc against ngircd: ${checks.join("; ")}`];
+}
+
 /** chat itself, whichever door its members use (chat, chat-text, chat-irc). */
 function isChat(target: Target): boolean {
   return target.name === "chat" || target.name.startsWith("chat-");
@@ -609,7 +658,7 @@ function memoryTargets(results: Record<string, Result>): string[] {
     typeof floor === "number" ? floor * MAX_TIMES_FLOOR : 0,
   );
   const lines: string[] = [];
-  for (const name of ["chat", "chat-text"]) {
+  for (const name of ["chat", "chat-text", "chat-irc"]) {
     const kb = results[name]?.rss_per_conn_kb;
     if (typeof kb !== "number") continue;
     const times = typeof floor === "number" && floor > 0

@@ -208,12 +208,12 @@ function chatTarget(dialect: "json" | "text" | "irc"): Target {
     } dialect, SQLite storage on, --rate 0, --max-per-address 0`,
     dialect: dialectFor(dialect),
     // The text dialect differs in what each member holds, so it is measured
-    // where that shows: idle connections. The IRC door is measured on the
-    // fan-out scenarios beside ngircd, which speaks only IRC.
+    // where that shows: idle connections. The IRC door is measured beside
+    // ngircd, which speaks only IRC: fan-out and idle connections.
     defaultScenarios: dialect === "text"
       ? ["d"]
       : dialect === "irc"
-      ? ["a", "b", "c"]
+      ? ["a", "b", "c", "d"]
       : undefined,
     unavailable: () => Promise.resolve(undefined),
     async start(pin, maxClients) {
