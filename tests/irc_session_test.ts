@@ -53,6 +53,15 @@ class FakePort implements IrcPort {
   roomsOf(nick: string): string[] | undefined {
     return nick === "alice" ? ["lobby"] : undefined;
   }
+  away = new Map<string, string>();
+  awayOf(nick: string): string | undefined {
+    return this.away.get(nick);
+  }
+  setAway(text: string | undefined): boolean {
+    if (text === undefined) this.away.delete(this.session.nick);
+    else this.away.set(this.session.nick, text);
+    return true;
+  }
   counts() {
     return { users: 1, rooms: 1 };
   }

@@ -686,6 +686,8 @@ export function isWellFormed(event: ServerEvent): boolean {
       return isString(e.reason);
     case "pong":
       return true;
+    case "away":
+      return isNumber(e.ts) && isString(e.nick) && optional("text");
     case "mod":
       return isNumber(e.ts) && isString(e.room) && isString(e.text) &&
         isString(e.by) && optional("nick");

@@ -378,6 +378,8 @@ export function renderEvent(event: ServerEvent, viewer: Viewer): Rendered {
     case "welcome":
       return renderWelcome(event, "first", event.history);
     case "pong":
+    case "away":
+      // Away marks are for IRC clients that ask for them.
       return quiet([]);
   }
 }

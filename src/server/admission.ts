@@ -115,6 +115,8 @@ export const COMMAND_COSTS = {
   notice: 1,
   recall: 1,
   ping: 0.25,
+  /** IRC's AWAY, which every member sharing a room is told of, like a rename. */
+  away: 1,
   quit: 0,
   invalid: 1,
 } as const;

@@ -88,6 +88,8 @@ export class Session {
   account?: string;
   /** Its address (an IP without port), for bans of guests. */
   address?: string;
+  /** Its away message while it is marked away ({@linkcode Hub.setAway}). */
+  away?: string;
 
   /** Use {@linkcode Hub.hello} to make one. */
   constructor(
@@ -289,6 +291,35 @@ export class Hub {
   /** The member with this nickname (any case or compatibility form). */
   findMember(nick: string): Session | undefined {
     return this.#nickIndex.find(nick);
+  }
+
+  /**
+   * Marks `session` away, with `text` as its away message, or back
+   * (`undefined` or empty), and tells each member who shares a room with
+   * it, once, with an `away` event (IRC's away-notify). The message is
+   * cleaned and cut like a kick's reason. Messages it sent before go out
+   * first.
+   */
+  setAway(session: Session, text: string | undefined): void {
+    const cut = (text ?? "").slice(0, MODERATION_LIMITS.maxReasonChars);
+    const away = cleanText(cut).trim() || undefined;
+    if (away === session.away) return;
+    this.flush();
+    session.away = away;
+    const ts = this.#now();
+    const out = new Outgoing(
+      away === undefined
+        ? { type: "away", ts, nick: session.nick }
+        : { type: "away", ts, nick: session.nick, text: away },
+    );
+    const told = new Set<Session>([session]);
+    for (const room of session.rooms) {
+      for (const member of this.#rooms.get(room) ?? []) {
+        if (told.has(member)) continue;
+        told.add(member);
+        member.recipient.deliver(out);
+      }
+    }
   }
 
   /**

@@ -890,6 +890,12 @@ export class Connection implements Recipient {
         const member = hub.findMember(nick);
         return member ? [...member.rooms] : undefined;
       },
+      awayOf: (nick) => hub.findMember(nick)?.away,
+      setAway: (text) => {
+        if (!this.#session || !this.#allow(COMMAND_COSTS.away)) return false;
+        hub.setAway(this.#session, text);
+        return true;
+      },
       counts: () => ({ users: hub.size, rooms: hub.roomCount }),
       write: (lines) => this.#enqueue(encoder.encode(lines)),
       writeAfterPending: (lines) =>

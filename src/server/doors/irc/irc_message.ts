@@ -126,7 +126,8 @@ export function formatIrcMessage(message: IrcMessage): string {
     if (
       last &&
       (param === "" || param.includes(" ") || param[0] === ":" ||
-        (params.length > 1 && TEXT_LAST.test(message.command)))
+        ((params.length > 1 || TEXT_ONLY.test(message.command)) &&
+          TEXT_LAST.test(message.command)))
     ) {
       line += ` :${param}`;
     } else line += ` ${param}`;
@@ -141,6 +142,9 @@ export function formatIrcMessage(message: IrcMessage): string {
  */
 const TEXT_LAST =
   /^(PRIVMSG|NOTICE|PART|QUIT|KICK|TOPIC|AWAY|ERROR|PONG|\d{3})$/;
+
+/** Commands whose only parameter is free text: `AWAY :lunch`, `QUIT :bye`. */
+const TEXT_ONLY = /^(QUIT|AWAY|ERROR)$/;
 
 const encoder = new TextEncoder();
 

@@ -31,6 +31,7 @@ export const IRC_CAPABILITIES = [
   "batch",
   "multi-prefix",
   "cap-notify",
+  "away-notify",
 ] as const;
 
 /** One capability the door offers. */
@@ -393,12 +394,28 @@ export function renderIrc(event: ServerEvent, view: IrcView): string {
         command: "PONG",
         params: [view.server],
       });
+    case "away":
+      return view.caps.has("away-notify")
+        ? awayLine(event.nick, event.text)
+        : "";
     case "bye":
       return formatIrcMessage({
         command: "ERROR",
         params: [`Closing Link: ${event.reason}`],
       });
   }
+}
+
+/**
+ * IRCv3 away-notify's line: `:bob!bob@chat AWAY :at lunch` when `nick`
+ * went away, `:bob!bob@chat AWAY` when it came back.
+ */
+export function awayLine(nick: string, text: string | undefined): string {
+  return formatIrcMessage({
+    prefix: memberSource(nick),
+    command: "AWAY",
+    params: text === undefined ? [] : [text],
+  });
 }
 
 /** Nicknames as NAMES shows them: the owner and admins with IRC's `@`. */

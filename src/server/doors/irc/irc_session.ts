@@ -17,13 +17,14 @@ import {
   type ServerEvent,
   VERSION,
 } from "../../../../protocol.ts";
-import { PROTOCOL_LIMITS } from "../../../shared/limits.ts";
+import { MODERATION_LIMITS, PROTOCOL_LIMITS } from "../../../shared/limits.ts";
 import {
   formatIrcMessage,
   type IrcMessage,
   parseIrcLine,
 } from "./irc_message.ts";
 import {
+  awayLine,
   channelOf,
   IRC_CAPABILITIES,
   type IrcCapability,
@@ -71,6 +72,13 @@ export interface IrcPort {
   send(frame: CommandFrame): void;
   /** The rooms a connected member is in, or `undefined` if no one has that nick. */
   roomsOf(nick: string): string[] | undefined;
+  /** A connected member's away message, if it is marked away. */
+  awayOf(nick: string): string | undefined;
+  /**
+   * Marks this client away with `text`, or back (`undefined`), for everyone
+   * sharing a room with it; false when the flood limit refused it.
+   */
+  setAway(text: string | undefined): boolean;
   /** How many members and rooms there are, for `LUSERS`. */
   counts(): { users: number; rooms: number };
   /** Writes raw IRC lines to this client. */
@@ -109,7 +117,6 @@ export class IrcSession {
   #lastNickChange = "";
   /** Members whose QUIT this client was shown, until they join again. */
   #quitShown = new Set<string>();
-  #away: string | undefined;
   #view = {
     server: "",
     nick: "*",
@@ -155,7 +162,9 @@ export class IrcSession {
       case "dm":
         return isOwnEcho(event, this.#nick);
       case "join":
-        return event.nick === this.#nick || this.#quitShown.has(event.nick);
+        return event.nick === this.#nick || this.#quitShown.has(event.nick) ||
+          (!event.others && this.#caps.has("away-notify") &&
+            this.#port.awayOf(event.nick) !== undefined);
       case "leave":
         // A quit is announced in every room the member was in: shown once.
         return event.nick === this.#nick || event.reason !== undefined;
@@ -182,7 +191,7 @@ export class IrcSession {
           return "";
         }
         this.#quitShown.delete(event.nick);
-        return renderIrc(event, this.#view);
+        return renderIrc(event, this.#view) + this.#awayOnJoin(event);
       case "leave":
         if (event.nick === this.#nick) {
           if (!this.#channels.delete(event.room)) return "";
@@ -210,6 +219,16 @@ export class IrcSession {
       default:
         return renderIrc(event, this.#view);
     }
+  }
+
+  /**
+   * away-notify: a member who joins while away is followed by its AWAY, so
+   * the channel's list shows it away without a WHO.
+   */
+  #awayOnJoin(event: Extract<ServerEvent, { type: "join" }>): string {
+    if (event.others || !this.#caps.has("away-notify")) return "";
+    const away = this.#port.awayOf(event.nick);
+    return away === undefined ? "" : awayLine(event.nick, away);
   }
 
   /** Handles one line from the client. */
@@ -363,6 +382,7 @@ export class IrcSession {
       "PREFIX=(ov)@+",
       "CHANMODES=b,,,mnt",
       `NICKLEN=${PROTOCOL_LIMITS.maxNickChars}`,
+      `AWAYLEN=${MODERATION_LIMITS.maxReasonChars}`,
       `CHANNELLEN=${PROTOCOL_LIMITS.maxRoomChars + 1}`,
       `NETWORK=${server}`,
       "UTF8ONLY",
@@ -484,11 +504,13 @@ export class IrcSession {
         return this.#numeric("331", first, "No topic is set");
       case "MODE":
         return this.#mode(message.params);
-      case "AWAY":
-        this.#away = first || undefined;
-        return this.#away
+      case "AWAY": {
+        const away = first || undefined;
+        if (!this.#port.setAway(away)) return;
+        return away
           ? this.#numeric("306", "You have been marked as being away")
           : this.#numeric("305", "You are no longer marked as being away");
+      }
       case "PING":
         return this.#port.writeAfterPending(formatIrcMessage({
           prefix: this.#view.server,
@@ -505,10 +527,11 @@ export class IrcSession {
       case "PASS":
         return this.#numeric("462", "You may not reregister");
       case "USERHOST":
+        // `-` marks a member who is away, `+` one who is here.
         return this.#numeric(
           "302",
           message.params.filter((n) => this.#port.roomsOf(n)).map((n) =>
-            `${n}=+${n}@chat`
+            `${n}=${this.#port.awayOf(n) === undefined ? "+" : "-"}${n}@chat`
           ).join(" "),
         );
       case "ISON":
@@ -567,6 +590,12 @@ export class IrcSession {
         });
       } else this.#port.send({ type: "dm", to: target, text: body });
     });
+    // A private message to someone away is answered with why they may not
+    // answer; a NOTICE never draws an automatic reply.
+    const away = room === undefined && message.command === "PRIVMSG"
+      ? this.#port.awayOf(target)
+      : undefined;
+    if (away !== undefined) this.#numeric("301", target, away);
   }
 
   #mode(params: string[]): void {
@@ -614,6 +643,8 @@ export class IrcSession {
       this.#numeric("319", nick, rooms.map(channelOf).join(" "));
     }
     this.#numeric("312", nick, this.#view.server, "chat");
+    const away = this.#port.awayOf(nick);
+    if (away !== undefined) this.#numeric("301", nick, away);
     this.#numeric("318", nick, "End of /WHOIS list.");
   }
 
@@ -626,7 +657,7 @@ export class IrcSession {
         "chat",
         this.#view.server,
         mask,
-        "H",
+        this.#hereOrGone(mask),
         `0 ${mask}`,
       );
     }
@@ -648,11 +679,16 @@ export class IrcSession {
         "chat",
         this.#view.server,
         nick,
-        "H",
+        this.#hereOrGone(nick),
         `0 ${nick}`,
       );
     }
     return lines + this.#numericLine("315", channel, "End of /WHO list.");
+  }
+
+  /** WHO's flag: `H` for a member who is here, `G` for one gone away. */
+  #hereOrGone(nick: string): string {
+    return this.#port.awayOf(nick) === undefined ? "H" : "G";
   }
 
   #renderError(code: ErrorCode, message: string): string {
