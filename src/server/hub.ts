@@ -263,6 +263,11 @@ export class Hub {
     return this.#rules.accounts;
   }
 
+  /** Whether only the owner and admins may speak in `room` (`muteall`). */
+  isMutedAll(room: string): boolean {
+    return this.#rules.isMutedAll(room);
+  }
+
   /** `session`'s role in `room` (default: its current one), if staff there. */
   roleIn(session: Session, room = session.room): RoomRole | undefined {
     return this.#rules.roleIn(session, room);

@@ -891,6 +891,9 @@ export class Connection implements Recipient {
         return member ? [...member.rooms] : undefined;
       },
       awayOf: (nick) => hub.findMember(nick)?.away,
+      roleIn: (room) =>
+        this.#session ? hub.roleIn(this.#session, room) : undefined,
+      mutedAll: (room) => hub.isMutedAll(room),
       setAway: (text) => {
         if (!this.#session || !this.#allow(COMMAND_COSTS.away)) return false;
         hub.setAway(this.#session, text);

@@ -16,7 +16,7 @@ import type {
   RoomRole,
   ServerEvent,
 } from "../../../../protocol.ts";
-import { bansText, recallText } from "../../../shared/text_dialect.ts";
+import { recallText } from "../../../shared/text_dialect.ts";
 import {
   formatIrcMessage,
   splitForIrc,
@@ -314,19 +314,9 @@ export function renderIrc(event: ServerEvent, view: IrcView): string {
     case "who":
       return namesLines(view, event.room, withOps(event.users, event.roles));
     case "mod":
-      // A kick is IRC's own KICK; every other action is a notice to the
-      // channel in the same words the other doors show.
-      if (event.action === "kick" && event.nick !== undefined) {
-        return formatIrcMessage({
-          tags: messageTags(view, event.ts),
-          prefix: memberSource(event.by),
-          command: "KICK",
-          params: [channelOf(event.room), event.nick, event.reason ?? event.by],
-        });
-      }
-      return notice(view, channelOf(event.room), event.text);
+      return modLines(event, view, false);
     case "bans":
-      return notice(view, view.nick, bansText(event));
+      return banListLines(view, event);
     case "info":
       return notice(view, view.nick, event.text);
     case "notice":
@@ -404,6 +394,78 @@ export function renderIrc(event: ServerEvent, view: IrcView): string {
         params: [`Closing Link: ${event.reason}`],
       });
   }
+}
+
+/** The ban mask IRC shows for a ban of `nick` (bans here are by nickname). */
+function banMask(nick: string): string {
+  return `${nick}!*@*`;
+}
+
+/**
+ * The nickname a ban mask names (`bob`, `bob!*@*`, `bob!bob@chat`), or
+ * `undefined` for a mask by host or with wildcards in the nick, which a
+ * ban by nickname cannot honour.
+ */
+export function nickOfMask(mask: string): string | undefined {
+  const nick = mask.split("!")[0];
+  return nick === "" || /[*?]/.test(nick) ? undefined : nick;
+}
+
+/**
+ * A moderation action as IRC shows it, from whoever took it: a kick as
+ * `KICK`; a ban as `MODE +b nick!*@*` and, when its target is in the room
+ * (`targetInRoom`), a `KICK` whose reason is the ban's; an unban as
+ * `MODE -b`; `op`/`deop` as `MODE +o`/`-o`; `muteall` as `MODE +m`/`-m`.
+ * Mutes have no IRC form: a notice to the channel in the server's words.
+ */
+export function modLines(
+  event: Extract<ServerEvent, { type: "mod" }>,
+  view: IrcView,
+  targetInRoom: boolean,
+): string {
+  const channel = channelOf(event.room);
+  const line = (command: string, params: string[]) =>
+    formatIrcMessage({
+      tags: messageTags(view, event.ts),
+      prefix: memberSource(event.by),
+      command,
+      params,
+    });
+  const nick = event.nick;
+  switch (event.action) {
+    case "kick":
+      if (nick === undefined) break;
+      return line("KICK", [channel, nick, event.reason ?? event.by]);
+    case "ban":
+      if (nick === undefined) break;
+      return line("MODE", [channel, "+b", banMask(nick)]) +
+        (targetInRoom
+          ? line("KICK", [channel, nick, event.reason ?? event.text])
+          : "");
+    case "unban":
+      if (nick === undefined) break;
+      return line("MODE", [channel, "-b", banMask(nick)]);
+    case "op":
+    case "deop":
+      if (nick === undefined) break;
+      return line("MODE", [channel, event.action === "op" ? "+o" : "-o", nick]);
+    case "muteall":
+      return line("MODE", [channel, event.on ? "+m" : "-m"]);
+  }
+  return notice(view, channel, event.text);
+}
+
+/** `MODE #chan b` answered from the hub's list: one `367` per ban, then `368`. */
+export function banListLines(
+  view: IrcView,
+  event: Extract<ServerEvent, { type: "bans" }>,
+): string {
+  const channel = channelOf(event.room);
+  let lines = "";
+  for (const ban of event.bans) {
+    lines += numeric(view, "367", channel, banMask(ban.nick), ban.by);
+  }
+  return lines + numeric(view, "368", channel, "End of channel ban list");
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   type CommandFrame,
   type ErrorCode,
   nickErrorMessage,
+  type RoomRole,
   type ServerEvent,
   VERSION,
 } from "../../../../protocol.ts";
@@ -25,13 +26,16 @@ import {
 } from "./irc_message.ts";
 import {
   awayLine,
+  banListLines,
   channelOf,
   IRC_CAPABILITIES,
   type IrcCapability,
   ircEncoder,
   isOwnEcho,
   memberSource,
+  modLines,
   namesLines,
+  nickOfMask,
   renderIrc,
   roomOf,
 } from "./irc_render.ts";
@@ -72,6 +76,10 @@ export interface IrcPort {
   send(frame: CommandFrame): void;
   /** The rooms a connected member is in, or `undefined` if no one has that nick. */
   roomsOf(nick: string): string[] | undefined;
+  /** This client's role in `room`, if it is the owner or an admin there. */
+  roleIn(room: string): RoomRole | undefined;
+  /** Whether only the owner and admins may speak in `room` (`+m`). */
+  mutedAll(room: string): boolean;
   /** A connected member's away message, if it is marked away. */
   awayOf(nick: string): string | undefined;
   /**
@@ -94,8 +102,11 @@ export interface IrcPort {
   quit(reason: string, event?: ServerEvent): void;
 }
 
-/** Channels one client may name in one JOIN or PART. */
+/** Channels one client may name in one JOIN or PART, nicks in one KICK. */
 const MAX_TARGETS = 10;
+
+/** Mode changes one MODE line may make (`MODES` in ISUPPORT). */
+const MAX_MODE_CHANGES = 4;
 
 /** What the next `who` event answers: a NAMES or a WHO. */
 type WhoReply = { kind: "names" | "who"; channel: string };
@@ -113,10 +124,12 @@ export class IrcSession {
   #channels = new Set<string>();
   #whoReply: WhoReply | undefined;
   /** The channel or nick a command in progress is about, for error numerics. */
-  #target: { command: string; name: string } | undefined;
+  #target: { command: string; name: string; nick?: string } | undefined;
   #lastNickChange = "";
   /** Members whose QUIT this client was shown, until they join again. */
   #quitShown = new Set<string>();
+  /** Rooms this client is leaving with PART now, and its reason. */
+  #parting = new Map<string, string>();
   #view = {
     server: "",
     nick: "*",
@@ -214,6 +227,24 @@ export class IrcSession {
       }
       case "who":
         return this.#renderWho(event);
+      case "part": {
+        // The hub's leave notice for ourselves, if it sends one, finds the
+        // channel gone and is not shown twice.
+        this.#channels.delete(event.room);
+        const reason = this.#parting.get(event.room);
+        // Put out of the room (a kick or a ban): its KICK was shown.
+        if (reason === undefined) return "";
+        const channel = channelOf(event.room);
+        return formatIrcMessage({
+          prefix: memberSource(this.#nick),
+          command: "PART",
+          params: reason ? [channel, reason] : [channel],
+        });
+      }
+      case "mod":
+        return this.#renderMod(event);
+      case "bans":
+        return banListLines(this.#view, event);
       case "error":
         return this.#renderError(event.code, event.message);
       default:
@@ -386,7 +417,8 @@ export class IrcSession {
       `CHANNELLEN=${PROTOCOL_LIMITS.maxRoomChars + 1}`,
       `NETWORK=${server}`,
       "UTF8ONLY",
-      `TARGMAX=JOIN:${MAX_TARGETS},PART:${MAX_TARGETS},PRIVMSG:1,NOTICE:1`,
+      `MODES=${MAX_MODE_CHANGES}`,
+      `TARGMAX=JOIN:${MAX_TARGETS},PART:${MAX_TARGETS},KICK:${MAX_TARGETS},PRIVMSG:1,NOTICE:1`,
       "are supported by this server",
     );
     const { users, rooms } = this.#port.counts();
@@ -499,11 +531,22 @@ export class IrcSession {
           return this.#numeric("461", "TOPIC", "Not enough parameters");
         }
         if (second !== undefined) {
-          return this.#numeric("482", first, "You're not channel operator");
+          // The room's pinned notice is its topic: the owner's and admins'.
+          const room = roomOf(first);
+          if (room === undefined) {
+            return this.#numeric("403", first, "No such channel");
+          }
+          return this.#withTarget(
+            "TOPIC",
+            first,
+            () => this.#port.send({ type: "notice", text: second, room }),
+          );
         }
         return this.#numeric("331", first, "No topic is set");
       case "MODE":
         return this.#mode(message.params);
+      case "KICK":
+        return this.#kick(message.params);
       case "AWAY": {
         const away = first || undefined;
         if (!this.#port.setAway(away)) return;
@@ -547,20 +590,14 @@ export class IrcSession {
   }
 
   #part(room: string, reason: string): void {
+    // Shown as PART when the hub says the room is left (its `part`).
+    this.#parting.set(room, reason);
     this.#withTarget(
       "PART",
       channelOf(room),
       () => this.#port.send({ type: "part", room }),
     );
-    // The hub's leave notice for ourselves, if it sends one, finds the
-    // channel gone and is not shown twice.
-    if (this.#channels.delete(room)) {
-      this.#port.write(formatIrcMessage({
-        prefix: memberSource(this.#nick),
-        command: "PART",
-        params: reason ? [channelOf(room), reason] : [channelOf(room)],
-      }));
-    }
+    this.#parting.delete(room);
   }
 
   #privmsg(message: IrcMessage): void {
@@ -611,7 +648,7 @@ export class IrcSession {
       return this.#numeric("221", "+i");
     }
     if (modes === undefined) {
-      this.#numeric("324", target, "+nt");
+      this.#numeric("324", target, this.#port.mutedAll(room) ? "+mnt" : "+nt");
       return this.#numeric(
         "329",
         target,
@@ -619,16 +656,125 @@ export class IrcSession {
       );
     }
     const list = modes.replace(/^[+]/, "");
-    if (list === "b") {
-      return this.#numeric("368", target, "End of channel ban list");
-    }
+    if (list === "b" && params.length === 2) return this.#banList(target, room);
     if (list === "e") {
       return this.#numeric("349", target, "End of channel exception list");
     }
     if (list === "I") {
       return this.#numeric("347", target, "End of channel invite list");
     }
-    return this.#numeric("482", target, "You're not channel operator");
+    this.#changeModes(target, room, modes, params.slice(2));
+  }
+
+  /**
+   * `MODE #chan +b nick`, `-b`, `+o`/`-o nick`, `+m`/`-m`: the hub's `ban`,
+   * `unban`, `op`/`deop` and `muteall`, which check the client's role; a
+   * refusal is `482`. `n` and `t` are always on; other modes get `472`.
+   */
+  #changeModes(
+    channel: string,
+    room: string,
+    modes: string,
+    args: string[],
+  ): void {
+    let adding = true;
+    let next = 0;
+    let changes = 0;
+    const send = (frame: CommandFrame, nick?: string) =>
+      this.#withTarget("MODE", channel, () => this.#port.send(frame), nick);
+    for (const char of modes) {
+      if (char === "+" || char === "-") {
+        adding = char === "+";
+        continue;
+      }
+      if (changes++ >= MAX_MODE_CHANGES) break;
+      switch (char) {
+        case "b": {
+          const mask = args[next++];
+          if (mask === undefined) {
+            if (adding) this.#banList(channel, room);
+            continue;
+          }
+          const nick = nickOfMask(mask);
+          if (nick === undefined) {
+            this.#notice(
+              `${channel}: bans here are by nickname: MODE ${channel} +b NICK`,
+            );
+            continue;
+          }
+          send({ type: adding ? "ban" : "unban", nick, room }, nick);
+          continue;
+        }
+        case "o": {
+          const nick = args[next++];
+          if (nick === undefined) {
+            this.#numeric("461", "MODE", "Not enough parameters");
+            continue;
+          }
+          send({ type: adding ? "op" : "deop", nick, room }, nick);
+          continue;
+        }
+        case "m":
+          send({ type: "muteall", on: adding, room });
+          continue;
+        case "n":
+        case "t":
+          continue; // Always on: nothing to change.
+        case "v":
+          next++;
+          this.#numeric("472", char, "is unknown mode char to me");
+          continue;
+        default:
+          this.#numeric("472", char, "is unknown mode char to me");
+      }
+    }
+  }
+
+  /** The ban list: the hub's, for the owner and admins; empty for others. */
+  #banList(channel: string, room: string): void {
+    if (this.#port.roleIn(room) === undefined) {
+      return this.#numeric("368", channel, "End of channel ban list");
+    }
+    this.#withTarget(
+      "MODE",
+      channel,
+      () => this.#port.send({ type: "bans", room }),
+    );
+  }
+
+  /** `KICK #chan nick[,nick] [:reason]`: the hub's `kick`, role-checked. */
+  #kick(params: string[]): void {
+    const [channel, nicks, reason] = params;
+    if (channel === undefined || nicks === undefined) {
+      return this.#numeric("461", "KICK", "Not enough parameters");
+    }
+    const room = roomOf(channel);
+    if (room === undefined) {
+      return this.#numeric("403", channel, "No such channel");
+    }
+    for (const nick of nicks.split(",").slice(0, MAX_TARGETS)) {
+      if (nick === "") continue;
+      this.#withTarget("KICK", channel, () =>
+        this.#port.send(
+          reason ? { type: "kick", nick, reason, room } : {
+            type: "kick",
+            nick,
+            room,
+          },
+        ), nick);
+    }
+  }
+
+  /**
+   * A moderation action as IRC shows it: a kick as `KICK`, a ban as
+   * `MODE +b` and, if its target was in the room, `KICK`; an unban as
+   * `MODE -b`, `op`/`deop` as `MODE +o`/`-o`, `muteall` as `MODE +m`/`-m`;
+   * the rest (mutes) as a notice to the channel in the server's words.
+   */
+  #renderMod(event: Extract<ServerEvent, { type: "mod" }>): string {
+    const inRoom = event.nick !== undefined &&
+      (this.#port.roomsOf(event.nick) ?? []).includes(event.room);
+    return modLines(event, this.#view, inRoom);
   }
 
   #whois(nick: string | undefined): void {
@@ -693,6 +839,27 @@ export class IrcSession {
 
   #renderError(code: ErrorCode, message: string): string {
     const target = this.#target;
+    const moderating = target?.command === "KICK" ||
+      target?.command === "MODE" || target?.command === "TOPIC";
+    if (moderating && code === "not_allowed") {
+      // The server's wording says why: not staff, the owner, oneself.
+      return this.#numericLine("482", target.name, message);
+    }
+    if (moderating && code === "no_such_user" && target.nick !== undefined) {
+      return / is not in /.test(message)
+        ? this.#numericLine("441", target.nick, target.name, message)
+        : this.#numericLine("401", target.nick, "No such nick/channel");
+    }
+    if (code === "banned" && target?.command === "JOIN") {
+      return this.#numericLine("474", target.name, message);
+    }
+    if (moderating && code === "not_in_room") {
+      return this.#numericLine(
+        "442",
+        target.name,
+        "You're not on that channel",
+      );
+    }
     switch (code) {
       case "nick_taken":
         return this.#numericLine(
@@ -723,8 +890,13 @@ export class IrcSession {
     }
   }
 
-  #withTarget(command: string, name: string, run: () => void): void {
-    this.#target = { command, name };
+  #withTarget(
+    command: string,
+    name: string,
+    run: () => void,
+    nick?: string,
+  ): void {
+    this.#target = { command, name, nick };
     try {
       run();
     } finally {
@@ -737,6 +909,14 @@ export class IrcSession {
       prefix: this.#view.server,
       command: code,
       params: [this.#nick, ...params],
+    });
+  }
+
+  #notice(text: string): void {
+    this.#write({
+      prefix: this.#view.server,
+      command: "NOTICE",
+      params: [this.#nick, text],
     });
   }
 
