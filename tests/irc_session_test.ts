@@ -58,6 +58,9 @@ class FakePort implements IrcPort {
   roomsOf(nick: string): string[] | undefined {
     return nick === "alice" ? ["lobby"] : undefined;
   }
+  membersOf(): readonly string[] {
+    return ["alice", "bob", "bobby"];
+  }
   roles = new Map<string, RoomRole>();
   roleIn(room: string): RoomRole | undefined {
     return this.roles.get(room);
@@ -328,13 +331,19 @@ Deno.test("MODE changes become the hub's op, deop, ban, unban and muteall; at mo
   port.take();
   irc.receive("MODE #lobby +v bob");
   irc.receive("MODE #lobby +b *!*@10.0.0.7");
+  irc.receive("MODE #lobby +b *!*bob*@chat");
   assert.deepEqual(port.frames, []);
   const lines = port.take();
   assert.match(lines[0], /^:chat 472 bob v :/);
-  assert.match(
-    lines[1],
-    /^:chat NOTICE bob :#lobby: bans here are by nickname/,
-  );
+  assert.match(lines[1], /^:chat NOTICE bob :#lobby: no one here matches/);
+  assert.match(lines[2], /^:chat NOTICE bob :#lobby: \S+ matches 2 people/);
+  // irssi's /ban alice sends a mask by user and host: it names one member.
+  irc.receive("MODE #lobby +b *!*alice@chat");
+  assert.deepEqual(port.frames, [{
+    type: "ban",
+    nick: "alice",
+    room: "lobby",
+  }]);
 });
 
 Deno.test("KICK is the hub's kick, several nicks at once; refusals are 482, 441 and 401 with the server's wording", () => {

@@ -891,6 +891,7 @@ export class Connection implements Recipient {
         return member ? [...member.rooms] : undefined;
       },
       awayOf: (nick) => hub.findMember(nick)?.away,
+      membersOf: (room) => hub.members(room).map((member) => member.nick),
       roleIn: (room) =>
         this.#session ? hub.roleIn(this.#session, room) : undefined,
       mutedAll: (room) => hub.isMutedAll(room),

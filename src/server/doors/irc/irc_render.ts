@@ -412,6 +412,16 @@ export function nickOfMask(mask: string): string | undefined {
 }
 
 /**
+ * Whether an IRC mask (`*` any run, `?` any one character, ASCII case
+ * ignored) matches `source` (`nick!user@host`).
+ */
+export function maskMatches(mask: string, source: string): boolean {
+  const pattern = mask.replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replaceAll("*", ".*").replaceAll("?", ".");
+  return new RegExp(`^${pattern}$`, "is").test(source);
+}
+
+/**
  * A moderation action as IRC shows it, from whoever took it: a kick as
  * `KICK`; a ban as `MODE +b nick!*@*` and, when its target is in the room
  * (`targetInRoom`), a `KICK` whose reason is the ban's; an unban as

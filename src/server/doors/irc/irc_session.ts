@@ -32,6 +32,7 @@ import {
   type IrcCapability,
   ircEncoder,
   isOwnEcho,
+  maskMatches,
   memberSource,
   modLines,
   namesLines,
@@ -76,6 +77,8 @@ export interface IrcPort {
   send(frame: CommandFrame): void;
   /** The rooms a connected member is in, or `undefined` if no one has that nick. */
   roomsOf(nick: string): string[] | undefined;
+  /** The nicknames of the members of `room`. */
+  membersOf(room: string): readonly string[];
   /** This client's role in `room`, if it is the owner or an admin there. */
   roleIn(room: string): RoomRole | undefined;
   /** Whether only the owner and admins may speak in `room` (`+m`). */
@@ -695,11 +698,14 @@ export class IrcSession {
             if (adding) this.#banList(channel, room);
             continue;
           }
-          const nick = nickOfMask(mask);
+          const nick = nickOfMask(mask) ??
+            (adding ? this.#memberMatching(channel, room, mask) : undefined);
           if (nick === undefined) {
-            this.#notice(
-              `${channel}: bans here are by nickname: MODE ${channel} +b NICK`,
-            );
+            if (!adding) {
+              this.#notice(
+                `${channel}: bans here are by nickname: MODE ${channel} -b NICK`,
+              );
+            }
             continue;
           }
           send({ type: adding ? "ban" : "unban", nick, room }, nick);
@@ -728,6 +734,28 @@ export class IrcSession {
           this.#numeric("472", char, "is unknown mode char to me");
       }
     }
+  }
+
+  /**
+   * The one member of the channel a ban mask by host matches (irssi's
+   * `/ban bob` sends `*!*bob@chat`): every member is `nick!nick@chat`. None
+   * or several are said so in a notice.
+   */
+  #memberMatching(
+    channel: string,
+    room: string,
+    mask: string,
+  ): string | undefined {
+    const matches = this.#port.membersOf(room).filter((nick) =>
+      maskMatches(mask, memberSource(nick))
+    );
+    if (matches.length === 1) return matches[0];
+    this.#notice(
+      matches.length === 0
+        ? `${channel}: no one here matches ${mask}`
+        : `${channel}: ${mask} matches ${matches.length} people here: ban by nickname (MODE ${channel} +b NICK)`,
+    );
+    return undefined;
   }
 
   /** The ban list: the hub's, for the owner and admins; empty for others. */
