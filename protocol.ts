@@ -470,6 +470,12 @@ export type ServerEvent =
   }
   /** A line for you alone from the server ("nickname registered"). */
   | { type: "info"; text: string }
+  /**
+   * `nick` marked itself away (`text`, its away message) or back (no
+   * `text`): sent once to each member who shares a room with it. IRC
+   * clients set it with `AWAY` (docs/protocol.md, "IRC door").
+   */
+  | { type: "away"; ts: number; nick: string; text?: string }
   | {
     type: "rooms";
     rooms: { name: string; users: number }[];

@@ -39,6 +39,7 @@ import {
 import { readOpening, type RoutedOpening } from "./src/server/doors/router.ts";
 import { serveWeb } from "./src/server/doors/web/web_door.ts";
 import { RecentBrowsers } from "./src/server/doors/recent_browsers.ts";
+import { PeerSilence } from "./src/server/doors/peer_silence.ts";
 import { checkTlsPair, readTlsFiles } from "./src/server/tls_setup.ts";
 import { SqliteStore } from "./src/server/store.ts";
 import { HistoryPruner } from "./src/server/history_pruner.ts";
@@ -351,6 +352,9 @@ export function startServer(
    * the same inside it. Until a door has it, shutdown closes it here.
    */
   const browsers = new RecentBrowsers();
+  // A silent peer gets the banner only once it is known to be silent: on a
+  // busy server an IRC client's NICK can sit unread past the opening wait.
+  const silence = new PeerSilence();
 
   async function route(tcp: Deno.TcpConn, ticket: Ticket): Promise<void> {
     handshaking.add(tcp);
@@ -361,7 +365,12 @@ export function startServer(
         // A TLS client speaks first: wait for its handshake as long as TLS
         // allows, and tell a plain-text client what to use instead.
         const started = Date.now();
-        const outer = await readOpening(tcp, true, tlsHandshakeMs);
+        const outer = await readOpening(
+          tcp,
+          true,
+          tlsHandshakeMs,
+          () => silence.confirm(tcp),
+        );
         if (outer.door !== "tls") {
           ticket.release();
           const addr = tcp.remoteAddr;
@@ -381,6 +390,7 @@ export function startServer(
         conn,
         false,
         browsers.openingWaitMs(ticket.address),
+        () => silence.confirm(tcp),
       );
     } finally {
       handshaking.delete(tcp);
@@ -456,6 +466,7 @@ export function startServer(
     await udp?.close(reason);
     await Promise.all([...connections].map((c) => c.drained));
     await accepting;
+    await silence.close();
     pruner.stop();
     indexer.stop();
     store.close();

@@ -533,6 +533,22 @@ static long text_join_count(const uint8_t *p, size_t n) {
   return 1 + number_at(and + 5, joined);
 }
 
+/* How many joins an IRC join summary announces, from its parameters on
+ * (`#bench :c101 and 41 others joined`); 0 if it is another notice. */
+static long irc_join_summary(const uint8_t *p, const uint8_t *end) {
+  const uint8_t *text = memchr(p, ':', (size_t)(end - p));
+  if (!text) return 0;
+  text++;
+  size_t n = (size_t)(end - text);
+  while (n > 0 && (text[n - 1] == '\r' || text[n - 1] == ' ')) n--;
+  static const char tail[] = " others joined";
+  size_t k = sizeof tail - 1;
+  if (n < k || memcmp(text + n - k, tail, k) != 0) return 0;
+  const uint8_t *and = memmem(text, n, " and ", 5);
+  if (!and) return 0;
+  return 1 + number_at(and + 5, text + n - k);
+}
+
 /*
  * A line that is not a benchmark message: handshake, notice, error. `full`
  * is false when only its start (`p`, `n`) was kept.
@@ -588,6 +604,13 @@ static void control(client *c, const uint8_t *p, size_t n, bool full) {
       if (length == 3 && memcmp(command, "366", 3) == 0) return ready(c);
       if (length == 4 && memcmp(command, "JOIN", 4) == 0) {
         if (c->index == 0 && c->ready) tally.announced_joins++;
+        return;
+      }
+      /* chat summarises a big room's joins, at most once a second, in one
+       * notice to the channel: `NOTICE #bench :c101 and 41 others joined`. */
+      if (length == 6 && memcmp(command, "NOTICE", 6) == 0) {
+        if (c->index == 0 && c->ready && full)
+          tally.announced_joins += irc_join_summary(end, p + n);
         return;
       }
       if (length == 4 && memcmp(command, "PONG", 4) == 0) {

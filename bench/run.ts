@@ -705,7 +705,7 @@ async function main(): Promise<number> {
   const wantedTargets = values.targets?.split(",") ??
     (quick
       ? "chat,chat-text,chat-ws,deno-bare"
-      : "chat,chat-text,chat-ws,ngircd,deno-streams,node-net,node-ws,deno-bare")
+      : "chat,chat-text,chat-ws,chat-irc,ngircd,deno-streams,node-net,node-ws,deno-bare")
       .split(",").concat(before);
   const targets = allTargets(!values["no-install"], baseline).filter((t) =>
     wantedTargets.includes(t.name)
@@ -853,6 +853,7 @@ async function measure(
         );
       }
     }
+    for (const line of ircComparison(scenario, results)) console.log(line);
     // With a few hundred connections the server's fixed costs dominate.
     if (scenario.idle && !quick) {
       for (const line of memoryTargets(results)) console.log(line);
@@ -879,6 +880,53 @@ async function measure(
     );
   }
   return failed ? 1 : 0;
+}
+
+/**
+ * chat over its IRC door against ngircd, measured in the same run under the
+ * same load: at least as many deliveries a second, nothing lost, a p99 no
+ * worse (issue 13's target). Printed, never failing the run: the two
+ * servers' figures move with the machine, but together.
+ */
+function ircComparison(
+  scenario: Scenario,
+  results: Record<string, Result>,
+): string[] {
+  const chat = results["chat-irc"];
+  const peer = results.ngircd;
+  if (!chat || !peer) return [];
+  if (!chat.ok) return ["chat-irc against ngircd: chat-irc FAILED"];
+  const checks: string[] = [];
+  const lost = chat.lost === 0 && chat.disconnects === 0;
+  if (scenario.idle) {
+    const both = `${num(chat.connected)} and ${num(peer.connected)} connected`;
+    checks.push(
+      `${both}, in ${ms(chat.connect_ms)} and ${ms(peer.connect_ms)}: ${
+        chat.connected === chat.clients &&
+          (peer.connected !== peer.clients ||
+            Number(chat.connect_ms) <= Number(peer.connect_ms))
+          ? "ok"
+          : "MISSED"
+      }`,
+    );
+  } else if (scenario.rate === 0) {
+    const ours = Number(chat.deliveries_per_s);
+    const theirs = Number(peer.deliveries_per_s);
+    checks.push(
+      `${millions(ours)} ≥ ${millions(theirs)} deliveries/s: ${
+        ours >= theirs ? "ok" : "MISSED"
+      }`,
+    );
+  }
+  const p99 = chat.latency_ms?.p99;
+  const peerP99 = peer.latency_ms?.p99;
+  if (p99 !== undefined && peerP99 !== undefined) {
+    checks.push(
+      `p99 ${ms(p99)} ≤ ${ms(peerP99)}: ${p99 <= peerP99 ? "ok" : "MISSED"}`,
+    );
+  }
+  checks.push(`nothing lost: ${lost ? "ok" : "MISSED"}`);
+  return [`chat-irc against ngircd: ${checks.join("; ")}`];
 }
 
 /** chat itself, whichever door its members use (chat, chat-text, chat-irc). */
@@ -927,7 +975,7 @@ function memoryTargets(results: Record<string, Result>): string[] {
     typeof floor === "number" ? floor * MAX_TIMES_FLOOR : 0,
   );
   const lines: string[] = [];
-  for (const name of ["chat", "chat-text"]) {
+  for (const name of ["chat", "chat-text", "chat-irc"]) {
     const kb = results[name]?.rss_per_conn_kb;
     if (typeof kb !== "number") continue;
     const times = typeof floor === "number" && floor > 0

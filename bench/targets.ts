@@ -322,13 +322,13 @@ function chatTarget(
     // is one at a time; the scenario measures fan-out, not that burst.
     connectConcurrency: dialect === "ws" ? 50 : undefined,
     // The text dialect differs in what each member holds, so it is measured
-    // where that shows: idle connections. The IRC door is measured on the
-    // fan-out scenarios beside ngircd, which speaks only IRC; the WebSocket
+    // where that shows: idle connections. The IRC door is measured beside
+    // ngircd, which speaks only IRC: fan-out and idle connections; the WebSocket
     // in its own scenario, beside TCP and a Node `ws` server.
     defaultScenarios: dialect === "text"
       ? ["d"]
       : dialect === "irc"
-      ? ["a", "b", "c"]
+      ? ["a", "b", "c", "d"]
       : dialect === "ws"
       ? ["w"]
       : undefined,

@@ -93,6 +93,9 @@ const irc: WireDialect = {
     if (command === "001") return { kind: "registered" };
     if (command === "366") return { kind: "ready" };
     if (command === "JOIN") return { kind: "join" };
+    if (command === "NOTICE" && IRC_JOIN_SUMMARY.test(head)) {
+      return { kind: "join" };
+    }
     if (command === "PONG") {
       const count = Number(head.slice(head.lastIndexOf(":") + 1).trim());
       return Number.isFinite(count)
@@ -104,8 +107,16 @@ const irc: WireDialect = {
     }
     return { kind: "other" };
   },
-  joinCount: () => 1,
+  joinCount(line) {
+    // chat summarises a big room's joins, at most once a second, in one
+    // notice to the channel; ngircd and small rooms send one JOIN each.
+    const match = IRC_JOIN_SUMMARY.exec(line);
+    return match ? 1 + Number(match[1]) : 1;
+  },
 };
+
+/** chat's IRC join summary: `:chat NOTICE #bench :c101 and 41 others joined`. */
+const IRC_JOIN_SUMMARY = /^\S+ NOTICE #\S+ :\S+ and (\d+) others joined\r?$/;
 
 /** A text-dialect join notice: `12:00 * c5 joined lobby (6 here)`. */
 const TEXT_JOIN = /^\d\d:\d\d \* \S+(?: and (\d+) others?)? joined /;

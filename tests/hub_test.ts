@@ -496,3 +496,71 @@ Deno.test("every slash command's frame reaches a handler that answers its sender
     hub.leave(alice.session);
   }
 });
+
+Deno.test("a pong comes after the messages sent before the ping, in the same tick's flush, not an early one", () => {
+  const { hub, store, join } = setup();
+  const alice = join("alice");
+  const bob = join("bob");
+  alice.member.take();
+  bob.member.take();
+  hub.handle(alice.session, { type: "say", text: "one" });
+  hub.handle(alice.session, { type: "ping" });
+  hub.handle(bob.session, { type: "say", text: "two" });
+  assert.equal(store.messages.length, 0, "the ping did not flush the tick");
+  assert.deepEqual(alice.member.take(), [], "no pong before its messages");
+  hub.flush();
+  assert.equal(store.messages.length, 2, "one transaction for both senders");
+  assert.deepEqual(
+    alice.member.take().map((e) => e.type === "msg" ? e.text : e.type),
+    ["one", "two", "pong"],
+  );
+});
+
+Deno.test("with nothing pending, a pong is sent at once", () => {
+  const { hub, join } = setup();
+  const alice = join("alice");
+  alice.member.take();
+  hub.handle(alice.session, { type: "ping" });
+  assert.deepEqual(alice.member.take().map((e) => e.type), ["pong"]);
+});
+
+Deno.test("a pong waiting on messages the store refused still comes, after their errors", () => {
+  const { hub, join } = setup({ failStore: true });
+  const alice = join("alice");
+  alice.member.take();
+  hub.handle(alice.session, { type: "say", text: "lost" });
+  hub.handle(alice.session, { type: "ping" });
+  hub.flush();
+  assert.deepEqual(
+    alice.member.take().map((e) => e.type === "error" ? e.code : e.type),
+    ["store_failed", "pong"],
+  );
+});
+
+Deno.test("away: each member sharing a room is told once, however many rooms; not the member itself; cleaned and cut; no repeat", () => {
+  const { hub, join } = setup();
+  const alice = join("alice");
+  hub.handle(alice.session, { type: "join", room: "class" });
+  const bob = join("bob");
+  hub.handle(bob.session, { type: "join", room: "class" });
+  const carol = join("carol", "games");
+  for (const m of [alice, bob, carol]) m.member.take();
+  hub.setAway(alice.session, "  at\u0007 lunch " + "x".repeat(300));
+  const told = bob.member.take("away");
+  assert.equal(told.length, 1, "once, though bob shares two rooms");
+  const [event] = told;
+  assert.equal(event.type === "away" && event.nick, "alice");
+  const text = event.type === "away" ? event.text ?? "" : "";
+  assert.ok(/^at.? lunch x+$/.test(text), text);
+  assert.ok(!text.includes("\u0007"), "control characters cleaned");
+  assert.ok(text.length <= 200 && text.length > 190, `${text.length}`);
+  assert.equal(alice.session.away, text);
+  assert.deepEqual(alice.member.take("away"), [], "not sent to itself");
+  assert.deepEqual(carol.member.take("away"), [], "no shared room");
+  hub.setAway(alice.session, text);
+  assert.deepEqual(bob.member.take("away"), [], "unchanged: no notice");
+  hub.setAway(alice.session, undefined);
+  const [back] = bob.member.take("away");
+  assert.ok(back.type === "away" && back.text === undefined);
+  assert.equal(alice.session.away, undefined);
+});

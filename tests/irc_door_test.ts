@@ -183,6 +183,25 @@ Deno.test("IRC: without echo-message one's own message is not sent back", async 
   });
 });
 
+Deno.test("IRC: a PONG comes after the messages sent before its PING, as on any IRC server", async () => {
+  await withServer(async (server) => {
+    const irc = await ircJoin(server.port, "bob", { caps: "echo-message" });
+    irc.write(
+      "PRIVMSG #lobby :one\r\nPRIVMSG #lobby :two\r\nPING :after-two\r\n",
+    );
+    const seen: string[] = [];
+    while (!seen.some((l) => / PONG /.test(l))) {
+      const line = await irc.waitForLine(/ PRIVMSG #lobby | PONG /);
+      seen.push(line.replace(/\r$/, ""));
+    }
+    assert.deepEqual(
+      seen.map((l) => l.slice(l.lastIndexOf(" :") + 2)),
+      ["one", "two", "after-two"],
+    );
+    await irc.close();
+  });
+});
+
 Deno.test("IRC: a taken nickname gets 433, a look-alike too, an invalid one 432", async () => {
   await withServer(async (server) => {
     const { client: json } = await TestClient.join(server.port, "alice");
@@ -365,4 +384,96 @@ Deno.test("an IRC registration refused by its address's join pacing may try NICK
     "--connects-per-second",
     "100",
   ]);
+});
+
+/** Every line up to and including the first matching `until`. */
+async function linesUntil(
+  client: TestClient,
+  until: RegExp,
+): Promise<string[]> {
+  const lines: string[] = [];
+  for (;;) {
+    const line = (await client.nextLine()).replace(/\r$/, "");
+    lines.push(line);
+    if (until.test(line)) return lines;
+  }
+}
+
+Deno.test("IRC away-notify: offered in CAP LS; AWAY reaches the channel's peers who asked for it, and coming back too", async () => {
+  await withServer(async (server) => {
+    const caps = await TestClient.connect(server.port);
+    caps.write("CAP LS 302\r\n");
+    assert.match(await caps.nextLine(), /^:chat CAP \* LS :.*\baway-notify\b/);
+    await caps.close();
+    const { client: json } = await TestClient.join(server.port, "dave");
+    const bob = await ircJoin(server.port, "bob", { caps: "away-notify" });
+    const carol = await ircJoin(server.port, "carol");
+    const alice = await ircJoin(server.port, "alice");
+    alice.write("AWAY :at lunch 🍜\r\n");
+    await alice.waitForLine(/^:chat 306 alice :/);
+    await bob.waitForLine(/^:alice!alice@chat AWAY :at lunch 🍜\r?$/);
+    const away = await json.waitFor((e) => e.type === "away");
+    assert.deepEqual(
+      away.type === "away" && [away.nick, away.text],
+      ["alice", "at lunch 🍜"],
+    );
+    alice.write("AWAY\r\n");
+    await alice.waitForLine(/^:chat 305 alice :/);
+    await bob.waitForLine(/^:alice!alice@chat AWAY\r?$/);
+    const back = await json.waitFor((e) => e.type === "away");
+    assert.ok(back.type === "away" && back.text === undefined);
+    // carol did not ask for away-notify: everything before her PONG, and no AWAY.
+    carol.write("PING :check\r\n");
+    const seen = await linesUntil(carol, / PONG /);
+    assert.deepEqual(seen.filter((l) => / AWAY/.test(l)), []);
+    await Promise.all([
+      json.close(),
+      bob.close(),
+      carol.close(),
+      alice.close(),
+    ]);
+  });
+});
+
+Deno.test("IRC: someone away gets 301 on a private message and on WHOIS, G in WHO; a NOTICE draws no 301", async () => {
+  await withServer(async (server) => {
+    const alice = await ircJoin(server.port, "alice");
+    const bob = await ircJoin(server.port, "bob");
+    alice.write("AWAY :back at 3\r\n");
+    await alice.waitForLine(/ 306 /);
+    bob.write("PRIVMSG alice :are you there?\r\n");
+    await bob.waitForLine(/^:chat 301 bob alice :back at 3\r?$/);
+    await alice.waitForLine(/^:bob!bob@chat PRIVMSG alice :are you there\?/);
+    bob.write("WHO #lobby\r\n");
+    await bob.waitForLine(/ 352 bob #lobby \S+ \S+ \S+ alice G /);
+    bob.write("WHOIS alice\r\n");
+    await bob.waitForLine(/ 311 bob alice /);
+    await bob.waitForLine(/^:chat 301 bob alice :back at 3\r?$/);
+    await bob.waitForLine(/ 318 bob alice /);
+    bob.write("USERHOST alice bob\r\n");
+    await bob.waitForLine(/ 302 bob :?alice=-alice@chat bob=\+bob@chat/);
+    bob.write("NOTICE alice :fyi\r\nPING :done\r\n");
+    const seen = await linesUntil(bob, / PONG /);
+    assert.deepEqual(seen.filter((l) => / 301 /.test(l)), []);
+    alice.write("AWAY\r\n");
+    await alice.waitForLine(/ 305 /);
+    bob.write("WHO #lobby\r\n");
+    await bob.waitForLine(/ 352 bob #lobby \S+ \S+ \S+ alice H /);
+    await Promise.all([alice.close(), bob.close()]);
+  });
+});
+
+Deno.test("IRC away-notify: a member who joins a channel while away is followed by its AWAY", async () => {
+  await withServer(async (server) => {
+    const bob = await ircJoin(server.port, "bob", { caps: "away-notify" });
+    bob.write("JOIN #class\r\n");
+    await bob.waitForLine(/ 366 bob #class /);
+    const alice = await ircJoin(server.port, "alice");
+    alice.write("AWAY :brb\r\n");
+    await bob.waitForLine(/^:alice!alice@chat AWAY :brb\r?$/);
+    alice.write("JOIN #class\r\n");
+    const seen = await linesUntil(bob, /^:alice!alice@chat AWAY :brb$/);
+    assert.match(seen.at(-2)!, /^:alice!alice@chat JOIN #class$/);
+    await Promise.all([alice.close(), bob.close()]);
+  });
 });

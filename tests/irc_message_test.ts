@@ -3,9 +3,11 @@ import {
   formatIrcMessage,
   parseIrcLine,
   splitForIrc,
+  utf8ByteLength,
 } from "../src/server/doors/irc/irc_message.ts";
 import {
   type IrcCapability,
+  namesLines,
   renderIrc,
 } from "../src/server/doors/irc/irc_render.ts";
 
@@ -125,4 +127,35 @@ Deno.test("a message too long for one IRC line becomes several, each within 512 
     joined += parseIrcLine(line)!.params[1];
   }
   assert.equal(joined, text);
+});
+
+Deno.test("a text's UTF-8 length is counted without encoding it, surrogate pairs as one character", () => {
+  for (const text of ["", "alice", "é", "你好", "👋", "a你👋b", "\ud800"]) {
+    assert.equal(
+      utf8ByteLength(text),
+      new TextEncoder().encode(text).length,
+      JSON.stringify(text),
+    );
+  }
+});
+
+Deno.test("NAMES of a big room fills each 353 line up to 512 bytes and names everyone once, in order", () => {
+  const users = Array.from(
+    { length: 3000 },
+    (_, i) => i % 3 === 0 ? `学生${i}` : `member-${i}`,
+  );
+  const view = { server: "chat", nick: "bob", caps: new Set<IrcCapability>() };
+  const lines = namesLines(view, "lobby", users).split("\r\n");
+  assert.equal(lines.pop(), "");
+  assert.equal(lines.pop(), ":chat 366 bob #lobby :End of /NAMES list.");
+  const named: string[] = [];
+  for (const line of lines) {
+    assert.match(line, /^:chat 353 bob = #lobby :/);
+    const bytes = new TextEncoder().encode(line + "\r\n").length;
+    assert.ok(bytes <= 512, `${bytes} bytes`);
+    // Full: one more name would not have fitted.
+    if (line !== lines.at(-1)) assert.ok(bytes > 512 - 20, `${bytes} bytes`);
+    named.push(...line.slice(line.indexOf(" :") + 2).split(" "));
+  }
+  assert.deepEqual(named, users);
 });

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import type { CommandFrame, ErrorCode, ServerEvent } from "../protocol.ts";
+import type {
+  CommandFrame,
+  ErrorCode,
+  RoomRole,
+  ServerEvent,
+} from "../protocol.ts";
 import {
   type IrcPort,
   IrcSession,
@@ -53,10 +58,32 @@ class FakePort implements IrcPort {
   roomsOf(nick: string): string[] | undefined {
     return nick === "alice" ? ["lobby"] : undefined;
   }
+  membersOf(): readonly string[] {
+    return ["alice", "bob", "bobby"];
+  }
+  roles = new Map<string, RoomRole>();
+  roleIn(room: string): RoomRole | undefined {
+    return this.roles.get(room);
+  }
+  mutedAll(): boolean {
+    return false;
+  }
+  away = new Map<string, string>();
+  awayOf(nick: string): string | undefined {
+    return this.away.get(nick);
+  }
+  setAway(text: string | undefined): boolean {
+    if (text === undefined) this.away.delete(this.session.nick);
+    else this.away.set(this.session.nick, text);
+    return true;
+  }
   counts() {
     return { users: 1, rooms: 1 };
   }
   write(lines: string): void {
+    this.written += lines;
+  }
+  writeAfterPending(lines: string): void {
     this.written += lines;
   }
   quit(reason: string): void {
@@ -225,6 +252,9 @@ Deno.test("JOIN of several channels sends one join each; PART leaves just one", 
         history: [],
         server: { name: "chat", version: "0" },
       }]
+      : frame.type === "part"
+      // The hub answers a part with the rooms left.
+      ? [{ type: "part", ts: 1, room: frame.room!, rooms: ["class"] }]
       : [];
   irc.receive("JOIN #class,#games");
   assert.deepEqual(port.frames.map((f) => f.type), ["join", "join"]);
@@ -280,4 +310,139 @@ Deno.test("a rename seen in two shared rooms is shown once", () => {
   port.write(irc.render(rename));
   port.write(irc.render(rename));
   assert.deepEqual(port.take(), [":alice!alice@chat NICK ally"]);
+});
+
+Deno.test("MODE changes become the hub's op, deop, ban, unban and muteall; at most 4 a line; unknown modes 472", () => {
+  const { port, irc } = registered();
+  irc.receive("MODE #lobby +o-o+b-b ivan bob carol dave!*@*");
+  assert.deepEqual(port.frames, [
+    { type: "op", nick: "ivan", room: "lobby" },
+    { type: "deop", nick: "bob", room: "lobby" },
+    { type: "ban", nick: "carol", room: "lobby" },
+    { type: "unban", nick: "dave", room: "lobby" },
+  ]);
+  port.frames = [];
+  irc.receive("MODE #lobby +mnt-m+b+b+b a b c");
+  assert.deepEqual(port.frames, [
+    { type: "muteall", on: true, room: "lobby" },
+    { type: "muteall", on: false, room: "lobby" },
+  ], "n and t change nothing but count; the 5th change on is dropped");
+  port.frames = [];
+  port.take();
+  irc.receive("MODE #lobby +v bob");
+  irc.receive("MODE #lobby +b *!*@10.0.0.7");
+  irc.receive("MODE #lobby +b *!*bob*@chat");
+  assert.deepEqual(port.frames, []);
+  const lines = port.take();
+  assert.match(lines[0], /^:chat 472 bob v :/);
+  assert.match(lines[1], /^:chat NOTICE bob :#lobby: no one here matches/);
+  assert.match(lines[2], /^:chat NOTICE bob :#lobby: \S+ matches 2 people/);
+  // irssi's /ban alice sends a mask by user and host: it names one member.
+  irc.receive("MODE #lobby +b *!*alice@chat");
+  assert.deepEqual(port.frames, [{
+    type: "ban",
+    nick: "alice",
+    room: "lobby",
+  }]);
+});
+
+Deno.test("KICK is the hub's kick, several nicks at once; refusals are 482, 441 and 401 with the server's wording", () => {
+  const { port, irc } = registered();
+  const refusals: Record<string, ServerEvent> = {
+    carol: {
+      type: "error",
+      code: "not_allowed",
+      message: "only the owner and admins of lobby may /kick",
+    },
+    dave: {
+      type: "error",
+      code: "no_such_user",
+      message: "dave is not in lobby",
+    },
+    erin: {
+      type: "error",
+      code: "no_such_user",
+      message: "no one is called erin",
+    },
+  };
+  port.answer = (frame) => frame.type === "kick" ? [refusals[frame.nick]] : [];
+  irc.receive("KICK #lobby carol,dave,erin :out");
+  assert.deepEqual(port.frames, [
+    { type: "kick", nick: "carol", reason: "out", room: "lobby" },
+    { type: "kick", nick: "dave", reason: "out", room: "lobby" },
+    { type: "kick", nick: "erin", reason: "out", room: "lobby" },
+  ]);
+  assert.deepEqual(port.take(), [
+    ":chat 482 bob #lobby :only the owner and admins of lobby may /kick",
+    ":chat 441 bob dave #lobby :dave is not in lobby",
+    ":chat 401 bob erin :No such nick/channel",
+  ]);
+  irc.receive("KICK #lobby");
+  assert.match(port.take()[0], /^:chat 461 bob KICK /);
+});
+
+Deno.test("a ban reads as MODE +b and, for a member in the room, KICK; the one put out may JOIN again", () => {
+  const { port, irc } = registered();
+  port.answer = (frame) =>
+    frame.type === "join"
+      ? [{
+        type: "welcome",
+        nick: "bob",
+        room: frame.room,
+        users: ["bob"],
+        history: [],
+        server: { name: "chat", version: "0" },
+      }]
+      : [];
+  irc.receive("JOIN #class");
+  port.take();
+  port.frames = [];
+  const ban: ServerEvent = {
+    type: "mod",
+    ts: 1,
+    room: "lobby",
+    action: "ban",
+    by: "olga",
+    nick: "alice",
+    text: "alice was banned by olga",
+  };
+  // alice is in #lobby (the fake's roomsOf): MODE, then KICK.
+  assert.equal(
+    irc.render(ban),
+    ":olga!olga@chat MODE #lobby +b alice!*@*\r\n" +
+      ":olga!olga@chat KICK #lobby alice :alice was banned by olga\r\n",
+  );
+  assert.equal(
+    irc.render({ ...ban, room: "class", action: "unban", text: "" }),
+    ":olga!olga@chat MODE #class -b alice!*@*\r\n",
+  );
+  assert.equal(
+    irc.render({ ...ban, action: "muteall", nick: undefined, on: true }),
+    ":olga!olga@chat MODE #lobby +m\r\n",
+  );
+  // bob put out of #class: a later JOIN #class is asked of the hub again.
+  assert.equal(
+    irc.render({ type: "part", ts: 2, room: "class", rooms: ["lobby"] }),
+    "",
+  );
+  irc.receive("JOIN #class");
+  assert.deepEqual(port.frames, [{ type: "join", room: "class" }]);
+});
+
+Deno.test("TOPIC with text pins the room's notice; a refusal is 482 with the server's wording", () => {
+  const { port, irc } = registered();
+  port.answer = () => [{
+    type: "error",
+    code: "not_allowed",
+    message: "only the owner and admins of lobby may /notice",
+  }];
+  irc.receive("TOPIC #lobby :Exam on Monday");
+  assert.deepEqual(port.frames, [{
+    type: "notice",
+    text: "Exam on Monday",
+    room: "lobby",
+  }]);
+  assert.deepEqual(port.take(), [
+    ":chat 482 bob #lobby :only the owner and admins of lobby may /notice",
+  ]);
 });

@@ -651,6 +651,91 @@ Deno.test("IRC: a registered nickname's PASS is its password; the owner shows as
   }
 });
 
+/** An IRC client registered as `nick` (its account password as PASS, if any), from `from`. */
+async function ircMember(
+  port: number,
+  nick: string,
+  from: string,
+  password?: string,
+): Promise<TestClient> {
+  const client = await TestClient.connectFrom(from, port);
+  client.write(
+    `${
+      password ? `PASS ${password}\r\n` : ""
+    }NICK ${nick}\r\nUSER ${nick} 0 * :${nick}\r\n`,
+  );
+  await client.waitForLine(new RegExp(`^:chat 001 ${nick} `), 10_000);
+  await client.waitForLine(/ 366 /);
+  return client;
+}
+
+Deno.test("IRC moderation: the owner KICKs, bans and unbans with MODE +b/-b, silences the room with MODE +m; a member who may not gets 482", async () => {
+  const dir = await tempDir();
+  const db = `${dir.path}/chat.db`;
+  await makeOwner(db);
+  const server = await ServerProcess.start(["--db", db, "--rate", "0"]);
+  try {
+    const olga = await ircMember(server.port, "olga", "127.0.0.2", "olga-pass");
+    const bob = await ircMember(server.port, "bob", "127.0.0.3");
+    const { client: carol } = await TestClient.join(server.port, "carol");
+
+    bob.write("KICK #lobby carol :go\r\nMODE #lobby +m\r\n");
+    await bob.waitForLine(/^:chat 482 bob #lobby :only the owner and admins/);
+    await bob.waitForLine(/^:chat 482 bob #lobby :only the owner and admins/);
+    olga.write("KICK #lobby nobody\r\nKICK #nowhere carol\r\n");
+    await olga.waitForLine(/^:chat 401 olga nobody :/);
+    await olga.waitForLine(/^:chat 44[12] olga /);
+
+    olga.write("KICK #lobby bob :spam\r\n");
+    await bob.waitForLine(/^:olga!olga@chat KICK #lobby bob :spam\r?$/);
+    const kick = await carol.waitFor(isMod("kick")) as ModEvent;
+    assert.deepEqual([kick.nick, kick.by, kick.reason], [
+      "bob",
+      "olga",
+      "spam",
+    ]);
+    // Put out of the channel, bob may come back: his JOIN is answered.
+    bob.write("JOIN #lobby\r\n");
+    await bob.waitForLine(/^:bob!bob@chat JOIN #lobby\r?$/);
+    await bob.waitForLine(/ 366 bob #lobby /);
+
+    olga.write("MODE #lobby +b bob\r\n");
+    await bob.waitForLine(/^:olga!olga@chat MODE #lobby \+b bob!\*@\*\r?$/);
+    await bob.waitForLine(/^:olga!olga@chat KICK #lobby bob :/);
+    await carol.waitFor(isMod("ban"));
+    bob.write("JOIN #lobby\r\n");
+    await bob.waitForLine(/^:chat 474 bob #lobby :/);
+    olga.write("MODE #lobby b\r\n");
+    await olga.waitForLine(/^:chat 367 olga #lobby bob!\*@\* :?olga\r?$/);
+    await olga.waitForLine(/^:chat 368 olga #lobby :/);
+    bob.write("MODE #lobby b\r\n");
+    await bob.waitForLine(/^:chat 368 bob #lobby :/);
+    olga.write("MODE #lobby -b bob!*@*\r\n");
+    await olga.waitForLine(/^:olga!olga@chat MODE #lobby -b bob!\*@\*\r?$/);
+    bob.write("JOIN #lobby\r\n");
+    await bob.waitForLine(/^:bob!bob@chat JOIN #lobby\r?$/);
+
+    olga.write("MODE #lobby +m\r\n");
+    await bob.waitForLine(/^:olga!olga@chat MODE #lobby \+m\r?$/);
+    const muted = await carol.waitFor(isMod("muteall")) as ModEvent;
+    assert.equal(muted.on, true);
+    bob.write("MODE #lobby\r\nPRIVMSG #lobby :can I?\r\n");
+    await bob.waitForLine(/^:chat 324 bob #lobby :?\+mnt\r?$/);
+    await bob.waitForLine(/^:chat 404 bob #lobby :/);
+    olga.write("PRIVMSG #lobby :the owner may\r\nMODE #lobby -m\r\n");
+    await carol.waitFor(isMsg("the owner may"));
+    await bob.waitForLine(/^:olga!olga@chat MODE #lobby -m\r?$/);
+    bob.write("PRIVMSG #lobby :now I may\r\n");
+    await carol.waitFor(isMsg("now I may"));
+    olga.write("MODE #lobby +q bob\r\n");
+    await olga.waitForLine(/^:chat 472 olga q :/);
+    await Promise.all([olga.close(), bob.close(), carol.close()]);
+  } finally {
+    await server.stop();
+    await dir.remove();
+  }
+});
+
 Deno.test("@all: ordinary members may call it only while no owner or admin is in the room", async () => {
   const dir = await tempDir();
   const db = `${dir.path}/chat.db`;

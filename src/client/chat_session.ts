@@ -767,6 +767,8 @@ export function isWellFormed(event: ServerEvent): boolean {
       return true;
     case "upload_ready":
       return isString(e.token) && isString(e.url) && isNumber(e.expires_in);
+    case "away":
+      return isNumber(e.ts) && isString(e.nick) && optional("text");
     case "mod":
       return isNumber(e.ts) && isString(e.room) && isString(e.text) &&
         isString(e.by) && optional("nick");

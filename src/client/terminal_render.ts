@@ -446,6 +446,8 @@ export function renderEvent(event: ServerEvent, viewer: Viewer): Rendered {
     case "pong":
     case "upload_ready":
       // Handled by the client's /send, which waits for it.
+    case "away":
+      // Away marks are for IRC clients that ask for them.
       return quiet([]);
   }
 }

@@ -117,6 +117,8 @@ export const COMMAND_COSTS = {
   /** Asking costs a message; the bytes have their own pace (`--uploads-per-minute`). */
   upload: 1,
   ping: 0.25,
+  /** IRC's AWAY, which every member sharing a room is told of, like a rename. */
+  away: 1,
   quit: 0,
   invalid: 1,
 } as const;

@@ -96,6 +96,8 @@ export class Session {
   account?: string;
   /** Its address (an IP without port), for bans of guests. */
   address?: string;
+  /** Its away message while it is marked away ({@linkcode Hub.setAway}). */
+  away?: string;
 
   /** Use {@linkcode Hub.hello} to make one. */
   constructor(
@@ -224,6 +226,8 @@ export class Hub {
     Map<number, { out: Outgoing; roles: string }>
   >();
   #pending: PendingMessage[] = [];
+  /** Replies waiting for the pending messages to go out ({@linkcode Hub.afterPending}). */
+  #afterFlush: (() => void)[] = [];
   /** The text length of the pending messages, to flush a big tick early. */
   #pendingChars = 0;
   #closing = false;
@@ -293,6 +297,11 @@ export class Hub {
     return this.#rules.accounts;
   }
 
+  /** Whether only the owner and admins may speak in `room` (`muteall`). */
+  isMutedAll(room: string): boolean {
+    return this.#rules.isMutedAll(room);
+  }
+
   /** `session`'s role in `room` (default: its current one), if staff there. */
   roleIn(session: Session, room = session.room): RoomRole | undefined {
     return this.#rules.roleIn(session, room);
@@ -321,6 +330,35 @@ export class Hub {
   /** The member with this nickname (any case or compatibility form). */
   findMember(nick: string): Session | undefined {
     return this.#nickIndex.find(nick);
+  }
+
+  /**
+   * Marks `session` away, with `text` as its away message, or back
+   * (`undefined` or empty), and tells each member who shares a room with
+   * it, once, with an `away` event (IRC's away-notify). The message is
+   * cleaned and cut like a kick's reason. Messages it sent before go out
+   * first.
+   */
+  setAway(session: Session, text: string | undefined): void {
+    const cut = (text ?? "").slice(0, MODERATION_LIMITS.maxReasonChars);
+    const away = cleanText(cut).trim() || undefined;
+    if (away === session.away) return;
+    this.flush();
+    session.away = away;
+    const ts = this.#now();
+    const out = new Outgoing(
+      away === undefined
+        ? { type: "away", ts, nick: session.nick }
+        : { type: "away", ts, nick: session.nick, text: away },
+    );
+    const told = new Set<Session>([session]);
+    for (const room of session.rooms) {
+      for (const member of this.#rooms.get(room) ?? []) {
+        if (told.has(member)) continue;
+        told.add(member);
+        member.recipient.deliver(out);
+      }
+    }
   }
 
   /**
@@ -482,7 +520,11 @@ export class Hub {
   handle(session: Session, frame: CommandFrame): void {
     // Anything but a room message first lets queued messages go out, so a
     // member sees replies in the order it sent its lines.
-    if (frame.type !== "say" && frame.type !== "me") this.flush();
+    // A ping's pong follows them too, without making the tick flush early:
+    // IRC clients close their window of messages with PING.
+    if (frame.type !== "say" && frame.type !== "me" && frame.type !== "ping") {
+      this.flush();
+    }
     dispatchFrame(this.#handlers, session, frame);
   }
 
@@ -521,7 +563,8 @@ export class Hub {
           joined: [...session.rooms],
           current: session.room,
         }),
-      ping: (session) => session.send({ type: "pong" }),
+      ping: (session) =>
+        this.afterPending(() => session.send({ type: "pong" })),
       quit: () => {},
       recall: (session, frame) =>
         this.#recall(session, frame.id, frame.nick, frame.room),
@@ -553,6 +596,18 @@ export class Hub {
   }
 
   /**
+   * Runs `then` once every message queued now has been stored and handed to
+   * its recipients, or at once when none waits: for a reply that must come
+   * after them (a `pong`, IRC's `PONG`) without flushing the tick early. A
+   * flush per ping cost every sender's batch its own transaction, and every
+   * member a write per sender instead of one per tick.
+   */
+  afterPending(then: () => void): void {
+    if (this.#pending.length === 0) return then();
+    this.#afterFlush.push(then);
+  }
+
+  /**
    * Stores every queued message in one transaction, then broadcasts each to
    * its room, encoded once. If storing fails, nothing is sent and each sender
    * gets an error: a message is never echoed unless it is stored.
@@ -562,6 +617,8 @@ export class Hub {
     const batch = this.#pending;
     this.#pending = [];
     this.#pendingChars = 0;
+    const waiting = this.#afterFlush;
+    this.#afterFlush = [];
     try {
       this.#store.append(batch.map((p) => p.message));
     } catch (error) {
@@ -570,11 +627,13 @@ export class Hub {
         sender.send(errorEvent("store_failed"));
         done?.(undefined);
       }
+      for (const then of waiting) then();
       return;
     }
     this.#onStored(batch.length);
     for (const { message, done } of batch) done?.(message);
     this.deliverStored(batch.map((p) => p.message));
+    for (const then of waiting) then();
   }
 
   /**

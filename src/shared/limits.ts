@@ -312,6 +312,19 @@ export const ROUTER_TIMINGS = {
    */
   openingWaitMs: 200,
   /**
+   * Where the kernel cannot say whether a silent peer's bytes wait unread,
+   * the router checks that the server is not behind in reading its sockets
+   * (src/server/doors/peer_silence.ts): three loopback round trips in a row
+   * this quick say it is not. On an idle server one takes well under a
+   * millisecond.
+   */
+  caughtUpMs: 20,
+  /**
+   * How long a busy server keeps making those round trips before it sends
+   * the banner anyway: a silent `nc` user waits at most this much longer.
+   */
+  busyWaitMaxMs: 10_000,
+  /**
    * The same wait for an address that opened the web page lately: browsers
    * open sockets early and send their request later, and a banner in such
    * a socket breaks the page (src/server/doors/recent_browsers.ts).

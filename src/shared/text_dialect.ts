@@ -268,6 +268,9 @@ export function renderText(event: ServerEvent, view: TextView = {}): string {
       return `! ${event.message}\n`;
     case "pong":
       return "* pong\n";
+    case "away":
+      // IRC clients ask for it (away-notify); a room on nc is not told.
+      return "";
     case "bye":
       return `* Bye: ${event.reason}\n`;
   }

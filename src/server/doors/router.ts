@@ -6,8 +6,10 @@
  * registration (`CAP LS`, `NICK`, `USER`, `PASS`), `chat connect` and bots
  * with a JSON hello (`{`), and TLS with a handshake record (0x16). Anything
  * else, or silence for {@linkcode ROUTER_TIMINGS.openingWaitMs}, is a person
- * or a tutorial program on the text door, which gets the banner. The
- * opening sequence is documented in docs/protocol.md ("Opening").
+ * or a tutorial program on the text door, which gets the banner; on a busy
+ * server, silence counts only once the server has read what was waiting
+ * (src/server/doors/peer_silence.ts). The opening sequence is documented in
+ * docs/protocol.md ("Opening").
  *
  * @module
  */
@@ -101,49 +103,79 @@ export interface RoutedOpening extends Opening {
 const OPENING_READ_BYTES = 4096;
 
 /**
- * Reads from `conn` until its bytes name a door, or `waitMs` passes, or the
+ * Confirms that a peer the router has heard nothing from is silent: resolves
+ * once the server has read what was waiting in its sockets
+ * (`PeerSilence.confirm` in peer_silence.ts). Without one, the wait's end
+ * decides.
+ */
+export type SilenceCheck = () => Promise<void>;
+
+/**
+ * Reads from `conn` until its bytes name a door, or `waitMs` passes (and
+ * `confirmSilence`, if given, agrees nothing is waiting to be read), or the
  * peer closes. Never writes. A read error rejects, like any read.
  */
 export async function readOpening(
   conn: Pick<Deno.Conn, "read">,
   tls: boolean,
   waitMs: number = ROUTER_TIMINGS.openingWaitMs,
+  confirmSilence?: SilenceCheck,
 ): Promise<RoutedOpening> {
   let bytes: Uint8Array = new Uint8Array(0);
   const deadline = Date.now() + waitMs;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    for (;;) {
-      const read = readChunk(conn);
-      // Handed to the door when the wait runs out; if the door closes
-      // without awaiting it, its failure must not be an unhandled rejection.
-      read.catch(() => {});
-      const left = deadline - Date.now();
-      const timeout = new Promise<"wait over">((resolve) => {
-        timer = setTimeout(() => resolve("wait over"), Math.max(0, left));
-      });
-      const chunk = await Promise.race([read, timeout]);
-      clearTimeout(timer);
-      if (chunk === "wait over") {
-        return {
-          bytes: own(bytes),
-          pending: read,
-          door: undefined,
-          ended: false,
-        };
-      }
-      if (chunk === null) {
-        return { bytes: own(bytes), door: undefined, ended: true };
-      }
-      bytes = bytes.length === 0 ? chunk : concat(bytes, chunk);
-      const door = classifyOpening(bytes, tls);
-      if (door !== undefined || bytes.length >= OPENING_READ_BYTES) {
-        return { bytes: own(bytes), door: door ?? "text", ended: false };
-      }
+  for (;;) {
+    const read = readChunk(conn);
+    // Handed to the door when the wait runs out; if the door closes
+    // without awaiting it, its failure must not be an unhandled rejection.
+    read.catch(() => {});
+    const chunk = await readOrSilence(read, deadline, confirmSilence);
+    if (chunk === "silent") {
+      return {
+        bytes: own(bytes),
+        pending: read,
+        door: undefined,
+        ended: false,
+      };
     }
+    if (chunk === null) {
+      return { bytes: own(bytes), door: undefined, ended: true };
+    }
+    bytes = bytes.length === 0 ? chunk : concat(bytes, chunk);
+    const door = classifyOpening(bytes, tls);
+    if (door !== undefined || bytes.length >= OPENING_READ_BYTES) {
+      return { bytes: own(bytes), door: door ?? "text", ended: false };
+    }
+  }
+}
+
+/**
+ * The read's bytes, or `"silent"` once the deadline has passed and the
+ * silence is confirmed with the read still pending. A busy server's timer
+ * can fire before reads that were ready are delivered: the check gives
+ * them their turn.
+ */
+async function readOrSilence(
+  read: Promise<Uint8Array | null>,
+  deadline: number,
+  confirmSilence: SilenceCheck | undefined,
+): Promise<Uint8Array | null | "silent"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"silent">((resolve) => {
+    timer = setTimeout(
+      () => resolve("silent"),
+      Math.max(0, deadline - Date.now()),
+    );
+  });
+  try {
+    const first = await Promise.race([read, timeout]);
+    if (first !== "silent" || !confirmSilence) return first;
   } finally {
     clearTimeout(timer);
   }
+  return await Promise.race([
+    read,
+    confirmSilence().then(() => "silent" as const),
+  ]);
 }
 
 async function readChunk(

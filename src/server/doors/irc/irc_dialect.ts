@@ -141,8 +141,24 @@ export class IrcDialect implements Dialect {
         const member = hub.findMember(nick);
         return member ? [...member.rooms] : undefined;
       },
+      awayOf: (nick) => hub.findMember(nick)?.away,
+      membersOf: (room) => hub.members(room).map((member) => member.nick),
+      roleIn: (room) =>
+        link.session ? hub.roleIn(link.session, room) : undefined,
+      mutedAll: (room) => hub.isMutedAll(room),
+      setAway: (text) => {
+        if (!link.session || !link.policy.allow(COMMAND_COSTS.away)) {
+          return false;
+        }
+        hub.setAway(link.session, text);
+        return true;
+      },
       counts: () => ({ users: hub.size, rooms: hub.roomCount }),
       write: (lines) => link.enqueue(encoder.encode(lines)),
+      writeAfterPending: (lines) =>
+        hub.afterPending(() => {
+          if (!link.closed) link.enqueue(encoder.encode(lines));
+        }),
       quit: (reason) => link.close(reason, { type: "bye", reason }),
     };
   }

@@ -126,7 +126,8 @@ export function formatIrcMessage(message: IrcMessage): string {
     if (
       last &&
       (param === "" || param.includes(" ") || param[0] === ":" ||
-        (params.length > 1 && TEXT_LAST.test(message.command)))
+        ((params.length > 1 || TEXT_ONLY.test(message.command)) &&
+          TEXT_LAST.test(message.command)))
     ) {
       line += ` :${param}`;
     } else line += ` ${param}`;
@@ -142,11 +143,33 @@ export function formatIrcMessage(message: IrcMessage): string {
 const TEXT_LAST =
   /^(PRIVMSG|NOTICE|PART|QUIT|KICK|TOPIC|AWAY|ERROR|PONG|\d{3})$/;
 
+/** Commands whose only parameter is free text: `AWAY :lunch`, `QUIT :bye`. */
+const TEXT_ONLY = /^(QUIT|AWAY|ERROR)$/;
+
 const encoder = new TextEncoder();
 
 function utf8Length(char: string): number {
   const code = char.codePointAt(0)!;
   return code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+}
+
+/**
+ * How many bytes `text` takes in UTF-8, without encoding it: NAMES measures
+ * every name of a big room for every newcomer.
+ */
+export function utf8ByteLength(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      // A surrogate pair: one character of 4 bytes.
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
 }
 
 /**

@@ -21,7 +21,11 @@ import {
   quotePrefix,
   recallText,
 } from "../../../shared/text_dialect.ts";
-import { formatIrcMessage, splitForIrc } from "./irc_message.ts";
+import {
+  formatIrcMessage,
+  splitForIrc,
+  utf8ByteLength,
+} from "./irc_message.ts";
 
 /** The IRCv3 capabilities the door offers (docs/protocol.md, "IRC door"). */
 export const IRC_CAPABILITIES = [
@@ -31,6 +35,7 @@ export const IRC_CAPABILITIES = [
   "batch",
   "multi-prefix",
   "cap-notify",
+  "away-notify",
 ] as const;
 
 /** One capability the door offers. */
@@ -99,7 +104,7 @@ function privmsgLines(
   tags: Record<string, string> | undefined,
 ): string {
   const head = `:${source} PRIVMSG ${target} :`;
-  const room = IRC_LINE_BYTES - 2 - new TextEncoder().encode(head).length -
+  const room = IRC_LINE_BYTES - 2 - utf8ByteLength(head) -
     (me ? 9 : 0);
   let lines = "";
   for (const line of text.split("\n")) {
@@ -163,7 +168,12 @@ function notice(view: IrcView, target: string, text: string): string {
   });
 }
 
-/** `353` lines naming a channel's members, each line within 512 bytes. */
+/**
+ * `353` lines naming a channel's members, each line within 512 bytes.
+ * Linear in the names: each is measured once (a 5,000-member room's NAMES
+ * went to every newcomer, and re-encoding the growing line per name made
+ * IRC joins quadratic in the line length too).
+ */
 export function namesLines(
   view: IrcView,
   room: string,
@@ -171,17 +181,25 @@ export function namesLines(
 ): string {
   const channel = channelOf(room);
   const head = `:${view.server} 353 ${view.nick} = ${channel} :`;
-  const room_ = IRC_LINE_BYTES - 2 - new TextEncoder().encode(head).length;
+  const budget = IRC_LINE_BYTES - 2 - utf8ByteLength(head);
   let lines = "";
-  let names = "";
+  let names: string[] = [];
+  let bytes = 0;
   for (const user of users) {
-    const next = names === "" ? user : `${names} ${user}`;
-    if (new TextEncoder().encode(next).length > room_ && names !== "") {
-      lines += numeric(view, "353", "=", channel, names);
-      names = user;
-    } else names = next;
+    const size = utf8ByteLength(user);
+    const next = names.length === 0 ? size : bytes + 1 + size;
+    if (next > budget && names.length > 0) {
+      lines += numeric(view, "353", "=", channel, names.join(" "));
+      names = [user];
+      bytes = size;
+    } else {
+      names.push(user);
+      bytes = next;
+    }
   }
-  if (names !== "") lines += numeric(view, "353", "=", channel, names);
+  if (names.length > 0) {
+    lines += numeric(view, "353", "=", channel, names.join(" "));
+  }
   return lines + numeric(view, "366", channel, "End of /NAMES list.");
 }
 
@@ -298,19 +316,9 @@ export function renderIrc(event: ServerEvent, view: IrcView): string {
     case "who":
       return namesLines(view, event.room, withOps(event.users, event.roles));
     case "mod":
-      // A kick is IRC's own KICK; every other action is a notice to the
-      // channel in the same words the other doors show.
-      if (event.action === "kick" && event.nick !== undefined) {
-        return formatIrcMessage({
-          tags: messageTags(view, event.ts),
-          prefix: memberSource(event.by),
-          command: "KICK",
-          params: [channelOf(event.room), event.nick, event.reason ?? event.by],
-        });
-      }
-      return notice(view, channelOf(event.room), event.text);
+      return modLines(event, view, false);
     case "bans":
-      return notice(view, view.nick, bansText(event));
+      return banListLines(view, event);
     case "info":
       return notice(view, view.nick, event.text);
     case "notice":
@@ -381,12 +389,110 @@ export function renderIrc(event: ServerEvent, view: IrcView): string {
         command: "PONG",
         params: [view.server],
       });
+    case "away":
+      return view.caps.has("away-notify")
+        ? awayLine(event.nick, event.text)
+        : "";
     case "bye":
       return formatIrcMessage({
         command: "ERROR",
         params: [`Closing Link: ${event.reason}`],
       });
   }
+}
+
+/** The ban mask IRC shows for a ban of `nick` (bans here are by nickname). */
+function banMask(nick: string): string {
+  return `${nick}!*@*`;
+}
+
+/**
+ * The nickname a ban mask names (`bob`, `bob!*@*`, `bob!bob@chat`), or
+ * `undefined` for a mask by host or with wildcards in the nick, which a
+ * ban by nickname cannot honour.
+ */
+export function nickOfMask(mask: string): string | undefined {
+  const nick = mask.split("!")[0];
+  return nick === "" || /[*?]/.test(nick) ? undefined : nick;
+}
+
+/**
+ * Whether an IRC mask (`*` any run, `?` any one character, ASCII case
+ * ignored) matches `source` (`nick!user@host`).
+ */
+export function maskMatches(mask: string, source: string): boolean {
+  const pattern = mask.replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replaceAll("*", ".*").replaceAll("?", ".");
+  return new RegExp(`^${pattern}$`, "is").test(source);
+}
+
+/**
+ * A moderation action as IRC shows it, from whoever took it: a kick as
+ * `KICK`; a ban as `MODE +b nick!*@*` and, when its target is in the room
+ * (`targetInRoom`), a `KICK` whose reason is the ban's; an unban as
+ * `MODE -b`; `op`/`deop` as `MODE +o`/`-o`; `muteall` as `MODE +m`/`-m`.
+ * Mutes have no IRC form: a notice to the channel in the server's words.
+ */
+export function modLines(
+  event: Extract<ServerEvent, { type: "mod" }>,
+  view: IrcView,
+  targetInRoom: boolean,
+): string {
+  const channel = channelOf(event.room);
+  const line = (command: string, params: string[]) =>
+    formatIrcMessage({
+      tags: messageTags(view, event.ts),
+      prefix: memberSource(event.by),
+      command,
+      params,
+    });
+  const nick = event.nick;
+  switch (event.action) {
+    case "kick":
+      if (nick === undefined) break;
+      return line("KICK", [channel, nick, event.reason ?? event.by]);
+    case "ban":
+      if (nick === undefined) break;
+      return line("MODE", [channel, "+b", banMask(nick)]) +
+        (targetInRoom
+          ? line("KICK", [channel, nick, event.reason ?? event.text])
+          : "");
+    case "unban":
+      if (nick === undefined) break;
+      return line("MODE", [channel, "-b", banMask(nick)]);
+    case "op":
+    case "deop":
+      if (nick === undefined) break;
+      return line("MODE", [channel, event.action === "op" ? "+o" : "-o", nick]);
+    case "muteall":
+      return line("MODE", [channel, event.on ? "+m" : "-m"]);
+  }
+  return notice(view, channel, event.text);
+}
+
+/** `MODE #chan b` answered from the hub's list: one `367` per ban, then `368`. */
+export function banListLines(
+  view: IrcView,
+  event: Extract<ServerEvent, { type: "bans" }>,
+): string {
+  const channel = channelOf(event.room);
+  let lines = "";
+  for (const ban of event.bans) {
+    lines += numeric(view, "367", channel, banMask(ban.nick), ban.by);
+  }
+  return lines + numeric(view, "368", channel, "End of channel ban list");
+}
+
+/**
+ * IRCv3 away-notify's line: `:bob!bob@chat AWAY :at lunch` when `nick`
+ * went away, `:bob!bob@chat AWAY` when it came back.
+ */
+export function awayLine(nick: string, text: string | undefined): string {
+  return formatIrcMessage({
+    prefix: memberSource(nick),
+    command: "AWAY",
+    params: text === undefined ? [] : [text],
+  });
 }
 
 /** Nicknames as NAMES shows them: the owner and admins with IRC's `@`. */

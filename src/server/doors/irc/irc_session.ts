@@ -14,23 +14,29 @@ import {
   type CommandFrame,
   type ErrorCode,
   nickErrorMessage,
+  type RoomRole,
   type ServerEvent,
   VERSION,
 } from "../../../../protocol.ts";
-import { PROTOCOL_LIMITS } from "../../../shared/limits.ts";
+import { MODERATION_LIMITS, PROTOCOL_LIMITS } from "../../../shared/limits.ts";
 import {
   formatIrcMessage,
   type IrcMessage,
   parseIrcLine,
 } from "./irc_message.ts";
 import {
+  awayLine,
+  banListLines,
   channelOf,
   IRC_CAPABILITIES,
   type IrcCapability,
   ircEncoder,
   isOwnEcho,
+  maskMatches,
   memberSource,
+  modLines,
   namesLines,
+  nickOfMask,
   renderIrc,
   roomOf,
 } from "./irc_render.ts";
@@ -71,16 +77,39 @@ export interface IrcPort {
   send(frame: CommandFrame): void;
   /** The rooms a connected member is in, or `undefined` if no one has that nick. */
   roomsOf(nick: string): string[] | undefined;
+  /** The nicknames of the members of `room`. */
+  membersOf(room: string): readonly string[];
+  /** This client's role in `room`, if it is the owner or an admin there. */
+  roleIn(room: string): RoomRole | undefined;
+  /** Whether only the owner and admins may speak in `room` (`+m`). */
+  mutedAll(room: string): boolean;
+  /** A connected member's away message, if it is marked away. */
+  awayOf(nick: string): string | undefined;
+  /**
+   * Marks this client away with `text`, or back (`undefined`), for everyone
+   * sharing a room with it; false when the flood limit refused it.
+   */
+  setAway(text: string | undefined): boolean;
   /** How many members and rooms there are, for `LUSERS`. */
   counts(): { users: number; rooms: number };
   /** Writes raw IRC lines to this client. */
   write(lines: string): void;
+  /**
+   * Writes raw IRC lines once the messages this client sent before them
+   * have gone out to their rooms: a `PONG` must follow the `PRIVMSG`s it
+   * answers, as on any IRC server (bots and load generators close their
+   * window of messages with `PING`).
+   */
+  writeAfterPending(lines: string): void;
   /** Ends the connection; `bye` renders as `ERROR`. */
   quit(reason: string, event?: ServerEvent): void;
 }
 
-/** Channels one client may name in one JOIN or PART. */
+/** Channels one client may name in one JOIN or PART, nicks in one KICK. */
 const MAX_TARGETS = 10;
+
+/** Mode changes one MODE line may make (`MODES` in ISUPPORT). */
+const MAX_MODE_CHANGES = 4;
 
 /** What the next `who` event answers: a NAMES or a WHO. */
 type WhoReply = { kind: "names" | "who"; channel: string };
@@ -98,11 +127,12 @@ export class IrcSession {
   #channels = new Set<string>();
   #whoReply: WhoReply | undefined;
   /** The channel or nick a command in progress is about, for error numerics. */
-  #target: { command: string; name: string } | undefined;
+  #target: { command: string; name: string; nick?: string } | undefined;
   #lastNickChange = "";
   /** Members whose QUIT this client was shown, until they join again. */
   #quitShown = new Set<string>();
-  #away: string | undefined;
+  /** Rooms this client is leaving with PART now, and its reason. */
+  #parting = new Map<string, string>();
   #view = {
     server: "",
     nick: "*",
@@ -148,7 +178,9 @@ export class IrcSession {
       case "dm":
         return isOwnEcho(event, this.#nick);
       case "join":
-        return event.nick === this.#nick || this.#quitShown.has(event.nick);
+        return event.nick === this.#nick || this.#quitShown.has(event.nick) ||
+          (!event.others && this.#caps.has("away-notify") &&
+            this.#port.awayOf(event.nick) !== undefined);
       case "leave":
         // A quit is announced in every room the member was in: shown once.
         return event.nick === this.#nick || event.reason !== undefined;
@@ -175,7 +207,7 @@ export class IrcSession {
           return "";
         }
         this.#quitShown.delete(event.nick);
-        return renderIrc(event, this.#view);
+        return renderIrc(event, this.#view) + this.#awayOnJoin(event);
       case "leave":
         if (event.nick === this.#nick) {
           if (!this.#channels.delete(event.room)) return "";
@@ -198,11 +230,39 @@ export class IrcSession {
       }
       case "who":
         return this.#renderWho(event);
+      case "part": {
+        // The hub's leave notice for ourselves, if it sends one, finds the
+        // channel gone and is not shown twice.
+        this.#channels.delete(event.room);
+        const reason = this.#parting.get(event.room);
+        // Put out of the room (a kick or a ban): its KICK was shown.
+        if (reason === undefined) return "";
+        const channel = channelOf(event.room);
+        return formatIrcMessage({
+          prefix: memberSource(this.#nick),
+          command: "PART",
+          params: reason ? [channel, reason] : [channel],
+        });
+      }
+      case "mod":
+        return this.#renderMod(event);
+      case "bans":
+        return banListLines(this.#view, event);
       case "error":
         return this.#renderError(event.code, event.message);
       default:
         return renderIrc(event, this.#view);
     }
+  }
+
+  /**
+   * away-notify: a member who joins while away is followed by its AWAY, so
+   * the channel's list shows it away without a WHO.
+   */
+  #awayOnJoin(event: Extract<ServerEvent, { type: "join" }>): string {
+    if (event.others || !this.#caps.has("away-notify")) return "";
+    const away = this.#port.awayOf(event.nick);
+    return away === undefined ? "" : awayLine(event.nick, away);
   }
 
   /** Handles one line from the client. */
@@ -356,10 +416,12 @@ export class IrcSession {
       "PREFIX=(ov)@+",
       "CHANMODES=b,,,mnt",
       `NICKLEN=${PROTOCOL_LIMITS.maxNickChars}`,
+      `AWAYLEN=${MODERATION_LIMITS.maxReasonChars}`,
       `CHANNELLEN=${PROTOCOL_LIMITS.maxRoomChars + 1}`,
       `NETWORK=${server}`,
       "UTF8ONLY",
-      `TARGMAX=JOIN:${MAX_TARGETS},PART:${MAX_TARGETS},PRIVMSG:1,NOTICE:1`,
+      `MODES=${MAX_MODE_CHANGES}`,
+      `TARGMAX=JOIN:${MAX_TARGETS},PART:${MAX_TARGETS},KICK:${MAX_TARGETS},PRIVMSG:1,NOTICE:1`,
       "are supported by this server",
     );
     const { users, rooms } = this.#port.counts();
@@ -472,22 +534,35 @@ export class IrcSession {
           return this.#numeric("461", "TOPIC", "Not enough parameters");
         }
         if (second !== undefined) {
-          return this.#numeric("482", first, "You're not channel operator");
+          // The room's pinned notice is its topic: the owner's and admins'.
+          const room = roomOf(first);
+          if (room === undefined) {
+            return this.#numeric("403", first, "No such channel");
+          }
+          return this.#withTarget(
+            "TOPIC",
+            first,
+            () => this.#port.send({ type: "notice", text: second, room }),
+          );
         }
         return this.#numeric("331", first, "No topic is set");
       case "MODE":
         return this.#mode(message.params);
-      case "AWAY":
-        this.#away = first || undefined;
-        return this.#away
+      case "KICK":
+        return this.#kick(message.params);
+      case "AWAY": {
+        const away = first || undefined;
+        if (!this.#port.setAway(away)) return;
+        return away
           ? this.#numeric("306", "You have been marked as being away")
           : this.#numeric("305", "You are no longer marked as being away");
+      }
       case "PING":
-        return this.#write({
+        return this.#port.writeAfterPending(formatIrcMessage({
           prefix: this.#view.server,
           command: "PONG",
           params: [this.#view.server, first ?? ""],
-        });
+        }));
       case "PONG":
         return; // The door's keepalive saw the line arrive.
       case "CAP":
@@ -498,10 +573,11 @@ export class IrcSession {
       case "PASS":
         return this.#numeric("462", "You may not reregister");
       case "USERHOST":
+        // `-` marks a member who is away, `+` one who is here.
         return this.#numeric(
           "302",
           message.params.filter((n) => this.#port.roomsOf(n)).map((n) =>
-            `${n}=+${n}@chat`
+            `${n}=${this.#port.awayOf(n) === undefined ? "+" : "-"}${n}@chat`
           ).join(" "),
         );
       case "ISON":
@@ -517,20 +593,14 @@ export class IrcSession {
   }
 
   #part(room: string, reason: string): void {
+    // Shown as PART when the hub says the room is left (its `part`).
+    this.#parting.set(room, reason);
     this.#withTarget(
       "PART",
       channelOf(room),
       () => this.#port.send({ type: "part", room }),
     );
-    // The hub's leave notice for ourselves, if it sends one, finds the
-    // channel gone and is not shown twice.
-    if (this.#channels.delete(room)) {
-      this.#port.write(formatIrcMessage({
-        prefix: memberSource(this.#nick),
-        command: "PART",
-        params: reason ? [channelOf(room), reason] : [channelOf(room)],
-      }));
-    }
+    this.#parting.delete(room);
   }
 
   #privmsg(message: IrcMessage): void {
@@ -560,6 +630,12 @@ export class IrcSession {
         });
       } else this.#port.send({ type: "dm", to: target, text: body });
     });
+    // A private message to someone away is answered with why they may not
+    // answer; a NOTICE never draws an automatic reply.
+    const away = room === undefined && message.command === "PRIVMSG"
+      ? this.#port.awayOf(target)
+      : undefined;
+    if (away !== undefined) this.#numeric("301", target, away);
   }
 
   #mode(params: string[]): void {
@@ -575,7 +651,7 @@ export class IrcSession {
       return this.#numeric("221", "+i");
     }
     if (modes === undefined) {
-      this.#numeric("324", target, "+nt");
+      this.#numeric("324", target, this.#port.mutedAll(room) ? "+mnt" : "+nt");
       return this.#numeric(
         "329",
         target,
@@ -583,16 +659,150 @@ export class IrcSession {
       );
     }
     const list = modes.replace(/^[+]/, "");
-    if (list === "b") {
-      return this.#numeric("368", target, "End of channel ban list");
-    }
+    if (list === "b" && params.length === 2) return this.#banList(target, room);
     if (list === "e") {
       return this.#numeric("349", target, "End of channel exception list");
     }
     if (list === "I") {
       return this.#numeric("347", target, "End of channel invite list");
     }
-    return this.#numeric("482", target, "You're not channel operator");
+    this.#changeModes(target, room, modes, params.slice(2));
+  }
+
+  /**
+   * `MODE #chan +b nick`, `-b`, `+o`/`-o nick`, `+m`/`-m`: the hub's `ban`,
+   * `unban`, `op`/`deop` and `muteall`, which check the client's role; a
+   * refusal is `482`. `n` and `t` are always on; other modes get `472`.
+   */
+  #changeModes(
+    channel: string,
+    room: string,
+    modes: string,
+    args: string[],
+  ): void {
+    let adding = true;
+    let next = 0;
+    let changes = 0;
+    const send = (frame: CommandFrame, nick?: string) =>
+      this.#withTarget("MODE", channel, () => this.#port.send(frame), nick);
+    for (const char of modes) {
+      if (char === "+" || char === "-") {
+        adding = char === "+";
+        continue;
+      }
+      if (changes++ >= MAX_MODE_CHANGES) break;
+      switch (char) {
+        case "b": {
+          const mask = args[next++];
+          if (mask === undefined) {
+            if (adding) this.#banList(channel, room);
+            continue;
+          }
+          const nick = nickOfMask(mask) ??
+            (adding ? this.#memberMatching(channel, room, mask) : undefined);
+          if (nick === undefined) {
+            if (!adding) {
+              this.#notice(
+                `${channel}: bans here are by nickname: MODE ${channel} -b NICK`,
+              );
+            }
+            continue;
+          }
+          send({ type: adding ? "ban" : "unban", nick, room }, nick);
+          continue;
+        }
+        case "o": {
+          const nick = args[next++];
+          if (nick === undefined) {
+            this.#numeric("461", "MODE", "Not enough parameters");
+            continue;
+          }
+          send({ type: adding ? "op" : "deop", nick, room }, nick);
+          continue;
+        }
+        case "m":
+          send({ type: "muteall", on: adding, room });
+          continue;
+        case "n":
+        case "t":
+          continue; // Always on: nothing to change.
+        case "v":
+          next++;
+          this.#numeric("472", char, "is unknown mode char to me");
+          continue;
+        default:
+          this.#numeric("472", char, "is unknown mode char to me");
+      }
+    }
+  }
+
+  /**
+   * The one member of the channel a ban mask by host matches (irssi's
+   * `/ban bob` sends `*!*bob@chat`): every member is `nick!nick@chat`. None
+   * or several are said so in a notice.
+   */
+  #memberMatching(
+    channel: string,
+    room: string,
+    mask: string,
+  ): string | undefined {
+    const matches = this.#port.membersOf(room).filter((nick) =>
+      maskMatches(mask, memberSource(nick))
+    );
+    if (matches.length === 1) return matches[0];
+    this.#notice(
+      matches.length === 0
+        ? `${channel}: no one here matches ${mask}`
+        : `${channel}: ${mask} matches ${matches.length} people here: ban by nickname (MODE ${channel} +b NICK)`,
+    );
+    return undefined;
+  }
+
+  /** The ban list: the hub's, for the owner and admins; empty for others. */
+  #banList(channel: string, room: string): void {
+    if (this.#port.roleIn(room) === undefined) {
+      return this.#numeric("368", channel, "End of channel ban list");
+    }
+    this.#withTarget(
+      "MODE",
+      channel,
+      () => this.#port.send({ type: "bans", room }),
+    );
+  }
+
+  /** `KICK #chan nick[,nick] [:reason]`: the hub's `kick`, role-checked. */
+  #kick(params: string[]): void {
+    const [channel, nicks, reason] = params;
+    if (channel === undefined || nicks === undefined) {
+      return this.#numeric("461", "KICK", "Not enough parameters");
+    }
+    const room = roomOf(channel);
+    if (room === undefined) {
+      return this.#numeric("403", channel, "No such channel");
+    }
+    for (const nick of nicks.split(",").slice(0, MAX_TARGETS)) {
+      if (nick === "") continue;
+      this.#withTarget("KICK", channel, () =>
+        this.#port.send(
+          reason ? { type: "kick", nick, reason, room } : {
+            type: "kick",
+            nick,
+            room,
+          },
+        ), nick);
+    }
+  }
+
+  /**
+   * A moderation action as IRC shows it: a kick as `KICK`, a ban as
+   * `MODE +b` and, if its target was in the room, `KICK`; an unban as
+   * `MODE -b`, `op`/`deop` as `MODE +o`/`-o`, `muteall` as `MODE +m`/`-m`;
+   * the rest (mutes) as a notice to the channel in the server's words.
+   */
+  #renderMod(event: Extract<ServerEvent, { type: "mod" }>): string {
+    const inRoom = event.nick !== undefined &&
+      (this.#port.roomsOf(event.nick) ?? []).includes(event.room);
+    return modLines(event, this.#view, inRoom);
   }
 
   #whois(nick: string | undefined): void {
@@ -607,6 +817,8 @@ export class IrcSession {
       this.#numeric("319", nick, rooms.map(channelOf).join(" "));
     }
     this.#numeric("312", nick, this.#view.server, "chat");
+    const away = this.#port.awayOf(nick);
+    if (away !== undefined) this.#numeric("301", nick, away);
     this.#numeric("318", nick, "End of /WHOIS list.");
   }
 
@@ -619,7 +831,7 @@ export class IrcSession {
         "chat",
         this.#view.server,
         mask,
-        "H",
+        this.#hereOrGone(mask),
         `0 ${mask}`,
       );
     }
@@ -641,15 +853,41 @@ export class IrcSession {
         "chat",
         this.#view.server,
         nick,
-        "H",
+        this.#hereOrGone(nick),
         `0 ${nick}`,
       );
     }
     return lines + this.#numericLine("315", channel, "End of /WHO list.");
   }
 
+  /** WHO's flag: `H` for a member who is here, `G` for one gone away. */
+  #hereOrGone(nick: string): string {
+    return this.#port.awayOf(nick) === undefined ? "H" : "G";
+  }
+
   #renderError(code: ErrorCode, message: string): string {
     const target = this.#target;
+    const moderating = target?.command === "KICK" ||
+      target?.command === "MODE" || target?.command === "TOPIC";
+    if (moderating && code === "not_allowed") {
+      // The server's wording says why: not staff, the owner, oneself.
+      return this.#numericLine("482", target.name, message);
+    }
+    if (moderating && code === "no_such_user" && target.nick !== undefined) {
+      return / is not in /.test(message)
+        ? this.#numericLine("441", target.nick, target.name, message)
+        : this.#numericLine("401", target.nick, "No such nick/channel");
+    }
+    if (code === "banned" && target?.command === "JOIN") {
+      return this.#numericLine("474", target.name, message);
+    }
+    if (moderating && code === "not_in_room") {
+      return this.#numericLine(
+        "442",
+        target.name,
+        "You're not on that channel",
+      );
+    }
     switch (code) {
       case "nick_taken":
         return this.#numericLine(
@@ -680,8 +918,13 @@ export class IrcSession {
     }
   }
 
-  #withTarget(command: string, name: string, run: () => void): void {
-    this.#target = { command, name };
+  #withTarget(
+    command: string,
+    name: string,
+    run: () => void,
+    nick?: string,
+  ): void {
+    this.#target = { command, name, nick };
     try {
       run();
     } finally {
@@ -694,6 +937,14 @@ export class IrcSession {
       prefix: this.#view.server,
       command: code,
       params: [this.#nick, ...params],
+    });
+  }
+
+  #notice(text: string): void {
+    this.#write({
+      prefix: this.#view.server,
+      command: "NOTICE",
+      params: [this.#nick, text],
     });
   }
 
