@@ -16,11 +16,7 @@ import type {
   RoomRole,
   ServerEvent,
 } from "../../../../protocol.ts";
-import {
-  bansText,
-  quotePrefix,
-  recallText,
-} from "../../../shared/text_dialect.ts";
+import { quotePrefix, recallText } from "../../../shared/text_dialect.ts";
 import {
   formatIrcMessage,
   splitForIrc,
