@@ -55,6 +55,23 @@ function tlsTest(
   });
 }
 
+/** A `chat serve` over TLS with this certificate. */
+function tlsServer(cert: string, key: string): Promise<ServerProcess> {
+  return ServerProcess.start(["--tls-cert", cert, "--tls-key", key]);
+}
+
+/** A raw TLS connection to `server`, trusting its self-signed `cert`. */
+async function connectTlsTo(
+  server: ServerProcess,
+  cert: string,
+): Promise<Deno.TlsConn> {
+  return await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: server.port,
+    caCerts: [await Deno.readTextFile(cert)],
+  });
+}
+
 /** A JSON-dialect client over TLS, reading events line by line. */
 class TlsClient {
   #conn: Deno.TlsConn;
@@ -410,17 +427,8 @@ tlsTest(
 tlsTest(
   "IRC over TLS (ircs): the router finds the IRC registration inside TLS",
   async ({ cert, key }) => {
-    const server = await ServerProcess.start([
-      "--tls-cert",
-      cert,
-      "--tls-key",
-      key,
-    ]);
-    const conn = await Deno.connectTls({
-      hostname: "127.0.0.1",
-      port: server.port,
-      caCerts: [await Deno.readTextFile(cert)],
-    });
+    const server = await tlsServer(cert, key);
+    const conn = await connectTlsTo(server, cert);
     try {
       await conn.write(
         new TextEncoder().encode("NICK tlsbob\r\nUSER tlsbob 0 * :T\r\n"),
@@ -501,17 +509,8 @@ tlsTest(
 tlsTest(
   "over TLS an answer with Connection: close ends with TLS's close_notify, so a client reads it to its end without an error",
   async ({ cert, key }) => {
-    const server = await ServerProcess.start([
-      "--tls-cert",
-      cert,
-      "--tls-key",
-      key,
-    ]);
-    const conn = await Deno.connectTls({
-      hostname: "127.0.0.1",
-      port: server.port,
-      caCerts: [await Deno.readTextFile(cert)],
-    });
+    const server = await tlsServer(cert, key);
+    const conn = await connectTlsTo(server, cert);
     try {
       await conn.write(
         new TextEncoder().encode(
