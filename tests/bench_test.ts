@@ -118,3 +118,37 @@ Deno.test({
     );
   },
 });
+
+Deno.test("the quick benchmark over IRC: 200 IRC members all get in, every join counted, nothing lost", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      `${ROOT}bench/run.ts`,
+      "--quick",
+      "--scenarios",
+      "d",
+      "--targets",
+      "chat-irc",
+      "--seconds",
+      "1",
+    ],
+    env: TEST_ENV,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(120_000),
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout);
+  const report = `${stdout}\n${new TextDecoder().decode(output.stderr)}`;
+  assert.equal(output.code, 0, report);
+  const line = stdout.split("\n").find((l) => l.startsWith("{"));
+  assert.ok(line, report);
+  const irc = JSON.parse(line).results["chat-irc"];
+  assert.equal(irc.ok, true, JSON.stringify(irc));
+  assert.equal(irc.connected, irc.clients, "none sent to the text door");
+  // Past 100 members chat summarises joins in one NOTICE: counted too.
+  assert.equal(irc.joins_announced, irc.joins_expected);
+  assert.ok(irc.delivered > 0);
+  assert.equal(irc.delivered, irc.expected);
+});
