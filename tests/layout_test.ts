@@ -94,3 +94,23 @@ Deno.test("a line door is one dialect module that reaches its socket only throug
     }
   }
 });
+
+Deno.test("the README's file table names every source file, so a newcomer finds each part", async () => {
+  const readme = await Deno.readTextFile(new URL("README.md", root));
+  const start = readme.indexOf("## How it is built");
+  const end = readme.indexOf("Where a new thing goes", start);
+  assert.ok(start >= 0 && end > start, "README has its file table");
+  const table = readme.slice(start, end);
+  const sources = [
+    "main.ts",
+    "server.ts",
+    "client.ts",
+    "protocol.ts",
+    ...await filesUnder("src/"),
+  ];
+  const unnamed = sources.filter((file) => {
+    const name = file.slice(file.lastIndexOf("/") + 1);
+    return !table.includes(`${name}\``);
+  });
+  assert.deepEqual(unnamed, [], "files missing from README's table");
+});
