@@ -343,6 +343,11 @@ export interface ServerInfo {
   /** Messages per second a client may send (0: no limit), and the burst. */
   rate?: number;
   burst?: number;
+  /**
+   * Messages a welcome without `since` holds (`--history`): one cut by its
+   * bytes holds fewer and says `more`, and a client may page for the rest.
+   */
+  history?: number;
 }
 
 /** Every event the server sends, a union discriminated on `type`. */

@@ -16,6 +16,7 @@ import {
 } from "../src/client/chat_session.ts";
 import type { WelcomeKind } from "../src/client/terminal_render.ts";
 import { ServerProcess, tempDir, TestClient } from "./helpers.ts";
+import { seedMessages } from "./history_seed.ts";
 
 /** A port nothing listens on right now (the OS hands out a fresh one). */
 function freePort(): number {
@@ -56,6 +57,7 @@ class Recorder implements SessionListener {
     room: string;
     raw: RoomMessage[];
     shown: RoomMessage[];
+    more?: boolean;
   }[] = [];
   events: ServerEvent[] = [];
   states: LinkState[] = [];
@@ -72,10 +74,15 @@ class Recorder implements SessionListener {
       room: event.room,
       raw: event.history,
       shown: history,
+      more: event.more,
     });
+    this.timeline.push(...history.map((m) => m.text));
   }
+  /** Texts of every room message passed on, in the order passed on. */
+  timeline: string[] = [];
   event(event: ServerEvent): void {
     this.events.push(event);
+    if (event.type === "msg") this.timeline.push(event.text);
   }
   notice(): void {}
   state(state: LinkState): void {
@@ -204,6 +211,73 @@ Deno.test("after a server restart the session resumes: messages sent meanwhile a
       e.type === "leave" && e.nick === "alice"
     );
     assert.equal((leave as { reason?: string }).reason, "quit");
+  } finally {
+    await session.quit();
+    await running;
+    await Promise.all(clients.map((c) => c.close()));
+    await server.stop();
+    await dir.remove();
+  }
+});
+
+Deno.test("a session back after 900 messages (far over 64 KiB) pages for what its welcome left out: each shown once, in order, before what came live", async () => {
+  const dir = await tempDir();
+  const port = freePort();
+  const db = `${dir.path}/chat.db`;
+  // A tight allowance: the pages must be paced to it, or be refused.
+  const serverArgs = [
+    "--db",
+    db,
+    "--port",
+    String(port),
+    "--rate",
+    "2",
+    "--burst",
+    "2",
+  ];
+  let server = await ServerProcess.start(serverArgs);
+  const { gate, recorder, session, running } = startAlice(port);
+  const clients: TestClient[] = [];
+  try {
+    const bob = await TestClient.join(port, "bob");
+    clients.push(bob.client);
+    await until("alice online", () => session.online);
+    bob.client.send({ type: "say", text: "before" });
+    await until("alice saw 'before'", () => recorder.shownTexts.length === 1);
+
+    await server.stop("SIGKILL");
+    await until("alice offline", () => gate.waiting === 1);
+    const missed = seedMessages(db, "lobby", 900);
+    server = await ServerProcess.start(serverArgs);
+    const carol = await TestClient.join(port, "carol");
+    clients.push(carol.client);
+    gate.open();
+    carol.client.send({ type: "say", text: "live" });
+    await until(
+      "alice saw 'live'",
+      () => recorder.shownTexts.includes("live"),
+      30_000,
+    );
+    assert.deepEqual(
+      recorder.timeline,
+      ["before", ...missed.map((m) => m.text), "live"],
+      "every message once, in order, the live one after the missed ones",
+    );
+    const resumed = recorder.welcomes[1];
+    assert.equal(resumed.kind, "resumed");
+    assert.ok(resumed.raw.length < 900, "the welcome itself was cut");
+    assert.equal(
+      resumed.more,
+      undefined,
+      "and once filled, says nothing is left out",
+    );
+    assert.deepEqual(
+      recorder.events.filter((e) => e.type === "error"),
+      [],
+      "paging at the server's pace was never refused",
+    );
+    assert.equal(session.online, true);
+    assert.equal(recorder.welcomes.length, 2, "nor cut off for flooding");
   } finally {
     await session.quit();
     await running;

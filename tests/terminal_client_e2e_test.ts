@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import type { ServerEvent } from "../protocol.ts";
 import { ROOT, ServerProcess, tempDir, TestClient } from "./helpers.ts";
 import { has, occurrences, shellQuote, Tmux, toolMissing } from "./tmux.ts";
+import { seedMessages } from "./history_seed.ts";
 
 const WIDTH = 100;
 const HEIGHT = 30;
@@ -214,6 +215,110 @@ Deno.test({
     } finally {
       await tmux.kill();
       await carol?.close();
+      await server.stop();
+      await dir.remove();
+    }
+  },
+});
+
+/** Everything a session's program writes, from now on, appended to `path`. */
+async function record(tmux: Tmux, name: string, path: string): Promise<void> {
+  await tmux.run(
+    "pipe-pane",
+    "-o",
+    "-t",
+    `=${name}:`,
+    `cat >> ${shellQuote(path)}`,
+  );
+}
+
+/** The numbers of the seeded `missed N` messages in plain text, in order. */
+function missedNumbers(text: string): number[] {
+  return [...text.matchAll(/(?:bob|carol): missed (\d+)(?!\d)/g)].map((m) =>
+    Number(m[1])
+  );
+}
+
+Deno.test({
+  name: skipReason
+    ? `chat connect back after 900 messages (far over 64 KiB) shows every one once, in order, full screen and TERM=dumb (skipped: ${skipReason})`
+    : "chat connect back after 900 messages (far over 64 KiB) shows every one once, in order, full screen and TERM=dumb",
+  ignore: skipReason !== undefined,
+  fn: async () => {
+    const dir = await tempDir();
+    const port = freePort();
+    const db = `${dir.path}/chat.db`;
+    const serverArgs = ["--db", db, "--port", String(port)];
+    let server = await ServerProcess.start(serverArgs);
+    const tmux = new Tmux();
+    const clients: TestClient[] = [];
+    const outputs = {
+      alice: `${dir.path}/alice.out`,
+      zed: `${dir.path}/zed.out`,
+    };
+    const read = (name: "alice" | "zed") =>
+      Deno.readTextFile(outputs[name]).catch(() => "");
+    try {
+      await connect(tmux, "alice", port, ["--nick", "alice"]);
+      await connect(tmux, "zed", port, ["--nick", "zed"], "TERM=dumb");
+      await record(tmux, "alice", outputs.alice);
+      await record(tmux, "zed", outputs.zed);
+      await tmux.waitFor("alice", "alice's welcome", has("Welcome, alice!"));
+      await tmux.waitFor("zed", "zed's welcome", has("Welcome, zed!"));
+      const bob = await TestClient.join(port, "bob");
+      clients.push(bob.client);
+      bob.client.send({ type: "say", text: "before" });
+      await tmux.waitFor("alice", "bob's line", has("bob: before"));
+      await tmux.waitFor("zed", "bob's line", has("bob: before"));
+
+      // Down while 900 messages are said; back on the same port.
+      await server.stop("SIGKILL");
+      await tmux.waitFor("zed", "the drop", has("retrying"));
+      const missed = seedMessages(db, "lobby", 900);
+      server = await ServerProcess.start(serverArgs);
+      const carol = await TestClient.join(port, "carol");
+      clients.push(carol.client);
+      // The newest missed one is on screen once the catch-up is done.
+      for (const name of ["alice", "zed"] as const) {
+        await tmux.waitFor(name, "the catch-up", has("missed 900"), 30_000);
+      }
+      carol.client.send({ type: "say", text: "live after" });
+
+      // TERM=dumb prints every line: all of them are in what it wrote.
+      await tmux.waitFor("zed", "the live line", has("carol: live after"));
+      const plain = await read("zed");
+      assert.deepEqual(
+        missedNumbers(plain),
+        missed.map((_, i) => i + 1),
+        "every missed message once, in order",
+      );
+      assert.match(plain, /Reconnected: back in lobby as zed/);
+      assert.match(plain, /900 messages while you were away:/);
+      assert.doesNotMatch(plain, /earlier ones are not shown/);
+      assert.ok(
+        plain.indexOf("missed 900") < plain.indexOf("carol: live after"),
+        "the live line after the missed ones",
+      );
+      assert.equal(plain.split("bob: before").length - 1, 1);
+
+      // The full screen draws what fits; the rows it shows run on, no gap,
+      // up to the newest missed message, then the live one.
+      const rows = await tmux.waitFor(
+        "alice",
+        "the live line",
+        has("carol: live after"),
+      );
+      const shown = missedNumbers(rows.join("\n"));
+      assert.ok(shown.length >= 5, rows.join("\n"));
+      assert.deepEqual(
+        shown,
+        shown.map((_, i) => 900 - shown.length + 1 + i),
+        rows.join("\n"),
+      );
+      assert.doesNotMatch(await read("alice"), /earlier ones are not shown/);
+    } finally {
+      await tmux.kill();
+      await Promise.all(clients.map((c) => c.close()));
       await server.stop();
       await dir.remove();
     }

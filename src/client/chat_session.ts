@@ -28,6 +28,7 @@ import { ChatLink, type LinkTarget, withTimeout } from "./chat_link.ts";
 import { CONNECT_DEFAULTS } from "../shared/limits.ts";
 import { TokenBucket } from "../shared/rate_limiter.ts";
 import { Backoff, Outbox, ResumeState } from "./reconnect.ts";
+import { HistoryGap } from "./history_gap.ts";
 import { nickKey } from "../shared/sanitize.ts";
 import type { WelcomeKind } from "./terminal_render.ts";
 
@@ -139,6 +140,7 @@ const PACED = new Set([
   "notice",
   "recall",
   "upload",
+  "history",
 ]);
 /** How long the server may take to answer an `upload`. */
 const UPLOAD_ANSWER_MS = 15_000;
@@ -157,6 +159,19 @@ function timerSleep(ms: number, signal: AbortSignal): Promise<void> {
       resolve();
     }
   });
+}
+
+/** A welcome held back while what it left out is fetched. */
+interface CatchUp {
+  gap: HistoryGap;
+  event: WelcomeEvent;
+  kind: WelcomeKind;
+  /** A page was asked for and not answered yet. */
+  waiting: boolean;
+  /** A `rate_limited` came while waiting: the page is asked again shortly. */
+  retrying: boolean;
+  /** Pages answered so far. */
+  answers: number;
 }
 
 type JoinOutcome =
@@ -195,6 +210,19 @@ export class ChatSession {
   #linkClosed: PromiseWithResolvers<void> | undefined;
   /** `upload` frames sent and not answered yet, oldest first. */
   #uploadWaiters: PromiseWithResolvers<UploadAnswer>[] = [];
+  /** The `since` each room of the last hello was resumed with. */
+  #askedSince = new Map<string, number>();
+  /**
+   * Where a room must resume next time instead of its last id: its catch-up
+   * was cut off by a drop, so what it had not fetched is asked for again.
+   */
+  #refetchSince = new Map<string, number>();
+  /** A welcome whose left-out messages are being fetched, page by page. */
+  #catchUp: CatchUp | undefined;
+  /** Events that came while catching up, passed on once it is done. */
+  #held: ServerEvent[] = [];
+  /** True while the link is gone and what waited is passed on: no catch-up starts. */
+  #flushing = false;
 
   /** Prepares a session; {@linkcode ChatSession.run} starts it. */
   constructor(options: SessionOptions, listener: SessionListener) {
@@ -463,14 +491,20 @@ export class ChatSession {
         ? [...this.#rooms.keys()].filter((r) => r !== room)
         : [];
       this.#resuming = new Set(resuming && room ? [...others, room] : []);
+      this.#askedSince = new Map();
+      const since = (r: string) => {
+        const id = this.#refetchSince.get(r) ?? this.#resume.sinceFor(r);
+        if (id !== undefined) this.#askedSince.set(r, id);
+        return id;
+      };
       const reply = await withTimeout(
         link.hello({
           nick: this.#nick!,
           room,
           password: this.#password,
-          since: resuming && room ? this.#resume.sinceFor(room) : undefined,
+          since: resuming && room ? since(room) : undefined,
           rooms: others.length > 0
-            ? others.map((r) => ({ room: r, since: this.#resume.sinceFor(r) }))
+            ? others.map((r) => ({ room: r, since: since(r) }))
             : undefined,
         }),
         CONNECT_DEFAULTS.helloTimeoutMs,
@@ -539,26 +573,162 @@ export class ChatSession {
    * A room's welcome: the room is joined (or rejoined) and becomes current,
    * except while resuming, where the rooms other than the current one come
    * back without taking its place and their missed messages count as unread.
+   * A welcome that left messages out (`more`) is passed on once they are
+   * fetched (see {@linkcode HistoryGap}); what comes meanwhile waits.
    */
   #welcome(event: WelcomeEvent, kind: WelcomeKind): void {
     this.#nick = event.nick;
-    const fresh = event.history.filter((m) => this.#resume.accept(m));
-    this.#resume.joined(event.room);
     const stays = kind === "resumed" && this.#room !== undefined &&
       this.#room !== event.room;
     this.#rooms.set(event.room, {
       name: event.room,
       users: [...event.users],
       userCount: event.users.length,
-      unread: stays
-        ? (this.#unreadBefore.get(event.room) ?? 0) + fresh.length
-        : 0,
+      unread: stays ? (this.#unreadBefore.get(event.room) ?? 0) : 0,
       role: event.role === "owner" || event.role === "admin"
         ? event.role
         : undefined,
     });
     if (!stays) this.#room = event.room;
-    this.#listener.welcome(event, kind, fresh);
+    const gap = this.#gapOf(event, kind);
+    if (gap === undefined) {
+      return this.#showWelcome(event, kind, [], event.more === true);
+    }
+    if (gap.finished) return this.#showWelcome(event, kind, [], false);
+    if (this.#flushing) {
+      // The link is gone: show what came, and ask for the rest next time.
+      if (kind === "resumed") this.#refetchSince.set(event.room, gap.after);
+      return this.#showWelcome(event, kind, [], true);
+    }
+    this.#catchUp = {
+      gap,
+      event,
+      kind,
+      waiting: false,
+      retrying: false,
+      answers: 0,
+    };
+    this.#askPage();
+  }
+
+  /**
+   * What a welcome left out that the client fetches: after a resume,
+   * everything between its `since` and the first message it holds (up to
+   * {@linkcode CONNECT_DEFAULTS.maxCatchUpMessages}); otherwise, a welcome
+   * cut by its bytes, the rest of the server's `--history` messages.
+   */
+  #gapOf(event: WelcomeEvent, kind: WelcomeKind): HistoryGap | undefined {
+    const first = event.history[0];
+    if (!event.more || first === undefined) return undefined;
+    if (kind === "resumed") {
+      const since = this.#askedSince.get(event.room);
+      if (since === undefined) return undefined;
+      return new HistoryGap(
+        event.room,
+        since,
+        first.id,
+        CONNECT_DEFAULTS.maxCatchUpMessages,
+      );
+    }
+    const wanted = event.server.history;
+    if (wanted === undefined || event.history.length >= wanted) {
+      return undefined;
+    }
+    return new HistoryGap(
+      event.room,
+      0,
+      first.id,
+      wanted - event.history.length,
+    );
+  }
+
+  /**
+   * Passes a welcome on with the messages fetched before its own (`older`),
+   * each once; it says `more` only when some are still left out.
+   */
+  #showWelcome(
+    event: WelcomeEvent,
+    kind: WelcomeKind,
+    older: readonly RoomMessage[],
+    more: boolean,
+  ): void {
+    const fresh = [...older, ...event.history].filter((m) =>
+      this.#resume.accept(m)
+    );
+    this.#resume.joined(event.room);
+    this.#refetchSince.delete(event.room);
+    const view = this.#rooms.get(event.room);
+    if (view && event.room !== this.#room) view.unread += fresh.length;
+    const shown: WelcomeEvent = { ...event };
+    if (more) shown.more = true;
+    else delete shown.more;
+    this.#listener.welcome(shown, kind, fresh);
+  }
+
+  /** Asks for the catch-up's next page, paced to the server's rate limit. */
+  async #askPage(): Promise<void> {
+    const catchUp = this.#catchUp;
+    const link = this.#link;
+    if (!catchUp || !link || catchUp.waiting) return;
+    catchUp.waiting = true;
+    // A page costs the flood allowance like a message: the same bucket paces
+    // both, so paging never gets what the user types refused.
+    while (!this.#bucket.take()) {
+      await timerSleep(PACE_POLL_MS, this.#stop.signal);
+      if (this.#catchUp !== catchUp || this.#link !== link) return;
+      if (this.#stopped) return;
+    }
+    try {
+      await link.send(catchUp.gap.request());
+    } catch {
+      link.close(); // The reader notices, and the rest is fetched next time.
+    }
+  }
+
+  /** A page of the catch-up; once it is whole, the welcome is passed on. */
+  #page(event: Extract<ServerEvent, { type: "history" }>): void {
+    const catchUp = this.#catchUp!;
+    if (catchUp.gap.take(event) === "stale") return;
+    catchUp.waiting = false;
+    catchUp.answers++;
+    if (!catchUp.gap.finished) {
+      this.#askPage();
+      return;
+    }
+    this.#finishCatchUp(false);
+  }
+
+  /**
+   * The server refused a page (`rate_limited`: the allowance it remembers
+   * for this address is lower than the bucket's): ask again in a moment.
+   */
+  async #retryPage(catchUp: CatchUp): Promise<void> {
+    catchUp.retrying = true;
+    const answers = catchUp.answers;
+    await timerSleep(CONNECT_DEFAULTS.historyRetryMs, this.#stop.signal);
+    catchUp.retrying = false;
+    if (this.#catchUp !== catchUp || catchUp.answers !== answers) return;
+    catchUp.waiting = false;
+    await this.#askPage();
+  }
+
+  /**
+   * Passes the caught-up welcome on, then what waited meanwhile, in order
+   * (until another welcome starts a catch-up of its own). `abandoned`: the
+   * link dropped first, so the rest is asked for on the next resume.
+   */
+  #finishCatchUp(abandoned: boolean): void {
+    const catchUp = this.#catchUp;
+    if (!catchUp) return;
+    this.#catchUp = undefined;
+    const { gap, event, kind } = catchUp;
+    this.#showWelcome(event, kind, gap.messages(), gap.cut || abandoned);
+    if (abandoned && kind === "resumed") {
+      this.#refetchSince.set(event.room, gap.after);
+    }
+    while (!this.#catchUp && this.#held.length > 0) {
+      this.#track(this.#held.shift()!);
+    }
   }
 
   /** Reads events until the link closes. */
@@ -580,6 +750,15 @@ export class ChatSession {
       }
     } finally {
       this.#clearTimers();
+      // What came before the drop is shown; a catch-up cut off by it, and
+      // welcomes that waited behind it, fetch their rest on the next resume.
+      this.#flushing = true;
+      try {
+        this.#finishCatchUp(true);
+        while (this.#held.length > 0) this.#track(this.#held.shift()!);
+      } finally {
+        this.#flushing = false;
+      }
       this.#linkClosed.resolve();
       for (const waiter of this.#uploadWaiters.splice(0)) {
         waiter.resolve({ type: "error", message: "connection lost" });
@@ -595,6 +774,23 @@ export class ChatSession {
     ) {
       return this.#uploadWaiters.shift()!.resolve(event);
     }
+    const catchUp = this.#catchUp;
+    if (catchUp) {
+      if (event.type === "history" && event.room === catchUp.gap.room) {
+        return this.#page(event);
+      }
+      if (
+        event.type === "error" && event.code === "rate_limited" &&
+        catchUp.waiting && !catchUp.retrying
+      ) {
+        this.#retryPage(catchUp);
+        return;
+      }
+      this.#held.push(event);
+      return;
+    }
+    // This client asks for history only to catch up: a late answer is spare.
+    if (event.type === "history") return;
     switch (event.type) {
       case "msg": {
         if (!this.#resume.accept(event)) return;

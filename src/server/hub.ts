@@ -268,6 +268,7 @@ export class Hub {
       version: VERSION,
       rate: options.rate ?? 0,
       burst: options.burst ?? 0,
+      history: this.#history,
     };
     this.#requestFlush = options.requestFlush ?? (() => {});
     this.#now = options.now ?? Date.now;

@@ -494,4 +494,12 @@ export const CONNECT_DEFAULTS = {
   terminalAnswerMs: 500,
   /** Pipe mode: how long to wait at EOF for the echoes of sent messages. */
   drainTimeoutMs: 30_000,
+  /**
+   * Messages a resume fetches, page by page, to fill what its welcome left
+   * out (`more`); older ones are said to be left out. Ten thousand is hours
+   * of a busy class, and a few MB held while the pages come.
+   */
+  maxCatchUpMessages: 10_000,
+  /** After `rate_limited` on a page of history, wait this long and ask again. */
+  historyRetryMs: 1000,
 } as const;
