@@ -12,6 +12,7 @@ import { hasOpenssl, makeSelfSignedCert } from "./hostile_helpers.ts";
 import { LineSplitter } from "../protocol.ts";
 import { serveWeb } from "../src/server/doors/web/web_door.ts";
 import { browserTests, ChatPage, eventually } from "./browser_helpers.ts";
+import { seedMessages } from "./history_seed.ts";
 
 const browserTest = browserTests();
 
@@ -380,6 +381,74 @@ browserTest(
       await carol.close();
       await alice.close();
       await server.stop();
+    }
+  },
+);
+
+browserTest(
+  "back after 900 messages (far over 64 KiB), the page pages for what the welcome left out: each shown once, in order, before what came live",
+  async (browser) => {
+    const dir = await tempDir();
+    const db = `${dir.path}/chat.db`;
+    let server = await ServerProcess.start(["--db", db]);
+    const port = server.port;
+    const alice = await ChatPage.open(browser, url(server));
+    try {
+      await alice.join("alice");
+      const bob = await ncUser(port, "bob");
+      await bob.writeAll("before the gap\n");
+      await alice.waitForLine("before the gap");
+      await bob.close();
+
+      await server.stop();
+      await alice.waitForLine("Connection lost");
+      await alice.context.setOffline(true);
+      const missed = seedMessages(db, "lobby", 900);
+      // A tight allowance: the pages must be paced to it, or be refused.
+      server = await ServerProcess.start([
+        "--db",
+        db,
+        "--port",
+        String(port),
+        "--rate",
+        "2",
+        "--burst",
+        "2",
+      ]);
+      await alice.context.setOffline(false);
+      await alice.waitForLine("Reconnected: back in lobby as alice");
+      await alice.waitForLine(
+        "900 messages while you were away (above).",
+        30_000,
+      );
+      const { client: carol } = await TestClient.join(port, "carol");
+      carol.send({ type: "say", text: "live after the gap" });
+      await alice.waitForLine("live after the gap");
+      await carol.close();
+
+      const lines = await alice.lines();
+      const numbers = lines.flatMap((line) => {
+        const match = /: missed (\d+)(?!\d)/.exec(line);
+        return match ? [Number(match[1])] : [];
+      });
+      assert.deepEqual(
+        numbers,
+        missed.map((_, i) => i + 1),
+        "every missed message once, in order",
+      );
+      const at = (text: string) => lines.findIndex((l) => l.includes(text));
+      assert.ok(at("before the gap") < at("missed 1 "));
+      assert.ok(at("missed 900 ") < at("live after the gap"));
+      assert.equal(await alice.count("before the gap"), 1);
+      assert.equal(
+        await alice.count("slow down"),
+        0,
+        "paging at the server's pace was never refused",
+      );
+    } finally {
+      await alice.close();
+      await server.stop();
+      await dir.remove();
     }
   },
 );

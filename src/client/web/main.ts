@@ -35,6 +35,8 @@ import {
   whoSuffix,
 } from "../../shared/text_dialect.ts";
 import { Backoff } from "../reconnect.ts";
+import { HistoryGap } from "../history_gap.ts";
+import { TokenBucket } from "../../shared/rate_limiter.ts";
 import { pasteFileName } from "../file_sharing.ts";
 import { previewOf } from "../recent_messages.ts";
 import { fieldKeyAction } from "./field_keys.ts";
@@ -106,6 +108,8 @@ const SEEK_PAGE = 1000;
 const SEEK_LIMIT = 5000;
 /** How long a message found by a search stays highlighted. */
 const FOUND_MS = 4000;
+/** Between two tries for a token to ask a gap's next page. */
+const GAP_PACE_MS = 100;
 
 // ---------------------------------------------------------------------------
 // DOM helpers: every text goes in as textContent.
@@ -266,8 +270,22 @@ interface View {
    * and what asked.
    */
   seek?: { id: number; loaded: number; for: "search" | "quote" };
-  /** What the history request on its way asked: a page up, or a seek's range. */
-  asked?: "page" | "seek";
+  /**
+   * What a bounded welcome left out (a resume after a long absence, or a
+   * first welcome cut by its bytes), fetched page by page and put in place.
+   */
+  gap?: HistoryGap;
+  /** The resume's "N messages while you were away" line, counted up as pages come. */
+  away?: { line: HTMLLIElement; count: number };
+  /**
+   * What the history request on its way asked: a page up, a seek's range,
+   * or a page of the gap.
+   */
+  asked?: "page" | "seek" | "gap";
+  /** The wait for a token to ask the gap's next page, or to ask it again. */
+  gapTimer?: ReturnType<typeof setTimeout>;
+  /** Gap pages answered: a retry after `rate_limited` checks none came meanwhile. */
+  gapAnswers?: number;
   /** The message the next one sent here answers (the bar above the field). */
   reply?: ReplyTarget;
 }
@@ -308,6 +326,14 @@ let everWelcomed = false;
 let greeted = false;
 /** Rooms the hello asked to resume after an id: their welcomes are news. */
 let resumeRooms = new Set<string>();
+/** The `since` each room of the last hello was resumed with. */
+let resumeSince = new Map<string, number>();
+/**
+ * Paces a gap's pages: half the server's allowance (`welcome.server`), so
+ * what the person types meanwhile is never refused for it.
+ */
+let pageBucket = new TokenBucket({ rate: 0, burst: 1 });
+let gapTimer: ReturnType<typeof setTimeout> | undefined;
 /** The room the hello made current: its welcome comes after the others'. */
 let helloRoom: string | undefined;
 let socket: WebSocket | undefined;
@@ -1046,10 +1072,17 @@ function sendHello(): void {
   // Back after a drop, each room resumes after the last message shown in
   // it; after a reload nothing is shown, so each gets its recent history.
   resumeRooms = new Set();
+  resumeSince = new Map();
   const since = (name: string) => {
     const view = everWelcomed ? roomView(name) : undefined;
     if (view) resumeRooms.add(name);
-    return view?.conversation.newestId;
+    // A gap not filled yet (the link dropped meanwhile) is asked for again:
+    // what of it is shown already comes once all the same.
+    const id = view?.gap && !view.gap.finished
+      ? view.gap.after
+      : view?.conversation.newestId;
+    if (id !== undefined) resumeSince.set(name, id);
+    return id;
   };
   const others = rooms.filter((r) => r !== room);
   if (others.length > 0) {
@@ -1084,6 +1117,7 @@ function disconnected(): void {
     view.seek = undefined;
     view.asked = undefined;
     view.conversation.loadingOlder = false;
+    clearTimeout(view.gapTimer);
   }
   if (phase === "stopped") return;
   if (needPassword) {
@@ -1249,6 +1283,11 @@ function welcomed(event: Welcome): void {
   multiRoom = isMultiRoom(event);
   if (first) {
     phase = "member";
+    const rate = event.server?.rate ?? 0;
+    pageBucket = new TokenBucket({
+      rate: rate / 2,
+      burst: Math.max(1, Math.floor((event.server?.burst ?? 1) / 2)),
+    });
     clearTimeout(helloTimer);
     backoff.reset();
     takenRetries = 0;
@@ -1309,13 +1348,14 @@ function welcomed(event: Welcome): void {
     );
   }
   const added = addMessages(view, history, resumed ? "live" : "older");
-  if (resumed && added.length > 0) {
-    notice(
-      `${added.length} message${
-        added.length === 1 ? "" : "s"
-      } while you were away (above).`,
-      view,
-    );
+  clearTimeout(view.gapTimer);
+  view.gap = gapOf(event, resumed);
+  view.away = undefined;
+  if (resumed && (added.length > 0 || view.gap)) {
+    const line = noticeLine("");
+    appendLines(view, [line]);
+    view.away = { line, count: added.length };
+    renderAway(view);
     countUnread(view, added);
   }
   everWelcomed = true;
@@ -1332,6 +1372,7 @@ function welcomed(event: Welcome): void {
     }
     flushOutbox();
   }
+  if (view.gap) askGapPage(view);
   if (switchTo !== undefined && switchTo === event.room) {
     switchTo = undefined;
     show(view);
@@ -1509,6 +1550,9 @@ function olderMessages(event: HistoryEvent): void {
   c.loadingOlder = false;
   const asked = view.asked;
   view.asked = undefined;
+  if (asked === "gap" && view.gap) return gapPage(view, view.gap, event);
+  // A gap waiting behind this page goes on from here.
+  if (view.gap && !view.gap.finished) setTimeout(() => askGapPage(view));
   const added = addMessages(view, messages, "older");
   if (asked !== "seek") {
     const last = event.more === undefined
@@ -1525,6 +1569,104 @@ function olderMessages(event: HistoryEvent): void {
     renderTop();
     if (added.length > 0) fillIfShort();
   }
+}
+
+/**
+ * What a welcome left out that the page fetches: after a resume, what was
+ * said between its `since` and the welcome's first message (up to
+ * `CONNECT_DEFAULTS.maxCatchUpMessages`); after a first welcome cut by its
+ * bytes, the rest of the server's `--history`.
+ */
+function gapOf(event: Welcome, resumed: boolean): HistoryGap | undefined {
+  const first = event.history?.[0];
+  if (!event.more || first === undefined) return undefined;
+  if (resumed) {
+    const since = resumeSince.get(event.room);
+    if (since === undefined) return undefined;
+    return new HistoryGap(
+      event.room,
+      since,
+      first.id,
+      CONNECT_DEFAULTS.maxCatchUpMessages,
+    );
+  }
+  const wanted = event.server?.history;
+  if (wanted === undefined || event.history.length >= wanted) return undefined;
+  return new HistoryGap(event.room, 0, first.id, wanted - event.history.length);
+}
+
+/**
+ * Asks for the gap's next page, paced by {@linkcode pageBucket}; one page
+ * of a room is on its way at a time (a scrollback page or a seek first).
+ */
+function askGapPage(view: View): void {
+  const gap = view.gap;
+  clearTimeout(view.gapTimer);
+  if (!gap || gap.finished || phase !== "member") return;
+  if (view.conversation.loadingOlder) return;
+  if (!pageBucket.take()) {
+    view.gapTimer = setTimeout(() => askGapPage(view), GAP_PACE_MS);
+    return;
+  }
+  view.conversation.loadingOlder = true;
+  view.asked = "gap";
+  send(gap.request());
+  if (view === current) renderTop();
+}
+
+/** A page of the gap: its messages go in place, and the next is asked for. */
+function gapPage(view: View, gap: HistoryGap, event: HistoryEvent): void {
+  const c = view.conversation;
+  const messages = event.messages ?? event.history ?? [];
+  if (gap.take({ messages, more: event.more === true }) === "stale") {
+    // The answer to a page asked twice: the one asked last is on its way.
+    c.loadingOlder = true;
+    view.asked = "gap";
+    return;
+  }
+  view.gapAnswers = (view.gapAnswers ?? 0) + 1;
+  const added = addMessages(view, messages, "older");
+  if (view.away) {
+    view.away.count += added.length;
+    countUnread(view, added);
+    renderAway(view);
+  }
+  if (!gap.finished) return askGapPage(view);
+  if (view.seek) askSeekPage(view);
+  if (view === current) {
+    renderTop();
+    fillIfShort();
+  }
+}
+
+/**
+ * The server refused a gap's page (`rate_limited`, perhaps for a line the
+ * person sent): it is asked again in a moment, unless its answer came.
+ */
+function retryGapPage(view: View): void {
+  const answers = view.gapAnswers;
+  clearTimeout(view.gapTimer);
+  view.gapTimer = setTimeout(() => {
+    if (view.gapAnswers !== answers || view.asked !== "gap") return;
+    view.conversation.loadingOlder = false;
+    view.asked = undefined;
+    askGapPage(view);
+  }, CONNECT_DEFAULTS.historyRetryMs);
+}
+
+/** The resume's "N messages while you were away" line, as the gap fills. */
+function renderAway(view: View): void {
+  const away = view.away;
+  if (!away) return;
+  const gap = view.gap;
+  let text = `${away.count} message${
+    away.count === 1 ? "" : "s"
+  } while you were away (above)`;
+  if (gap && !gap.finished) text += "; loading the rest…";
+  else if (gap?.cut) text += "; earlier ones are left out.";
+  else text += ".";
+  const body = away.line.querySelector(".body");
+  if (body) body.textContent = text;
 }
 
 /**
@@ -1612,7 +1754,7 @@ function requestOlder(): void {
   const c = view?.conversation;
   if (!view || !c || c.kind !== "room" || phase !== "member") return;
   if (!c.hasOlder || c.loadingOlder || historySupported === false) return;
-  if (view.seek) return;
+  if (view.seek || (view.gap && !view.gap.finished)) return;
   const before = c.oldestId;
   if (before === undefined) return;
   c.loadingOlder = true;
@@ -1677,6 +1819,11 @@ function serverError(code: ErrorCode, message: string): void {
     }
     renderTop();
     return;
+  }
+  if (code === "rate_limited") {
+    for (const view of roomViews()) {
+      if (view.asked === "gap") retryGapPage(view);
+    }
   }
   // An upload or a search waiting for its answer: this is it.
   if (uploads.asking && answersUpload(code)) {
