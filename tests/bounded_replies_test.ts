@@ -123,6 +123,55 @@ Deno.test("a resume's history is capped in bytes with more, and paging back retu
   }
 });
 
+Deno.test("on nc a cut welcome says older messages were left out and /history shows them, page by page, each once", async () => {
+  const { db, remove } = await seededDb(120, (id) => `m${id}`);
+  const server = await ServerProcess.start(["--db", db]);
+  const bob = await joinText(server.port, "bob");
+  /** The message numbers read up to (and with) the line that holds `end`. */
+  const readUntil = async (end: string) => {
+    const numbers: number[] = [];
+    for (;;) {
+      const line = await bob.nextLine();
+      const match = /^\d\d:\d\d old: m(\d+)$/.exec(line);
+      if (match) numbers.push(Number(match[1]));
+      if (line.includes(end)) return { numbers, line };
+    }
+  };
+  const ids = (from: number, to: number) =>
+    Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  try {
+    const welcome = await readUntil("left out");
+    assert.deepEqual(welcome.numbers, ids(71, 120), "the last 50 (--history)");
+    assert.equal(
+      welcome.line,
+      "* Older messages were left out: /history shows the ones before.",
+    );
+    bob.write("/history\n");
+    assert.equal(await bob.nextLine(), "* Earlier messages in lobby:");
+    assert.deepEqual((await readUntil("left out")).numbers, ids(21, 70));
+    bob.write("/history 100\n");
+    assert.equal(await bob.nextLine(), "* Earlier messages in lobby:");
+    const last = [];
+    for (let i = 0; i < 20; i++) last.push(await bob.nextLine());
+    assert.deepEqual(
+      last.map((l) => Number(/m(\d+)$/.exec(l)?.[1])),
+      ids(1, 20),
+    );
+    bob.write("/history\n");
+    assert.equal(
+      await bob.nextLine(),
+      "* No earlier messages in lobby.",
+      "the start: no line says more were left out",
+    );
+    bob.write("/history lots\n");
+    assert.match(await bob.nextLine(), /usage: \/history \[COUNT\]/);
+  } finally {
+    await bob.close();
+    await server.stop();
+    await remove();
+  }
+});
+
 Deno.test("who in a big room names at most 200 with the total and pages; the text dialect says how many more", async () => {
   // 230 connections from one address.
   const server = await ServerProcess.start(["--max-per-address", "0"]);

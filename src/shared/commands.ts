@@ -336,6 +336,13 @@ export const COMMANDS: readonly Command[] = [
     help: "Clear the screen.",
   },
   {
+    name: "/history",
+    args: "[COUNT]",
+    help:
+      "Show the messages of your room before the oldest shown (COUNT of them, at most 1000).",
+    door: "text",
+  },
+  {
     name: "/charset",
     args: "utf-8|gb18030",
     help:

@@ -14,6 +14,13 @@ import { ROOM_LIMITS } from "./limits.ts";
 import { textWidth } from "./text_width.ts";
 import { companyOf } from "./welcome_company.ts";
 
+/**
+ * What a welcome or a page of history says when it left older messages out
+ * (its count, or its 64 KiB): how to see them.
+ */
+export const OLDER_LEFT_OUT =
+  "Older messages were left out: /history shows the ones before.";
+
 /** `HH:MM` in the server's local time. */
 export function clockTime(ts: number): string {
   const date = new Date(ts);
@@ -204,6 +211,9 @@ export function renderText(event: ServerEvent, view: TextView = {}): string {
         text += `* Recent messages:\n`;
         for (const message of event.history) text += renderText(message);
       }
+      if (event.more && event.history.length > 0) {
+        text += `* ${OLDER_LEFT_OUT}\n`;
+      }
       return text;
     }
     case "part":
@@ -217,8 +227,12 @@ export function renderText(event: ServerEvent, view: TextView = {}): string {
         event.users.map((u) => withRole(u, event.roles)).join(", ")
       }${whoRest(event)}\n`;
     case "history": {
+      if (event.messages.length === 0) {
+        return `* No earlier messages in ${event.room}.\n`;
+      }
       let text = `* Earlier messages in ${event.room}:\n`;
       for (const message of event.messages) text += renderText(message);
+      if (event.more) text += `* ${OLDER_LEFT_OUT}\n`;
       return text;
     }
     case "mod":

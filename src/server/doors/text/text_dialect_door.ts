@@ -58,6 +58,11 @@ export class TextDialectDoor implements Dialect {
   /** The name an unframed client chose, kept to strip it as a prefix. */
   #chosenNick = "";
   #bannerRest: string | undefined;
+  /**
+   * The oldest message id shown in each room (by its welcome or a page of
+   * `/history`): where the next `/history` goes on from.
+   */
+  #oldestShown = new Map<string, number>();
   #bannerTimer: ReturnType<typeof setTimeout> | undefined;
   /** A person's terminal: telnet may be negotiated, GB18030 guessed. */
   readonly readsLegacyText = true;
@@ -119,13 +124,27 @@ export class TextDialectDoor implements Dialect {
   /** Queues one event as text (a tutorial program gets a short history). */
   deliver(out: Outgoing): void {
     if (this.#unframedPeer && out.event.type === "welcome") {
-      out = new Outgoing(
-        shortHistory(out.event, COMPAT_LIMITS.unframedHistory),
-      );
+      // A program reads a short history and has no use for /history.
+      const { more: _more, ...event } = out.event;
+      out = new Outgoing(shortHistory(event, COMPAT_LIMITS.unframedHistory));
     }
+    this.#noteOldest(out.event);
     const room = out.event.type === "msg" ? out.event.room : undefined;
     for (const part of out.parts(this.#encoderFor(room))) {
       this.#link.enqueue(part);
+    }
+  }
+
+  /** Remembers the oldest message a welcome or a page of history showed. */
+  #noteOldest(event: Outgoing["event"]): void {
+    if (event.type !== "welcome" && event.type !== "history") return;
+    const shown = event.type === "welcome" ? event.history : event.messages;
+    const oldest = shown[0]?.id;
+    if (oldest === undefined) return;
+    // A welcome starts the room over; a page goes further back.
+    const known = this.#oldestShown.get(event.room);
+    if (event.type === "welcome" || known === undefined || oldest < known) {
+      this.#oldestShown.set(event.room, oldest);
     }
   }
 
@@ -218,6 +237,7 @@ export class TextDialectDoor implements Dialect {
     if (typed.command.name === "/charset") {
       return this.#chooseCharset(typed.args);
     }
+    if (typed.command.name === "/history") return this.#history(typed.args);
     if (!typed.command.toFrame) {
       if (!policy.allow(COMMAND_COSTS.invalid)) return;
       return link.sendError(
@@ -231,6 +251,26 @@ export class TextDialectDoor implements Dialect {
       return link.sendError("bad_frame", frame);
     }
     policy.command(frame);
+  }
+
+  /**
+   * `/history [COUNT]`: the messages of the current room before the oldest
+   * this connection was shown; again, the ones before those.
+   */
+  #history(args: string): void {
+    const link = this.#link;
+    if (args !== "" && !/^\d{1,4}$/.test(args)) {
+      if (!link.policy.allow(COMMAND_COSTS.invalid)) return;
+      return link.sendError("bad_frame", "usage: /history [COUNT]");
+    }
+    const room = link.session!.room;
+    const before = room === undefined ? undefined : this.#oldestShown.get(room);
+    link.policy.command({
+      type: "history",
+      ...(room === undefined ? {} : { room }),
+      ...(before === undefined ? {} : { before }),
+      ...(args === "" ? {} : { limit: Math.max(1, Number(args)) }),
+    });
   }
 
   /** `/charset NAME`: the user says how their terminal writes text. */
