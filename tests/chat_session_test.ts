@@ -287,6 +287,65 @@ Deno.test("a session back after 900 messages (far over 64 KiB) pages for what it
   }
 });
 
+Deno.test("a drop in the middle of a catch-up loses nothing: what came is shown, and the next resume fetches the rest, each message once", async () => {
+  const dir = await tempDir();
+  const port = freePort();
+  const db = `${dir.path}/chat.db`;
+  // One page a second: the catch-up of 900 messages takes seconds.
+  const serverArgs = [
+    "--db",
+    db,
+    "--port",
+    String(port),
+    "--rate",
+    "1",
+    "--burst",
+    "1",
+  ];
+  let server = await ServerProcess.start(serverArgs);
+  const { gate, recorder, session, running } = startAlice(port);
+  try {
+    await until("alice online", () => session.online);
+    await server.stop("SIGKILL");
+    await until("alice offline", () => gate.waiting === 1);
+    const missed = seedMessages(db, "lobby", 900);
+    server = await ServerProcess.start(serverArgs);
+    gate.open();
+    await until("alice back", () => session.online);
+    await server.stop("SIGKILL");
+    await until("alice offline again", () => gate.waiting === 1);
+    assert.equal(recorder.welcomes.length, 2);
+    assert.equal(
+      recorder.welcomes[1].more,
+      true,
+      "cut off midway: shown with what came, saying more were left out",
+    );
+    const early = recorder.timeline.length;
+    assert.ok(early > 0 && early < 900, `${early} shown before the drop`);
+
+    server = await ServerProcess.start(serverArgs);
+    gate.open();
+    await until("the rest", () => recorder.timeline.length >= 900, 30_000);
+    await until("caught up", () => recorder.welcomes.length === 3);
+    assert.deepEqual(
+      recorder.timeline.toSorted(),
+      missed.map((m) => m.text).toSorted(),
+      "every missed message exactly once",
+    );
+    assert.deepEqual(
+      recorder.timeline.slice(early),
+      missed.slice(0, 900 - early).map((m) => m.text),
+      "the rest in order",
+    );
+    assert.equal(recorder.welcomes[2].more, undefined);
+  } finally {
+    await session.quit();
+    await running;
+    await server.stop();
+    await dir.remove();
+  }
+});
+
 Deno.test("a session in two rooms resumes both after a restart, each after its own last id, every missed message once", async () => {
   const dir = await tempDir();
   const port = freePort();

@@ -172,7 +172,12 @@ interface CatchUp {
   retrying: boolean;
   /** Pages answered so far. */
   answers: number;
+  /** Says what is happening when the pages take a while. */
+  slowTimer?: ReturnType<typeof setTimeout>;
 }
+
+/** A catch-up still going after this long is said so (the screen is quiet meanwhile). */
+const SLOW_CATCH_UP_MS = 1000;
 
 type JoinOutcome =
   | { kind: "joined" }
@@ -463,6 +468,7 @@ export class ChatSession {
     this.#stopped = true;
     this.#stop.abort();
     this.#clearTimers();
+    clearTimeout(this.#catchUp?.slowTimer);
     this.#online = false;
     this.#listener.state({ kind: "closed" });
     return end;
@@ -600,7 +606,7 @@ export class ChatSession {
       if (kind === "resumed") this.#refetchSince.set(event.room, gap.after);
       return this.#showWelcome(event, kind, [], true);
     }
-    this.#catchUp = {
+    const catchUp: CatchUp = {
       gap,
       event,
       kind,
@@ -608,6 +614,13 @@ export class ChatSession {
       retrying: false,
       answers: 0,
     };
+    catchUp.slowTimer = setTimeout(() => {
+      if (this.#catchUp !== catchUp) return;
+      this.#listener.notice(
+        `fetching the messages of ${event.room} you missed...`,
+      );
+    }, SLOW_CATCH_UP_MS);
+    this.#catchUp = catchUp;
     this.#askPage();
   }
 
@@ -721,6 +734,7 @@ export class ChatSession {
     const catchUp = this.#catchUp;
     if (!catchUp) return;
     this.#catchUp = undefined;
+    clearTimeout(catchUp.slowTimer);
     const { gap, event, kind } = catchUp;
     this.#showWelcome(event, kind, gap.messages(), gap.cut || abandoned);
     if (abandoned && kind === "resumed") {
