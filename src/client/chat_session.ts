@@ -603,8 +603,9 @@ export class ChatSession {
     if (gap.finished) return this.#showWelcome(event, kind, [], false);
     if (this.#flushing) {
       // The link is gone: show what came, and ask for the rest next time.
+      this.#showWelcome(event, kind, [], true);
       if (kind === "resumed") this.#refetchSince.set(event.room, gap.after);
-      return this.#showWelcome(event, kind, [], true);
+      return;
     }
     const catchUp: CatchUp = {
       gap,
