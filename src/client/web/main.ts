@@ -333,7 +333,6 @@ let resumeSince = new Map<string, number>();
  * what the person types meanwhile is never refused for it.
  */
 let pageBucket = new TokenBucket({ rate: 0, burst: 1 });
-let gapTimer: ReturnType<typeof setTimeout> | undefined;
 /** The room the hello made current: its welcome comes after the others'. */
 let helloRoom: string | undefined;
 let socket: WebSocket | undefined;
