@@ -349,3 +349,70 @@ Deno.test("a GB18030 client and a UTF-8 member exchange 你好 both ways", async
     await server.stop();
   }
 });
+
+/**
+ * Reads what the server sends for `ms`, answering each of its option
+ * commands the way a client that agrees to everything would: `WILL x` with
+ * `DO x`, `DO x` with `WILL x`, `WONT` with `DONT`, `DONT` with `WONT`.
+ */
+async function agreeToEverything(
+  conn: Deno.Conn,
+  ms: number,
+): Promise<{ commands: number; bytes: number }> {
+  const answer: Record<number, number> = {
+    251: 253,
+    253: 251,
+    252: 254,
+    254: 252,
+  };
+  const buffer = new Uint8Array(4096);
+  let commands = 0;
+  let bytes = 0;
+  let pending: number[] = [];
+  const timer = setTimeout(() => conn.close(), ms);
+  try {
+    for (;;) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      bytes += n;
+      const chunk = [...pending, ...buffer.subarray(0, n)];
+      pending = [];
+      const reply: number[] = [];
+      for (let i = 0; i < chunk.length; i++) {
+        if (chunk[i] !== 0xff) continue;
+        if (i + 2 >= chunk.length) {
+          pending = chunk.slice(i);
+          break;
+        }
+        const verb = answer[chunk[i + 1]];
+        if (verb === undefined) continue;
+        commands++;
+        reply.push(0xff, verb, chunk[i + 2]);
+        i += 2;
+      }
+      if (reply.length > 0) await conn.write(new Uint8Array(reply));
+    }
+  } catch { /* closed by the timer */ }
+  clearTimeout(timer);
+  return { commands, bytes };
+}
+
+Deno.test("a client that answers every WILL with DO and every DO with WILL settles: negotiation never loops", async () => {
+  const server = await ServerProcess.start();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    // It offers and asks for every option, timing mark included.
+    const offers: number[] = [];
+    for (let option = 0; option < 40; option++) {
+      offers.push(0xff, 251, option, 0xff, 253, option);
+    }
+    await conn.write(new Uint8Array(offers));
+    const { commands, bytes } = await agreeToEverything(conn, 2000);
+    // One answer to each of its 80, our three offers (echo, go-ahead, the
+    // window size) and their echoes: a loop would be tens of thousands.
+    assert.ok(commands <= 100, `${commands} commands, ${bytes} bytes`);
+    assert.ok(commands >= 80, `every request was answered (${commands})`);
+  } finally {
+    await server.stop();
+  }
+});
