@@ -12,6 +12,7 @@ import { ServerProcess, tempDir, TestClient } from "./helpers.ts";
 import { has, Tmux, toolMissing } from "./tmux.ts";
 
 const WIDTH = 80;
+const encoder = new TextEncoder();
 const HEIGHT = 24;
 const INSTALL = ".ci/run installs it with apt";
 
@@ -267,16 +268,16 @@ Deno.test({
   },
 });
 
-/** A raw TCP client that reads GB18030. */
-class GbClient {
+/** A raw TCP client of the text door that reads `encoding` (as nc would). */
+class RawClient {
   #conn: Deno.Conn;
   #text = "";
   #reading: Promise<void>;
 
-  constructor(conn: Deno.Conn) {
+  constructor(conn: Deno.Conn, encoding: "gb18030" | "utf-8") {
     this.#conn = conn;
     this.#reading = (async () => {
-      const decoder = new TextDecoder("gb18030");
+      const decoder = new TextDecoder(encoding);
       const buffer = new Uint8Array(4096);
       try {
         for (;;) {
@@ -319,32 +320,53 @@ class GbClient {
 const XIAOMING = [0xd0, 0xa1, 0xc3, 0xf7]; // 小明
 const NIHAO = [0xc4, 0xe3, 0xba, 0xc3]; // 你好
 
-Deno.test("a GB18030 client and a UTF-8 member exchange 你好 both ways", async () => {
+Deno.test("a GB18030 client exchanges 你好 both ways with a UTF-8 member (nc) and a JSON member", async () => {
   const server = await ServerProcess.start();
   const { client: carol } = await TestClient.join(server.port, "carol");
-  const gb = new GbClient(
-    await Deno.connect({ hostname: "127.0.0.1", port: server.port }),
-  );
+  const connect = () =>
+    Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  const gb = new RawClient(await connect(), "gb18030");
+  const nina = new RawClient(await connect(), "utf-8");
   try {
+    await nina.waitFor("Please choose a nickname");
+    await nina.write([...encoder.encode("nina\n")]);
+    await nina.waitFor("Welcome, nina!");
     await gb.waitFor("Please choose a nickname");
     await gb.write([...XIAOMING, 0x0a]);
     const text = await gb.waitFor("Welcome, 小明!");
     assert.match(text, /Your text is GB18030, not UTF-8.*\/charset utf-8/);
+    assert.equal(
+      text.split("\n").filter((line) => line.includes("GB18030")).length,
+      1,
+      "told in one line",
+    );
     await carol.waitFor((e) => e.type === "join" && e.nick === "小明");
 
     await gb.write([...NIHAO, 0x0d, 0x0a]);
     await carol.waitFor(isMsg("小明", "你好"));
+    await nina.waitFor("小明: 你好\n");
     carol.send({ type: "say", text: "你好 小明 👋" });
-    // Read as GB18030: the Chinese arrives, the emoji GBK lacks is a `?`.
-    await gb.waitFor("carol: 你好 小明 ?\n");
+    // Read as GB18030: the Chinese arrives, and the emoji too (four bytes).
+    await gb.waitFor("carol: 你好 小明 👋\n");
+    await nina.write([...encoder.encode("你好 from nina\n")]);
+    await gb.waitFor("nina: 你好 from nina\n");
+    await carol.waitFor(isMsg("nina", "你好 from nina"));
 
-    // /charset switches back: UTF-8 is read and written again.
-    await gb.write([...new TextEncoder().encode("/charset utf-8\n")]);
+    // /charset gbk: what GBK lacks is a ?, for a code page 936 console.
+    await gb.write([...encoder.encode("/charset gbk\n")]);
+    await gb.waitFor("now uses GBK both ways");
+    carol.send({ type: "say", text: "再见 😀" });
+    await gb.waitFor("carol: 再见 ?\n");
+
+    // /charset utf-8 switches back: UTF-8 is read and written again.
+    await gb.write([...encoder.encode("/charset utf-8\n")]);
     await gb.waitFor("now uses UTF-8");
-    await gb.write([...new TextEncoder().encode("再见\n")]);
+    await gb.write([...encoder.encode("再见\n")]);
     await carol.waitFor(isMsg("小明", "再见"));
+    await nina.waitFor("小明: 再见\n");
   } finally {
     await gb.close();
+    await nina.close();
     await carol.close();
     await server.stop();
   }
