@@ -65,7 +65,7 @@ function lastRow(rows: string[]): { row: number; text: string } {
 
 Deno.test({
   name: named(
-    "telnet in line mode: Ctrl-C clears and says how to leave, messages go both ways, a second Ctrl-C leaves",
+    "telnet in line mode: Ctrl-C clears and says how to leave, messages go both ways, AYT is answered, a second Ctrl-C leaves",
     telnetMissing,
   ),
   ignore: telnetMissing !== undefined,
@@ -109,6 +109,17 @@ Deno.test({
       );
       carol.send({ type: "say", text: "hi alice 你好" });
       await tmux.waitFor("alice", "carol's line", has("carol: hi alice 你好"));
+
+      // telnet's own "send ayt" (IAC AYT) is answered, and the line after
+      // it still goes through.
+      await tmux.press("alice", "C-]");
+      await tmux.waitFor("alice", "the telnet prompt", has("telnet>"));
+      await tmux.type("alice", "send ayt");
+      await tmux.press("alice", "Enter");
+      await tmux.waitFor("alice", "the answer", has("[yes, still here]"));
+      await tmux.type("alice", "after ayt");
+      await tmux.press("alice", "Enter");
+      await carol.waitFor(isMsg("alice", "after ayt"), 10_000);
 
       await tmux.press("alice", "C-c");
       await tmux.press("alice", "C-c");
@@ -239,7 +250,11 @@ Deno.test({
       );
       await tmux.waitFor("pat", "the banner", has("Please choose a nickname"));
       await tmux.type("pat", "pat中");
+      // The echo starts at the first column, though the banner's \n went
+      // out before plink said it was telnet (it moves down only).
+      await tmux.waitFor("pat", "the echo", (r) => lastRow(r).text === "pat中");
       await tmux.press("pat", "BSpace");
+      await tmux.waitFor("pat", "中 erased", (r) => lastRow(r).text === "pat");
       await tmux.press("pat", "Enter");
       await tmux.waitFor("pat", "the welcome", has("Welcome, pat!"));
       await tmux.type("pat", "hi from plink 你好");
@@ -259,6 +274,106 @@ Deno.test({
         e.type === "leave" && e.nick === "pat"
       );
       assert.equal((leave as { reason?: string }).reason, "quit");
+    } finally {
+      await tmux.kill();
+      await carol.close();
+      await server.stop();
+      await dir.remove();
+    }
+  },
+});
+
+Deno.test({
+  name: named(
+    "telnet in character mode in a 40-column window: the width is asked for, a line typed over two rows is redrawn whole below a message, 👋🏽 is erased whole, a pause mid-word splits nothing",
+    telnetMissing,
+  ),
+  ignore: telnetMissing !== undefined,
+  fn: async () => {
+    const server = await ServerProcess.start();
+    const dir = await tempDir();
+    const tmux = new Tmux();
+    const { client: carol } = await TestClient.join(server.port, "carol");
+    try {
+      await tmux.startProgram(
+        "dan",
+        ["telnet", "127.0.0.1", String(server.port)],
+        { HOME: dir.path, LANG: "C.UTF-8" },
+        40,
+        HEIGHT,
+      );
+      await tmux.waitFor("dan", "the banner", has("Welcome to chat"));
+      await tmux.press("dan", "C-]");
+      await tmux.waitFor("dan", "the telnet prompt", has("telnet>"));
+      await tmux.type("dan", "mode character");
+      await tmux.press("dan", "Enter");
+      // Longer than the unframed rule's idle times (100 ms for words, 5 s
+      // for single keys): a telnet user's pause never ends a line.
+      await tmux.type("dan", "da");
+      await new Promise((resolve) => setTimeout(resolve, 5_500));
+      await tmux.type("dan", "n");
+      await tmux.press("dan", "Enter");
+      await tmux.waitFor("dan", "the welcome", has("Welcome, dan!"));
+      await carol.waitFor((e) => e.type === "join" && e.nick === "dan");
+
+      // (Not 九: its UTF-8 ends in 0x9D, which this telnet takes for its
+      // Ctrl-] escape, 0x1D, whatever the mode; README says `telnet -E`.)
+      // 20 + 1 + 25 columns: two rows of a 40-column window, cut after 's'.
+      const long = "一二三四五六七八零十 abcdefghijklmnopqrstuvwxy";
+      await tmux.type("dan", long);
+      await tmux.waitFor(
+        "dan",
+        "the long line",
+        (r) => lastRow(r).text === "tuvwxy",
+      );
+      carol.send({ type: "say", text: "ping" });
+      const rows = await tmux.waitFor(
+        "dan",
+        "carol's line",
+        has("carol: ping"),
+      );
+      const bottom = lastRow(rows);
+      // Without the width the server would take the line for one row and
+      // leave its first row on the screen, above carol's line.
+      assert.equal(
+        rows.filter((row) => row.includes("一二三")).length,
+        1,
+        rows.join("\n"),
+      );
+      assert.equal(
+        rows[bottom.row - 1].trimEnd(),
+        "一二三四五六七八零十 abcdefghijklmnopqrs",
+      );
+      assert.equal(bottom.text, "tuvwxy");
+      assert.match(rows[bottom.row - 2], /carol: ping$/);
+
+      await tmux.press("dan", "C-u");
+      await tmux.waitFor("dan", "the cleared line", (r) => !has("tuvwxy")(r));
+      await tmux.type("dan", "ok 👋🏽");
+      await tmux.waitFor(
+        "dan",
+        "the emoji",
+        (r) => lastRow(r).text.startsWith("ok 👋"),
+      );
+      await tmux.press("dan", "BSpace");
+      await tmux.waitFor(
+        "dan",
+        "the emoji erased",
+        (r) => lastRow(r).text === "ok",
+      );
+      assert.equal((await tmux.cursor("dan")).x, 3);
+      await tmux.type("dan", "fine");
+      await tmux.press("dan", "Enter");
+      const skipped: ServerEvent[] = [];
+      await carol.waitFor(isMsg("dan", "ok fine"), 10_000, skipped);
+      assert.deepEqual(
+        skipped.filter((e) => e.type === "msg" && e.from === "dan"),
+        [],
+        "nothing typed was sent early",
+      );
+      await tmux.type("dan", "/quit");
+      await tmux.press("dan", "Enter");
+      await tmux.waitExit("dan");
     } finally {
       await tmux.kill();
       await carol.close();
