@@ -199,11 +199,14 @@ export class TextCharset {
     }
   }
 
-  #switchTo(name: CharsetName): void {
+  /** The text was GB18030 (the one charset guessed): says so, once. */
+  #switchTo(name: "gb18030"): void {
     this.#name = name;
     this.#settled = true;
+    // A code page 936 console shows the four-byte codes (emoji) as junk:
+    // the way out is named here, where its user will read it.
     this.#onSwitch(
-      `* Your text is ${name.toUpperCase()}, not UTF-8: this connection now uses ${name.toUpperCase()} both ways (/charset utf-8 changes it back).`,
+      "* Your text is GB18030, not UTF-8: this connection now uses GB18030 both ways (/charset gbk if emoji look garbled, /charset utf-8 changes it back).",
     );
   }
 
