@@ -9,7 +9,7 @@
  * SUPPRESS-GO-AHEAD; everything else is refused. TIMING-MARK (RFC 860) is
  * no state at all: a `DO TIMING-MARK` gets a `WILL TIMING-MARK` once per
  * interrupt or keys ({@linkcode OptionNegotiator.heardInput}), so a client
- * that answers our `WILL` with another `DO` gets no third.
+ * that answers our `WILL` with another `DO` is not answered again.
  *
  * @module
  */

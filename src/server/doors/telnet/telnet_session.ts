@@ -196,8 +196,8 @@ export class TelnetSession {
         if (side !== "us" || option !== OPTION.ECHO) return;
         this.#editor!.echoing = enabled;
         // The banner went out before the client said it was telnet, with a
-        // bare \n: a terminal in character mode (PuTTY, Windows telnet)
-        // moved down without going back to the first column. The line is
+        // bare \n: a terminal in character mode (PuTTY's) moved down
+        // without going back to the first column. The line is
         // drawn from there, and what was typed before the echo began is
         // shown now.
         if (enabled) this.#editorSink.echo("\r" + this.#editor!.show());
