@@ -1,11 +1,11 @@
 /**
- * GB18030 for Chinese Windows consoles: the GBK encoder built from the
+ * GB18030 for Chinese consoles: the GB18030 and GBK encoders built from the
  * runtime's decoder, and a connection's charset switching when its text is
  * not UTF-8 but GB18030.
  */
 
 import assert from "node:assert/strict";
-import { encodeGbk, fitsGbk } from "../src/shared/gb18030.ts";
+import { encodeGb18030, encodeGbk, fitsGbk } from "../src/shared/gb18030.ts";
 import {
   charsetByName,
   gbCharactersEnd,
@@ -46,6 +46,36 @@ Deno.test("what GBK cannot carry is one ? per character as the user sees it", ()
   assert.equal(gb.decode(encodeGbk("😀中")), "?中");
   assert.equal(fitsGbk("中文"), true);
   assert.equal(fitsGbk("😀"), false);
+});
+
+Deno.test("GB18030 carries every character: each code point of Unicode reads back as itself, never 0xFF", () => {
+  let questionMarks = 0;
+  let checked = 0;
+  // Every code point but the surrogates, one call each (1.1 million).
+  for (let codePoint = 0x80; codePoint <= 0x10ffff; codePoint++) {
+    if (codePoint === 0xd800) codePoint = 0xe000;
+    const character = String.fromCodePoint(codePoint);
+    const bytes = encodeGb18030(character);
+    if (bytes.length === 1 && bytes[0] === 0x3f) {
+      questionMarks++;
+      continue;
+    }
+    assert.ok(
+      !bytes.includes(0xff),
+      `U+${codePoint.toString(16)}: 0xFF is IAC`,
+    );
+    assert.equal(gb.decode(bytes), character, `U+${codePoint.toString(16)}`);
+    checked++;
+  }
+  // The private-use code points GB18030-2022 moved off their codes (U+E5E5,
+  // U+E78D …): the decoder gives them for no code, so none reads back.
+  assert.ok(questionMarks <= 24, `${questionMarks} code points written as ?`);
+  assert.ok(checked > 1_111_000);
+  assert.deepEqual([...encodeGb18030("😀")], [0x94, 0x39, 0xfc, 0x36]);
+  const text = "hi 👋🏽 e\u0301 ¥ 𠀀 你好";
+  assert.equal(gb.decode(encodeGb18030(text)), text);
+  // A lone surrogate is no character: the one thing shown as ?.
+  assert.equal(gb.decode(encodeGb18030("a\ud800b")), "a?b");
 });
 
 Deno.test("a first line of GBK switches the connection to GB18030, once, and says so", () => {
@@ -97,19 +127,33 @@ Deno.test("once a line of UTF-8 came, GBK is refused with a hint, not guessed", 
   assert.equal(emoji.decodeLine(new Uint8Array(NIHAO_GBK), true), undefined);
 });
 
-Deno.test("/charset names: utf-8 and gb18030, and their everyday spellings", () => {
+Deno.test("/charset names: utf-8, gb18030 and gbk, and their everyday spellings", () => {
   assert.equal(charsetByName("UTF8"), "utf-8");
-  assert.equal(charsetByName(" gbk "), "gb18030");
-  assert.equal(charsetByName("cp936"), "gb18030");
+  assert.equal(charsetByName(" GB18030 "), "gb18030");
+  assert.equal(charsetByName(" gbk "), "gbk");
+  assert.equal(charsetByName("cp936"), "gbk");
   assert.equal(charsetByName("latin1"), undefined);
   const charset = new TextCharset(() => assert.fail("chosen, not switched"));
   assert.deepEqual(charset.command("latin1"), {
-    usage: "usage: /charset utf-8|gb18030 (now utf-8)",
+    usage: "usage: /charset utf-8|gb18030|gbk (now utf-8)",
   });
-  assert.deepEqual(charset.command("GBK"), {
+  assert.deepEqual(charset.command("gb18030"), {
     notice: "* This connection now uses GB18030 both ways.",
   });
   assert.equal(charset.decodeLine(new Uint8Array(NIHAO_GBK), true), "你好");
+  assert.equal(gb.decode(charset.encodeText("你好 👋")), "你好 👋");
+  // GBK reads the same, and writes ? for what a code page 936 console
+  // would show as garbage.
+  assert.match(
+    (charset.command("GBK") as { notice: string }).notice,
+    /now uses GBK both ways: .*emoji, show as \?/,
+  );
+  assert.equal(charset.decodeLine(new Uint8Array(NIHAO_GBK), true), "你好");
+  assert.equal(gb.decode(charset.encodeText("你好 👋")), "你好 ?");
+  assert.equal(
+    gb.decode(charset.encode(new TextEncoder().encode("再见 😀\n"))),
+    "再见 ?\n",
+  );
 });
 
 Deno.test("keys in character mode: GBK bytes one at a time switch the charset on the first whole character", () => {

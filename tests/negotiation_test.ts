@@ -1,6 +1,6 @@
 /**
  * Telnet option negotiation (RFC 1143's Q method): what is supported is
- * agreed, the rest refused, timing marks always answered, and no exchange
+ * agreed, the rest refused, timing marks answered once per interrupt, and no exchange
  * ever loops.
  */
 
@@ -60,14 +60,23 @@ Deno.test("a request repeated, or an answer to an answer, gets no second reply",
   assert.deepEqual(sent, ["WILL 1", "WILL 3"]);
 });
 
-Deno.test("DO TIMING-MARK is answered WILL TIMING-MARK every time, and never becomes a state", () => {
+Deno.test("DO TIMING-MARK is answered after each interrupt or keys, never becomes a state, and a DO that answers our WILL is not answered", () => {
   const { q, sent, changes } = server();
-  for (let i = 0; i < 3; i++) q.receive("DO", OPTION.TIMING_MARK);
+  // Ctrl-C three times: IAC IP (heard as input), IAC DO TIMING-MARK.
+  for (let i = 0; i < 3; i++) {
+    q.heardInput();
+    q.receive("DO", OPTION.TIMING_MARK);
+  }
   q.receive("DONT", OPTION.TIMING_MARK);
+  q.heardInput();
   q.receive("DO", OPTION.TIMING_MARK);
   assert.deepEqual(sent, ["WILL 6", "WILL 6", "WILL 6", "WILL 6"]);
   assert.deepEqual(changes, []);
   assert.equal(q.enabled("us", OPTION.TIMING_MARK), false);
+  // A client that answers every WILL with DO: its DO after our WILL, with
+  // nothing typed between, gets no WILL, or the two would go on for ever.
+  for (let i = 0; i < 100; i++) q.receive("DO", OPTION.TIMING_MARK);
+  assert.equal(sent.length, 4);
 });
 
 Deno.test("an option the client refused is not offered again", () => {

@@ -165,6 +165,8 @@ Deno.test("PuTTY's opening offers are answered and the server echoes: character 
     [IAC, DONT, 24],
     [IAC, DONT, 39],
     [IAC, WILL, ECHO],
+    // The banner's bare \n left the cursor where it was: back to column 0.
+    "echo \r",
     [IAC, DO, SGA],
     [IAC, WILL, SGA],
   ]);
@@ -173,7 +175,7 @@ Deno.test("PuTTY's opening offers are answered and the server echoes: character 
   s.read(0x7f);
   s.read("b\r\0");
   assert.deepEqual(s.lines, ["bob"]);
-  assert.deepEqual(s.out.slice(7), [
+  assert.deepEqual(s.out.slice(8), [
     "echo bo中",
     "echo \b\b  \b\b",
     "echo b",
@@ -193,14 +195,23 @@ Deno.test("a client that negotiates but never asks for echo is offered it (Windo
   assert.equal(s.telnet.characterMode, false, "not until the client agrees");
   s.read(IAC, DO, SGA, IAC, DO, ECHO);
   assert.equal(s.telnet.characterMode, true);
-  assert.equal(s.out.length, 4, "agreement to our offer is not answered");
+  assert.deepEqual(
+    s.out.slice(4),
+    ["echo \r"],
+    "agreement to our offer is not answered; the echo starts at column 0",
+  );
 });
 
-Deno.test("`mode character` on Linux telnet: DO SGA, DO ECHO agreed once; the line typed so far is shown", () => {
+Deno.test("`mode character` on Linux telnet: DO SGA, DO ECHO agreed once; the line typed so far is shown; the width is asked for", () => {
   const s = session();
   s.setPending(encoder.encode("ali"));
   s.read(IAC, DO, SGA, IAC, DO, ECHO);
-  assert.deepEqual(s.out, [[IAC, WILL, SGA], [IAC, WILL, ECHO], "echo ali"]);
+  assert.deepEqual(s.out, [
+    [IAC, WILL, SGA],
+    [IAC, WILL, ECHO],
+    "echo \rali",
+    [IAC, DO, NAWS],
+  ]);
   s.read("ce\r\0");
   assert.deepEqual(s.lines, ["alice"]);
 });

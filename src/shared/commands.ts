@@ -344,9 +344,9 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: "/charset",
-    args: "utf-8|gb18030",
+    args: "utf-8|gb18030|gbk",
     help:
-      "Say how your terminal writes text (gb18030: a Chinese Windows console).",
+      "Say how your terminal writes text (gb18030: a Chinese console; gbk: one that shows emoji as garbage).",
     door: "text",
   },
   {

@@ -1,7 +1,9 @@
 /**
  * The character set of one text connection: UTF-8, or GB18030 for a Chinese
- * Windows console (code page 936), which sends GBK however the rest of the
- * world writes.
+ * console (a Windows console of code page 936 sends GBK however the rest of
+ * the world writes), or GBK: read as GB18030, written with two-byte codes
+ * only, for a code page 936 console that shows GB18030's four-byte codes
+ * (emoji) as garbage.
  *
  * A connection starts in UTF-8. Until its text shows which it is (a line of
  * valid non-ASCII UTF-8 settles it), a line that is not UTF-8 but is valid
@@ -14,18 +16,19 @@
 
 import { ERROR_MESSAGES } from "../../../protocol.ts";
 import { utf8SequenceLength } from "./unframed.ts";
-import { encodeGbk } from "../../shared/gb18030.ts";
+import { encodeGb18030, encodeGbk } from "../../shared/gb18030.ts";
 
 /** The character sets a text connection can use. */
-export type CharsetName = "utf-8" | "gb18030";
+export type CharsetName = "utf-8" | "gb18030" | "gbk";
 
 const NAMES: Record<string, CharsetName> = {
   "utf-8": "utf-8",
   "utf8": "utf-8",
   "gb18030": "gb18030",
-  "gbk": "gb18030",
-  "gb2312": "gb18030",
-  "cp936": "gb18030",
+  "gbk": "gbk",
+  "gb2312": "gbk",
+  "cp936": "gbk",
+  "936": "gbk",
 };
 
 /** The charset a user means by `name` (`utf8`, `GBK` …), if any. */
@@ -85,9 +88,17 @@ export class TextCharset {
   command(args: string): { notice: string } | { usage: string } {
     const name = charsetByName(args);
     if (name === undefined) {
-      return { usage: `usage: /charset utf-8|gb18030 (now ${this.#name})` };
+      return {
+        usage: `usage: /charset utf-8|gb18030|gbk (now ${this.#name})`,
+      };
     }
     this.choose(name);
+    if (name === "gbk") {
+      return {
+        notice:
+          "* This connection now uses GBK both ways: characters GBK lacks, such as emoji, show as ?.",
+      };
+    }
     return {
       notice: `* This connection now uses ${name.toUpperCase()} both ways.`,
     };
@@ -99,7 +110,7 @@ export class TextCharset {
    * switches to).
    */
   decodeLine(bytes: Uint8Array, mayGuess: boolean): string | undefined {
-    if (this.#name === "gb18030") return this.#decodeGb(bytes);
+    if (this.#name !== "utf-8") return this.#decodeGb(bytes);
     try {
       const text = UTF8.decode(bytes);
       // Valid UTF-8 is ASCII exactly when it decodes to one unit per byte:
@@ -120,7 +131,7 @@ export class TextCharset {
    * charset it is not in, and `/charset` when the other one would read it.
    */
   refusal(bytes: Uint8Array): string {
-    if (this.#name === "gb18030") {
+    if (this.#name !== "utf-8") {
       return "that line is not valid GB18030 (/charset utf-8 changes it)";
     }
     if (this.#decodeGb(bytes) !== undefined) {
@@ -136,7 +147,7 @@ export class TextCharset {
    */
   decodeKeys(bytes: Uint8Array): string {
     const all = this.#keyTail.length > 0 ? concat(this.#keyTail, bytes) : bytes;
-    if (this.#name === "gb18030") {
+    if (this.#name !== "utf-8") {
       const cut = gbCharactersEnd(all);
       this.#keyTail = all.slice(cut);
       return this.#lenientDecoder("gb18030").decode(all.subarray(0, cut));
@@ -173,19 +184,29 @@ export class TextCharset {
   /** Output (UTF-8, as the hub renders it) in this charset. */
   encode(utf8: Uint8Array): Uint8Array {
     if (this.#name === "utf-8") return utf8;
-    return encodeGbk(this.#lenientDecoder("utf-8").decode(utf8));
+    return this.encodeText(this.#lenientDecoder("utf-8").decode(utf8));
   }
 
   /** Text in this charset. */
   encodeText(text: string): Uint8Array {
-    return this.#name === "utf-8" ? encoder.encode(text) : encodeGbk(text);
+    switch (this.#name) {
+      case "utf-8":
+        return encoder.encode(text);
+      case "gb18030":
+        return encodeGb18030(text);
+      case "gbk":
+        return encodeGbk(text);
+    }
   }
 
-  #switchTo(name: CharsetName): void {
+  /** The text was GB18030 (the one charset guessed): says so, once. */
+  #switchTo(name: "gb18030"): void {
     this.#name = name;
     this.#settled = true;
+    // A code page 936 console shows the four-byte codes (emoji) as junk:
+    // the way out is named here, where its user will read it.
     this.#onSwitch(
-      `* Your text is ${name.toUpperCase()}, not UTF-8: this connection now uses ${name.toUpperCase()} both ways (/charset utf-8 changes it back).`,
+      "* Your text is GB18030, not UTF-8: this connection now uses GB18030 both ways (/charset gbk if emoji look garbled, /charset utf-8 changes it back).",
     );
   }
 
@@ -198,7 +219,7 @@ export class TextCharset {
     }
   }
 
-  #lenientDecoder(name: CharsetName): TextDecoder {
+  #lenientDecoder(name: "utf-8" | "gb18030"): TextDecoder {
     if (this.#lenient?.encoding !== name) this.#lenient = new TextDecoder(name);
     return this.#lenient;
   }

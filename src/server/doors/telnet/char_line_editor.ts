@@ -247,16 +247,23 @@ export class CharLineEditor {
     const before = shown ? this.#layout(this.#cells) : undefined;
     const removed = this.#cells.splice(-count, count);
     this.#bytes -= encoder.encode(removed.join("")).length;
-    if (before) sink.echo(this.#erase(before, this.#cells.length));
+    if (before) {
+      sink.echo(this.#erase(before, this.#cells.length, removed.some(joined)));
+    }
   }
 
   /**
    * Output that takes the line from `before` (its layout) back to its first
-   * `keep` characters: backspaces over a single row, else a redraw.
+   * `keep` characters: backspaces over a single row, else a redraw. A
+   * character joined from several code points (👋🏽, a flag, 👩‍💻) is
+   * redrawn too: terminals disagree on how many columns it took (tmux gives
+   * 👋🏽 four), and backspacing by our count would leave half of it.
    */
-  #erase(before: Layout, keep: number): string {
+  #erase(before: Layout, keep: number, uncertain: boolean): string {
     const after = this.#layout(this.#cells.slice(0, keep));
-    if (after.row === before.row && before.column < this.#width) {
+    if (
+      !uncertain && after.row === before.row && before.column < this.#width
+    ) {
       // The cursor is on the same row, and not parked past its last column
       // (where terminals differ on what Backspace does).
       const columns = before.column - after.column;
@@ -307,6 +314,12 @@ export class CharLineEditor {
         return;
     }
   }
+}
+
+/** True for a character made of more than one code point. */
+function joined(cell: string): boolean {
+  const first = cell.codePointAt(0) ?? 0;
+  return cell.length > (first > 0xffff ? 2 : 1);
 }
 
 interface Layout {

@@ -7,7 +7,9 @@
  * The server will do ECHO (RFC 857) and SUPPRESS-GO-AHEAD (RFC 858); it
  * lets the client do NAWS (RFC 1073, the window size) and
  * SUPPRESS-GO-AHEAD; everything else is refused. TIMING-MARK (RFC 860) is
- * no state at all: every `DO TIMING-MARK` gets a `WILL TIMING-MARK`.
+ * no state at all: a `DO TIMING-MARK` gets a `WILL TIMING-MARK` once per
+ * interrupt or keys ({@linkcode OptionNegotiator.heardInput}), so a client
+ * that answers our `WILL` with another `DO` is not answered again.
  *
  * @module
  */
@@ -107,6 +109,8 @@ export class OptionNegotiator {
   #sink: NegotiationSink;
   #us = new Map<number, OptionState>();
   #him = new Map<number, OptionState>();
+  /** A `WILL TIMING-MARK` went out, and nothing but options came since. */
+  #markAnswered = false;
 
   constructor(policy: NegotiationPolicy, sink: NegotiationSink) {
     this.#policy = policy;
@@ -126,14 +130,26 @@ export class OptionNegotiator {
   /** Handles `IAC verb option` from the client. */
   receive(verb: Verb, option: number): void {
     if (option === OPTION.TIMING_MARK && verb === "DO") {
-      // "I have read everything you sent before this": answered every time,
-      // and never kept as a state, or the second Ctrl-C would go unanswered
-      // and leave the client discarding output.
+      // "I have read everything you sent before this": never kept as a
+      // state, or the second Ctrl-C would go unanswered and leave the
+      // client discarding output. But a `DO` with nothing new before it is
+      // an answer to our `WILL` (a client that says yes to everything):
+      // answering it too would go on for ever.
+      if (this.#markAnswered) return;
+      this.#markAnswered = true;
       return this.#sink.send("WILL", option);
     }
     const side: Side = verb === "DO" || verb === "DONT" ? "us" : "him";
     if (verb === "WILL" || verb === "DO") this.#peerEnables(side, option);
     else this.#peerDisables(side, option);
+  }
+
+  /**
+   * The client sent keys or a command that is not an option (Ctrl-C's
+   * `IAC IP`): its next `DO TIMING-MARK` is a new one, to be answered.
+   */
+  heardInput(): void {
+    this.#markAnswered = false;
   }
 
   /**

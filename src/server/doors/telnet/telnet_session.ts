@@ -180,6 +180,7 @@ export class TelnetSession {
 
   #data(bytes: Uint8Array): void {
     if (!this.#parser.active) return this.#plain!(bytes);
+    this.#negotiator!.heardInput();
     const text = this.#options.charset.decodeKeys(bytes);
     if (text !== "") this.#editor!.feed(text, this.#editorSink);
   }
@@ -194,10 +195,12 @@ export class TelnetSession {
       changed: (side, option, enabled) => {
         if (side !== "us" || option !== OPTION.ECHO) return;
         this.#editor!.echoing = enabled;
-        // What was typed before the echo began is shown now.
-        if (enabled && this.#editor!.showing) {
-          this.#editorSink.echo(this.#editor!.show());
-        }
+        // The banner went out before the client said it was telnet, with a
+        // bare \n: a terminal in character mode (PuTTY's) moved down
+        // without going back to the first column. The line is
+        // drawn from there, and what was typed before the echo began is
+        // shown now.
+        if (enabled) this.#editorSink.echo("\r" + this.#editor!.show());
       },
     });
     // A line begun before the first command is finished in the editor.
@@ -220,6 +223,7 @@ export class TelnetSession {
         }
         return;
       case "signal":
+        this.#negotiator!.heardInput();
         switch (command.signal) {
           case "IP":
           case "BRK":
@@ -266,6 +270,9 @@ export class TelnetSession {
       this.#offered = true;
       this.#negotiator!.request("us", OPTION.SUPPRESS_GO_AHEAD, true);
       this.#negotiator!.request("us", OPTION.ECHO, true);
+      // The width, to erase a line typed across rows (Linux telnet tells it
+      // only when asked; PuTTY offers it).
+      this.#negotiator!.request("him", OPTION.NAWS, true);
     }
     const notices = this.#notices;
     this.#notices = [];
