@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type {
   CommandFrame,
   ErrorCode,
+  PinnedNotice,
   RoomRole,
   ServerEvent,
 } from "../protocol.ts";
@@ -67,6 +68,10 @@ class FakePort implements IrcPort {
   }
   mutedAll(): boolean {
     return false;
+  }
+  notices = new Map<string, PinnedNotice>();
+  noticeOf(room: string): PinnedNotice | undefined {
+    return this.notices.get(room);
   }
   away = new Map<string, string>();
   awayOf(nick: string): string | undefined {
@@ -445,4 +450,107 @@ Deno.test("TOPIC with text pins the room's notice; a refusal is 482 with the ser
   assert.deepEqual(port.take(), [
     ":chat 482 bob #lobby :only the owner and admins of lobby may /notice",
   ]);
+});
+
+Deno.test("001 names the server once, and TOPIC #chan answers the pinned notice with 332 and 333, or 331 when none", () => {
+  const { port, irc } = start();
+  irc.receive("NICK bob");
+  irc.receive("USER bob 0 * :Bob");
+  const welcome = port.take().find((l) => l.split(" ")[1] === "001");
+  assert.equal(welcome, ":chat 001 bob :Welcome to chat, bob!bob@chat");
+
+  irc.receive("TOPIC #lobby");
+  assert.deepEqual(port.take(), [":chat 331 bob #lobby :No topic is set"]);
+  port.notices.set("lobby", { text: "Exam on Monday", by: "olga", ts: 5000 });
+  irc.receive("TOPIC #lobby");
+  assert.deepEqual(port.take(), [
+    ":chat 332 bob #lobby :Exam on Monday",
+    ":chat 333 bob #lobby olga :5",
+  ]);
+  irc.receive("TOPIC #elsewhere");
+  assert.match(port.take()[0], /^:chat 442 bob #elsewhere /);
+  assert.deepEqual(port.frames, [], "a TOPIC query asks the hub nothing");
+});
+
+Deno.test("NAMES and WHO mark the room's owner and admins with @", () => {
+  const { port, irc } = registered();
+  port.answer = () => [{
+    type: "who",
+    room: "lobby",
+    users: ["olga", "bob"],
+    total: 2,
+    roles: { olga: "owner" },
+  }];
+  irc.receive("NAMES #lobby");
+  assert.deepEqual(port.take(), [
+    ":chat 353 bob = #lobby :@olga bob",
+    ":chat 366 bob #lobby :End of /NAMES list.",
+  ]);
+  irc.receive("WHO #lobby");
+  assert.deepEqual(port.take(), [
+    ":chat 352 bob #lobby olga chat chat olga H@ :0 olga",
+    ":chat 352 bob #lobby bob chat chat bob H :0 bob",
+    ":chat 315 bob #lobby :End of /WHO list.",
+  ]);
+});
+
+Deno.test("draft/message-redaction: a recall reads as REDACT to a client that asked for it, as a NOTICE to others; REDACT is the hub's recall", () => {
+  const recall: ServerEvent = {
+    type: "recall",
+    ts: 0,
+    room: "lobby",
+    id: 42,
+    nick: "alice",
+    by: "olga",
+  };
+  const plain = registered();
+  plain.port.deliver(recall);
+  assert.deepEqual(plain.port.take(), [
+    ":chat NOTICE #lobby :olga recalled a message of alice",
+  ]);
+
+  const { port, irc } = registered("message-tags draft/message-redaction");
+  irc.receive("CAP LS 302");
+  assert.match(port.take()[0], / LS :.*\bdraft\/message-redaction\b/);
+  port.deliver(recall);
+  assert.deepEqual(port.take(), [":olga!olga@chat REDACT #lobby 42"]);
+
+  irc.receive("REDACT #lobby 42 :typo");
+  assert.deepEqual(port.frames, [{ type: "recall", id: 42, room: "lobby" }]);
+  // The hub's refusals are the spec's FAIL replies, with its wording.
+  const refusals: [ErrorCode, string, string][] = [
+    [
+      "not_allowed",
+      "only the owner and admins may recall someone else's message",
+      ":chat FAIL REDACT REDACT_FORBIDDEN #lobby 7 :only the owner and admins may recall someone else's message",
+    ],
+    [
+      "recall_expired",
+      "a message can be recalled by its sender for 2 minutes only",
+      ":chat FAIL REDACT REDACT_WINDOW_EXPIRED #lobby 7 120 :a message can be recalled by its sender for 2 minutes only",
+    ],
+    [
+      "no_such_message",
+      "no such message in lobby to recall",
+      ":chat FAIL REDACT UNKNOWN_MSGID #lobby 7 :no such message in lobby to recall",
+    ],
+    [
+      "not_in_room",
+      "you are not in lobby",
+      ":chat FAIL REDACT INVALID_TARGET #lobby :you are not in lobby",
+    ],
+  ];
+  for (const [code, message, line] of refusals) {
+    port.answer = () => [{ type: "error", code, message }];
+    irc.receive("REDACT #lobby 7");
+    assert.deepEqual(port.take(), [line], code);
+  }
+  port.frames = [];
+  irc.receive("REDACT alice 7");
+  assert.match(port.take()[0], /^:chat FAIL REDACT INVALID_TARGET alice :/);
+  irc.receive("REDACT #lobby abc");
+  assert.match(port.take()[0], /^:chat FAIL REDACT UNKNOWN_MSGID #lobby abc :/);
+  irc.receive("REDACT #lobby");
+  assert.match(port.take()[0], /^:chat 461 bob REDACT /);
+  assert.deepEqual(port.frames, [], "none of those reached the hub");
 });

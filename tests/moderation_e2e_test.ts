@@ -760,3 +760,111 @@ Deno.test("@all: ordinary members may call it only while no owner or admin is in
     await dir.remove();
   }
 });
+
+/** An IRC client that asked for `caps` (CAP REQ) before registering. */
+async function ircMemberWithCaps(
+  port: number,
+  nick: string,
+  from: string,
+  caps: string,
+  password?: string,
+): Promise<TestClient> {
+  const client = await TestClient.connectFrom(from, port);
+  client.write(
+    `CAP LS 302\r\nCAP REQ :${caps}\r\n${
+      password ? `PASS ${password}\r\n` : ""
+    }NICK ${nick}\r\nUSER ${nick} 0 * :${nick}\r\n`,
+  );
+  await client.waitForLine(/ CAP \S+ ACK /, 10_000);
+  client.write("CAP END\r\n");
+  await client.waitForLine(new RegExp(`^:chat 001 ${nick} `), 10_000);
+  await client.waitForLine(/ 366 /);
+  return client;
+}
+
+Deno.test("IRC: REDACT recalls for a client that asked for draft/message-redaction, by the same rules as /recall; others read a NOTICE; TOPIC, NAMES and WHO show the notice and the owner", async () => {
+  const dir = await tempDir();
+  const db = `${dir.path}/chat.db`;
+  await makeOwner(db);
+  // A message of bob's from three minutes ago, written as the server would.
+  {
+    const { DatabaseSync } = await import("node:sqlite");
+    const raw = new DatabaseSync(db);
+    raw.exec(
+      "CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, room TEXT NOT NULL, nick TEXT NOT NULL, text TEXT NOT NULL, me INTEGER NOT NULL DEFAULT 0)",
+    );
+    raw.prepare(
+      "INSERT INTO messages (id, ts, room, nick, text, me) VALUES (1, ?, 'lobby', 'bob', 'old words', 0)",
+    ).run(Date.now() - 3 * 60 * 1000);
+    raw.close();
+  }
+  const server = await ServerProcess.start(["--db", db, "--rate", "0"]);
+  try {
+    const caps = "message-tags echo-message draft/message-redaction";
+    const olga = await ircMemberWithCaps(
+      server.port,
+      "olga",
+      "127.0.0.2",
+      caps,
+      "olga-pass",
+    );
+    const bob = await ircMemberWithCaps(server.port, "bob", "127.0.0.3", caps);
+    const dan = await ircMember(server.port, "dan", "127.0.0.4");
+    const { client: carol } = await TestClient.join(server.port, "carol");
+
+    // One's own message, within 2 minutes: gone for everyone.
+    bob.write("PRIVMSG #lobby :oops, wrong room\r\n");
+    const echo = await bob.waitForLine(/PRIVMSG #lobby :oops, wrong room/);
+    const id = /msgid=(\d+)/.exec(echo)![1];
+    bob.write(`REDACT #lobby ${id} :typo\r\n`);
+    await olga.waitForLine(`:bob!bob@chat REDACT #lobby ${id}`);
+    await bob.waitForLine(`:bob!bob@chat REDACT #lobby ${id}`);
+    await dan.waitForLine(":chat NOTICE #lobby :bob recalled a message");
+    const recall = await carol.waitFor((e) => e.type === "recall");
+    assert.equal(
+      recall.type === "recall" && String(recall.id),
+      id,
+    );
+
+    // Older than 2 minutes, or someone else's: refused with the spec's FAILs.
+    bob.write("REDACT #lobby 1\r\n");
+    await bob.waitForLine(
+      /^:chat FAIL REDACT REDACT_WINDOW_EXPIRED #lobby 1 :?120 :.*2 minutes/,
+    );
+    carol.send({ type: "say", text: "carol's words" });
+    const line = await bob.waitForLine(/PRIVMSG #lobby :carol's words/);
+    const carolId = /msgid=(\d+)/.exec(line)![1];
+    bob.write(`REDACT #lobby ${carolId}\r\n`);
+    await bob.waitForLine(
+      `:chat FAIL REDACT REDACT_FORBIDDEN #lobby ${carolId} :only the owner and admins may recall someone else's message`,
+    );
+    bob.write("REDACT #lobby 999999\r\n");
+    await bob.waitForLine(/^:chat FAIL REDACT UNKNOWN_MSGID #lobby 999999 :/);
+    // The owner redacts anyone's, at any time.
+    olga.write(`REDACT #lobby ${carolId}\r\nREDACT #lobby 1\r\n`);
+    await bob.waitForLine(`:olga!olga@chat REDACT #lobby ${carolId}`);
+    await bob.waitForLine(":olga!olga@chat REDACT #lobby 1");
+    await dan.waitForLine(
+      ":chat NOTICE #lobby :olga recalled a message of bob",
+    );
+    assert.match(server.log, new RegExp(`recall lobby #${id} of bob by bob`));
+
+    // The pinned notice is the topic; the owner is @ in NAMES and WHO.
+    olga.write("TOPIC #lobby :Exam on Monday\r\n");
+    await bob.waitForLine(/^:olga!olga@chat TOPIC #lobby :Exam on Monday/);
+    bob.write("TOPIC #lobby\r\nNAMES #lobby\r\nWHO #lobby\r\n");
+    await bob.waitForLine(":chat 332 bob #lobby :Exam on Monday");
+    await bob.waitForLine(/^:chat 333 bob #lobby olga :?\d+$/);
+    await bob.waitForLine(/^:chat 353 bob = #lobby :(.* )?@olga( |$)/);
+    await bob.waitForLine(/^:chat 352 bob #lobby olga chat chat olga H@ /);
+
+    // Gone from history: a since resume shows none of the three.
+    const late = await TestClient.join(server.port, "erin", { since: 0 });
+    assert.deepEqual(late.welcome.history.map((m) => m.text), []);
+    await late.client.close();
+    await Promise.all([olga.close(), bob.close(), dan.close(), carol.close()]);
+  } finally {
+    await server.stop();
+    await dir.remove();
+  }
+});

@@ -27,6 +27,7 @@ import {
   type HistoryFrame,
   JSON_LINES,
   nickErrorMessage,
+  type PinnedNotice,
   type Quote,
   type RoomMessage,
   type RoomResume,
@@ -301,6 +302,11 @@ export class Hub {
   /** Whether only the owner and admins may speak in `room` (`muteall`). */
   isMutedAll(room: string): boolean {
     return this.#rules.isMutedAll(room);
+  }
+
+  /** The pinned notice of `room`, if one is set. */
+  noticeOf(room: string): PinnedNotice | undefined {
+    return this.#rules.noticeOf(room);
   }
 
   /** `session`'s role in `room` (default: its current one), if staff there. */

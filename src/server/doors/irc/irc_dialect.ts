@@ -146,6 +146,7 @@ export class IrcDialect implements Dialect {
       roleIn: (room) =>
         link.session ? hub.roleIn(link.session, room) : undefined,
       mutedAll: (room) => hub.isMutedAll(room),
+      noticeOf: (room) => hub.noticeOf(room),
       setAway: (text) => {
         if (!link.session || !link.policy.allow(COMMAND_COSTS.away)) {
           return false;

@@ -12,6 +12,7 @@
 
 import type {
   EventEncoder,
+  PinnedNotice,
   RoomMessage,
   RoomRole,
   ServerEvent,
@@ -32,6 +33,7 @@ export const IRC_CAPABILITIES = [
   "multi-prefix",
   "cap-notify",
   "away-notify",
+  "draft/message-redaction",
 ] as const;
 
 /** One capability the door offers. */
@@ -212,9 +214,7 @@ export function renderWelcome(
     command: "JOIN",
     params: [channel],
   });
-  lines += event.notice
-    ? numeric(view, "332", channel, event.notice.text)
-    : numeric(view, "331", channel, "No topic is set");
+  lines += topicLines(view, event.room, event.notice);
   lines += namesLines(view, event.room, withOps(event.users, event.roles));
   if (event.history.length === 0) return lines;
   const useBatch = view.caps.has("batch");
@@ -237,6 +237,29 @@ export function renderWelcome(
     });
   }
   return lines;
+}
+
+/**
+ * A channel's topic, which is its room's pinned notice: `332` with the
+ * text and `333` with who pinned it and when, or `331` when none is.
+ */
+export function topicLines(
+  view: IrcView,
+  room: string,
+  pinned: PinnedNotice | undefined,
+): string {
+  const channel = channelOf(room);
+  if (!pinned || pinned.text === "") {
+    return numeric(view, "331", channel, "No topic is set");
+  }
+  return numeric(view, "332", channel, pinned.text) +
+    numeric(
+      view,
+      "333",
+      channel,
+      pinned.by,
+      String(Math.floor(pinned.ts / 1000)),
+    );
 }
 
 /** IRC numerics for the hub's error codes; the rest become a NOTICE. */
@@ -326,6 +349,16 @@ export function renderIrc(event: ServerEvent, view: IrcView): string {
         params: [channelOf(event.room), event.text],
       });
     case "recall":
+      // draft/message-redaction: the client takes the message away itself;
+      // any other is told in words (the spec's fallback).
+      if (view.caps.has("draft/message-redaction")) {
+        return formatIrcMessage({
+          tags: messageTags(view, event.ts),
+          prefix: memberSource(event.by),
+          command: "REDACT",
+          params: [channelOf(event.room), String(event.id)],
+        });
+      }
       return notice(view, channelOf(event.room), recallText(event));
     case "upload_ready":
       // IRC has no upload; only the JSON dialect asks for one.
@@ -492,7 +525,7 @@ export function awayLine(nick: string, text: string | undefined): string {
 }
 
 /** Nicknames as NAMES shows them: the owner and admins with IRC's `@`. */
-function withOps(
+export function withOps(
   users: readonly string[],
   roles: Readonly<Record<string, RoomRole>> | undefined,
 ): readonly string[] {

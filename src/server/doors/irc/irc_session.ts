@@ -14,6 +14,7 @@ import {
   type CommandFrame,
   type ErrorCode,
   nickErrorMessage,
+  type PinnedNotice,
   type RoomRole,
   type ServerEvent,
   VERSION,
@@ -39,6 +40,8 @@ import {
   nickOfMask,
   renderIrc,
   roomOf,
+  topicLines,
+  withOps,
 } from "./irc_render.ts";
 import type { EventEncoder } from "../../outgoing.ts";
 
@@ -83,6 +86,8 @@ export interface IrcPort {
   roleIn(room: string): RoomRole | undefined;
   /** Whether only the owner and admins may speak in `room` (`+m`). */
   mutedAll(room: string): boolean;
+  /** The room's pinned notice (its topic), if one is set. */
+  noticeOf(room: string): PinnedNotice | undefined;
   /** A connected member's away message, if it is marked away. */
   awayOf(nick: string): string | undefined;
   /**
@@ -111,6 +116,11 @@ const MAX_TARGETS = 10;
 /** Mode changes one MODE line may make (`MODES` in ISUPPORT). */
 const MAX_MODE_CHANGES = 4;
 
+/** The recall window in seconds, which `REDACT_WINDOW_EXPIRED` names. */
+const RECALL_WINDOW_SECONDS = Math.round(
+  MODERATION_LIMITS.recallWindowMs / 1000,
+);
+
 /** What the next `who` event answers: a NAMES or a WHO. */
 type WhoReply = { kind: "names" | "who"; channel: string };
 
@@ -126,7 +136,10 @@ export class IrcSession {
   #caps = new Set<IrcCapability>();
   #channels = new Set<string>();
   #whoReply: WhoReply | undefined;
-  /** The channel or nick a command in progress is about, for error numerics. */
+  /**
+   * The channel or nick a command in progress is about, for error
+   * numerics: `nick` the member it acts on, or for `REDACT` the msgid.
+   */
   #target: { command: string; name: string; nick?: string } | undefined;
   #lastNickChange = "";
   /** Members whose QUIT this client was shown, until they join again. */
@@ -404,7 +417,7 @@ export class IrcSession {
     const created = new Date(this.#port.startedAt).toUTCString();
     this.#numeric(
       "001",
-      `Welcome to the ${server} chat, ${memberSource(this.#nick)}`,
+      `Welcome to ${server}, ${memberSource(this.#nick)}`,
     );
     this.#numeric("002", `Your host is ${server}, running chat ${VERSION}`);
     this.#numeric("003", `This server was created ${created}`);
@@ -545,11 +558,13 @@ export class IrcSession {
             () => this.#port.send({ type: "notice", text: second, room }),
           );
         }
-        return this.#numeric("331", first, "No topic is set");
+        return this.#topic(first);
       case "MODE":
         return this.#mode(message.params);
       case "KICK":
         return this.#kick(message.params);
+      case "REDACT":
+        return this.#redact(message.params);
       case "AWAY": {
         const away = first || undefined;
         if (!this.#port.setAway(away)) return;
@@ -793,6 +808,66 @@ export class IrcSession {
     }
   }
 
+  /** `TOPIC #chan`: the room's pinned notice, for a member of it. */
+  #topic(channel: string): void {
+    const room = roomOf(channel);
+    if (room === undefined) {
+      return this.#numeric("403", channel, "No such channel");
+    }
+    if (!this.#channels.has(room)) {
+      return this.#numeric("442", channel, "You're not on that channel");
+    }
+    this.#port.write(topicLines(this.#view, room, this.#port.noticeOf(room)));
+  }
+
+  /**
+   * `REDACT #chan msgid [:reason]` (IRCv3 draft/message-redaction) is the
+   * hub's `recall` of that message, by the same rules as `/recall`: one's
+   * own within the window, anyone's for the owner and admins. Refusals are
+   * the spec's `FAIL REDACT` replies ({@linkcode #renderError}). Private
+   * messages are not kept, so there is nothing to redact in them.
+   */
+  #redact(params: string[]): void {
+    const [target, msgid] = params;
+    if (target === undefined || msgid === undefined) {
+      return this.#numeric("461", "REDACT", "Not enough parameters");
+    }
+    const room = roomOf(target);
+    if (room === undefined) {
+      return this.#fail(
+        "INVALID_TARGET",
+        [target],
+        "private messages are not kept, so they cannot be redacted",
+      );
+    }
+    if (!/^\d{1,15}$/.test(msgid)) {
+      return this.#fail(
+        "UNKNOWN_MSGID",
+        [target, msgid],
+        "This message does not exist or is too old",
+      );
+    }
+    this.#withTarget(
+      "REDACT",
+      target,
+      () => this.#port.send({ type: "recall", id: Number(msgid), room }),
+      msgid,
+    );
+  }
+
+  /** An IRCv3 standard reply: `FAIL REDACT CODE context… :description`. */
+  #failLine(code: string, context: string[], description: string): string {
+    return formatIrcMessage({
+      prefix: this.#view.server,
+      command: "FAIL",
+      params: ["REDACT", code, ...context, description],
+    });
+  }
+
+  #fail(code: string, context: string[], description: string): void {
+    this.#port.write(this.#failLine(code, context, description));
+  }
+
   /**
    * A moderation action as IRC shows it: a kick as `KICK`, a ban as
    * `MODE +b` and, if its target was in the room, `KICK`; an unban as
@@ -842,10 +917,16 @@ export class IrcSession {
     const reply = this.#whoReply;
     const channel = reply?.channel ?? channelOf(event.room);
     if (reply?.kind !== "who") {
-      return namesLines(this.#view, event.room, event.users);
+      return namesLines(
+        this.#view,
+        event.room,
+        withOps(event.users, event.roles),
+      );
     }
     let lines = "";
     for (const nick of event.users) {
+      // WHO's flags: here or gone, and `@` for the room's owner and admins.
+      const op = event.roles?.[nick] ? "@" : "";
       lines += this.#numericLine(
         "352",
         channel,
@@ -853,7 +934,7 @@ export class IrcSession {
         "chat",
         this.#view.server,
         nick,
-        this.#hereOrGone(nick),
+        this.#hereOrGone(nick) + op,
         `0 ${nick}`,
       );
     }
@@ -867,6 +948,23 @@ export class IrcSession {
 
   #renderError(code: ErrorCode, message: string): string {
     const target = this.#target;
+    if (target?.command === "REDACT") {
+      const context = [target.name, target.nick ?? "*"];
+      switch (code) {
+        case "not_allowed":
+          return this.#failLine("REDACT_FORBIDDEN", context, message);
+        case "recall_expired":
+          return this.#failLine(
+            "REDACT_WINDOW_EXPIRED",
+            [...context, String(RECALL_WINDOW_SECONDS)],
+            message,
+          );
+        case "no_such_message":
+          return this.#failLine("UNKNOWN_MSGID", context, message);
+        case "not_in_room":
+          return this.#failLine("INVALID_TARGET", [target.name], message);
+      }
+    }
     const moderating = target?.command === "KICK" ||
       target?.command === "MODE" || target?.command === "TOPIC";
     if (moderating && code === "not_allowed") {
