@@ -46,6 +46,11 @@ Deno.test("durations read as people type them, and read back in words", () => {
   assert.equal(formatDuration(600_000), "10 minutes");
   assert.equal(formatDuration(3_600_000), "1 hour");
   assert.equal(formatDuration(30 * 86_400_000), "30 days");
+  // A time left just under a unit reads in it, never "60 minutes".
+  assert.equal(formatDuration(3_600_000 - 1), "1 hour");
+  assert.equal(formatDuration(60_000 - 400), "1 minute");
+  assert.equal(formatDuration(86_400_000 - 60_000), "1 day");
+  assert.equal(formatDuration(59 * 60_000), "59 minutes");
 });
 
 Deno.test("moderation commands turn into their frames; a duration is told from a reason", () => {

@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import type { ServerEvent } from "../protocol.ts";
+import type { CommandFrame, ServerEvent } from "../protocol.ts";
+import { COMMANDS } from "../src/shared/commands.ts";
 import { Accounts } from "../src/server/accounts.ts";
 import { Hub, type Session } from "../src/server/hub.ts";
 import { MemoryStore } from "../src/server/store.ts";
@@ -171,4 +172,31 @@ Deno.test("recall: the sender's own within the window, then not; the owner's at 
   hub.handle(olga.session, { type: "recall", id: first.id });
   assert.deepEqual(errorsOf(olga.member), ["no_such_message"]);
   assert.ok(log.includes(`recall lobby #${first.id} of carol by olga`));
+});
+
+Deno.test("every command the registry gives a role is refused, by the hub, to whoever ranks below it: a guest, and an admin for the owner's", () => {
+  const { hub, join } = group();
+  const olga = join("olga");
+  const bob = join("bob");
+  const carol = join("carol");
+  join("dave");
+  hub.handle(olga.session, { type: "op", nick: "bob" });
+  bob.member.take();
+  carol.member.take();
+  const ruled = COMMANDS.filter((c) => c.role !== undefined && c.toFrame);
+  assert.ok(ruled.length >= 9, ruled.map((c) => c.name).join(" "));
+  for (const command of ruled) {
+    const args = command.name === "/muteall" ? "on" : "dave";
+    const frame = command.toFrame!(args);
+    assert.equal(typeof frame, "object", command.name);
+    hub.handle(carol.session, frame as CommandFrame);
+    assert.deepEqual(errorsOf(carol.member), ["not_allowed"], command.name);
+    if (command.role === "owner") {
+      hub.handle(bob.session, frame as CommandFrame);
+      assert.deepEqual(errorsOf(bob.member), ["not_allowed"], command.name);
+    }
+  }
+  // `/notice` shows the notice to anyone; pinning one is the staff's.
+  hub.handle(carol.session, { type: "notice", text: "mine now" });
+  assert.deepEqual(errorsOf(carol.member), ["not_allowed"]);
 });

@@ -868,3 +868,153 @@ Deno.test("IRC: REDACT recalls for a client that asked for draft/message-redacti
     await dir.remove();
   }
 });
+
+Deno.test("every action is one line in the server log and one stored row (who, what, whom, when); no password is ever logged or stored in the clear", async () => {
+  const dir = await tempDir();
+  const db = `${dir.path}/chat.db`;
+  await makeOwner(db);
+  const server = await ServerProcess.start(["--db", db, "--rate", "0"]);
+  const started = Date.now();
+  try {
+    const olga = await TestClient.join(server.port, "olga", {
+      password: "olga-pass",
+    });
+    // bob registers and changes its password from the text dialect, and
+    // signs in with it over JSON: each password crosses the server.
+    const bobText = await TestClient.connect(server.port);
+    bobText.write("bob\r\n");
+    await bobText.waitForLine("Welcome, bob!");
+    bobText.write("/register bob-first-pw\r\n");
+    await bobText.waitForLine("bob is registered");
+    bobText.write("/password bob-first-pw bob-second-pw\r\n");
+    await bobText.waitForLine("your password is changed");
+    bobText.write("/quit\r\n");
+    await bobText.waitClosed();
+    await bobText.close();
+    const wrong = await refusedHello(server.port, {
+      nick: "bob",
+      password: "bob-wrong-pw",
+    });
+    assert.equal(wrong.code, "bad_password");
+    const bob = await TestClient.join(server.port, "bob", {
+      password: "bob-second-pw",
+    });
+    const carol = await TestClient.join(server.port, "carol");
+
+    const steps: [Record<string, unknown>, string][] = [
+      [{ type: "op", nick: "bob" }, "op"],
+      [{ type: "deop", nick: "bob" }, "deop"],
+      [{ type: "mute", nick: "carol", seconds: 120 }, "mute"],
+      [{ type: "unmute", nick: "carol" }, "unmute"],
+      [{ type: "muteall", on: true }, "muteall"],
+      [{ type: "muteall", on: false }, "muteall"],
+      [{ type: "notice", text: "Read the rules" }, "notice"],
+      [{ type: "notice", text: "" }, "notice"],
+      [{ type: "kick", nick: "carol", reason: "a test" }, "kick"],
+    ];
+    for (const [frame, answer] of steps) {
+      olga.client.send(frame);
+      await olga.client.waitFor((e) =>
+        answer === "notice" ? e.type === "notice" : isMod(answer)(e)
+      );
+    }
+    carol.client.send({ type: "join", room: "lobby" });
+    await carol.client.waitFor((e) => e.type === "welcome");
+    olga.client.send({ type: "ban", nick: "carol", seconds: 60 });
+    await olga.client.waitFor(isMod("ban"));
+    olga.client.send({ type: "unban", nick: "carol" });
+    await olga.client.waitFor(isMod("unban"));
+    bob.client.send({ type: "say", text: "take this back" });
+    await bob.client.waitFor(isMsg("take this back"));
+    bob.client.send({ type: "recall" });
+    await olga.client.waitFor((e) => e.type === "recall");
+    bob.client.send({ type: "say", text: "the owner takes this" });
+    await olga.client.waitFor(isMsg("the owner takes this"));
+    olga.client.send({ type: "recall", nick: "bob" });
+    await olga.client.waitFor((e) => e.type === "recall" && e.by === "olga");
+    await Promise.all([olga.client.close(), bob.client.close()]);
+    await carol.client.close();
+  } finally {
+    await server.stop();
+  }
+  try {
+    const log = server.log;
+    const count = (pattern: RegExp) =>
+      log.split("\n").filter((l) => pattern.test(l)).length;
+    assert.equal(count(/mod lobby op bob by olga$/), 1, log);
+    assert.equal(count(/mod lobby deop bob by olga$/), 1, log);
+    assert.equal(count(/mod lobby mute carol by olga 120s$/), 1, log);
+    assert.equal(count(/mod lobby unmute carol by olga$/), 1, log);
+    assert.equal(count(/mod lobby muteall by olga on$/), 1, log);
+    assert.equal(count(/mod lobby muteall by olga off$/), 1, log);
+    assert.equal(count(/mod lobby notice set by olga$/), 1, log);
+    assert.equal(count(/mod lobby notice cleared by olga$/), 1, log);
+    assert.equal(count(/mod lobby kick carol by olga reason="a test"$/), 1);
+    assert.equal(count(/mod lobby ban carol by olga 60s$/), 1, log);
+    assert.equal(count(/mod lobby unban carol by olga$/), 1, log);
+    assert.equal(count(/recall lobby #\d+ of bob by bob$/), 1, log);
+    assert.equal(count(/recall lobby #\d+ of bob by olga$/), 1, log);
+    assert.equal(count(/register bob$/), 1, log);
+    assert.equal(count(/password bob$/), 1, log);
+    assert.doesNotMatch(
+      log,
+      /olga-pass|bob-first-pw|bob-second-pw|bob-wrong-pw/,
+    );
+
+    const { DatabaseSync } = await import("node:sqlite");
+    const raw = new DatabaseSync(db, { readOnly: true });
+    try {
+      const rows = raw.prepare(
+        "SELECT ts, room, action, by, target, detail FROM moderation_log ORDER BY rowid",
+      ).all();
+      assert.deepEqual(
+        rows.map((r) => [r.action, r.by, r.target, r.detail]),
+        [
+          ["op", "olga", "bob", ""],
+          ["deop", "olga", "bob", ""],
+          ["mute", "olga", "carol", "120s"],
+          ["unmute", "olga", "carol", ""],
+          ["muteall", "olga", "", "on"],
+          ["muteall", "olga", "", "off"],
+          ["notice", "olga", "", ""],
+          ["unnotice", "olga", "", ""],
+          ["kick", "olga", "carol", 'reason="a test"'],
+          ["ban", "olga", "carol", "60s"],
+          ["unban", "olga", "carol", ""],
+          ["recall", "bob", "bob", (rows[11]?.detail as string) ?? "?"],
+          ["recall", "olga", "bob", (rows[12]?.detail as string) ?? "?"],
+        ],
+      );
+      for (const row of rows) {
+        assert.equal(row.room, "lobby");
+        assert.ok(Number(row.ts) >= started && Number(row.ts) <= Date.now());
+      }
+      assert.match(String(rows[11].detail), /^#\d+$/);
+      // Passwords only as salted scrypt hashes: each one different.
+      const hashes = raw.prepare("SELECT nick, hash FROM accounts").all();
+      assert.deepEqual(hashes.map((h) => h.nick).sort(), ["bob", "olga"]);
+      for (const { hash } of hashes) {
+        assert.match(
+          String(hash),
+          /^scrypt\$16384\$8\$1\$[^$]{20,}\$[^$]{40,}$/,
+        );
+      }
+    } finally {
+      raw.close();
+    }
+    // Nor anywhere in the database's files, pages of deleted rows included.
+    for await (const entry of Deno.readDir(dir.path)) {
+      if (!entry.isFile || !entry.name.startsWith("chat.db")) continue;
+      const bytes = new TextDecoder("latin1").decode(
+        await Deno.readFile(`${dir.path}/${entry.name}`),
+      );
+      assert.doesNotMatch(
+        bytes,
+        /olga-pass|bob-first-pw|bob-second-pw|bob-wrong-pw/,
+        entry.name,
+      );
+    }
+  } finally {
+    await dir.remove();
+  }
+});

@@ -24,6 +24,7 @@ import {
   type RoomRole,
   type ServerEvent,
 } from "../../protocol.ts";
+import { type CommandRole, roleNeeded } from "../shared/commands.ts";
 import { formatDuration } from "../shared/duration.ts";
 import { MODERATION_LIMITS } from "../shared/limits.ts";
 import { clockTime, searchTime } from "../shared/text_dialect.ts";
@@ -56,7 +57,7 @@ export interface GroupHost<Member extends GroupMember> {
   log(line: string): void;
 }
 
-const RANK = { none: 0, admin: 1, owner: 2 } as const;
+const RANK = { everyone: 0, admin: 1, owner: 2 } as const;
 
 /** The frames the rules answer: accounts and moderation, but `recall`. */
 export type RulesFrameType = Exclude<ModerationFrame["type"], "recall">;
@@ -129,10 +130,9 @@ export class GroupRules<Member extends GroupMember> {
     return this.roleIn(member, room) !== undefined;
   }
 
-  /** Logs and stores a recall made by someone other than the sender. */
+  /** Logs and stores a recall: who took back whose message, and when. */
   recalled(by: string, room: string, id: number, nick: string): void {
     this.#host.log(`recall ${room} #${id} of ${nick} by ${by}`);
-    if (by === nick) return;
     this.#book.record({
       ts: this.#host.now(),
       room,
@@ -256,23 +256,24 @@ export class GroupRules<Member extends GroupMember> {
         if (room !== undefined) this.#showNotice(member, room);
         return;
       }
+      // Showing it is everyone's (the registry's role); pinning is staff's.
       const staff = this.#asStaff(member, frame, "admin");
       if (staff) this.#pinNotice(member, staff.room, frame.text);
     },
     bans: (member, frame) => {
-      const staff = this.#asStaff(member, frame, "admin");
+      const staff = this.#asStaff(member, frame);
       if (staff) this.#listBans(member, staff.room);
     },
     muteall: (member, frame) => {
-      const staff = this.#asStaff(member, frame, "admin");
+      const staff = this.#asStaff(member, frame);
       if (staff) this.#muteAll(member, staff.room, frame.on);
     },
     op: (member, frame) => {
-      const act = this.#onMember(member, frame, "owner");
+      const act = this.#onMember(member, frame);
       if (act) this.#op(member, act.room, act.target, true);
     },
     deop: (member, frame) => {
-      const act = this.#onMember(member, frame, "owner");
+      const act = this.#onMember(member, frame);
       if (act) this.#op(member, act.room, act.target, false);
     },
     mute: (member, frame) => {
@@ -324,12 +325,12 @@ export class GroupRules<Member extends GroupMember> {
   #asStaff(
     member: Member,
     frame: { type: RulesFrameType; room?: string },
-    needed: RoomRole,
+    needed: CommandRole = roleNeeded(frame.type),
   ): { room: string; role: RoomRole } | undefined {
     const room = this.#roomOf(member, frame);
     if (room === undefined) return undefined;
     const role = this.roleIn(member, room);
-    if (RANK[role ?? "none"] < RANK[needed]) {
+    if (RANK[role ?? "everyone"] < RANK[needed]) {
       member.send(errorEvent(
         "not_allowed",
         needed === "owner"
@@ -342,17 +343,17 @@ export class GroupRules<Member extends GroupMember> {
   }
 
   /**
-   * {@linkcode #asStaff}, and the member the frame names: connected or
+   * {@linkcode #asStaff} (with the role the frame's command needs, from the
+   * command registry), and the member the frame names: connected or
    * registered, or for `lifting` any name (a guest's ban or mute is found
    * by the name it was given to, with no one connected). Never oneself.
    */
   #onMember(
     member: Member,
     frame: { type: RulesFrameType; nick: string; room?: string },
-    needed: RoomRole,
     lifting = false,
   ): { room: string; role: RoomRole; target: Target<Member> } | undefined {
-    const staff = this.#asStaff(member, frame, needed);
+    const staff = this.#asStaff(member, frame);
     if (!staff) return undefined;
     const target = this.#target(frame.nick) ??
       (lifting ? { nick: cleanText(frame.nick.trim()) } : undefined);
@@ -381,12 +382,12 @@ export class GroupRules<Member extends GroupMember> {
     frame: { type: RulesFrameType; nick: string; room?: string },
     lifting = false,
   ): { room: string; role: RoomRole; target: Target<Member> } | undefined {
-    const act = this.#onMember(member, frame, "admin", lifting);
+    const act = this.#onMember(member, frame, lifting);
     if (!act) return undefined;
     const targetRole = act.target.account
       ? this.#accountRole(act.target.account, act.room)
       : undefined;
-    if (RANK[targetRole ?? "none"] >= RANK[act.role]) {
+    if (RANK[targetRole ?? "everyone"] >= RANK[act.role]) {
       member.send(errorEvent(
         "not_allowed",
         `an admin cannot /${frame.type} the owner or another admin`,

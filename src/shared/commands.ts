@@ -378,6 +378,15 @@ export function findCommand(
   );
 }
 
+/**
+ * The role the command behind frames of `type` needs (`/kick` for `kick`),
+ * from its entry: the server checks this, so each command's role is said
+ * once, in the registry. `everyone` for a type no command sends.
+ */
+export function roleNeeded(type: CommandFrame["type"]): CommandRole {
+  return findCommand(`/${type}`)?.role ?? "everyone";
+}
+
 /** True when a typed line is a command whose arguments hold a password. */
 export function holdsPassword(line: string): boolean {
   const typed = parseTypedLine(line.trim());

@@ -37,7 +37,8 @@ export function isDuration(text: string): boolean {
 
 /**
  * A duration in words, in its largest whole unit: "2 seconds", "10 minutes",
- * "1 hour", "7 days".
+ * "1 hour", "7 days". A time left that rounds up to the next unit reads in
+ * it: 59 minutes 59 seconds is "1 hour", not "60 minutes".
  */
 export function formatDuration(ms: number): string {
   const units: [number, string][] = [
@@ -46,9 +47,13 @@ export function formatDuration(ms: number): string {
     [60_000, "minute"],
     [1000, "second"],
   ];
-  for (const [size, name] of units) {
+  for (const [index, [size, name]] of units.entries()) {
     if (ms >= size) {
       const count = Math.round(ms / size);
+      const larger = units[index - 1];
+      if (larger && count * size >= larger[0]) {
+        return formatDuration(larger[0] * Math.round(count * size / larger[0]));
+      }
       return `${count} ${name}${count === 1 ? "" : "s"}`;
     }
   }
