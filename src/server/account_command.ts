@@ -11,6 +11,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { NICK_PROBLEM_MESSAGES } from "../../protocol.ts";
 import { nickProblem } from "../shared/sanitize.ts";
 import { SERVE_DEFAULTS } from "../shared/limits.ts";
 import {
@@ -46,8 +47,15 @@ Options:
 
 /** How the command talks: injectable for tests. */
 export interface AccountIo {
-  /** Reads a password: without echo from a terminal, else stdin's first line. */
-  readPassword(prompt: string, confirm: boolean): Promise<string | undefined>;
+  /**
+   * Reads a password: without echo from a terminal, else stdin's first
+   * line. `undefined` when none was given; `null` when the reader said why
+   * not itself (the two typed differ).
+   */
+  readPassword(
+    prompt: string,
+    confirm: boolean,
+  ): Promise<string | null | undefined>;
   print(line: string): void;
   error(line: string): void;
 }
@@ -102,7 +110,9 @@ export async function runAccountCommand(
   if (nick !== undefined && action === "add") {
     const problem = nickProblem(nick);
     if (problem !== undefined) {
-      return usage(`"${nick}" cannot be a nickname (${problem})`);
+      return usage(
+        `"${nick}" cannot be a nickname: ${NICK_PROBLEM_MESSAGES[problem]}`,
+      );
     }
   }
   const db = values.db ?? SERVE_DEFAULTS.db;
@@ -161,6 +171,7 @@ export async function runAccountCommand(
           `Password for ${nick}: `,
           true,
         );
+        if (password === null) return 1;
         if (password === undefined) {
           io.error("chat: no password given; nothing changed");
           return 1;
@@ -199,8 +210,8 @@ const terminalIo: AccountIo = {
     if (first === undefined || !confirm) return first;
     const second = await readHidden("Again: ");
     if (second !== first) {
-      console.error("chat: the two passwords differ");
-      return undefined;
+      console.error("chat: the two passwords differ; nothing changed");
+      return null;
     }
     return first;
   },
