@@ -383,6 +383,8 @@ export type ServerEvent =
     users?: number;
     /** A big room's summary: this many joined besides `nick`. */
     others?: number;
+    /** The newcomer's role in the room, when it is its owner or an admin. */
+    role?: RoomRole;
   }
   | {
     type: "leave";

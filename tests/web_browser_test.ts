@@ -874,6 +874,91 @@ browserTest(
 );
 
 browserTest(
+  "the page marks the owner and admins by their names, pins the room's notice above its messages, and says a mute with its time left",
+  async (browser) => {
+    const dir = await tempDir();
+    const db = `${dir.path}/chat.db`;
+    for (const [nick, role] of [["olga", "owner"], ["adam", "admin"]]) {
+      const made = await runChat(
+        ["account", "add", nick, "--role", role, "--db", db],
+        `${nick}-pass\n`,
+      );
+      assert.equal(made.code, 0, made.stderr);
+    }
+    const server = await ServerProcess.start(["--db", db, "--rate", "0"]);
+    const olga = await TestClient.join(server.port, "olga", {
+      password: "olga-pass",
+    });
+    const bob = await TestClient.join(server.port, "bob");
+    bob.client.send({ type: "register", password: "bob-pass" });
+    await bob.client.waitFor((e) => e.type === "info");
+    olga.client.send({ type: "notice", text: "Exam on Monday" });
+    await olga.client.waitFor((e) => e.type === "notice");
+    const page = await ChatPage.open(browser, url(server));
+    let adam: TestClient | undefined;
+    try {
+      await page.join("pam");
+      await page.waitForLine("with olga (owner), bob.");
+      const pinned = page.page.locator("#pinned");
+      await pinned.filter({ hasText: "Notice (by olga): Exam on Monday" })
+        .waitFor();
+      const mark = (nick: string) =>
+        page.page.locator("#people-list li", { hasText: nick }).locator(
+          ".role",
+        );
+      assert.equal(await mark("olga").textContent(), "owner");
+      assert.equal(await mark("bob").count(), 0);
+
+      // Made an admin, and undone; an admin arriving is marked at once.
+      olga.client.send({ type: "op", nick: "bob" });
+      await page.waitForLine("bob is now an admin of lobby (by olga)");
+      await mark("bob").filter({ hasText: "admin" }).waitFor();
+      olga.client.send({ type: "deop", nick: "bob" });
+      await page.waitForLine("bob is no longer an admin of lobby");
+      await eventually(
+        "bob's mark gone",
+        async () => await mark("bob").count() === 0,
+      );
+      adam = (await TestClient.join(server.port, "adam", {
+        password: "adam-pass",
+      })).client;
+      await page.waitForLine("adam (admin) joined lobby");
+      await mark("adam").filter({ hasText: "admin" }).waitFor();
+      await page.say("/who");
+      await page.waitForLine(
+        /In lobby \(4\): .*olga \(owner\).*adam \(admin\)/,
+      );
+
+      // Muted: the page says so, with the time left, each time.
+      olga.client.send({ type: "mute", nick: "pam", seconds: 600 });
+      await page.waitForLine("pam was muted for 10 minutes by olga");
+      await page.say("may I?");
+      await eventually(
+        "the mute's wording",
+        async () =>
+          /you are muted in lobby for (10|9) minutes more \(by olga\)/.test(
+            await page.fieldError(),
+          ),
+      );
+
+      olga.client.send({ type: "notice", text: "" });
+      await page.waitForLine("olga cleared the notice of lobby");
+      await eventually(
+        "the pinned notice gone",
+        async () => await pinned.isHidden(),
+      );
+    } finally {
+      await page.close();
+      await adam?.close();
+      await olga.client.close();
+      await bob.client.close();
+      await server.stop();
+      await dir.remove();
+    }
+  },
+);
+
+browserTest(
   "a recalled message leaves the page: its line reads '(bob recalled a message)' and a reply's quote of it '(recalled)'",
   async (browser) => {
     const server = await ServerProcess.start(["--rate", "0"]);

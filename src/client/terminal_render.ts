@@ -14,6 +14,7 @@ import { cleanText, nickKey } from "../shared/sanitize.ts";
 import {
   bansText,
   clockTime,
+  nickWithRole,
   recallText,
   searchTime,
   whoRest,
@@ -362,9 +363,9 @@ export function renderEvent(event: ServerEvent, viewer: Viewer): Rendered {
     case "join":
       return quiet([dimmedEvent(
         event.ts,
-        `${whoSuffix(event.nick, event.others)} joined ${event.room}${
-          countSuffix(event.users)
-        }`,
+        `${
+          whoSuffix(nickWithRole(event.nick, event.role), event.others)
+        } joined ${event.room}${countSuffix(event.users)}`,
       )]);
     case "leave":
       return quiet([dimmedEvent(

@@ -148,10 +148,11 @@ export class GroupRules<Member extends GroupMember> {
     return this.#roomMutes(room).all;
   }
 
-  /** Called by the hub when `member` has entered `room`. */
-  entered(member: Member, room: string): void {
+  /** Called by the hub when `member` has entered `room`; its role there. */
+  entered(member: Member, room: string): RoomRole | undefined {
     const role = this.roleIn(member, room);
     if (role) this.#setStaff(member, room, role);
+    return role;
   }
 
   /** Called by the hub when `member` has left `room`. */

@@ -1198,7 +1198,7 @@ export class Hub {
     session.rooms.add(room);
     this.#whoPages.delete(room);
     session.room = room;
-    this.#rules.entered(session, room);
+    const role = this.#rules.entered(session, room);
     // The join is announced before the welcome is delivered: delivering it
     // may end the connection (a client that does not read), and its leave
     // must then come after its join, for every member.
@@ -1208,13 +1208,16 @@ export class Hub {
     if (members.size > ROOM_LIMITS.bigRoomMembers) {
       this.#summarise(room, "join", session.nick);
     } else {
-      this.#broadcast(room, {
+      const join: ServerEvent = {
         type: "join",
         ts: this.#now(),
         room,
         nick: session.nick,
         users: members.size,
-      }, session);
+      };
+      // Clients mark the owner and admins by their names from the start.
+      if (role) join.role = role;
+      this.#broadcast(room, join, session);
     }
     session.recipient.deliver(this.#welcome(session, room, since));
   }

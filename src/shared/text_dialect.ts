@@ -66,7 +66,11 @@ export function withRole(
   nick: string,
   roles: Readonly<Record<string, RoomRole>> | undefined,
 ): string {
-  const role = roles?.[nick];
+  return nickWithRole(nick, roles?.[nick]);
+}
+
+/** `alice (owner)` for `role` "owner", `carol` for none. */
+export function nickWithRole(nick: string, role: RoomRole | undefined): string {
   return role ? `${nick} (${role})` : nick;
 }
 
@@ -175,7 +179,7 @@ export function renderText(event: ServerEvent, view: TextView = {}): string {
       );
     case "join":
       return `${clockTime(event.ts)} * ${
-        whoSuffix(event.nick, event.others)
+        whoSuffix(nickWithRole(event.nick, event.role), event.others)
       } joined ${event.room}${countSuffix(event.users)}\n`;
     case "leave":
       return `${clockTime(event.ts)} * ${

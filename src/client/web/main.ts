@@ -16,6 +16,7 @@
 import type {
   DirectMessage,
   ErrorCode,
+  PinnedNotice,
   Quote,
   RoomMessage,
   RoomRole,
@@ -29,6 +30,7 @@ import { isValidNick, isValidRoom, nickKey } from "../../shared/sanitize.ts";
 import {
   bansText,
   clockTime,
+  nickWithRole,
   recallText,
   searchTime,
   whoRest,
@@ -155,6 +157,7 @@ const ui = {
   joinGo: byId<HTMLButtonElement>("join-go"),
   logBox: byId("log-box"),
   logTop: byId("log-top"),
+  pinned: byId("pinned"),
   jump: byId<HTMLButtonElement>("jump"),
   error: byId("error"),
   asFile: byId<HTMLButtonElement>("as-file"),
@@ -264,6 +267,10 @@ interface View {
   pending: Set<HTMLLIElement>;
   /** Your role in the room, if you are its owner or an admin. */
   role?: RoomRole;
+  /** The room's owner and admins, by nickKey: marked by their names. */
+  roles: Map<string, RoomRole>;
+  /** The room's pinned notice, shown above its messages. */
+  pinned?: PinnedNotice;
   /**
    * A message being looked for further back (a search result, or what a
    * quote quotes): its id, how many messages were loaded looking for it,
@@ -722,6 +729,7 @@ function viewFor(kind: "room" | "dm", name: string): View {
       conversation: new Conversation(kind, name),
       log,
       pending: new Set(),
+      roles: new Map(),
     };
     views.set(key, view);
     renderSidebar();
@@ -765,6 +773,7 @@ function show(view: View): void {
   closePanels();
   renderSidebar();
   renderPeople();
+  renderPinned();
   renderTop();
   renderTitle();
   renderReplyBar();
@@ -885,10 +894,14 @@ function renderPeople(): void {
   const items: HTMLLIElement[] = [];
   for (const nick of c.users.slice(0, PEOPLE_SHOWN)) {
     const item = element("li", "entry");
+    const role = view.roles.get(nickKey(nick));
+    // The owner and admins: a mark by the name, as in the other clients.
+    const mark = role ? [" ", element("span", `role ${role}`, role)] : [];
     if (isMe(nick)) {
       item.append(element("span", "person", ""));
       item.firstElementChild!.append(
         nickSpan(nick),
+        ...mark,
         " ",
         element("span", "you", "you"),
       );
@@ -896,7 +909,7 @@ function renderPeople(): void {
       const open = element("button", "open person");
       open.type = "button";
       open.title = `Talk privately with ${nick}`;
-      open.append(nickSpan(nick));
+      open.append(nickSpan(nick), ...mark);
       open.addEventListener("click", () => {
         show(viewFor("dm", nick));
         ui.line.focus();
@@ -909,6 +922,27 @@ function renderPeople(): void {
     items.push(element("li", "hint", `and ${c.count - items.length} more`));
   }
   ui.peopleList.replaceChildren(...items);
+}
+
+/** The room's pinned notice above its messages, for the shown room. */
+function renderPinned(): void {
+  const pinned = current?.conversation.kind === "room"
+    ? current.pinned
+    : undefined;
+  ui.pinned.hidden = pinned === undefined;
+  ui.pinned.textContent = pinned
+    ? `Notice (by ${pinned.by}): ${pinned.text}`
+    : "";
+}
+
+/** The owner and admins of a room, as a welcome or a full `who` names them. */
+function setRoles(
+  view: View,
+  roles: Readonly<Record<string, RoomRole>> | undefined,
+): void {
+  view.roles = new Map(
+    Object.entries(roles ?? {}).map(([nick, role]) => [nickKey(nick), role]),
+  );
 }
 
 function renderTop(): void {
@@ -1201,12 +1235,13 @@ function handle(event: PageEvent): void {
       const total = event.total ?? event.users.length;
       if (event.users.length === total) {
         view?.conversation.setUsers(event.users);
+        if (view) setRoles(view, event.roles);
         if (view === current) renderPeople();
       }
       return notice(
-        `In ${event.room} (${total}): ${event.users.join(", ")}${
-          whoRest(event)
-        }`,
+        `In ${event.room} (${total}): ${
+          event.users.map((u) => nickWithRole(u, event.roles?.[u])).join(", ")
+        }${whoRest(event)}`,
       );
     }
     case "rooms":
@@ -1243,16 +1278,27 @@ function handle(event: PageEvent): void {
           view.role = undefined;
         }
       }
+      if (view && event.nick !== undefined) {
+        if (event.action === "op") view.roles.set(nickKey(event.nick), "admin");
+        if (event.action === "deop") view.roles.delete(nickKey(event.nick));
+        if (view === current) renderPeople();
+      }
       return notice(event.text, view ?? current, event.ts);
     }
-    case "notice":
+    case "notice": {
+      const view = roomView(event.room);
+      if (view) {
+        view.pinned = event.text === "" ? undefined : event;
+        if (view === current) renderPinned();
+      }
       return notice(
         event.text === ""
           ? `${event.by} cleared the notice of ${event.room}`
           : `Notice of ${event.room} (by ${event.by}): ${event.text}`,
-        roomView(event.room) ?? current,
+        view ?? current,
         event.ts,
       );
+    }
     case "recall": {
       const view = roomView(event.room);
       if (view && takeBack(view, event)) return;
@@ -1306,12 +1352,15 @@ function welcomed(event: Welcome): void {
   view.role = event.role === "owner" || event.role === "admin"
     ? event.role
     : undefined;
+  setRoles(view, event.roles);
+  view.pinned = event.notice;
+  if (view === current) renderPinned();
   const resumed = resumeRooms.delete(event.room);
   const history = event.history ?? [];
   if (history.length === 0 && !resumed) view.conversation.hasOlder = false;
   const others = event.users.filter((u) => !isMe(u));
   const company = others.length > 0
-    ? ` with ${listNames(others)}`
+    ? ` with ${listNames(others.map((u) => nickWithRole(u, event.roles?.[u])))}`
     : ", alone for now";
   if (resumed) {
     notice(
@@ -1336,6 +1385,20 @@ function welcomed(event: Welcome): void {
       view,
       undefined,
       "notice strong",
+    );
+  }
+  if (view.role && isNew) {
+    notice(
+      `You are ${
+        view.role === "owner" ? "the owner" : "an admin"
+      } of ${event.room}: /help lists what you may do.`,
+      view,
+    );
+  }
+  if (event.mutedAll && (isNew || resumed)) {
+    notice(
+      `Everyone is muted in ${event.room}: only its owner and admins may speak.`,
+      view,
     );
   }
   if (event.notice && (isNew || resumed)) {
@@ -1476,10 +1539,11 @@ function joined(event: Extract<ServerEvent, { type: "join" }>): void {
   }
   if (!view) return;
   view.conversation.addUser(event.nick, event.users);
+  if (event.role) view.roles.set(nickKey(event.nick), event.role);
   notice(
-    `${whoSuffix(event.nick, event.others)} joined ${event.room}${
-      countSuffix(event.users)
-    }`,
+    `${
+      whoSuffix(nickWithRole(event.nick, event.role), event.others)
+    } joined ${event.room}${countSuffix(event.users)}`,
     view,
     event.ts,
     "notice event",
@@ -1495,6 +1559,7 @@ function left(event: Extract<ServerEvent, { type: "leave" }>): void {
     return notice(`You left ${event.room}.`);
   }
   view.conversation.removeUser(event.nick, event.users);
+  view.roles.delete(nickKey(event.nick));
   notice(
     `${whoSuffix(event.nick, event.others)} left ${event.room}${
       event.reason ? ` (${event.reason})` : ""
@@ -1521,6 +1586,11 @@ function renamed(event: Extract<ServerEvent, { type: "nick" }>): void {
     ? `You are now ${event.new}.`
     : `${event.old} is now ${event.new}`;
   for (const view of roomViews()) {
+    const role = view.roles.get(nickKey(event.old));
+    if (role) {
+      view.roles.delete(nickKey(event.old));
+      view.roles.set(nickKey(event.new), role);
+    }
     if (view.conversation.renameUser(event.old, event.new) || mine) {
       notice(text, view, event.ts, "notice event");
     }

@@ -301,12 +301,21 @@ export function renderIrc(event: ServerEvent, view: IrcView): string {
           `${event.nick} and ${event.others} others joined`,
         );
       }
+      // The owner or an admin arriving is an operator at once, as a
+      // channel service would make it: `MODE +o` follows its JOIN.
       return formatIrcMessage({
         tags: messageTags(view, event.ts),
         prefix: memberSource(event.nick),
         command: "JOIN",
         params: [channelOf(event.room)],
-      });
+      }) + (event.role
+        ? formatIrcMessage({
+          tags: messageTags(view, event.ts),
+          prefix: view.server,
+          command: "MODE",
+          params: [channelOf(event.room), "+o", event.nick],
+        })
+        : "");
     case "leave":
       if (event.others) {
         return notice(
