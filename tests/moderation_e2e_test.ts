@@ -801,6 +801,11 @@ Deno.test("IRC: REDACT recalls for a client that asked for draft/message-redacti
   const server = await ServerProcess.start(["--db", db, "--rate", "0"]);
   try {
     const caps = "message-tags echo-message draft/message-redaction";
+    const bob = await ircMemberWithCaps(server.port, "bob", "127.0.0.3", caps);
+    const dan = await ircMember(server.port, "dan", "127.0.0.4");
+    const tess = await TestClient.connect(server.port);
+    tess.write("tess\r\n");
+    await tess.waitForLine("Welcome, tess!");
     const olga = await ircMemberWithCaps(
       server.port,
       "olga",
@@ -808,8 +813,11 @@ Deno.test("IRC: REDACT recalls for a client that asked for draft/message-redacti
       caps,
       "olga-pass",
     );
-    const bob = await ircMemberWithCaps(server.port, "bob", "127.0.0.3", caps);
-    const dan = await ircMember(server.port, "dan", "127.0.0.4");
+    // The owner arriving: an operator at once on IRC, marked in text.
+    await dan.waitForLine(":olga!olga@chat JOIN #lobby");
+    assert.equal(await dan.nextLine(), ":chat MODE #lobby +o olga");
+    await tess.waitForLine(/\* olga \(owner\) joined lobby/);
+    await tess.close();
     const { client: carol } = await TestClient.join(server.port, "carol");
 
     // One's own message, within 2 minutes: gone for everyone.

@@ -476,6 +476,9 @@ export function renderWelcome(
     ? `with ${listNicks(others)}`
     : "alone for now";
   const lines: Line[] = [];
+  // What introduces the history comes after the room's own lines (your
+  // role, its notice), right above the messages it introduces.
+  let heading: Line | undefined;
   if (kind === "first") {
     lines.push(
       noticeLine(
@@ -484,7 +487,7 @@ export function renderWelcome(
       ),
       noticeLine("Type /help for commands. Tab completes nicknames."),
     );
-    if (history.length > 0) lines.push(noticeLine("Recent messages:", DIM));
+    if (history.length > 0) heading = noticeLine("Recent messages:", DIM);
   } else if (kind === "resumed") {
     lines.push(
       noticeLine(
@@ -496,11 +499,11 @@ export function renderWelcome(
     // A welcome's history is bounded: after a long absence the server sends
     // the newest messages and says there were more.
     if (event.more) {
-      lines.push(noticeLine(
+      heading = noticeLine(
         `the last ${count} while you were away (earlier ones are not shown):`,
-      ));
+      );
     } else if (history.length > 0) {
-      lines.push(noticeLine(`${count} while you were away:`));
+      heading = noticeLine(`${count} while you were away:`);
     }
   } else {
     lines.push(noticeLine(`You are in ${event.room}, ${company}.`, {
@@ -533,6 +536,7 @@ export function renderWelcome(
       `Everyone is muted in ${event.room}: only its owner and admins may speak.`,
     ));
   }
+  if (heading) lines.push(heading);
   let bell = false;
   for (const message of history) {
     const rendered = renderMessage(message, viewer);
