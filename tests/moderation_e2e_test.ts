@@ -98,11 +98,14 @@ Deno.test("a registered nickname is refused without its password, in JSON and th
     asking.send({ type: "quit" });
     await asking.waitClosed();
     await asking.close();
+    // Refused like a wrong server password: slowly (a second at least).
+    const askedAt = Date.now();
     const wrong = await refusedHello(server.port, {
       nick: "ALICE",
       password: "alice-pass",
     });
     assert.equal(wrong.code, "bad_password");
+    assert.ok(Date.now() - askedAt >= 950, `${Date.now() - askedAt} ms`);
 
     // The text dialect asks for it after the nickname.
     const text = await TestClient.connect(server.port);
