@@ -200,3 +200,43 @@ Deno.test("every command the registry gives a role is refused, by the hub, to wh
   hub.handle(carol.session, { type: "notice", text: "mine now" });
   assert.deepEqual(errorsOf(carol.member), ["not_allowed"]);
 });
+
+Deno.test("a mute is 10 minutes unless told, 30 days at most; a ban for ever unless told, 30 days at most when timed", () => {
+  const { hub, join } = group();
+  const olga = join("olga");
+  const carol = join("carol");
+  const texts = () =>
+    olga.member.take("mod").map((e) => (e as { text: string }).text);
+  hub.handle(olga.session, { type: "mute", nick: "carol" });
+  hub.handle(olga.session, {
+    type: "mute",
+    nick: "carol",
+    seconds: 30 * 86400,
+  });
+  assert.deepEqual(texts(), [
+    "carol was muted for 10 minutes by olga",
+    "carol was muted for 30 days by olga",
+  ]);
+  for (
+    const frame of [
+      { type: "mute", nick: "carol", seconds: 30 * 86400 + 1 },
+      { type: "mute", nick: "carol", seconds: 0 },
+      { type: "ban", nick: "carol", seconds: 31 * 86400 },
+    ] as const
+  ) {
+    hub.handle(olga.session, frame);
+    const [refusal] = olga.member.take("error") as {
+      code: string;
+      message: string;
+    }[];
+    assert.equal(refusal.code, "bad_frame", JSON.stringify(frame));
+    assert.equal(
+      refusal.message,
+      "a duration is like 30s, 10m, 2h or 7d, at most 30 days",
+    );
+  }
+  assert.deepEqual(texts(), [], "nothing was done");
+  hub.handle(olga.session, { type: "ban", nick: "carol" });
+  assert.deepEqual(texts(), ["carol was banned by olga"]);
+  assert.equal(carol.session.rooms.size, 0);
+});

@@ -72,6 +72,21 @@ Deno.test({
       );
       await carol.waitFor((e) => e.type === "notice");
 
+      // Durations past 30 days, or that are not durations, are refused.
+      await tmux.type("olga", "/mute carol 31d");
+      await tmux.press("olga", "Enter");
+      await tmux.waitFor(
+        "olga",
+        "too long a mute",
+        has("a duration is like 30s, 10m, 2h or 7d, at most 30 days"),
+      );
+      await tmux.type("olga", "/mute carol soon");
+      await tmux.press("olga", "Enter");
+      await tmux.waitFor(
+        "olga",
+        "not a duration",
+        has("usage: /mute NICK [DURATION]"),
+      );
       await tmux.type("olga", "/mute carol 10m");
       await tmux.press("olga", "Enter");
       await tmux.waitFor(
