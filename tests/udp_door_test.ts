@@ -9,6 +9,8 @@ import { Hub, type Outgoing, type Recipient } from "../src/server/hub.ts";
 import { COMPAT_LIMITS } from "../src/shared/limits.ts";
 import { MemoryStore } from "../src/server/store.ts";
 import { UdpDoor } from "../src/server/doors/udp_door.ts";
+import { Accounts } from "../src/server/accounts.ts";
+import { DatabaseSync } from "node:sqlite";
 
 class FakeMember implements Recipient {
   readonly events: ServerEvent[] = [];
@@ -323,4 +325,60 @@ Deno.test("budgets of addresses idle long enough to start afresh are forgotten",
   door.sweep();
   assert.equal(door.budgetCount, 0);
   assert.equal(door.size, 2, "the members stay");
+});
+
+Deno.test("a UDP member kicked out comes back with its next message (welcome and echo in one reply); banned, that reply is the ban", () => {
+  let clock = 1_000_000;
+  const database = new DatabaseSync(":memory:");
+  new Accounts(database).add("olga", "olga-pass", "owner");
+  const hub = new Hub({ store: new MemoryStore(), database, now: () => clock });
+  const sent: string[] = [];
+  const door = new UdpDoor({
+    hub,
+    rate: 0,
+    burst: 10,
+    maxMembers: 10,
+    log: () => {},
+    now: () => clock,
+  }, (bytes) => sent.push(decoder.decode(bytes)));
+  const datagram = (text: string) =>
+    door.receive(encoder.encode(text), "127.0.0.9", 5000);
+  const owner = new FakeMember();
+  const olga = hub.hello(owner, { nick: "olga", signedIn: true });
+  assert.equal(typeof olga, "object");
+  const session = olga as Exclude<typeof olga, string>;
+  datagram("ugo");
+  sent.length = 0;
+
+  hub.handle(session, { type: "kick", nick: "ugo", reason: "a break" });
+  const told = sent.splice(0);
+  assert.equal(told.length, 2, told.join("|"));
+  assert.match(told[0], /^\d\d:\d\d \* ugo was kicked by olga \(a break\)\n$/);
+  assert.equal(
+    told[1],
+    "* You are out of lobby: your next message takes you back in, if you may come back.\n",
+  );
+  datagram("back again");
+  assert.deepEqual(sent, [], "the welcome waits for the echo");
+  hub.flush();
+  const reply = sent.splice(0);
+  assert.equal(reply.length, 1, reply.join("|"));
+  assert.match(
+    reply[0],
+    /^\* Welcome, ugo! You are in lobby\b.*\n.*ugo: back again\n$/s,
+  );
+
+  clock += 1000;
+  hub.handle(session, { type: "ban", nick: "ugo", reason: "enough" });
+  sent.length = 0;
+  datagram("and again?");
+  hub.flush();
+  assert.deepEqual(sent.splice(0), [
+    "! you are banned from lobby by olga, for ever (enough)\n",
+  ]);
+  assert.equal(
+    owner.events.filter((e) => e.type === "msg" && e.text === "and again?")
+      .length,
+    0,
+  );
 });

@@ -113,6 +113,11 @@ class UdpMember implements Recipient {
     const event = out.event;
     const choices = event.type === "welcome"
       ? welcomeRenditions(event)
+      : event.type === "part" && event.current === undefined
+      // Kicked or banned out of its one room: a UDP client has no /join.
+      ? [encoder.encode(
+        `* You are out of ${event.room}: your next message takes you back in, if you may come back.\n`,
+      )]
       : [out.bytes(TEXT_LINES)];
     if (this.holding) {
       if (event.type === "welcome") {
@@ -340,7 +345,16 @@ export class UdpDoor {
     if (!this.#budgets.of(member.address).inbound.take()) {
       return member.deliver(new Outgoing(errorEvent("rate_limited")));
     }
-    this.#options.hub.handle(session, { type: "say", text });
+    const hub = this.#options.hub;
+    if (session.rooms.size === 0) {
+      // Put out by a kick, a member may come back: a UDP client has no
+      // /join, so its next message takes it back. Its welcome waits for the
+      // message's echo (one reply per datagram); a ban's refusal is the reply.
+      member.holding = true;
+      hub.handle(session, { type: "join", room: hub.defaultRoom });
+      if (session.rooms.size === 0) return;
+    }
+    hub.handle(session, { type: "say", text });
   }
 
   #leave(member: UdpMember, reason: string): void {
