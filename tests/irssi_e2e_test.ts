@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import type { ServerEvent } from "../protocol.ts";
-import { ServerProcess, tempDir, TestClient } from "./helpers.ts";
+import { runChat, ServerProcess, tempDir, TestClient } from "./helpers.ts";
 import { has, Tmux, toolMissing } from "./tmux.ts";
 
 const INSTALL = ".ci/run installs it with apt";
@@ -107,6 +107,113 @@ Deno.test({
       await tmux.kill();
       await server.stop();
       await home.remove();
+    }
+  },
+});
+
+const isMod = (action: string) => (e: ServerEvent) =>
+  e.type === "mod" && e.action === action;
+
+Deno.test({
+  name: irssiMissing
+    ? `irssi as the owner runs the room with its own commands (skipped: ${irssiMissing})`
+    : "irssi as the owner (its account password as the server password) is @ and runs the room with /topic, /mode +m, /kick, /ban and /mode -b",
+  ignore: irssiMissing !== undefined,
+  async fn() {
+    const dir = await tempDir();
+    const db = `${dir.path}/chat.db`;
+    const made = await runChat(
+      ["account", "add", "olga", "--role", "owner", "--db", db],
+      "olga-pass\n",
+    );
+    assert.equal(made.code, 0, made.stderr);
+    const server = await ServerProcess.start(["--db", db, "--rate", "0"]);
+    const home = await tempDir();
+    const tmux = new Tmux();
+    let gus: TestClient | undefined;
+    try {
+      gus = (await TestClient.join(server.port, "gus")).client;
+      await tmux.startProgram(
+        "irssi",
+        [
+          "irssi",
+          `--home=${home.path}`,
+          "-n",
+          "olga",
+          "-w",
+          "olga-pass",
+          "-c",
+          "127.0.0.1",
+          "-p",
+          String(server.port),
+        ],
+        { HOME: home.path, LANG: "C.UTF-8", TERM: "screen-256color" },
+        110,
+        30,
+      );
+      await tmux.waitFor("irssi", "the #lobby window", has("#lobby"), 20_000);
+      await gus.waitFor((e) => e.type === "join" && e.nick === "olga", 10_000);
+      await tmux.press("irssi", "M-2");
+      await tmux.waitFor("irssi", "olga as an operator", has("[@olga]"));
+
+      const command = async (line: string) => {
+        await tmux.type("irssi", line);
+        await tmux.press("irssi", "Enter");
+      };
+      await command("/topic Homework due Friday");
+      const pinned = await gus.waitFor((e) => e.type === "notice", 10_000);
+      assert.equal(
+        pinned.type === "notice" && pinned.text,
+        "Homework due Friday",
+      );
+      await tmux.waitFor(
+        "irssi",
+        "the topic change",
+        has("olga changed the topic of #lobby to: Homework due Friday"),
+      );
+      await command("/mode #lobby +m");
+      assert.equal((await gus.waitFor(isMod("muteall"))).type, "mod");
+      gus.send({ type: "say", text: "may I?" });
+      assert.match(
+        JSON.stringify(await gus.waitFor((e) => e.type === "error")),
+        /"code":"muted"/,
+      );
+      await command("/mode #lobby -m");
+      await gus.waitFor(isMod("muteall"));
+
+      await command("/kick gus a break");
+      const kick = await gus.waitFor(isMod("kick"), 10_000);
+      assert.equal(kick.type === "mod" && kick.reason, "a break");
+      await tmux.waitFor(
+        "irssi",
+        "the kick",
+        has("gus was kicked from #lobby"),
+      );
+      gus.send({ type: "join", room: "lobby" });
+      await gus.waitFor((e) => e.type === "welcome");
+      await command("/ban gus");
+      await gus.waitFor(isMod("ban"), 10_000);
+      gus.send({ type: "join", room: "lobby" });
+      const refused = await gus.waitFor((e) => e.type === "error");
+      assert.match(
+        JSON.stringify(refused),
+        /you are banned from lobby by olga/,
+      );
+      await command("/mode #lobby -b gus");
+      // gus is out of the room: the unban reaches the room, irssi shows it.
+      await tmux.waitFor("irssi", "the unban", has("-b gus!*@*"));
+      gus.send({ type: "join", room: "lobby" });
+      await gus.waitFor((e) => e.type === "welcome");
+
+      await command("/quit");
+      await gus.waitFor((e) => e.type === "leave" && e.nick === "olga");
+      assert.doesNotMatch(server.log, /olga-pass/);
+    } finally {
+      await tmux.kill();
+      await gus?.close();
+      await server.stop();
+      await home.remove();
+      await dir.remove();
     }
   },
 });
