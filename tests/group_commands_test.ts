@@ -15,7 +15,7 @@ import {
 } from "../src/shared/commands.ts";
 import { LineEditor } from "../src/client/line_editor.ts";
 import { formatDuration, parseDuration } from "../src/shared/duration.ts";
-import { renderText } from "../src/shared/text_dialect.ts";
+import { bansText, renderText } from "../src/shared/text_dialect.ts";
 import { DatabaseSync } from "node:sqlite";
 import { ModerationBook } from "../src/server/moderation_book.ts";
 import {
@@ -278,4 +278,25 @@ Deno.test("a ban and a pinned notice are found in their room once put, after reo
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("/bans reads each ban's author, end and reason; one ending another day names that day", () => {
+  const now = new Date(2026, 11, 1, 9, 0).getTime();
+  const text = bansText({
+    type: "bans",
+    room: "lobby",
+    bans: [
+      { nick: "dave", by: "olga", reason: "trolling" },
+      { nick: "gus", by: "olga", until: now + 2 * 3_600_000 },
+      { nick: "hal", by: "bob", until: now + 7 * 86_400_000, reason: "spam" },
+    ],
+  }, now);
+  assert.equal(
+    text,
+    "Banned from lobby (3): dave (by olga, for ever: trolling); gus (by olga, until 11:00); hal (by bob, until 12-08 09:00: spam)",
+  );
+  assert.equal(
+    bansText({ type: "bans", room: "lobby", bans: [] }),
+    "No one is banned from lobby.",
+  );
 });

@@ -74,15 +74,22 @@ export function nickWithRole(nick: string, role: RoomRole | undefined): string {
   return role ? `${nick} (${role})` : nick;
 }
 
-/** The lines a `bans` event reads as, without their `* ` or styling. */
+/**
+ * The lines a `bans` event reads as, without their `* ` or styling. A ban
+ * ending on another day than `now`'s names its day too (`until 12-08 15:04`).
+ */
 export function bansText(
   event: Extract<ServerEvent, { type: "bans" }>,
+  now: number = Date.now(),
 ): string {
   if (event.bans.length === 0) return `No one is banned from ${event.room}.`;
+  const today = new Date(now).toDateString();
+  const until = (ts: number) =>
+    new Date(ts).toDateString() === today ? clockTime(ts) : searchTime(ts);
   return `Banned from ${event.room} (${event.bans.length}): ${
     event.bans.map((b) =>
       `${b.nick} (by ${b.by}${
-        b.until === undefined ? ", for ever" : `, until ${clockTime(b.until)}`
+        b.until === undefined ? ", for ever" : `, until ${until(b.until)}`
       }${b.reason ? `: ${b.reason}` : ""})`
     ).join("; ")
   }`;
