@@ -240,3 +240,35 @@ Deno.test("a mute is 10 minutes unless told, 30 days at most; a ban for ever unl
   assert.deepEqual(texts(), ["carol was banned by olga"]);
   assert.equal(carol.session.rooms.size, 0);
 });
+
+Deno.test("the owner is owner of every room and --role admin admin of every room; /op makes an admin of one room only", () => {
+  const { hub, join, database } = group();
+  new Accounts(database).add("adam", "adam-pass", "admin");
+  const olga = join("olga");
+  const adam = join("adam");
+  const bob = join("bob");
+  hub.handle(olga.session, { type: "op", nick: "bob" });
+  for (const { session } of [olga, adam, bob]) {
+    hub.handle(session, { type: "join", room: "games" });
+  }
+  assert.equal(hub.roleIn(olga.session, "games"), "owner");
+  assert.equal(hub.roleIn(adam.session, "games"), "admin");
+  assert.equal(hub.roleIn(bob.session, "lobby"), "admin");
+  assert.equal(hub.roleIn(bob.session, "games"), undefined);
+  const welcome = bob.member.take("welcome").at(-1) as Extract<
+    ServerEvent,
+    { type: "welcome" }
+  >;
+  assert.equal(welcome.room, "games");
+  assert.equal(welcome.role, undefined);
+  assert.deepEqual(welcome.roles, { olga: "owner", adam: "admin" });
+  // An admin of every room still cannot act on the owner; the owner acts on it.
+  adam.member.take();
+  hub.handle(adam.session, { type: "mute", nick: "olga", room: "games" });
+  assert.deepEqual(errorsOf(adam.member), ["not_allowed"]);
+  hub.handle(olga.session, { type: "op", nick: "adam", room: "games" });
+  assert.match(
+    JSON.stringify(olga.member.take("error")),
+    /adam is an admin of every room \(chat account sets that\)/,
+  );
+});
