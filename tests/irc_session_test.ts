@@ -69,6 +69,7 @@ class FakePort implements IrcPort {
   mutedAll(): boolean {
     return false;
   }
+  isRegistered?: (nick: string) => boolean;
   notices = new Map<string, PinnedNotice>();
   noticeOf(room: string): PinnedNotice | undefined {
     return this.notices.get(room);
@@ -553,4 +554,16 @@ Deno.test("draft/message-redaction: a recall reads as REDACT to a client that as
   irc.receive("REDACT #lobby");
   assert.match(port.take()[0], /^:chat 461 bob REDACT /);
   assert.deepEqual(port.frames, [], "none of those reached the hub");
+});
+
+Deno.test("a registered nickname without PASS is told at once that its password is needed, as the server password", () => {
+  const { port, irc } = start();
+  port.isRegistered = (nick: string) => nick === "olga";
+  irc.receive("NICK olga");
+  irc.receive("USER o 0 * :O");
+  assert.deepEqual(port.take(), [
+    ":chat 464 olga :olga is a registered nickname: its password is needed, as the server password (PASS)",
+  ]);
+  assert.equal(port.quitReason, "password needed");
+  assert.equal(port.registeredAs, undefined);
 });

@@ -628,9 +628,17 @@ Deno.test("IRC: a registered nickname's PASS is its password; the owner shows as
   assert.equal(made.code, 0, made.stderr);
   const server = await ServerProcess.start(["--db", db, "--rate", "0"]);
   try {
+    // Without PASS: told what is needed, at once; with a wrong one: 464.
+    const none = await TestClient.connect(server.port);
+    none.write("NICK ivan\r\nUSER ivan 0 * :I\r\n");
+    await none.waitForLine(
+      ":chat 464 ivan :ivan is a registered nickname: its password is needed, as the server password (PASS)",
+      10_000,
+    );
+    await none.close();
     const wrong = await TestClient.connect(server.port);
-    wrong.write("NICK ivan\r\nUSER ivan 0 * :I\r\n");
-    await wrong.waitForLine(/ 464 /, 10_000);
+    wrong.write("PASS not-ivans\r\nNICK ivan\r\nUSER ivan 0 * :I\r\n");
+    await wrong.waitForLine(":chat 464 ivan :Password incorrect", 10_000);
     await wrong.close();
 
     const olga = await TestClient.join(server.port, "olga", {

@@ -381,6 +381,17 @@ export class IrcSession {
     if (this.#registered || this.#capNegotiating) return;
     if (this.#nick === "*" || this.#user === undefined) return;
     const registered = this.#port.isRegistered?.(this.#nick) ?? false;
+    if (
+      registered && this.#pass === undefined && !this.#port.needsPassword
+    ) {
+      // No PASS is no guess (as a JSON hello without one): say what it
+      // needs at once, rather than "Password incorrect" a second later.
+      this.#numeric(
+        "464",
+        `${this.#nick} is a registered nickname: its password is needed, as the server password (PASS)`,
+      );
+      return this.#port.quit("password needed");
+    }
     if ((this.#port.needsPassword || registered) && !this.#passwordChecked) {
       return this.#port.checkPassword(
         this.#pass,
