@@ -49,6 +49,19 @@ export function serverSendQueue(
   return queues === undefined ? undefined : parseInt(queues.split(":")[0], 16);
 }
 
+/**
+ * Bytes the kernel holds that the server has not read yet on its end of a
+ * TCP connection, from /proc: requests a server that stopped reading a
+ * client left in its socket.
+ */
+export function serverReceiveQueue(
+  serverPort: number,
+  clientPort: number,
+): number | undefined {
+  const queues = serverSocketFields(serverPort, clientPort)?.[4];
+  return queues === undefined ? undefined : parseInt(queues.split(":")[1], 16);
+}
+
 /** The /proc/net/tcp row of the server's end of a connection, split. */
 function serverSocketFields(
   serverPort: number,

@@ -208,6 +208,34 @@ Deno.test("the watcher is told of room traffic only, taken after the round's oth
   await tick();
 });
 
+Deno.test("own bytes are what is queued beside room traffic; a wait for them ends once the peer took enough, or at close", async () => {
+  const peer = stalledPeer();
+  const { queue } = queueFor(peer, { maxBytes: 10_000 });
+  queue.push(bytes("r".repeat(100)), true);
+  queue.push(bytes("o".repeat(300)));
+  assert.equal(queue.queuedBytes, 400);
+  assert.equal(queue.ownBytes, 300);
+  let done = false;
+  const waiting = queue.whenOwnAtMost(100).then(() => done = true);
+  await tick();
+  peer.take(150); // the round's own bytes go first: 150 of them are left
+  await tick();
+  assert.equal(queue.ownBytes, 150);
+  assert.equal(done, false);
+  peer.take(50);
+  await waiting;
+  assert.equal(queue.ownBytes, 100, "it ends as soon as 100 are left");
+  assert.equal(done, true);
+  // Already at most that many: at once.
+  await queue.whenOwnAtMost(100);
+  queue.push(bytes("o".repeat(500)));
+  const closing = queue.whenOwnAtMost(0);
+  queue.close();
+  await closing;
+  peer.release();
+  await tick();
+});
+
 Deno.test("a failed write drops the queue and reports the error", async () => {
   const errors: unknown[] = [];
   let idle = 0;

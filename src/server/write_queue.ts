@@ -82,6 +82,8 @@ export class WriteQueue {
   /** When the queue last went over the soft limit, while it still is. */
   #overSoftSince: number | undefined;
   #softTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Waiting for what is queued beside room traffic to fall to `bytes`. */
+  #ownWaiter: { bytes: number; done: () => void } | undefined;
   /** `#taken`, bound once: it is handed to every write. */
   #wrote = (bytes: number) => {
     this.#reported += bytes;
@@ -103,6 +105,28 @@ export class WriteQueue {
   /** Bytes pushed that the peer has not taken yet (waiting or in flight). */
   get queuedBytes(): number {
     return this.#queuedBytes;
+  }
+
+  /**
+   * Bytes queued that are not room traffic: replies to the peer's own
+   * requests, errors, personal events.
+   */
+  get ownBytes(): number {
+    return this.#queuedBytes - this.#roomWaiting - this.#roomInRound;
+  }
+
+  /**
+   * Resolves once at most `bytes` of {@linkcode WriteQueue.ownBytes} are
+   * left, or the queue is closed; one waiter at a time (a later call
+   * replaces it, resolving the earlier).
+   */
+  whenOwnAtMost(bytes: number): Promise<void> {
+    this.#ownWaiter?.done();
+    this.#ownWaiter = undefined;
+    if (this.#dropped || this.ownBytes <= bytes) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#ownWaiter = { bytes, done: resolve };
+    return promise;
   }
 
   /**
@@ -139,6 +163,8 @@ export class WriteQueue {
     this.#dropped = true;
     this.#chunks = [];
     this.#stopSoftClock();
+    this.#ownWaiter?.done();
+    this.#ownWaiter = undefined;
   }
 
   #taken(bytes: number): void {
@@ -148,6 +174,11 @@ export class WriteQueue {
     if (this.#roomInRound > left) {
       this.#roomInRound = Math.max(0, left);
       this.#options.watcher?.shrank(this.#roomWaiting + this.#roomInRound);
+    }
+    const waiter = this.#ownWaiter;
+    if (waiter && this.ownBytes <= waiter.bytes) {
+      this.#ownWaiter = undefined;
+      waiter.done();
     }
   }
 

@@ -251,6 +251,19 @@ export const BACKPRESSURE = {
    * 16K-character batches made writes a third of their size.
    */
   maxTickChars: 64 * 1024,
+  /**
+   * A connection with more than this of its own replies (answers to its
+   * requests, errors, personal events) waiting to be written is not read
+   * until the peer has taken half of them: its next lines wait in the
+   * socket, so a client that asks and never reads costs the server a reply
+   * or two, not a queue up to the hard limit. (160 such clients, each
+   * asking for 64 MB of history or 3,000 `/who` in one write, grew the
+   * server by 266 MB while each could queue up to the hard limit; by about
+   * 140 MB with this, most of it garbage of the work, soon collected.) One
+   * history page (64 KiB) fits; room traffic does not count (that is
+   * backpressure's and the soft and hard limits').
+   */
+  maxRepliesWaiting: 64 * 1024,
 } as const;
 
 /**

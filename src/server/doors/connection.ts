@@ -21,7 +21,9 @@
  * src/server/admission.ts, which charges each command to the flood
  * allowance and paces hellos and password checks. A hello or a password
  * that must wait its turn pauses reading; the lines that came with it are
- * handled after it, in order.
+ * handled after it, in order. So do replies the peer leaves unread
+ * ({@linkcode BACKPRESSURE}'s `maxRepliesWaiting`): a client is not read
+ * while more than a reply or two wait for it.
  *
  * @module
  */
@@ -40,7 +42,7 @@ import {
   type Session,
 } from "../hub.ts";
 import type { GuestNames } from "../guest_names.ts";
-import { COMPAT_LIMITS } from "../../shared/limits.ts";
+import { BACKPRESSURE, COMPAT_LIMITS } from "../../shared/limits.ts";
 import { UnframedInput } from "./unframed.ts";
 import { splitUtf8 } from "./utf8_chunks.ts";
 import { WriteQueue } from "../write_queue.ts";
@@ -50,6 +52,7 @@ import type { RoutedOpening } from "./router.ts";
 import { type ReaderLag, readerLagFor } from "../backpressure.ts";
 import type { Dialect, DoorLink } from "./dialect.ts";
 import { DoorPolicy } from "./door_policy.ts";
+import { HeldInput } from "./held_input.ts";
 import { IrcDialect } from "./irc/irc_dialect.ts";
 import { TextDialectDoor } from "./text/text_dialect_door.ts";
 
@@ -117,13 +120,6 @@ const NO_OPENING: RoutedOpening = {
   door: undefined,
   ended: false,
 };
-/**
- * Input that arrived while the connection waited, handled after the wait:
- * a line's raw bytes, or a line a telnet client's editor already decoded.
- */
-type HeldInput =
-  | { bytes: Uint8Array; unframed: boolean }
-  | { line: string; unframed: boolean };
 
 /**
  * A connection from accept to close. Call {@linkcode Connection.run}.
@@ -139,10 +135,14 @@ export class Connection implements DoorLink {
   #session: Session | undefined;
   /** Its place in admission: counts, flood allowance, hello and password pacing. */
   #ticket: Ticket;
-  /** True while a hello or password check waits its turn (reads are paused). */
+  /**
+   * True while a hello or password check waits its turn, or replies wait
+   * for the peer to read them (reads are paused).
+   */
   #waiting = false;
   #waitTimer: ReturnType<typeof setTimeout> | undefined;
-  #held: HeldInput[] = [];
+  /** Input that arrived while the connection waited, handled after the wait. */
+  #held = new HeldInput();
   #readsPaused: PromiseWithResolvers<void> | undefined;
   #writes: WriteQueue;
   #lag: ReaderLag | undefined;
@@ -367,7 +367,7 @@ export class Connection implements DoorLink {
     clearTimeout(this.#unframedTimer);
     clearTimeout(this.#waitTimer);
     this.#dialect.close();
-    this.#held = [];
+    this.#held.clear();
     this.#readsPaused?.resolve();
     if (!this.#writes.busy) return this.#closeSocket();
     // A peer that does not read must not hold the socket open for ever.
@@ -514,7 +514,7 @@ export class Connection implements DoorLink {
     // Behind a waiting hello: kept (copied, the read buffer is reused) and
     // handled once it is through, so replies keep the order of the lines.
     if (this.#waiting) {
-      this.#held.push({ bytes: bytes.slice(), unframed });
+      this.#held.holdBytes(bytes, unframed);
       return;
     }
     // After a wrong password nothing more is read: no second guess per delay.
@@ -539,11 +539,26 @@ export class Connection implements DoorLink {
   /** A decoded line, from the line splitter or a telnet client's editor. */
   #receiveLine(line: string, unframed = false): void {
     if (this.#waiting) {
-      this.#held.push({ line, unframed });
+      this.#held.holdLine(line, unframed);
       return;
     }
     if (this.#policy.refused) return;
     this.#dialect.receiveLine(line, unframed);
+    this.#holdWhileRepliesWait();
+  }
+
+  /**
+   * More of its own replies waiting than {@linkcode BACKPRESSURE}'s
+   * `maxRepliesWaiting`: the peer's next lines are held (the rest of this
+   * read) or left in the socket until it has taken half of them. A client
+   * that asks and never reads then costs a reply or two, not a queue up to
+   * the hard limit; one that reads is read on as soon as it has.
+   */
+  #holdWhileRepliesWait(): void {
+    const writes = this.#writes;
+    const most = BACKPRESSURE.maxRepliesWaiting;
+    if (this.#waiting || this.#closed || writes.ownBytes <= most) return;
+    this.waitFor(writes.whenOwnAtMost(most / 2), () => {});
   }
 
   // -------------------------------------------------------------------------
@@ -564,8 +579,8 @@ export class Connection implements DoorLink {
 
   /** Handles the input held during a wait, until another wait begins. */
   #handleHeld(): void {
-    while (!this.#waiting && !this.#closed && this.#held.length > 0) {
-      const held = this.#held.shift()!;
+    while (!this.#waiting && !this.#closed && !this.#held.empty) {
+      const held = this.#held.next()!;
       if ("bytes" in held) this.#receive(held.bytes, held.unframed);
       else this.#receiveLine(held.line, held.unframed);
     }
