@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { ERROR_MESSAGES } from "../protocol.ts";
 import {
   ADMISSION_LIMITS,
+  BACKPRESSURE,
   COMPAT_LIMITS,
   FILE_LIMITS,
   MODERATION_LIMITS,
@@ -36,6 +37,7 @@ const EXPECTED: Record<string, { flag: string; value: number }> = {
     value: SERVE_DEFAULTS.backpressureSeconds,
   },
   "history reply": { flag: "fixed", value: PROTOCOL_LIMITS.maxHistoryBytes },
+  "unread replies": { flag: "fixed", value: BACKPRESSURE.maxRepliesWaiting },
   "`who` reply": { flag: "fixed", value: PROTOCOL_LIMITS.maxWhoNames },
   "connections": { flag: "--max-clients", value: SERVE_DEFAULTS.maxClients },
   "rooms per member": {
@@ -147,6 +149,10 @@ const ALSO_STATED: Record<string, number[]> = {
   ],
   "joins": [ADMISSION_LIMITS.helloBurst],
   "search": [PROTOCOL_LIMITS.searchScanRows],
+  "history reply": [
+    PROTOCOL_LIMITS.maxResumeHistory,
+    PROTOCOL_LIMITS.historyBudgetMs,
+  ],
   "files quota": [SERVE_DEFAULTS.memoryFilesQuota],
   "upload pace": [FILE_LIMITS.maxPendingPerMember],
   "upload token": [FILE_LIMITS.uploadIdleMs / 1000],
@@ -184,6 +190,31 @@ Deno.test("the README's limits table states the defaults of src/shared/limits.ts
       assert.match(defaultCell, new RegExp(`(^|\\D)${stated}(\\D|$)`), name);
     }
     assert.ok(clientSees.length > 0, `"${name}" says what the client sees`);
+  }
+});
+
+/** README rows whose default is a word, not a number (checked by their own tests). */
+const WITHOUT_A_NUMBER = new Set([
+  "password",
+  "full disk",
+  "reconnecting",
+  "bytes that are not text",
+  "control characters",
+  "look-alike nicknames",
+  "invisible nicknames",
+  "vanished peers",
+]);
+
+Deno.test("every row of the README's limits tables is checked against src/shared/limits.ts, or states no number", async () => {
+  const rows = limitsTable(await Deno.readTextFile(`${ROOT}README.md`));
+  for (const name of rows.keys()) {
+    assert.ok(
+      name in EXPECTED || WITHOUT_A_NUMBER.has(name),
+      `"${name}" has its number checked here`,
+    );
+  }
+  for (const name of WITHOUT_A_NUMBER) {
+    assert.ok(rows.has(name), `a row for "${name}"`);
   }
 });
 
