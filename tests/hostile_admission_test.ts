@@ -11,6 +11,7 @@ import { ERROR_MESSAGES, type ServerEvent } from "../protocol.ts";
 import { SERVE_DEFAULTS } from "../src/shared/limits.ts";
 import { ROOT, ServerProcess, TestClient } from "./helpers.ts";
 import { sleep, waitForLog } from "./hostile_helpers.ts";
+import { WsTestClient } from "./web_client.ts";
 
 type Msg = Extract<ServerEvent, { type: "msg" }>;
 
@@ -419,6 +420,165 @@ Deno.test("a wrong password's refusal itself waits; the right one does not", asy
     assert.ok(Date.now() - rightStarted < 900);
     await client.close();
   } finally {
+    await server.stop();
+  }
+});
+
+/** A WebSocket upgrade of `/ws`, as a program sends it (no Origin). */
+function upgradeHead(port: number): string {
+  const key = btoa(
+    String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))),
+  );
+  return `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
+    "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
+    `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+}
+
+Deno.test("the IRC and web doors share the per-address limits: 30 WebSockets from one address get 10 upgrades, IRC clients from another at most 20 registrations; newcomers elsewhere join over both within a second", async () => {
+  const server = await ServerProcess.start();
+  const attackers: TestClient[] = [];
+  const opened = async (from: string) => {
+    const client = await TestClient.connectFrom(from, server.port);
+    attackers.push(client);
+    return client;
+  };
+  let ircNewcomer: TestClient | undefined;
+  let wsNewcomer: WsTestClient | undefined;
+  try {
+    // WebSockets that upgrade and never say hello: all still joining.
+    const sockets = await Promise.all(
+      Array.from({ length: 30 }, () => opened("127.0.0.2")),
+    );
+    for (const socket of sockets) socket.write(upgradeHead(server.port));
+    const firsts = await Promise.all(
+      sockets.map((s) => s.nextLine(10_000).catch(() => "")),
+    );
+    const upgraded = firsts.filter((l) => l.startsWith("HTTP/1.1 101")).length;
+    const wsRefused = firsts.filter((l) => l.startsWith("Sorry, ")).length;
+    assert.equal(upgraded, SERVE_DEFAULTS.maxUnauthPerAddress);
+    assert.equal(wsRefused, 30 - upgraded, "every other one reads why");
+
+    // IRC clients that register, one after another: members no longer
+    // count as joining, so the cap on connections at once is what holds.
+    let registered = 0;
+    let atOnce = "";
+    for (let i = 0; i < 40 && !atOnce; i++) {
+      const irc = await opened("127.0.0.3");
+      irc.write(`NICK raider${i}\r\nUSER raider${i} 0 * :r\r\n`);
+      const line = await irc.waitForLine(/ 001 |^Sorry, /, 10_000);
+      if (line.includes(" 001 ")) registered++;
+      else if (line.includes("at once")) atOnce = line;
+      else await sleep(200); // connecting too fast: try again shortly
+    }
+    assert.equal(registered, SERVE_DEFAULTS.maxPerAddress);
+    assert.match(
+      atOnce,
+      new RegExp(
+        `too many connections from your address \\(${SERVE_DEFAULTS.maxPerAddress} at once\\)`,
+      ),
+    );
+
+    // Meanwhile, from 127.0.0.1, one classmate over IRC, one in a browser.
+    const ircStarted = performance.now();
+    ircNewcomer = await TestClient.connect(server.port);
+    ircNewcomer.write("NICK carol\r\nUSER carol 0 * :Carol\r\n");
+    await ircNewcomer.waitForLine(/ 001 carol /);
+    const ircMs = performance.now() - ircStarted;
+    const wsStarted = performance.now();
+    const joined = await WsTestClient.join({ port: server.port }, "dave");
+    wsNewcomer = joined.client;
+    const wsMs = performance.now() - wsStarted;
+    assert.equal(joined.welcome.type, "welcome");
+    console.log(
+      `  127.0.0.2: ${upgraded} of 30 WebSockets upgraded, ${wsRefused} refused; ` +
+        `127.0.0.3: ${registered} IRC clients registered, then "${atOnce}"; ` +
+        `newcomers from 127.0.0.1 in ${ircMs.toFixed(0)} ms (IRC), ${
+          wsMs.toFixed(0)
+        } ms (WebSocket)`,
+    );
+    assert.ok(ircMs < 1000, `the IRC newcomer took ${ircMs.toFixed(0)} ms`);
+    assert.ok(wsMs < 1000, `the browser newcomer took ${wsMs.toFixed(0)} ms`);
+  } finally {
+    await ircNewcomer?.close();
+    await wsNewcomer?.close();
+    await Promise.all(attackers.map((a) => a.close()));
+    await server.stop();
+  }
+});
+
+Deno.test("over IRC and WebSocket too, a reconnect loop from one address gets about --rate messages a second into the room", async () => {
+  const server = await ServerProcess.start();
+  const { rate, burst } = SERVE_DEFAULTS;
+  const SECONDS = 4;
+  const { client: watcher } = await TestClient.join(
+    server.port,
+    "watcher",
+    {},
+    "127.0.0.2",
+  );
+  let loops = 0;
+  try {
+    const stopAt = Date.now() + SECONDS * 1000;
+    const irc = async () => {
+      while (Date.now() < stopAt) {
+        const client = await TestClient.connect(server.port);
+        try {
+          const nick = `i${loops++}`;
+          client.write(`NICK ${nick}\r\nUSER ${nick} 0 * :x\r\n`);
+          const line = await client.waitForLine(
+            / 001 |^Sorry, |too many joins/,
+            Math.max(1, stopAt - Date.now()),
+          );
+          if (!line.includes(" 001 ")) {
+            await sleep(50);
+            continue;
+          }
+          let lines = "";
+          for (let i = 0; i < 10; i++) lines += `PRIVMSG #lobby :spam ${i}\r\n`;
+          client.write(lines + "QUIT :bye\r\n");
+          await client.waitClosed(2000);
+        } catch {
+          // Still registering when time was up.
+        } finally {
+          await client.close();
+        }
+      }
+    };
+    const ws = async () => {
+      while (Date.now() < stopAt) {
+        let client: WsTestClient | undefined;
+        try {
+          client =
+            (await WsTestClient.join({ port: server.port }, `w${loops++}`))
+              .client;
+          for (let i = 0; i < 10; i++) {
+            client.send({ type: "say", text: `spam ${i}` });
+          }
+          client.send({ type: "quit" });
+          await sleep(100);
+        } catch {
+          await sleep(50); // refused at the door, or not welcomed in time
+        } finally {
+          await client?.close();
+        }
+      }
+    };
+    await Promise.all([irc(), ws()]);
+    await sleep(500);
+    const events = watcher.drainEvents();
+    const spam = events.filter((e) => e.type === "msg" && e.from !== "watcher");
+    const elapsed = SECONDS + 0.5;
+    console.log(
+      `  ${loops} reconnects over IRC and WebSocket in ${SECONDS} s: the watcher got ${spam.length} messages (${
+        (spam.length / SECONDS).toFixed(1)
+      }/s)`,
+    );
+    // Two loops at once: two connections' worth at most.
+    const bound = 2 * (burst + rate * elapsed);
+    assert.ok(spam.length <= bound, `${spam.length} messages, over ${bound}`);
+    assert.ok(spam.length > 0, "some of it is let through: it is a limit");
+  } finally {
+    await watcher.close();
     await server.stop();
   }
 });
