@@ -141,8 +141,11 @@ export class Connection implements DoorLink {
    */
   #waiting = false;
   #waitTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Input that arrived while the connection waited, handled after the wait. */
-  #held = new HeldInput();
+  /**
+   * Input that arrived while the connection waited, handled after the wait;
+   * made at the first wait (most connections never wait).
+   */
+  #held: HeldInput | undefined;
   #readsPaused: PromiseWithResolvers<void> | undefined;
   #writes: WriteQueue;
   #lag: ReaderLag | undefined;
@@ -367,7 +370,7 @@ export class Connection implements DoorLink {
     clearTimeout(this.#unframedTimer);
     clearTimeout(this.#waitTimer);
     this.#dialect.close();
-    this.#held.clear();
+    this.#held?.clear();
     this.#readsPaused?.resolve();
     if (!this.#writes.busy) return this.#closeSocket();
     // A peer that does not read must not hold the socket open for ever.
@@ -514,7 +517,7 @@ export class Connection implements DoorLink {
     // Behind a waiting hello: kept (copied, the read buffer is reused) and
     // handled once it is through, so replies keep the order of the lines.
     if (this.#waiting) {
-      this.#held.holdBytes(bytes, unframed);
+      (this.#held ??= new HeldInput()).holdBytes(bytes, unframed);
       return;
     }
     // After a wrong password nothing more is read: no second guess per delay.
@@ -539,7 +542,7 @@ export class Connection implements DoorLink {
   /** A decoded line, from the line splitter or a telnet client's editor. */
   #receiveLine(line: string, unframed = false): void {
     if (this.#waiting) {
-      this.#held.holdLine(line, unframed);
+      (this.#held ??= new HeldInput()).holdLine(line, unframed);
       return;
     }
     if (this.#policy.refused) return;
@@ -579,8 +582,9 @@ export class Connection implements DoorLink {
 
   /** Handles the input held during a wait, until another wait begins. */
   #handleHeld(): void {
-    while (!this.#waiting && !this.#closed && !this.#held.empty) {
-      const held = this.#held.next()!;
+    const input = this.#held;
+    while (input && !this.#waiting && !this.#closed && !input.empty) {
+      const held = input.next()!;
       if ("bytes" in held) this.#receive(held.bytes, held.unframed);
       else this.#receiveLine(held.line, held.unframed);
     }
