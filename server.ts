@@ -183,6 +183,8 @@ export function startServer(
       SERVE_DEFAULTS.uploadsPerMinute,
   });
   let flushScheduled = false;
+  /** Ticks and accepted connections: the idle reclaimer's sign of work. */
+  let work = 0;
   const hub = new Hub({
     store,
     database: store.database,
@@ -205,6 +207,7 @@ export function startServer(
       // paid that wait before its fan-out.
       setImmediate(() => {
         flushScheduled = false;
+        work++;
         hub.flush();
       });
     },
@@ -245,7 +248,7 @@ export function startServer(
   sweepFiles();
   const fileSweeper = setInterval(sweepFiles, FILE_LIMITS.sweepEveryMs);
   // After a burst (thousands joining), the heap it grew goes back once idle.
-  const reclaimer = new IdleReclaimer();
+  const reclaimer = new IdleReclaimer({ activity: () => work });
   const connections = new Set<Connection>();
   /** TLS connections still in their handshake (their tickets count them). */
   const handshaking = new Set<Deno.Conn>();
@@ -335,6 +338,7 @@ export function startServer(
   }
 
   function accepted(conn: Deno.TcpConn): void {
+    work++;
     const ticket = admission.open(conn.remoteAddr.hostname);
     if (!(ticket instanceof Ticket)) {
       return refusals.refuse(conn, ticket, tlsContext);

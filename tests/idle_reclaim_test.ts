@@ -13,13 +13,14 @@ import {
 const MB = 1024 * 1024;
 
 /** A reclaimer over scripted heap figures; `collect` frees the slack. */
-function scripted(figures: HeapFigures[]) {
+function scripted(figures: HeapFigures[], activity?: () => number) {
   let collections = 0;
   let current = figures[0];
   let next = 0;
   const reclaimer = new IdleReclaimer({
     checkMs: 60_000, // driven by hand below
     heap: () => current,
+    activity,
     collect: () => {
       collections++;
       current = {
@@ -97,4 +98,25 @@ Deno.test("the memory-reducing collection gives back garbage", () => {
     } MB`,
   );
   assert.ok(after.heapTotal < before.heapTotal, "and the heap it held");
+});
+
+Deno.test("work counted between two looks is busy, even when the heap reads the same", () => {
+  // Steady traffic: each look lands just after a young collection.
+  const steady = { heapTotal: 90 * MB, heapUsed: 28 * MB };
+  let ticks = 0;
+  const { look, collections, reclaimer } = scripted(
+    Array.from({ length: 6 }, () => steady),
+    () => ticks,
+  );
+  try {
+    for (let i = 0; i < 5; i++) {
+      ticks += 10;
+      look();
+    }
+    assert.equal(collections(), 0, "never while ticks go by");
+    look();
+    assert.equal(collections(), 1, "no tick since the last look: idle");
+  } finally {
+    reclaimer.close();
+  }
 });
