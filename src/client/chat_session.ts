@@ -632,27 +632,10 @@ export class ChatSession {
    * cut by its bytes, the rest of the server's `--history` messages.
    */
   #gapOf(event: WelcomeEvent, kind: WelcomeKind): HistoryGap | undefined {
-    const first = event.history[0];
-    if (!event.more || first === undefined) return undefined;
-    if (kind === "resumed") {
-      const since = this.#askedSince.get(event.room);
-      if (since === undefined) return undefined;
-      return new HistoryGap(
-        event.room,
-        since,
-        first.id,
-        CONNECT_DEFAULTS.maxCatchUpMessages,
-      );
-    }
-    const wanted = event.server.history;
-    if (wanted === undefined || event.history.length >= wanted) {
-      return undefined;
-    }
-    return new HistoryGap(
-      event.room,
-      0,
-      first.id,
-      wanted - event.history.length,
+    return HistoryGap.ofWelcome(
+      event,
+      kind === "resumed",
+      this.#askedSince.get(event.room),
     );
   }
 

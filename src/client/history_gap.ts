@@ -10,10 +10,18 @@
  */
 
 import type { HistoryFrame, RoomMessage } from "../../protocol.ts";
-import { PROTOCOL_LIMITS } from "../shared/limits.ts";
+import { CONNECT_DEFAULTS, PROTOCOL_LIMITS } from "../shared/limits.ts";
 
 /** What a reply did to the hole; see {@linkcode HistoryGap.take}. */
 export type GapAnswer = "progress" | "stale";
+
+/** What {@linkcode HistoryGap.ofWelcome} reads of a welcome. */
+export interface WelcomeHistory {
+  room: string;
+  history?: readonly { id: number }[];
+  more?: boolean;
+  server?: { history?: number };
+}
 
 /** Empty pages that say `more` in a row before the fill gives up. */
 const EMPTY_PAGES_ALLOWED = 3;
@@ -58,6 +66,36 @@ export class HistoryGap {
     this.#before = before;
     this.#limit = limit;
     if (before <= after + 1 || limit <= 0) this.#finished = true;
+  }
+
+  /**
+   * The gap a welcome that says `more` left, if any. After a resume from
+   * `resumedSince` (the `since` the hello asked for), everything between it
+   * and the welcome's first message, up to
+   * {@linkcode CONNECT_DEFAULTS.maxCatchUpMessages}; after a first welcome
+   * (`resumed` false) cut by its bytes, the rest of the server's
+   * `--history`. The terminal client and the web page both ask this.
+   */
+  static ofWelcome(
+    welcome: WelcomeHistory,
+    resumed: boolean,
+    resumedSince: number | undefined,
+  ): HistoryGap | undefined {
+    const history = welcome.history ?? [];
+    const first = history[0];
+    if (!welcome.more || first === undefined) return undefined;
+    if (resumed) {
+      if (resumedSince === undefined) return undefined;
+      return new HistoryGap(
+        welcome.room,
+        resumedSince,
+        first.id,
+        CONNECT_DEFAULTS.maxCatchUpMessages,
+      );
+    }
+    const wanted = welcome.server?.history;
+    if (wanted === undefined || history.length >= wanted) return undefined;
+    return new HistoryGap(welcome.room, 0, first.id, wanted - history.length);
   }
 
   /** True once nothing more is to be asked for. */

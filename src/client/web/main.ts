@@ -1647,21 +1647,7 @@ function olderMessages(event: HistoryEvent): void {
  * bytes, the rest of the server's `--history`.
  */
 function gapOf(event: Welcome, resumed: boolean): HistoryGap | undefined {
-  const first = event.history?.[0];
-  if (!event.more || first === undefined) return undefined;
-  if (resumed) {
-    const since = resumeSince.get(event.room);
-    if (since === undefined) return undefined;
-    return new HistoryGap(
-      event.room,
-      since,
-      first.id,
-      CONNECT_DEFAULTS.maxCatchUpMessages,
-    );
-  }
-  const wanted = event.server?.history;
-  if (wanted === undefined || event.history.length >= wanted) return undefined;
-  return new HistoryGap(event.room, 0, first.id, wanted - event.history.length);
+  return HistoryGap.ofWelcome(event, resumed, resumeSince.get(event.room));
 }
 
 /**
