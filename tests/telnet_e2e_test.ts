@@ -55,6 +55,29 @@ async function startClient(
 const isMsg = (from: string, text: string) => (e: ServerEvent) =>
   e.type === "msg" && e.from === from && e.text === text;
 
+/**
+ * Carol gets `text` from `nick` as one message, with nothing of it sent
+ * before (a character-mode line is sent whole, on Enter); then `nick`
+ * types `/quit` and its telnet exits.
+ */
+async function expectWholeThenQuit(
+  tmux: Tmux,
+  carol: TestClient,
+  nick: string,
+  text: string,
+): Promise<void> {
+  const skipped: ServerEvent[] = [];
+  await carol.waitFor(isMsg(nick, text), 10_000, skipped);
+  assert.deepEqual(
+    skipped.filter((e) => e.type === "msg" && e.from === nick),
+    [],
+    "nothing typed was sent early",
+  );
+  await tmux.type(nick, "/quit");
+  await tmux.press(nick, "Enter");
+  await tmux.waitExit(nick);
+}
+
 /** The last row of the screen with anything on it. */
 function lastRow(rows: string[]): { row: number; text: string } {
   for (let row = rows.length - 1; row >= 0; row--) {
@@ -210,17 +233,7 @@ Deno.test({
       assert.deepEqual((await tmux.cursor("bob")).x, 0);
       await tmux.type("bob", "hello 世界");
       await tmux.press("bob", "Enter");
-      const skipped: ServerEvent[] = [];
-      await carol.waitFor(isMsg("bob", "hello 世界"), 10_000, skipped);
-      assert.deepEqual(
-        skipped.filter((e) => e.type === "msg" && e.from === "bob"),
-        [],
-        "nothing typed was sent early",
-      );
-
-      await tmux.type("bob", "/quit");
-      await tmux.press("bob", "Enter");
-      await tmux.waitExit("bob");
+      await expectWholeThenQuit(tmux, carol, "bob", "hello 世界");
     } finally {
       await tmux.kill();
       await carol.close();
@@ -364,16 +377,7 @@ Deno.test({
       assert.equal((await tmux.cursor("dan")).x, 3);
       await tmux.type("dan", "fine");
       await tmux.press("dan", "Enter");
-      const skipped: ServerEvent[] = [];
-      await carol.waitFor(isMsg("dan", "ok fine"), 10_000, skipped);
-      assert.deepEqual(
-        skipped.filter((e) => e.type === "msg" && e.from === "dan"),
-        [],
-        "nothing typed was sent early",
-      );
-      await tmux.type("dan", "/quit");
-      await tmux.press("dan", "Enter");
-      await tmux.waitExit("dan");
+      await expectWholeThenQuit(tmux, carol, "dan", "ok fine");
     } finally {
       await tmux.kill();
       await carol.close();
