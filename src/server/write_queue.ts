@@ -35,12 +35,11 @@ export type QueueLimit = "hard" | "soft";
 /** Options for {@linkcode WriteQueue}. */
 export interface WriteQueueOptions {
   /**
-   * Writes all of `data` to the peer, calling `wrote(n)` as each part is
-   * taken (a partial write), so the queue knows what is still in flight;
-   * rejects when the peer is gone. Bytes it does not report count as taken
-   * when it resolves.
+   * Writes some of `data` to the peer, like `Deno.Conn.write`: resolves with
+   * how many bytes the peer took (at least one), and the queue writes the
+   * rest next; rejects when the peer is gone.
    */
-  write: (data: Uint8Array, wrote: (bytes: number) => void) => Promise<void>;
+  write: (data: Uint8Array) => Promise<number>;
   /** The hard limit: more queued than this drops the connection at once. */
   maxBytes: number;
   /** The soft limit; 0 or absent: none. @default {0} */
@@ -65,8 +64,11 @@ export class WriteQueue {
   #chunks: Uint8Array[] = [];
   /** Bytes pushed and not yet taken by the peer: waiting plus in flight. */
   #queuedBytes = 0;
-  /** Bytes of the write in progress that the peer has taken so far. */
-  #reported = 0;
+  /** The round being written: its writes, and which one is under way. */
+  #roundWrites: Uint8Array[] = [];
+  #roundIndex = 0;
+  /** What is left of the write under way. */
+  #writing: Uint8Array | undefined;
   /** Room traffic waiting for the next round. */
   #roomWaiting = 0;
   /**
@@ -84,11 +86,10 @@ export class WriteQueue {
   #softTimer: ReturnType<typeof setTimeout> | undefined;
   /** Waiting for what is queued beside room traffic to fall to `bytes`. */
   #ownWaiter: { bytes: number; done: () => void } | undefined;
-  /** `#taken`, bound once: it is handed to every write. */
-  #wrote = (bytes: number) => {
-    this.#reported += bytes;
-    this.#taken(bytes);
-  };
+  // The pump's steps, bound once: a member costs no closure per message.
+  #startPump = () => this.#nextRound();
+  #written = (bytes: number) => this.#wrote(bytes);
+  #failed = (error: unknown) => this.#writeFailed(error);
 
   /** @param options where to write, the limits, and what to tell the owner. */
   constructor(options: WriteQueueOptions) {
@@ -153,7 +154,7 @@ export class WriteQueue {
     }
     if (!this.#pumping) {
       this.#pumping = true;
-      queueMicrotask(() => this.#pump());
+      queueMicrotask(this.#startPump);
     }
     return true;
   }
@@ -214,30 +215,63 @@ export class WriteQueue {
     this.#softTimer = undefined;
   }
 
-  async #pump(): Promise<void> {
+  /*
+   * The pump: rounds of writes, each round everything queued when it began,
+   * coalesced. Promise callbacks rather than an async loop: a room's message
+   * costs every member one write and one callback, and the await chain
+   * (pump, write, the socket) was a quarter of the server's time per
+   * delivery in a 5,000-member room.
+   */
+
+  #nextRound(): void {
+    if (this.#chunks.length === 0) return this.#stop();
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    this.#roomInRound = this.#roomWaiting;
+    this.#roomWaiting = 0;
+    this.#roundLeft = byteLength(chunks);
+    this.#roundWrites = coalesce(chunks);
+    this.#roundIndex = 0;
+    this.#writeNext();
+  }
+
+  #writeNext(): void {
+    if (this.#roundIndex === this.#roundWrites.length) return this.#nextRound();
+    this.#writing = this.#roundWrites[this.#roundIndex++];
+    this.#send();
+  }
+
+  #send(): void {
+    let written: Promise<number>;
     try {
-      while (this.#chunks.length > 0) {
-        const chunks = this.#chunks;
-        this.#chunks = [];
-        this.#roomInRound = this.#roomWaiting;
-        this.#roomWaiting = 0;
-        this.#roundLeft = byteLength(chunks);
-        for (const data of coalesce(chunks)) {
-          this.#reported = 0;
-          await this.#options.write(data, this.#wrote);
-          if (this.#reported < data.length) {
-            this.#taken(data.length - this.#reported);
-          }
-        }
-      }
+      written = this.#options.write(this.#writing!);
     } catch (error) {
-      this.close();
-      this.#options.onError(error);
-    } finally {
-      this.#pumping = false;
-      if (this.#chunks.length === 0) this.#stopSoftClock();
-      this.#options.onIdle();
+      return this.#writeFailed(error);
     }
+    written.then(this.#written, this.#failed);
+  }
+
+  #wrote(bytes: number): void {
+    const data = this.#writing!;
+    this.#taken(Math.min(bytes, data.length));
+    if (bytes < data.length) {
+      this.#writing = data.subarray(bytes);
+      this.#send();
+    } else this.#writeNext();
+  }
+
+  #writeFailed(error: unknown): void {
+    this.close();
+    this.#options.onError(error);
+    this.#stop();
+  }
+
+  #stop(): void {
+    this.#pumping = false;
+    this.#writing = undefined;
+    this.#roundWrites = [];
+    if (this.#chunks.length === 0) this.#stopSoftClock();
+    this.#options.onIdle();
   }
 }
 

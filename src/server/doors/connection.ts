@@ -44,7 +44,7 @@ import {
 import type { GuestNames } from "../guest_names.ts";
 import { BACKPRESSURE, COMPAT_LIMITS } from "../../shared/limits.ts";
 import { UnframedInput } from "./unframed.ts";
-import { splitUtf8 } from "./utf8_chunks.ts";
+import { firstUtf8Piece } from "./utf8_chunks.ts";
 import { WriteQueue } from "../write_queue.ts";
 import { TelnetSession } from "./telnet/telnet_session.ts";
 import { TextCharset } from "./text_charset.ts";
@@ -195,7 +195,7 @@ export class Connection implements DoorLink {
       settings,
     );
     this.#writes = new WriteQueue({
-      write: (data, wrote) => this.#write(data, wrote),
+      write: (data) => this.#write(data),
       maxBytes: settings.maxQueueBytes,
       softBytes: settings.softQueueBytes,
       softMs: settings.softQueueMs,
@@ -636,42 +636,29 @@ export class Connection implements DoorLink {
   }
 
   /**
-   * Writes one chunk (cut small for a tutorial program), telling the queue
-   * each time the peer takes part of it.
+   * Writes some of a chunk (one small piece, for a tutorial program):
+   * what the write queue calls, resolving with the bytes the peer took.
    */
-  async #write(
-    data: Uint8Array,
-    wrote: (bytes: number) => void,
-  ): Promise<void> {
-    if (this.#dialect.writesSmall) return await this.#writeSmall(data, wrote);
-    let offset = 0;
-    while (offset < data.length) {
-      const n = await this.#conn.write(data.subarray(offset));
-      offset += n;
-      wrote(n);
-    }
+  #write(data: Uint8Array): Promise<number> {
+    if (this.#dialect.writesSmall) return this.#writeSmall(data);
+    return this.#conn.write(data);
   }
 
   /**
-   * Writes in pieces that fit a `recv(1024)` and end on a character
-   * boundary, a short gap apart so each arrives as a read of its own.
+   * Writes the first piece of `data` that fits a `recv(1024)` and ends on a
+   * character boundary, a short gap after the last, so each arrives as a
+   * read of its own.
    */
-  async #writeSmall(
-    data: Uint8Array,
-    wrote: (bytes: number) => void,
-  ): Promise<void> {
-    for (const piece of splitUtf8(data, COMPAT_LIMITS.maxReplyBytes)) {
-      const wait = this.#lastSmallWriteAt + COMPAT_LIMITS.replyGapMs -
-        Date.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      let offset = 0;
-      while (offset < piece.length) {
-        const n = await this.#conn.write(piece.subarray(offset));
-        offset += n;
-        wrote(n);
-      }
-      this.#lastSmallWriteAt = Date.now();
+  async #writeSmall(data: Uint8Array): Promise<number> {
+    const piece = firstUtf8Piece(data, COMPAT_LIMITS.maxReplyBytes);
+    const wait = this.#lastSmallWriteAt + COMPAT_LIMITS.replyGapMs - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    let offset = 0;
+    while (offset < piece.length) {
+      offset += await this.#conn.write(piece.subarray(offset));
     }
+    this.#lastSmallWriteAt = Date.now();
+    return piece.length;
   }
 }
 

@@ -38,24 +38,31 @@ function characterBoundary(
  * ```
  */
 export function splitUtf8(data: Uint8Array, maxBytes: number): Uint8Array[] {
-  if (maxBytes < 4) throw new RangeError("maxBytes must fit one character");
   const pieces: Uint8Array[] = [];
-  let start = 0;
-  while (data.length - start > maxBytes) {
-    const limit = start + maxBytes;
-    const newline = data.lastIndexOf(NEWLINE, limit - 1);
-    let cut = newline >= start ? newline + 1 : characterBoundary(
-      data,
-      start,
-      limit,
-    );
-    // Bytes that are no character at all: cut anywhere rather than loop.
-    if (cut === start) cut = limit;
-    pieces.push(data.subarray(start, cut));
-    start = cut;
+  let rest = data;
+  while (rest.length > 0) {
+    const piece = firstUtf8Piece(rest, maxBytes);
+    pieces.push(piece);
+    rest = rest.subarray(piece.length);
   }
-  if (start < data.length) pieces.push(data.subarray(start));
   return pieces;
+}
+
+/**
+ * The first piece {@linkcode splitUtf8} would cut from `data`: all of it
+ * when it fits in `maxBytes`.
+ */
+export function firstUtf8Piece(
+  data: Uint8Array,
+  maxBytes: number,
+): Uint8Array {
+  if (maxBytes < 4) throw new RangeError("maxBytes must fit one character");
+  if (data.length <= maxBytes) return data;
+  const newline = data.lastIndexOf(NEWLINE, maxBytes - 1);
+  let cut = newline >= 0 ? newline + 1 : characterBoundary(data, 0, maxBytes);
+  // Bytes that are no character at all: cut anywhere rather than loop.
+  if (cut === 0) cut = maxBytes;
+  return data.subarray(0, cut);
 }
 
 /**
