@@ -1,14 +1,13 @@
 /**
- * One client connection's socket edge: reads bytes, frames them into lines,
- * hands each line to the connection's dialect, and writes what the hub
- * queues for it.
+ * One client connection's socket edge: reads bytes and hands them to its
+ * {@linkcode LineReader}, passes each line it makes to the connection's
+ * dialect, and writes what the hub queues for it.
  *
  * What a line means and how an event reads is the dialect's
  * (src/server/doors/dialect.ts): the text door, JSON lines or IRC, chosen
- * from what the door router saw. Framing is shared by all three, since the
- * dialect may be chosen only by the first line: the line splitter, the
- * unframed idle rule of tutorial programs (unframed.ts), telnet
- * (telnet/) and the peer's charset (text_charset.ts).
+ * from what the door router saw. How bytes become lines (the line splitter,
+ * the unframed idle rule of tutorial programs, telnet, the peer's charset)
+ * is line_reader.ts's, shared by all three.
  *
  * Writing never blocks the hub: {@linkcode Connection.deliver} appends bytes
  * to the connection's bounded `WriteQueue` (src/server/write_queue.ts), whose
@@ -31,7 +30,6 @@
 import {
   type ErrorCode,
   errorEvent,
-  LineSplitter,
   type ServerEvent,
 } from "../../../protocol.ts";
 import { COMMAND_COSTS, type Ticket } from "../admission.ts";
@@ -43,16 +41,14 @@ import {
 } from "../hub.ts";
 import type { GuestNames } from "../guest_names.ts";
 import { BACKPRESSURE, COMPAT_LIMITS } from "../../shared/limits.ts";
-import { UnframedInput } from "./unframed.ts";
 import { firstUtf8Piece } from "./utf8_chunks.ts";
 import { WriteQueue } from "../write_queue.ts";
-import { TelnetSession } from "./telnet/telnet_session.ts";
-import { TextCharset } from "./text_charset.ts";
+import type { TextCharset } from "./text_charset.ts";
 import type { RoutedOpening } from "./router.ts";
 import { type ReaderLag, readerLagFor } from "../backpressure.ts";
 import type { Dialect, DoorLink } from "./dialect.ts";
 import { DoorPolicy } from "./door_policy.ts";
-import { HeldInput } from "./held_input.ts";
+import { LineReader, type LineRefusal } from "./line_reader.ts";
 import { IrcDialect } from "./irc/irc_dialect.ts";
 import { TextDialectDoor } from "./text/text_dialect_door.ts";
 
@@ -105,15 +101,8 @@ const encoder = new TextEncoder();
 const FIRST_READ_BYTES = 256;
 /** The read buffer of a connection that sends a lot (a fast sender). */
 const READ_BUFFER_BYTES = 4096;
-/** The unframed-input timings, one object for every connection. */
-const UNFRAMED_TIMINGS = {
-  idleMs: COMPAT_LIMITS.unframedIdleMs,
-  keystrokeIdleMs: COMPAT_LIMITS.keystrokeIdleMs,
-};
 /** How long a closing connection may take to write its last bytes. */
 const LINGER_MS = 2000;
-/** Ends a discarded over-long unframed line inside the line splitter. */
-const NEWLINE_BYTES = new Uint8Array([0x0a]);
 /** What a connection made without the router starts from: nothing read yet. */
 const NO_OPENING: RoutedOpening = {
   bytes: new Uint8Array(0),
@@ -135,17 +124,15 @@ export class Connection implements DoorLink {
   #session: Session | undefined;
   /** Its place in admission: counts, flood allowance, hello and password pacing. */
   #ticket: Ticket;
+  /** Bytes to lines: the splitter, the unframed rule, telnet, the charset. */
+  #reader: LineReader;
   /**
    * True while a hello or password check waits its turn, or replies wait
-   * for the peer to read them (reads are paused).
+   * for the peer to read them (reads are paused, and the reader holds the
+   * lines of the read that began the wait).
    */
   #waiting = false;
   #waitTimer: ReturnType<typeof setTimeout> | undefined;
-  /**
-   * Input that arrived while the connection waited, handled after the wait;
-   * made at the first wait (most connections never wait).
-   */
-  #held: HeldInput | undefined;
   #readsPaused: PromiseWithResolvers<void> | undefined;
   #writes: WriteQueue;
   #lag: ReaderLag | undefined;
@@ -158,18 +145,8 @@ export class Connection implements DoorLink {
   #handshakeDeadline = 0;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   #drained: PromiseWithResolvers<void> | undefined;
-  // The compatibility door (docs/protocol.md): input without newlines.
-  #splitter = new LineSplitter();
-  #input = new UnframedInput(UNFRAMED_TIMINGS);
-  #unframedTimer: ReturnType<typeof setTimeout> | undefined;
-  #discardingUnframed = false;
   #heardFrom = false;
   #lastSmallWriteAt = 0;
-  // Telnet clients and GB18030 text (src/server/doors/telnet/,
-  // text_charset.ts): nothing changes for a client that uses neither.
-  #charset = new TextCharset((notice) => this.writeLine(notice));
-  /** Made at the first read with a 0xFF in it: most clients never need it. */
-  #telnet: TelnetSession | undefined;
   #lastHeardAt = 0;
   /** Where the peer is, for logs. */
   readonly peer: string;
@@ -185,6 +162,19 @@ export class Connection implements DoorLink {
     this.#policy = new DoorPolicy(this);
     // The text door until `run` hears otherwise: it also reads a JSON hello.
     this.#dialect = new TextDialectDoor(this);
+    this.#reader = new LineReader({
+      send: (bytes) => {
+        if (!this.#closed) this.#writes.push(bytes);
+      },
+      print: (line) => this.writeLine(line),
+      line: (text, unframed) => this.#receiveLine(text, unframed),
+      refuse: (code, message) => this.#refuseLine(code, message),
+      leave: () => this.close("quit", { type: "bye", reason: "goodbye" }),
+      readsLegacyText: () => this.#dialect.readsLegacyText,
+      closed: () => this.#closed,
+      waiting: () => this.#waiting,
+      readsNoMore: () => this.#policy.refused,
+    });
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.peer = addr.hostname.includes(":")
       ? `[${addr.hostname}]:${addr.port}`
@@ -245,7 +235,7 @@ export class Connection implements DoorLink {
 
   /** The peer's charset. */
   get charset(): TextCharset {
-    return this.#charset;
+    return this.#reader.charset;
   }
 
   /** True once closing or closed. */
@@ -294,7 +284,7 @@ export class Connection implements DoorLink {
     try {
       if (opening.bytes.length > 0) {
         this.#heard();
-        this.#read(opening.bytes);
+        this.#reader.read(opening.bytes);
       }
       let buffer = new Uint8Array(FIRST_READ_BYTES);
       const gates = this.#settings.hub.gates;
@@ -318,7 +308,7 @@ export class Connection implements DoorLink {
         if (this.#closed) break;
         this.#heard();
         this.#lastHeardAt = Date.now();
-        this.#read(chunk);
+        this.#reader.read(chunk);
         // A full buffer: more is probably waiting, read it in fewer calls.
         if (
           chunk.length >= buffer.length && buffer.length < READ_BUFFER_BYTES
@@ -329,10 +319,9 @@ export class Connection implements DoorLink {
     } catch (error) {
       if (!this.#closed) reason = errorName(error);
     }
-    this.#telnet?.end(this.#receivePlain);
-    // What an unframed peer sent just before closing (or resetting) is its
-    // last message: one-shot tutorial clients send, then close at once.
-    if (this.#input.flushesAtEnd) this.#takeUnframed();
+    // What telnet or an unframed peer sent just before closing (or
+    // resetting) is read: one-shot tutorial clients send, then close at once.
+    this.#reader.end();
     this.close(this.#closeReason || reason);
   }
 
@@ -367,10 +356,9 @@ export class Connection implements DoorLink {
     this.#closed = true;
     this.#closeReason = reason;
     clearTimeout(this.#handshakeTimer);
-    clearTimeout(this.#unframedTimer);
     clearTimeout(this.#waitTimer);
     this.#dialect.close();
-    this.#held?.clear();
+    this.#reader.close();
     this.#readsPaused?.resolve();
     if (!this.#writes.busy) return this.#closeSocket();
     // A peer that does not read must not hold the socket open for ever.
@@ -390,8 +378,7 @@ export class Connection implements DoorLink {
   /** Queues bytes for the peer, through telnet and its charset. */
   enqueue(bytes: Uint8Array, fromRoom = false): void {
     if (this.#closed) return;
-    if (this.#telnet) bytes = this.#telnet.outgoing(bytes);
-    this.#writes.push(this.#charset.encode(bytes), fromRoom);
+    this.#writes.push(this.#reader.outgoing(bytes), fromRoom);
   }
 
   /** Queues one line of text. */
@@ -426,7 +413,7 @@ export class Connection implements DoorLink {
 
   /** Hides a telnet client's typing, or shows it again. */
   hideInput(on: boolean): void {
-    this.#telnet?.hideInput(on);
+    this.#reader.hideInput(on);
   }
 
   /** From now on, `dialect` reads the lines and writes the events. */
@@ -435,119 +422,19 @@ export class Connection implements DoorLink {
   }
 
   // -------------------------------------------------------------------------
-  // Reading: bytes to lines.
+  // Reading: the lines the reader made (line_reader.ts).
 
-  /** One read from the socket: a telnet client's, or plain bytes. */
-  #read(chunk: Uint8Array): void {
-    if (this.#telnet || TelnetSession.mayBegin(chunk)) {
-      this.#telnet ??= this.#newTelnet();
-      this.#telnet.receive(chunk, this.#receivePlain);
-    } else this.#receivePlain(chunk);
-  }
-
-  /** Telnet for this connection: what it needs to read and write. */
-  #newTelnet(): TelnetSession {
-    return new TelnetSession({
-      charset: this.#charset,
-      send: (bytes) => {
-        if (!this.#closed) this.#writes.push(bytes);
-      },
-      print: (line) => this.writeLine(line),
-      line: (text) => this.#receiveLine(text),
-      tooLong: () => {
-        if (this.#policy.allow(COMMAND_COSTS.invalid)) {
-          this.sendError("too_long");
-        }
-      },
-      leave: () => this.close("quit", { type: "bye", reason: "goodbye" }),
-      mayStart: () => this.#dialect.readsLegacyText,
-      takePending: () => {
-        clearTimeout(this.#unframedTimer);
-        return this.#splitter.takePartial();
-      },
-    });
-  }
-
-  /** Reads bytes of a client that is not telnet: lines, or unframed input. */
-  #receivePlain = (chunk: Uint8Array): void => {
-    const now = Date.now();
-    // A program's one-character send, then its next: two lines.
-    if (this.#input.splitsBefore(chunk, now)) this.#takeUnframed();
-    this.#input.receive(chunk, now);
-    this.#splitter.push(chunk, (piece) => {
-      if (this.#closed) return;
-      if (piece.kind === "too_long") {
-        this.#discardingUnframed = this.#input.framing !== "lines";
-        if (this.#policy.allow(COMMAND_COSTS.invalid)) {
-          this.sendError("too_long");
-        }
-      } else this.#receive(piece.bytes);
-    });
-    this.#scheduleUnframed();
-  };
-
-  /** Arms the timer after which held bytes without a newline are a line. */
-  #scheduleUnframed(): void {
-    clearTimeout(this.#unframedTimer);
-    this.#unframedTimer = undefined;
-    const at = this.#input.flushAt;
-    if (at === undefined || this.#closed) return;
-    this.#unframedTimer = setTimeout(
-      () => this.#takeUnframed(),
-      Math.max(0, at - Date.now()),
-    );
-  }
-
-  /** Takes the held bytes as one unframed line. */
-  #takeUnframed(): void {
-    clearTimeout(this.#unframedTimer);
-    if (this.#closed) return;
-    const bytes = this.#splitter.takePartial();
-    if (this.#discardingUnframed) {
-      // An over-long unframed send was refused; its end is the idle time.
-      this.#splitter.push(NEWLINE_BYTES, () => {});
-      this.#discardingUnframed = false;
-    }
-    this.#input.taken();
-    if (bytes) this.#receive(bytes, true);
-  }
-
-  /** A line's bytes: checked and decoded in the peer's charset. */
-  #receive(bytes: Uint8Array, unframed = false): void {
-    // Behind a waiting hello: kept (copied, the read buffer is reused) and
-    // handled once it is through, so replies keep the order of the lines.
-    if (this.#waiting) {
-      (this.#held ??= new HeldInput()).holdBytes(bytes, unframed);
-      return;
-    }
-    // After a wrong password nothing more is read: no second guess per delay.
-    if (this.#policy.refused) return;
-    // NUL never belongs in chat text; refusing the line says so, where
-    // stripping it would silently send something else.
-    if (bytes.includes(0)) {
-      if (this.#policy.allow(COMMAND_COSTS.invalid)) this.sendError("bad_text");
-      return;
-    }
-    const line = this.#charset.decodeLine(
-      bytes,
-      this.#dialect.readsLegacyText,
-    );
-    if (line === undefined) {
-      if (!this.#policy.allow(COMMAND_COSTS.invalid)) return;
-      return this.sendError("invalid_utf8", this.#charset.refusal(bytes));
-    }
-    this.#receiveLine(line, unframed);
-  }
-
-  /** A decoded line, from the line splitter or a telnet client's editor. */
-  #receiveLine(line: string, unframed = false): void {
-    if (this.#waiting) {
-      (this.#held ??= new HeldInput()).holdLine(line, unframed);
-      return;
-    }
-    if (this.#policy.refused) return;
+  /** A decoded line: the dialect's, then perhaps a pause for unread replies. */
+  #receiveLine(line: string, unframed: boolean): void {
     this.#dialect.receiveLine(line, unframed);
     this.#holdWhileRepliesWait();
+  }
+
+  /** A line the reader refused: said to the peer while the flood allowance lasts. */
+  #refuseLine(code: LineRefusal, message?: () => string): void {
+    if (this.#policy.allow(COMMAND_COSTS.invalid)) {
+      this.sendError(code, message?.());
+    }
   }
 
   /**
@@ -582,12 +469,7 @@ export class Connection implements DoorLink {
 
   /** Handles the input held during a wait, until another wait begins. */
   #handleHeld(): void {
-    const input = this.#held;
-    while (input && !this.#waiting && !this.#closed && !input.empty) {
-      const held = input.next()!;
-      if ("bytes" in held) this.#receive(held.bytes, held.unframed);
-      else this.#receiveLine(held.line, held.unframed);
-    }
+    this.#reader.readHeld();
     if (this.#waiting) return;
     this.#readsPaused?.resolve();
     this.#readsPaused = undefined;

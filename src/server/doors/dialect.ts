@@ -2,8 +2,8 @@
  * The seam between a connection's socket and the wire dialect it speaks.
  *
  * A {@linkcode Connection} (connection.ts) is the socket edge: it reads
- * bytes, frames them into lines (telnet, charset, the unframed idle rule),
- * queues what the hub hands it and closes. What a line *means* and how an
+ * bytes, which its `LineReader` (line_reader.ts) frames into lines (telnet,
+ * charset, the unframed idle rule), queues what the hub hands it and closes. What a line *means* and how an
  * event *reads* belongs to one {@linkcode Dialect} per connection: the text
  * door (text/text_dialect_door.ts), JSON lines (json/json_dialect.ts) or
  * IRC (irc/irc_dialect.ts). A dialect talks back through the

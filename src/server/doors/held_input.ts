@@ -1,7 +1,8 @@
 /**
- * Input a connection holds while it waits (a hello or a password check
- * waiting its turn, replies waiting to be read): the lines that came with
- * the read that began the wait, handled in order once it is over.
+ * Input a connection's line reader (line_reader.ts) holds while the
+ * connection waits (a hello or a password check waiting its turn, replies
+ * waiting to be read): the lines that came with the read that began the
+ * wait, handled in order once it is over.
  *
  * Consecutive byte lines are packed into one buffer, newline-separated,
  * instead of one copy each: a client that sends 3,000 `/who` in one write
