@@ -35,23 +35,30 @@ function reader(
     afterLine: (_text: string) => {},
   };
   const lineReader = new LineReader({
-    send: (bytes) => state.sent.push([...bytes]),
-    print: (line) => state.printed.push(line),
-    line: (text, unframed) => {
+    sendRaw: (bytes) => state.sent.push([...bytes]),
+    writeLine: (line) => state.printed.push(line),
+    takeLine: (text, unframed) => {
       state.lines.push({ text, unframed });
       state.afterLine(text);
     },
-    refuse: (code, message) =>
+    refuseLine: (code, message) =>
       state.refusals.push(message ? { code, message: message() } : { code }),
-    leave: () => state.left++,
-    readsLegacyText: () => state.legacy,
-    closed: () => state.closed,
-    waiting: () => state.waiting,
-    readsNoMore: () => state.readsNoMore,
-    timings: {
-      idleMs: options.idleMs ?? 60_000,
-      keystrokeIdleMs: options.keystrokeIdleMs ?? 60_000,
+    leaveByKeys: () => state.left++,
+    get readsLegacyText() {
+      return state.legacy;
     },
+    get closed() {
+      return state.closed;
+    },
+    get waiting() {
+      return state.waiting;
+    },
+    get readsNoMore() {
+      return state.readsNoMore;
+    },
+  }, {
+    idleMs: options.idleMs ?? 60_000,
+    keystrokeIdleMs: options.keystrokeIdleMs ?? 60_000,
   });
   const read = (...parts: (string | number[])[]) => {
     for (const part of parts) {

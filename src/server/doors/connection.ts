@@ -48,7 +48,7 @@ import type { RoutedOpening } from "./router.ts";
 import { type ReaderLag, readerLagFor } from "../backpressure.ts";
 import type { Dialect, DoorLink } from "./dialect.ts";
 import { DoorPolicy } from "./door_policy.ts";
-import { LineReader, type LineRefusal } from "./line_reader.ts";
+import { type LineLink, LineReader, type LineRefusal } from "./line_reader.ts";
 import { IrcDialect } from "./irc/irc_dialect.ts";
 import { TextDialectDoor } from "./text/text_dialect_door.ts";
 
@@ -116,7 +116,7 @@ const NO_OPENING: RoutedOpening = {
  * The hub sees it as a `Recipient`; its dialect and its
  * {@linkcode DoorPolicy} see it as their {@linkcode DoorLink}.
  */
-export class Connection implements DoorLink {
+export class Connection implements DoorLink, LineLink {
   #conn: Deno.Conn;
   #settings: ConnectionSettings;
   #dialect: Dialect;
@@ -162,19 +162,7 @@ export class Connection implements DoorLink {
     this.#policy = new DoorPolicy(this);
     // The text door until `run` hears otherwise: it also reads a JSON hello.
     this.#dialect = new TextDialectDoor(this);
-    this.#reader = new LineReader({
-      send: (bytes) => {
-        if (!this.#closed) this.#writes.push(bytes);
-      },
-      print: (line) => this.writeLine(line),
-      line: (text, unframed) => this.#receiveLine(text, unframed),
-      refuse: (code, message) => this.#refuseLine(code, message),
-      leave: () => this.close("quit", { type: "bye", reason: "goodbye" }),
-      readsLegacyText: () => this.#dialect.readsLegacyText,
-      closed: () => this.#closed,
-      waiting: () => this.#waiting,
-      readsNoMore: () => this.#policy.refused,
-    });
+    this.#reader = new LineReader(this);
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.peer = addr.hostname.includes(":")
       ? `[${addr.hostname}]:${addr.port}`
@@ -425,16 +413,44 @@ export class Connection implements DoorLink {
   // Reading: the lines the reader made (line_reader.ts).
 
   /** A decoded line: the dialect's, then perhaps a pause for unread replies. */
-  #receiveLine(line: string, unframed: boolean): void {
+  takeLine(line: string, unframed: boolean): void {
     this.#dialect.receiveLine(line, unframed);
     this.#holdWhileRepliesWait();
   }
 
-  /** A line the reader refused: said to the peer while the flood allowance lasts. */
-  #refuseLine(code: LineRefusal, message?: () => string): void {
+  /**
+   * A line the reader refused: said to the peer while the flood allowance
+   * lasts.
+   */
+  refuseLine(code: LineRefusal, message?: () => string): void {
     if (this.#policy.allow(COMMAND_COSTS.invalid)) {
       this.sendError(code, message?.());
     }
+  }
+
+  /** Queues bytes exactly as given: telnet's own commands and echo. */
+  sendRaw(bytes: Uint8Array): void {
+    if (!this.#closed) this.#writes.push(bytes);
+  }
+
+  /** A telnet client pressed Ctrl-C twice. */
+  leaveByKeys(): void {
+    this.close("quit", { type: "bye", reason: "goodbye" });
+  }
+
+  /** True when the dialect now spoken reads legacy text (not JSON lines). */
+  get readsLegacyText(): boolean {
+    return this.#dialect.readsLegacyText;
+  }
+
+  /** True while a hello, a password check or unread replies hold reading. */
+  get waiting(): boolean {
+    return this.#waiting;
+  }
+
+  /** True once a wrong password ended what is read from the peer. */
+  get readsNoMore(): boolean {
+    return this.#policy.refused;
   }
 
   /**

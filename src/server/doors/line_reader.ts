@@ -33,48 +33,47 @@ export type LineRefusal = Extract<
   "too_long" | "bad_text" | "invalid_utf8"
 >;
 
-/** What a {@linkcode LineReader} needs from its connection. */
-export interface LineReaderOptions {
+/**
+ * What a {@linkcode LineReader} needs from its connection; the connection
+ * itself is one (methods, not closures: a connection costs no function
+ * objects for it, and 5,000 idle connections are 5,000 of everything).
+ */
+export interface LineLink {
   /** Queues bytes for the peer exactly as given (telnet commands, echo). */
-  send(bytes: Uint8Array): void;
+  sendRaw(bytes: Uint8Array): void;
   /** Shows the peer a line of text (a telnet notice, the charset switch). */
-  print(line: string): void;
+  writeLine(line: string): void;
   /**
    * A decoded line. `unframed`: it came without a newline and the idle rule
    * cut it (unframed.ts).
    */
-  line(text: string, unframed: boolean): void;
+  takeLine(text: string, unframed: boolean): void;
   /**
    * A line that was dropped: over the length limit (`too_long`), with a NUL
    * in it (`bad_text`), not in the peer's charset (`invalid_utf8`, with
    * `message` to say which charset and how to change it, worked out only
    * when called, since it decodes the line again).
    */
-  refuse(code: LineRefusal, message?: () => string): void;
+  refuseLine(code: LineRefusal, message?: () => string): void;
   /** A telnet client pressed Ctrl-C twice: it leaves. */
-  leave(): void;
+  leaveByKeys(): void;
   /**
    * True when the dialect spoken now reads legacy text: telnet may start
    * and an undecodable line may be guessed GB18030 (not JSON lines).
    */
-  readsLegacyText(): boolean;
+  readonly readsLegacyText: boolean;
   /** True once the connection is closing or closed: nothing is read. */
-  closed(): boolean;
+  readonly closed: boolean;
   /**
    * True while the connection waits: lines are held, undecoded, until
    * {@linkcode LineReader.readHeld}.
    */
-  waiting(): boolean;
+  readonly waiting: boolean;
   /**
    * True once the connection reads nothing more of what the peer sent (a
    * wrong password: no second guess per delay): lines are dropped unread.
    */
-  readsNoMore(): boolean;
-  /**
-   * The idle times of the unframed rule. @default {COMPAT_LIMITS'
-   * `unframedIdleMs` and `keystrokeIdleMs`}
-   */
-  timings?: UnframedTimings;
+  readonly readsNoMore: boolean;
 }
 
 /** The unframed-input timings, one object for every connection. */
@@ -92,15 +91,15 @@ const NEWLINE_BYTES = new Uint8Array([0x0a]);
  * ```ts
  * const lines: string[] = [];
  * const reader = new LineReader({
- *   send: () => {},
- *   print: () => {},
- *   line: (text) => lines.push(text),
- *   refuse: () => {},
- *   leave: () => {},
- *   readsLegacyText: () => true,
- *   closed: () => false,
- *   waiting: () => false,
- *   readsNoMore: () => false,
+ *   sendRaw: () => {},
+ *   writeLine: () => {},
+ *   takeLine: (text) => lines.push(text),
+ *   refuseLine: () => {},
+ *   leaveByKeys: () => {},
+ *   readsLegacyText: true,
+ *   closed: false,
+ *   waiting: false,
+ *   readsNoMore: false,
  * });
  * reader.read(new TextEncoder().encode("hel"));
  * reader.read(new TextEncoder().encode("lo\r\n"));
@@ -109,7 +108,7 @@ const NEWLINE_BYTES = new Uint8Array([0x0a]);
  * ```
  */
 export class LineReader {
-  #options: LineReaderOptions;
+  #link: LineLink;
   #splitter = new LineSplitter();
   // The compatibility door (docs/protocol.md): input without newlines.
   #input: UnframedInput;
@@ -126,11 +125,14 @@ export class LineReader {
    */
   #held: HeldInput | undefined;
 
-  /** @param options the connection's side of reading. */
-  constructor(options: LineReaderOptions) {
-    this.#options = options;
-    this.#input = new UnframedInput(options.timings ?? UNFRAMED_TIMINGS);
-    this.#charset = new TextCharset((notice) => options.print(notice));
+  /**
+   * @param link the connection's side of reading.
+   * @param timings the idle times of the unframed rule (tests shorten them).
+   */
+  constructor(link: LineLink, timings: UnframedTimings = UNFRAMED_TIMINGS) {
+    this.#link = link;
+    this.#input = new UnframedInput(timings);
+    this.#charset = new TextCharset((notice) => link.writeLine(notice));
   }
 
   /** The peer's charset: UTF-8, or GB18030 once its text shows it. */
@@ -162,8 +164,8 @@ export class LineReader {
    */
   readHeld(): void {
     const input = this.#held;
-    const options = this.#options;
-    while (input && !options.waiting() && !options.closed() && !input.empty) {
+    const link = this.#link;
+    while (input && !link.waiting && !link.closed && !input.empty) {
       const held = input.next()!;
       if ("bytes" in held) this.#receive(held.bytes, held.unframed);
       else this.#receiveLine(held.line, held.unframed);
@@ -192,15 +194,15 @@ export class LineReader {
 
   /** Telnet for this connection: what it needs to read and write. */
   #newTelnet(): TelnetSession {
-    const options = this.#options;
+    const link = this.#link;
     return new TelnetSession({
       charset: this.#charset,
-      send: (bytes) => options.send(bytes),
-      print: (line) => options.print(line),
+      send: (bytes) => link.sendRaw(bytes),
+      print: (line) => link.writeLine(line),
       line: (text) => this.#receiveLine(text),
-      tooLong: () => options.refuse("too_long"),
-      leave: () => options.leave(),
-      mayStart: () => options.readsLegacyText(),
+      tooLong: () => link.refuseLine("too_long"),
+      leave: () => link.leaveByKeys(),
+      mayStart: () => link.readsLegacyText,
       takePending: () => {
         clearTimeout(this.#unframedTimer);
         return this.#splitter.takePartial();
@@ -215,10 +217,10 @@ export class LineReader {
     if (this.#input.splitsBefore(chunk, now)) this.#takeUnframed();
     this.#input.receive(chunk, now);
     this.#splitter.push(chunk, (piece) => {
-      if (this.#options.closed()) return;
+      if (this.#link.closed) return;
       if (piece.kind === "too_long") {
         this.#discardingUnframed = this.#input.framing !== "lines";
-        this.#options.refuse("too_long");
+        this.#link.refuseLine("too_long");
       } else this.#receive(piece.bytes);
     });
     this.#scheduleUnframed();
@@ -229,7 +231,7 @@ export class LineReader {
     clearTimeout(this.#unframedTimer);
     this.#unframedTimer = undefined;
     const at = this.#input.flushAt;
-    if (at === undefined || this.#options.closed()) return;
+    if (at === undefined || this.#link.closed) return;
     this.#unframedTimer = setTimeout(
       () => this.#takeUnframed(),
       Math.max(0, at - Date.now()),
@@ -239,7 +241,7 @@ export class LineReader {
   /** Takes the held bytes as one unframed line. */
   #takeUnframed(): void {
     clearTimeout(this.#unframedTimer);
-    if (this.#options.closed()) return;
+    if (this.#link.closed) return;
     const bytes = this.#splitter.takePartial();
     if (this.#discardingUnframed) {
       // An over-long unframed send was refused; its end is the idle time.
@@ -252,33 +254,36 @@ export class LineReader {
 
   /** A line's bytes: checked and decoded in the peer's charset. */
   #receive(bytes: Uint8Array, unframed = false): void {
-    const options = this.#options;
+    const link = this.#link;
     // Behind a waiting hello: kept (copied, the read buffer is reused) and
     // decoded once it is through, by the dialect spoken then, so replies
     // keep the order of the lines.
-    if (options.waiting()) {
+    if (link.waiting) {
       (this.#held ??= new HeldInput()).holdBytes(bytes, unframed);
       return;
     }
-    if (options.readsNoMore()) return;
+    if (link.readsNoMore) return;
     // NUL never belongs in chat text; refusing the line says so, where
     // stripping it would silently send something else.
-    if (bytes.includes(0)) return options.refuse("bad_text");
-    const line = this.#charset.decodeLine(bytes, options.readsLegacyText());
+    if (bytes.includes(0)) return link.refuseLine("bad_text");
+    const line = this.#charset.decodeLine(bytes, link.readsLegacyText);
     if (line === undefined) {
-      return options.refuse("invalid_utf8", () => this.#charset.refusal(bytes));
+      return link.refuseLine(
+        "invalid_utf8",
+        () => this.#charset.refusal(bytes),
+      );
     }
     this.#receiveLine(line, unframed);
   }
 
   /** A decoded line, from the line splitter or a telnet client's editor. */
   #receiveLine(line: string, unframed = false): void {
-    const options = this.#options;
-    if (options.waiting()) {
+    const link = this.#link;
+    if (link.waiting) {
       (this.#held ??= new HeldInput()).holdLine(line, unframed);
       return;
     }
-    if (options.readsNoMore()) return;
-    options.line(line, unframed);
+    if (link.readsNoMore) return;
+    link.takeLine(line, unframed);
   }
 }
