@@ -202,7 +202,10 @@ function scenarios(
       clients: quick ? 200 : 5000,
       senders: 1,
       rate: 10,
-      seconds: s(3),
+      // 100 messages, not 30: a p99 of 30 messages' fan-outs is the worst
+      // one or two of them, and moved 90–800 ms between rounds of the same
+      // code (8 rounds, 2026-12-01); at 10 s it moved 93–186 ms.
+      seconds: s(10),
       idle: true,
       columns: [
         { title: "connect all", value: (r) => ms(r.connect_ms) },
