@@ -271,3 +271,76 @@ Deno.test("withCrLf writes bare LF as CR LF and leaves CR LF alone", () => {
   const none = encoder.encode("no newline");
   assert.equal(withCrLf(none), none);
 });
+
+Deno.test("Linux telnet's stripped bytes: a command inside a character is that character's byte, not a key", () => {
+  const s = session();
+  // What inetutils telnet sent for "你好 九月" + Enter, in one read: 月 is
+  // E6 9C 88, and it took 0x9C for Ctrl-\ (IAC BRK, then DO TIMING-MARK).
+  // Telnet begins at the IAC; what came before is the line's start, handed
+  // back from the line splitter, as the connection does.
+  const chunk = new Uint8Array([
+    ...encoder.encode("你好 九"),
+    0xe6,
+    IAC,
+    BRK,
+    IAC,
+    DO,
+    TM,
+    0x88,
+    ...encoder.encode("\r\n"),
+  ]);
+  s.telnet.receive(chunk, (before) => s.setPending(before.slice()));
+  assert.deepEqual(s.lines, ["你好 九月"]);
+  assert.deepEqual(
+    s.out,
+    [[IAC, WILL, TM]],
+    "no Ctrl-C hint, the mark answered",
+  );
+  // The other keys it strips: 0x83 (IP), 0x8F (AO), 0x95 (EL), 0x88 (EC):
+  // 胃 is E8 83 83, 䃏 E4 83 8F, 镕 E9 95 95, 興 E8 88 88.
+  const { IP: ip, AO, EL, EC } = TELNET;
+  s.read(0xe8, IAC, ip, IAC, ip, 0xe4, IAC, ip, IAC, AO, "\r\n");
+  s.read(0xe9, IAC, EL, IAC, EL, 0xe8, IAC, EC, IAC, EC, "\r\n");
+  // 的 is E7 9A 84: 0x9A is Ctrl-Z to it (IAC SUSP), 0x84 Ctrl-D (IAC EOF).
+  const { SUSP, EOF } = TELNET;
+  s.read(0xe7, IAC, SUSP, IAC, DO, TM, IAC, EOF, "\r\n");
+  assert.deepEqual(s.lines, ["你好 九月", "胃䃏", "镕興", "的"]);
+  assert.equal(s.left(), 0);
+});
+
+Deno.test("a Ctrl-C between characters is still Ctrl-C", () => {
+  const s = session();
+  s.read("你好", IAC, IP, IAC, DO, TM);
+  assert.deepEqual(s.out, [
+    [IAC, WILL, TM],
+    "print \r\n* Ctrl-C: press it again to leave, or type /quit\r\n",
+  ]);
+  s.read("再见\r\n");
+  assert.deepEqual(s.lines, ["再见"], "the interrupted line was cleared");
+});
+
+Deno.test("telnet may begin with IAC SUSP, EOF or ABORT (Linux telnet's Ctrl-Z, Ctrl-D, Ctrl-\\)", () => {
+  // Each stands for the byte its key is with the top bit set.
+  const keys = [[TELNET.SUSP, 0x9a], [TELNET.EOF, 0x84], [TELNET.ABORT, 0x9c]];
+  for (const [command, byte] of keys) {
+    const s = session();
+    // 我 and E7 ?? 84 + Enter as inetutils telnet sends it (的 is E7 9A 84).
+    const chunk = new Uint8Array([
+      ...encoder.encode("我"),
+      0xe7,
+      IAC,
+      command,
+      IAC,
+      DO,
+      TM,
+      0x84,
+      ...encoder.encode("\r\n"),
+    ]);
+    s.telnet.receive(chunk, (before) => s.setPending(before.slice()));
+    assert.equal(s.telnet.active, true);
+    assert.deepEqual(s.lines, [
+      "我" + decoder.decode(new Uint8Array([0xe7, byte, 0x84])),
+    ]);
+    if (command === TELNET.SUSP) assert.deepEqual(s.lines, ["我的"]);
+  }
+});

@@ -141,6 +141,14 @@ export class TextCharset {
   }
 
   /**
+   * True while {@linkcode TextCharset.decodeKeys} holds the first bytes of
+   * a character and waits for the rest.
+   */
+  get midCharacter(): boolean {
+    return this.#keyTail.length > 0;
+  }
+
+  /**
    * Decodes keys as a client in character mode sends them: whole characters
    * are returned, a character's first bytes wait for the rest. Bytes that
    * are no character become U+FFFD.

@@ -13,6 +13,12 @@
 
 /** Telnet command bytes (RFC 854). */
 export const TELNET = {
+  /** End of file (RFC 1184). */
+  EOF: 236,
+  /** Suspend: Ctrl-Z (RFC 1184). */
+  SUSP: 237,
+  /** Abort: Ctrl-\\ (RFC 1184). */
+  ABORT: 238,
   /** End of subnegotiation. */
   SE: 240,
   NOP: 241,
@@ -47,6 +53,9 @@ export type Verb = "WILL" | "WONT" | "DO" | "DONT";
 
 /** A command without an option: `IAC IP`, `IAC AYT` … */
 export type Signal =
+  | "EOF"
+  | "SUSP"
+  | "ABORT"
   | "NOP"
   | "DM"
   | "BRK"
@@ -81,6 +90,9 @@ const VERBS: Record<number, Verb> = {
 };
 
 const SIGNALS: Record<number, Signal> = {
+  [TELNET.EOF]: "EOF",
+  [TELNET.SUSP]: "SUSP",
+  [TELNET.ABORT]: "ABORT",
   [TELNET.NOP]: "NOP",
   [TELNET.DM]: "DM",
   [TELNET.BRK]: "BRK",
@@ -116,9 +128,14 @@ type State = typeof State[keyof typeof State];
 
 const HELD_IAC = new Uint8Array([TELNET.IAC]);
 
-/** True for a byte that makes `IAC byte` a telnet command: NOP to DONT. */
+/**
+ * True for a byte that makes `IAC byte` a telnet command: EOF, SUSP and
+ * ABORT (RFC 1184, which Linux telnet sends for Ctrl-D, Ctrl-Z and Ctrl-\),
+ * and NOP to DONT.
+ */
 function isCommandByte(byte: number): boolean {
-  return byte >= TELNET.NOP && byte <= TELNET.DONT;
+  return (byte >= TELNET.EOF && byte <= TELNET.ABORT) ||
+    (byte >= TELNET.NOP && byte <= TELNET.DONT);
 }
 
 /**

@@ -19,6 +19,7 @@
 import {
   IacParser,
   type IacSink,
+  type Signal,
   TELNET,
   type TelnetCommand,
 } from "./iac_parser.ts";
@@ -53,6 +54,30 @@ export interface TelnetSessionOptions {
   /** The clock, for the second Ctrl-C. @default {Date.now} */
   now?: () => number;
 }
+
+/**
+ * The byte each command stands for when Linux telnet (inetutils) sent it in
+ * place of one. Until binary mode is agreed, which it never asks for on a
+ * port other than 23, it compares the low seven bits of every byte typed
+ * with the terminal's special keys and sends the key's command instead:
+ * 0x9C (in 在, 有, 月) is Ctrl-\ (`IAC BRK` or `IAC ABORT`), 0x9A (的, 会)
+ * Ctrl-Z (`IAC SUSP`), 0x83 (心, 能) Ctrl-C (`IAC IP`), 0x8F (可, 小) Ctrl-O
+ * (`IAC AO`), 0x95 (长, 法) Ctrl-U (`IAC EL`), 0x84 (然, 意) Ctrl-D (`IAC
+ * EOF`), and 0x88 (我, 到) Ctrl-H (`IAC EC`) where that is the erase key:
+ * most Chinese lines lost a character, and many read as Ctrl-C. No key is
+ * pressed inside a character, so such a command between a character's bytes
+ * is that byte.
+ */
+const STRIPPED_KEYS: Partial<Record<Signal, number>> = {
+  BRK: 0x9c,
+  ABORT: 0x9c,
+  SUSP: 0x9a,
+  IP: 0x83,
+  AO: 0x8f,
+  EL: 0x95,
+  EOF: 0x84,
+  EC: 0x88,
+};
 
 const encoder = new TextEncoder();
 const LF = 0x0a;
@@ -222,11 +247,18 @@ export class TelnetSession {
           editor.width = command.data[0] << 8 | command.data[1];
         }
         return;
-      case "signal":
+      case "signal": {
+        const stripped = STRIPPED_KEYS[command.signal];
+        if (stripped !== undefined && this.#options.charset.midCharacter) {
+          // A byte Linux telnet took for a key (see STRIPPED_KEYS): it goes
+          // back in.
+          return this.#data(new Uint8Array([stripped]));
+        }
         this.#negotiator!.heardInput();
         switch (command.signal) {
           case "IP":
           case "BRK":
+          case "ABORT":
             editor.clear(this.#editorSink);
             return this.#interrupt();
           case "AYT":
@@ -237,6 +269,8 @@ export class TelnetSession {
           case "EL":
             return editor.clear(this.#editorSink);
         }
+        return;
+      }
     }
   }
 
