@@ -62,14 +62,26 @@ function session(options: { json?: boolean } = {}) {
     setPending: (bytes: Uint8Array) => pending = bytes,
     tick: (ms: number) => clock += ms,
     read: (...bytes: (number | string)[]) => {
-      const chunk: number[] = [];
-      for (const b of bytes) {
-        if (typeof b === "number") chunk.push(b);
-        else chunk.push(...encoder.encode(b));
-      }
-      telnet.receive(new Uint8Array(chunk), (p) => plain.push(p.slice()));
+      telnet.receive(chunkOf(bytes), (p) => plain.push(p.slice()));
+    },
+    /**
+     * One read as the connection makes it: what comes before telnet begins
+     * is the line's start, handed back as the line splitter's pending bytes.
+     */
+    readAsConnection: (...bytes: (number | string)[]) => {
+      telnet.receive(chunkOf(bytes), (before) => pending = before.slice());
     },
   };
+}
+
+/** Bytes and strings (UTF-8) as one read. */
+function chunkOf(bytes: (number | string)[]): Uint8Array {
+  const chunk: number[] = [];
+  for (const b of bytes) {
+    if (typeof b === "number") chunk.push(b);
+    else chunk.push(...encoder.encode(b));
+  }
+  return new Uint8Array(chunk);
 }
 
 Deno.test("nc and tutorial clients: bytes go on untouched, output is unchanged", () => {
@@ -276,20 +288,7 @@ Deno.test("Linux telnet's stripped bytes: a command inside a character is that c
   const s = session();
   // What inetutils telnet sent for "你好 九月" + Enter, in one read: 月 is
   // E6 9C 88, and it took 0x9C for Ctrl-\ (IAC BRK, then DO TIMING-MARK).
-  // Telnet begins at the IAC; what came before is the line's start, handed
-  // back from the line splitter, as the connection does.
-  const chunk = new Uint8Array([
-    ...encoder.encode("你好 九"),
-    0xe6,
-    IAC,
-    BRK,
-    IAC,
-    DO,
-    TM,
-    0x88,
-    ...encoder.encode("\r\n"),
-  ]);
-  s.telnet.receive(chunk, (before) => s.setPending(before.slice()));
+  s.readAsConnection("你好 九", 0xe6, IAC, BRK, IAC, DO, TM, 0x88, "\r\n");
   assert.deepEqual(s.lines, ["你好 九月"]);
   assert.deepEqual(
     s.out,
@@ -325,18 +324,7 @@ Deno.test("telnet may begin with IAC SUSP, EOF or ABORT (Linux telnet's Ctrl-Z, 
   for (const [command, byte] of keys) {
     const s = session();
     // 我 and E7 ?? 84 + Enter as inetutils telnet sends it (的 is E7 9A 84).
-    const chunk = new Uint8Array([
-      ...encoder.encode("我"),
-      0xe7,
-      IAC,
-      command,
-      IAC,
-      DO,
-      TM,
-      0x84,
-      ...encoder.encode("\r\n"),
-    ]);
-    s.telnet.receive(chunk, (before) => s.setPending(before.slice()));
+    s.readAsConnection("我", 0xe7, IAC, command, IAC, DO, TM, 0x84, "\r\n");
     assert.equal(s.telnet.active, true);
     assert.deepEqual(s.lines, [
       "我" + decoder.decode(new Uint8Array([0xe7, byte, 0x84])),
