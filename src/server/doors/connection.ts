@@ -148,6 +148,8 @@ export class Connection implements DoorLink, LineLink {
   #heardFrom = false;
   #lastSmallWriteAt = 0;
   #lastHeardAt = 0;
+  /** The `rate_limited` error, made at the first refusal. */
+  #rateLimited: Outgoing | undefined;
   /** Where the peer is, for logs. */
   readonly peer: string;
 
@@ -376,6 +378,11 @@ export class Connection implements DoorLink, LineLink {
 
   /** Sends an `error` event in the dialect spoken. */
   sendError(code: ErrorCode, message?: string): void {
+    if (code === "rate_limited" && message === undefined) {
+      // A flood is thousands of these: one event, encoded once per
+      // connection, instead of a new event and new bytes for each line.
+      return this.deliver(this.#rateLimited ??= new Outgoing(errorEvent(code)));
+    }
     this.deliver(new Outgoing(errorEvent(code, message)));
   }
 
