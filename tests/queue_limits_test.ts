@@ -80,8 +80,9 @@ const longNick = (prefix: string, i: number) => `${prefix}${i}`.padEnd(24, "x");
  * read: 1.25 MiB each, the hard limit and the garbage of reading their
  * requests. Before every byte counted, 40 such clients grew it by 296 MiB
  * and 160 by gigabytes; while a client's replies could fill its queue up to
- * the hard limit, 160 grew it by 234–285 MB with the default flags (now
- * 125–190 MB, most of it garbage soon collected).
+ * the hard limit, 160 grew it by 234–285 MB with the default flags; while
+ * each refused line made its own `rate_limited` event, 154–217 MB (now
+ * 112–119 MB, and 75–145 MB with `--rate 0`).
  */
 const RSS_GROWTH_BOUND_KIB = 200 * 1024;
 
