@@ -29,28 +29,14 @@ function characterBoundary(
 }
 
 /**
- * Splits `data` into pieces of at most `maxBytes`, each ending after a
- * newline when one fits, otherwise at a character boundary.
+ * The first piece to write of `data`: at most `maxBytes`, ending after a
+ * newline when one fits, otherwise at a character boundary; all of it when
+ * it fits. The write queue writes the rest as the next pieces.
  *
  * @example
  * ```ts
- * splitUtf8(new TextEncoder().encode("你好"), 4).map((p) => p.length); // → [3, 3]
+ * firstUtf8Piece(new TextEncoder().encode("你好"), 4).length; // → 3
  * ```
- */
-export function splitUtf8(data: Uint8Array, maxBytes: number): Uint8Array[] {
-  const pieces: Uint8Array[] = [];
-  let rest = data;
-  while (rest.length > 0) {
-    const piece = firstUtf8Piece(rest, maxBytes);
-    pieces.push(piece);
-    rest = rest.subarray(piece.length);
-  }
-  return pieces;
-}
-
-/**
- * The first piece {@linkcode splitUtf8} would cut from `data`: all of it
- * when it fits in `maxBytes`.
  */
 export function firstUtf8Piece(
   data: Uint8Array,
