@@ -16,8 +16,8 @@
  * archive`) as `chat-before` and `chat-text-before`, each right after
  * today's, and prints how today's compares: numbers move ±15 % between runs
  * on a shared machine, so a change is judged inside one run. `--rounds N`
- * runs each scenario's targets N times, every other round in reverse order,
- * and compares medians.
+ * runs each scenario's targets N times in a balanced order (see
+ * {@linkcode balancedOrder}) and compares medians.
  *
  * Usage:
  *   deno task bench [--quick] [--scenarios a,b,c,d,w,m]
@@ -348,6 +348,28 @@ export function slowdownPct(
   if (before === 0) return now === 0 ? 0 : higherIsBetter ? -100 : 100;
   const change = (now - before) / before * 100;
   return Math.round((higherIsBetter ? -change : change) * 10) / 10;
+}
+
+/**
+ * The order of `count` targets in round `round` (0-based), as indexes: rows
+ * of a Williams square. Over `count` rounds (`2 × count` when `count` is
+ * odd) every target runs once in every position and once right after every
+ * other target, so neither a machine that drifts during the run nor what the
+ * previous server left behind (sockets in TIME_WAIT, a warm or a cold cache)
+ * favours one of them. Two targets alternate, as before.
+ */
+export function balancedOrder(count: number, round: number): number[] {
+  const first: number[] = [];
+  for (let low = 0, high = count - 1; low <= high;) {
+    first.push(low++);
+    if (low <= high) first.push(high--);
+  }
+  // 0, n-1, 1, n-2, … shifted by one each round; for an odd count the
+  // second n rounds are the first n backwards.
+  const row = round % count;
+  const order = first.map((i) => (i + row) % count);
+  const mirrored = count % 2 === 1 && round % (2 * count) >= count;
+  return mirrored ? order.toReversed() : order;
 }
 
 /**
@@ -819,11 +841,13 @@ async function measure(
       !(values.targets === undefined && target.defaultScenarios &&
         !target.defaultScenarios.includes(scenario.id))
     );
-    // Every other round runs the targets backwards, so a machine that gets
-    // busier or quieter during the run favours none of them.
+    // A balanced order (see balancedOrder), so a machine that gets busier or
+    // quieter during the run, or one target's leftovers, favours none.
     const runs: Record<string, Result[]> = {};
     for (let round = 0; round < rounds; round++) {
-      const order = round % 2 === 0 ? eligible : eligible.toReversed();
+      const order = balancedOrder(eligible.length, round).map((i) =>
+        eligible[i]
+      );
       for (const target of order) {
         const result = await runOnce(target, scenario);
         (runs[target.name] ??= []).push(result);

@@ -73,6 +73,41 @@ Deno.test("a slowdown is the share by which today's figure is worse than the bas
   assert.equal(slowdownPct(0, 0, true), 0);
 });
 
+Deno.test("rounds run the targets in a balanced order: each in every position, each right after every other, once", async () => {
+  const { balancedOrder } = await import("../bench/run.ts");
+  assert.deepEqual(balancedOrder(1, 0), [0]);
+  assert.deepEqual([0, 1, 2].map((r) => balancedOrder(2, r)), [
+    [0, 1],
+    [1, 0],
+    [0, 1],
+  ]);
+  for (let count = 1; count <= 7; count++) {
+    const rounds = count % 2 === 0 ? count : 2 * count;
+    const rows = Array.from(
+      { length: rounds },
+      (_, r) => balancedOrder(count, r),
+    );
+    const positions = new Map<string, number>();
+    const successions = new Map<string, number>();
+    for (const row of rows) {
+      assert.deepEqual(row.toSorted(), [...Array(count).keys()], `${row}`);
+      row.forEach((target, at) => {
+        const key = `${target}@${at}`;
+        positions.set(key, (positions.get(key) ?? 0) + 1);
+        if (at > 0) {
+          const pair = `${row[at - 1]}>${target}`;
+          successions.set(pair, (successions.get(pair) ?? 0) + 1);
+        }
+      });
+    }
+    const perPosition = rounds / count;
+    assert.equal(positions.size, count * count, `count ${count}`);
+    for (const [key, n] of positions) assert.equal(n, perPosition, key);
+    assert.equal(successions.size, count * (count - 1), `count ${count}`);
+    for (const [pair, n] of successions) assert.equal(n, perPosition, pair);
+  }
+});
+
 /** Why the baseline cannot be extracted here, or undefined if it can. */
 async function noGitCheckout(): Promise<string | undefined> {
   if (!which("git") || !which("tar")) return "git or tar is not on PATH";
