@@ -116,6 +116,7 @@ Compatibility door, for programs from socket tutorials (docs/protocol.md):
                        are sent to, at most ${COMPAT_LIMITS.udpSendRate} datagrams a second per IP
                        address (all its ports), and a new member's first
                        reply is at most ${COMPAT_LIMITS.udpFirstReplyFactor}x the size of its datagram
+                       (not with --password: a datagram cannot give it)
 
 TLS (encrypted; clients join with chat connect --tls):
   --tls-cert FILE      PEM certificate (chain) to serve TLS with
@@ -379,6 +380,12 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
     (values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)
   ) {
     throw new UsageError("--tls-cert and --tls-key go together");
+  }
+  if (options.udp && options.password !== undefined) {
+    // A datagram has no password step: anyone could join by UDP.
+    throw new UsageError(
+      "--udp and --password do not go together: a UDP datagram cannot give the password",
+    );
   }
   options.tlsCert = values["tls-cert"];
   options.tlsKey = values["tls-key"];

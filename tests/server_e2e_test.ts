@@ -358,6 +358,10 @@ Deno.test("bad flags and values exit 2 with one line, no stack trace", async () 
         ["serve", "--max-clients", "lots"],
         /^chat: --max-clients must be a whole number/,
       ],
+      [
+        ["serve", "--udp", "--password", "pw"],
+        /^chat: --udp and --password do not go together/,
+      ],
       [["connect", "host:notaport"], /^chat: port must be a port number/],
       [["frobnicate"], /^chat: unknown command "frobnicate"/],
     ] as [string[], RegExp][]
