@@ -121,6 +121,11 @@ Deno.test("once a line of UTF-8 came, GBK is refused with a hint, not guessed", 
   );
   const json = new TextCharset(() => assert.fail("no switch"));
   assert.equal(json.decodeLine(new Uint8Array(NIHAO_GBK), false), undefined);
+  // Where nothing is guessed (JSON, IRC) there is no /charset to name.
+  assert.equal(
+    json.refusal(new Uint8Array(NIHAO_GBK), false),
+    "that line is not valid UTF-8: this server reads UTF-8 only",
+  );
   // Characters of four UTF-8 bytes (two UTF-16 units) show UTF-8 too.
   const emoji = new TextCharset(() => assert.fail("no switch"));
   assert.equal(emoji.decodeLine(new TextEncoder().encode("👋🏽"), true), "👋🏽");

@@ -100,6 +100,33 @@ Deno.test("IRC: a message reaches JSON and nc members, and theirs reach IRC, Chi
   });
 });
 
+Deno.test("IRC reads UTF-8 only, as its UTF8ONLY says: a line of GBK gets FAIL PRIVMSG INVALID_UTF8, reaches no one, and UTF-8 goes on working", async () => {
+  await withServer(async (server) => {
+    const { client: json } = await TestClient.join(server.port, "alice");
+    const irc = await ircJoin(server.port, "bob");
+    const gbk = [0xc4, 0xe3, 0xba, 0xc3]; // 你好 in GBK
+    irc.write(
+      new Uint8Array([
+        ...new TextEncoder().encode("PRIVMSG #lobby :"),
+        ...gbk,
+        0x0d,
+        0x0a,
+      ]),
+    );
+    assert.equal(
+      (await irc.nextLine()).replace(/\r$/, ""),
+      ":chat FAIL PRIVMSG INVALID_UTF8 :that line is not valid UTF-8: this server reads UTF-8 only",
+    );
+    irc.write("PRIVMSG #lobby :你好 in UTF-8\r\n");
+    const msg = await json.waitFor((e) => e.type === "msg");
+    assert.equal(msg.type === "msg" && msg.text, "你好 in UTF-8");
+    // The reply to a name, still in UTF-8: the connection did not switch.
+    json.send({ type: "say", text: "收到 bob" });
+    await irc.waitForLine(/^:alice!alice@chat PRIVMSG #lobby :收到 bob\r?$/);
+    await Promise.all([json.close(), irc.close()]);
+  });
+});
+
 Deno.test("IRC: private messages both ways, and CTCP ACTION both ways", async () => {
   await withServer(async (server) => {
     const { client: json } = await TestClient.join(server.port, "alice");

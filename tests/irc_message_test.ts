@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { commandOf } from "../src/server/doors/irc/irc_dialect.ts";
 import {
   formatIrcMessage,
   parseIrcLine,
@@ -158,4 +159,15 @@ Deno.test("NAMES of a big room fills each 353 line up to 512 bytes and names eve
     named.push(...line.slice(line.indexOf(" :") + 2).split(" "));
   }
   assert.deepEqual(named, users);
+});
+
+Deno.test("the command of a line that is not UTF-8 is read past its tags and prefix, for its FAIL", () => {
+  const line = (text: string, bad = [0xc4, 0xe3]) =>
+    new Uint8Array([...new TextEncoder().encode(text), ...bad]);
+  assert.equal(commandOf(line("PRIVMSG #lobby :")), "PRIVMSG");
+  assert.equal(commandOf(line("@label=x :bob!b@h privmsg bob :")), "PRIVMSG");
+  assert.equal(commandOf(line("TOPIC #lobby :")), "TOPIC");
+  // No command to name: the bad bytes are where it would be, or nothing is.
+  assert.equal(commandOf(line("")), "*");
+  assert.equal(commandOf(line("@tags-only")), "*");
 });

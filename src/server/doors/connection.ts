@@ -427,12 +427,18 @@ export class Connection implements DoorLink, LineLink {
 
   /**
    * A line the reader refused: said to the peer while the flood allowance
-   * lasts.
+   * lasts, by the dialect if it words such refusals itself.
    */
-  refuseLine(code: LineRefusal, message?: () => string): void {
-    if (this.#policy.allow(COMMAND_COSTS.invalid)) {
-      this.sendError(code, message?.());
+  refuseLine(
+    code: LineRefusal,
+    message?: () => string,
+    bytes?: Uint8Array,
+  ): void {
+    if (!this.#policy.allow(COMMAND_COSTS.invalid)) return;
+    if (this.#dialect.refuseLine) {
+      return this.#dialect.refuseLine(code, message?.(), bytes);
     }
+    this.sendError(code, message?.());
   }
 
   /** Queues bytes exactly as given: telnet's own commands and echo. */

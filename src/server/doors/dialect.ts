@@ -23,15 +23,16 @@ import type { Ticket } from "../admission.ts";
 import type { Outgoing, OutgoingBatch, Recipient, Session } from "../hub.ts";
 import type { ConnectionSettings } from "./connection.ts";
 import type { DoorPolicy } from "./door_policy.ts";
+import type { LineRefusal } from "./line_reader.ts";
 import type { TextCharset } from "./text_charset.ts";
 
 /** One wire dialect on one connection: lines in, the hub's events out. */
 export interface Dialect {
   /**
    * True when the peer may be a telnet client or a terminal writing
-   * GB18030 (the text and IRC doors): telnet negotiation may start and an
+   * GB18030 (the text door): telnet negotiation may start and an
    * undecodable line may be guessed GB18030. JSON lines are UTF-8 by the
-   * protocol, so a JSON peer gets neither.
+   * protocol, and the IRC door says `UTF8ONLY`, so those peers get neither.
    */
   readonly readsLegacyText: boolean;
   /**
@@ -53,6 +54,16 @@ export interface Dialect {
   deliver(out: Outgoing): void;
   /** Queues a tick's room messages as one chunk. */
   deliverBatch(batch: OutgoingBatch): void;
+  /**
+   * Tells the peer a line was refused before it could be read (see
+   * `LineLink.refuseLine`), given its bytes where they are known. Optional:
+   * without it the refusal is the dialect's `error` event.
+   */
+  refuseLine?(
+    code: LineRefusal,
+    message: string | undefined,
+    bytes: Uint8Array | undefined,
+  ): void;
   /**
    * Tells the peer a hello was refused: by the hub (a nickname taken
    * meanwhile, the room full…) or by its address's hello pacing.

@@ -52,9 +52,13 @@ export interface LineLink {
    * A line that was dropped: over the length limit (`too_long`), with a NUL
    * in it (`bad_text`), not in the peer's charset (`invalid_utf8`, with
    * `message` to say which charset and how to change it, worked out only
-   * when called, since it decodes the line again).
+   * when called, since it decodes the line again, and the line's `bytes`).
    */
-  refuseLine(code: LineRefusal, message?: () => string): void;
+  refuseLine(
+    code: LineRefusal,
+    message?: () => string,
+    bytes?: Uint8Array,
+  ): void;
   /** A telnet client pressed Ctrl-C twice: it leaves. */
   leaveByKeys(): void;
   /**
@@ -270,7 +274,8 @@ export class LineReader {
     if (line === undefined) {
       return link.refuseLine(
         "invalid_utf8",
-        () => this.#charset.refusal(bytes),
+        () => this.#charset.refusal(bytes, link.readsLegacyText),
+        bytes,
       );
     }
     this.#receiveLine(line, unframed);

@@ -128,11 +128,16 @@ export class TextCharset {
 
   /**
    * What to tell a user whose line {@linkcode decodeLine} refused: which
-   * charset it is not in, and `/charset` when the other one would read it.
+   * charset it is not in, and `/charset` when the other one would read it
+   * and the connection has `/charset` (`mayGuess`, as for decodeLine: a
+   * JSON or IRC peer reads UTF-8 only).
    */
-  refusal(bytes: Uint8Array): string {
+  refusal(bytes: Uint8Array, mayGuess = true): string {
     if (this.#name !== "utf-8") {
       return "that line is not valid GB18030 (/charset utf-8 changes it)";
+    }
+    if (!mayGuess) {
+      return `${ERROR_MESSAGES.invalid_utf8}: this server reads UTF-8 only`;
     }
     if (this.#decodeGb(bytes) !== undefined) {
       return `${ERROR_MESSAGES.invalid_utf8} (if your terminal writes GBK, type /charset gb18030)`;

@@ -7,11 +7,13 @@
  * @module
  */
 
-import type { ErrorCode } from "../../../../protocol.ts";
+import { ERROR_MESSAGES, type ErrorCode } from "../../../../protocol.ts";
 import { COMMAND_COSTS } from "../../admission.ts";
 import type { Outgoing, OutgoingBatch } from "../../hub.ts";
 import { nickKey } from "../../../shared/sanitize.ts";
 import type { Dialect, DoorLink } from "../dialect.ts";
+import type { LineRefusal } from "../line_reader.ts";
+import { formatIrcMessage, parseIrcLine } from "./irc_message.ts";
 import { type IrcPort, IrcSession } from "./irc_session.ts";
 
 const encoder = new TextEncoder();
@@ -24,8 +26,11 @@ export class IrcDialect implements Dialect {
   #account: string | undefined;
   #pingSentAt = 0;
   #pingTimer: ReturnType<typeof setTimeout> | undefined;
-  /** As on the text door: a telnet client or GB18030 text is read as such. */
-  readonly readsLegacyText = true;
+  /**
+   * UTF-8 only, as the welcome's `UTF8ONLY` says: an IRC client sets its
+   * encoding itself, and a line of GBK is refused, never guessed.
+   */
+  readonly readsLegacyText = false;
   /** IRC clients frame their lines. */
   readonly writesSmall = false;
 
@@ -69,6 +74,29 @@ export class IrcDialect implements Dialect {
     }
     // Room traffic: what can make this member hold its rooms back.
     this.#link.enqueue(batch.bytes(irc.encoder), true);
+  }
+
+  /**
+   * A line of bytes that are not UTF-8 gets IRCv3's standard reply naming
+   * its command, `FAIL PRIVMSG INVALID_UTF8 :…`, as a UTF8ONLY server's
+   * clients expect; other refused lines a notice, like any `error`.
+   */
+  refuseLine(
+    code: LineRefusal,
+    message: string | undefined,
+    bytes: Uint8Array | undefined,
+  ): void {
+    if (code !== "invalid_utf8") return this.#link.sendError(code, message);
+    const line = formatIrcMessage({
+      prefix: this.#link.settings.serverName,
+      command: "FAIL",
+      params: [
+        bytes ? commandOf(bytes) : "*",
+        "INVALID_UTF8",
+        message ?? ERROR_MESSAGES.invalid_utf8,
+      ],
+    });
+    this.#link.enqueue(encoder.encode(line));
   }
 
   /**
@@ -163,4 +191,14 @@ export class IrcDialect implements Dialect {
       quit: (reason) => link.close(reason, { type: "bye", reason }),
     };
   }
+}
+
+/**
+ * The command of an IRC line that is not UTF-8, read as Latin-1 (a command
+ * is ASCII; only its parameters can hold the bad bytes): `*` if none.
+ */
+export function commandOf(bytes: Uint8Array): string {
+  const head = new TextDecoder("latin1").decode(bytes.subarray(0, 512));
+  const command = parseIrcLine(head)?.command ?? "";
+  return /^([A-Za-z]+|\d{3})$/.test(command) ? command.toUpperCase() : "*";
 }

@@ -3,7 +3,7 @@
  * NICK, USER), then IRC commands turned into the hub's frames, and the
  * hub's events turned back into IRC lines.
  *
- * Pure and synchronous: the socket edge (irc_door.ts) feeds it lines and
+ * Pure and synchronous: the socket edge (irc_dialect.ts) feeds it lines and
  * events; everything it decides goes through an {@linkcode IrcPort}, the
  * same admission and command path every door uses.
  *
