@@ -1,7 +1,7 @@
 /**
  * Admission: who may come in, how many at once, how fast, and how much each
- * may send. Every door (TCP text, JSON and unframed, TLS, UDP, and later IRC
- * or WebSocket) asks this one module, by the peer's address, so a limit added
+ * may send. Every door (TCP text, JSON and unframed, TLS, UDP, IRC, HTTP and
+ * WebSocket) asks this one module, by the peer's address, so a limit added
  * here holds everywhere.
  *
  * It is pure and synchronous with an injectable clock: the doors do the I/O
