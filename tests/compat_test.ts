@@ -245,50 +245,39 @@ Deno.test("an unframed first send that is a nickname names the client; a taken o
   }
 });
 
-Deno.test("a character-at-a-time terminal sends a nickname key by key without any key becoming a message", async () => {
+/**
+ * A terminal types the nickname alice key by key (150 ms apart, `firstPause`
+ * after the first key) and Enter: the watcher sees alice join, and nothing
+ * before it.
+ */
+async function typeAliceKeyByKey(firstPause: number): Promise<void> {
   const server = await ServerProcess.start();
   const { client: watcher } = await TestClient.join(server.port, "watcher");
   const terminal = await TestClient.connect(server.port);
   try {
     await terminal.nextLine();
-    for (const key of "alice") {
+    for (const [i, key] of [..."alice"].entries()) {
       await terminal.writeAll(key);
-      await pause(150);
+      await pause(i === 0 ? firstPause : 150);
     }
     await terminal.writeAll("\r\n");
     await terminal.waitForLine("* Welcome, alice!");
     const skipped: ServerEvent[] = [];
     const join = await watcher.waitFor((e) => e.type === "join", 5000, skipped);
     assert.equal(join.type === "join" && join.nick, "alice");
-    assert.deepEqual(skipped, [], "no guest, no one-letter message");
+    assert.deepEqual(skipped, [], "no guest, no one-letter member or message");
   } finally {
     await Promise.all([watcher.close(), terminal.close()]);
     await server.stop();
   }
+}
+
+Deno.test("a character-at-a-time terminal sends a nickname key by key without any key becoming a message", async () => {
+  await typeAliceKeyByKey(150);
 });
 
 Deno.test("a character-at-a-time terminal whose user pauses after the first key does not get a one-letter nickname", async () => {
-  const server = await ServerProcess.start();
-  const { client: watcher } = await TestClient.join(server.port, "watcher");
-  const terminal = await TestClient.connect(server.port);
-  try {
-    await terminal.nextLine();
-    await terminal.writeAll("a");
-    await pause(1500); // thinking: well over the old 1 s wait
-    for (const key of "lice") {
-      await terminal.writeAll(key);
-      await pause(150);
-    }
-    await terminal.writeAll("\r\n");
-    await terminal.waitForLine("* Welcome, alice!");
-    const skipped: ServerEvent[] = [];
-    const join = await watcher.waitFor((e) => e.type === "join", 5000, skipped);
-    assert.equal(join.type === "join" && join.nick, "alice");
-    assert.deepEqual(skipped, [], "no one-letter member, no message");
-  } finally {
-    await Promise.all([watcher.close(), terminal.close()]);
-    await server.stop();
-  }
+  await typeAliceKeyByKey(1500); // thinking: well over the old 1 s wait
 });
 
 Deno.test("a program's one-character first send and its next send, a pause apart, are a nickname and a message", async () => {

@@ -31,6 +31,22 @@ async function makeOwner(db: string): Promise<void> {
   assert.match(made.stdout, /added olga \(owner\)/);
 }
 
+/**
+ * Stores message 1, `old words` by `nick` in lobby three minutes ago, as the
+ * server would have written it.
+ */
+async function storeOldWords(db: string, nick: string): Promise<void> {
+  const { DatabaseSync } = await import("node:sqlite");
+  const raw = new DatabaseSync(db);
+  raw.exec(
+    "CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, room TEXT NOT NULL, nick TEXT NOT NULL, text TEXT NOT NULL, me INTEGER NOT NULL DEFAULT 0)",
+  );
+  raw.prepare(
+    "INSERT INTO messages (id, ts, room, nick, text, me) VALUES (1, ?, 'lobby', ?, 'old words', 0)",
+  ).run(Date.now() - 3 * 60 * 1000, nick);
+  raw.close();
+}
+
 /** A hello that is answered by an error: the error. */
 async function refusedHello(
   port: number,
@@ -534,18 +550,8 @@ Deno.test("recall: one's own message within 2 minutes, not after; an admin's of 
   const dir = await tempDir();
   const db = `${dir.path}/chat.db`;
   await makeOwner(db);
-  // A message of carol's from three minutes ago, written as the server would.
-  {
-    const { DatabaseSync } = await import("node:sqlite");
-    const raw = new DatabaseSync(db);
-    raw.exec(
-      "CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, room TEXT NOT NULL, nick TEXT NOT NULL, text TEXT NOT NULL, me INTEGER NOT NULL DEFAULT 0)",
-    );
-    raw.prepare(
-      "INSERT INTO messages (id, ts, room, nick, text, me) VALUES (1, ?, 'lobby', 'carol', 'old words', 0)",
-    ).run(Date.now() - 3 * 60 * 1000);
-    raw.close();
-  }
+  // A message of carol's from three minutes ago, past the recall window.
+  await storeOldWords(db, "carol");
   let server = await ServerProcess.start(["--db", db, "--rate", "0"]);
   try {
     const olga = await TestClient.join(server.port, "olga", {
@@ -662,19 +668,26 @@ Deno.test("IRC: a registered nickname's PASS is its password; the owner shows as
   }
 });
 
-/** An IRC client registered as `nick` (its account password as PASS, if any), from `from`. */
+/**
+ * An IRC client registered as `nick` from `from`: its account password as
+ * PASS, if any, and the capabilities in `caps` asked for (CAP REQ) first.
+ */
 async function ircMember(
   port: number,
   nick: string,
   from: string,
-  password?: string,
+  { password, caps }: { password?: string; caps?: string } = {},
 ): Promise<TestClient> {
   const client = await TestClient.connectFrom(from, port);
   client.write(
-    `${
+    `${caps ? `CAP LS 302\r\nCAP REQ :${caps}\r\n` : ""}${
       password ? `PASS ${password}\r\n` : ""
     }NICK ${nick}\r\nUSER ${nick} 0 * :${nick}\r\n`,
   );
+  if (caps) {
+    await client.waitForLine(/ CAP \S+ ACK /, 10_000);
+    client.write("CAP END\r\n");
+  }
   await client.waitForLine(new RegExp(`^:chat 001 ${nick} `), 10_000);
   await client.waitForLine(/ 366 /);
   return client;
@@ -686,7 +699,9 @@ Deno.test("IRC moderation: the owner KICKs, bans and unbans with MODE +b/-b, sil
   await makeOwner(db);
   const server = await ServerProcess.start(["--db", db, "--rate", "0"]);
   try {
-    const olga = await ircMember(server.port, "olga", "127.0.0.2", "olga-pass");
+    const olga = await ircMember(server.port, "olga", "127.0.0.2", {
+      password: "olga-pass",
+    });
     const bob = await ircMember(server.port, "bob", "127.0.0.3");
     const { client: carol } = await TestClient.join(server.port, "carol");
 
@@ -772,58 +787,24 @@ Deno.test("@all: ordinary members may call it only while no owner or admin is in
   }
 });
 
-/** An IRC client that asked for `caps` (CAP REQ) before registering. */
-async function ircMemberWithCaps(
-  port: number,
-  nick: string,
-  from: string,
-  caps: string,
-  password?: string,
-): Promise<TestClient> {
-  const client = await TestClient.connectFrom(from, port);
-  client.write(
-    `CAP LS 302\r\nCAP REQ :${caps}\r\n${
-      password ? `PASS ${password}\r\n` : ""
-    }NICK ${nick}\r\nUSER ${nick} 0 * :${nick}\r\n`,
-  );
-  await client.waitForLine(/ CAP \S+ ACK /, 10_000);
-  client.write("CAP END\r\n");
-  await client.waitForLine(new RegExp(`^:chat 001 ${nick} `), 10_000);
-  await client.waitForLine(/ 366 /);
-  return client;
-}
-
 Deno.test("IRC: REDACT recalls for a client that asked for draft/message-redaction, by the same rules as /recall; others read a NOTICE; TOPIC, NAMES and WHO show the notice and the owner", async () => {
   const dir = await tempDir();
   const db = `${dir.path}/chat.db`;
   await makeOwner(db);
-  // A message of bob's from three minutes ago, written as the server would.
-  {
-    const { DatabaseSync } = await import("node:sqlite");
-    const raw = new DatabaseSync(db);
-    raw.exec(
-      "CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, room TEXT NOT NULL, nick TEXT NOT NULL, text TEXT NOT NULL, me INTEGER NOT NULL DEFAULT 0)",
-    );
-    raw.prepare(
-      "INSERT INTO messages (id, ts, room, nick, text, me) VALUES (1, ?, 'lobby', 'bob', 'old words', 0)",
-    ).run(Date.now() - 3 * 60 * 1000);
-    raw.close();
-  }
+  // A message of bob's from three minutes ago, past the recall window.
+  await storeOldWords(db, "bob");
   const server = await ServerProcess.start(["--db", db, "--rate", "0"]);
   try {
     const caps = "message-tags echo-message draft/message-redaction";
-    const bob = await ircMemberWithCaps(server.port, "bob", "127.0.0.3", caps);
+    const bob = await ircMember(server.port, "bob", "127.0.0.3", { caps });
     const dan = await ircMember(server.port, "dan", "127.0.0.4");
     const tess = await TestClient.connect(server.port);
     tess.write("tess\r\n");
     await tess.waitForLine("Welcome, tess!");
-    const olga = await ircMemberWithCaps(
-      server.port,
-      "olga",
-      "127.0.0.2",
+    const olga = await ircMember(server.port, "olga", "127.0.0.2", {
       caps,
-      "olga-pass",
-    );
+      password: "olga-pass",
+    });
     // The owner arriving: an operator at once on IRC, marked in text.
     await dan.waitForLine(":olga!olga@chat JOIN #lobby");
     assert.equal(await dan.nextLine(), ":chat MODE #lobby +o olga");

@@ -52,6 +52,32 @@ async function startClient(
   );
 }
 
+/** The people and tools of a telnet test: a server, carol in it over JSON, tmux. */
+interface TelnetRoom {
+  server: ServerProcess;
+  dir: { path: string };
+  tmux: Tmux;
+  carol: TestClient;
+}
+
+/** Runs `scene` with a fresh {@linkcode TelnetRoom}, then takes it down. */
+async function inTelnetRoom(
+  scene: (room: TelnetRoom) => Promise<void>,
+): Promise<void> {
+  const server = await ServerProcess.start();
+  const dir = await tempDir();
+  const tmux = new Tmux();
+  const { client: carol } = await TestClient.join(server.port, "carol");
+  try {
+    await scene({ server, dir, tmux, carol });
+  } finally {
+    await tmux.kill();
+    await carol.close();
+    await server.stop();
+    await dir.remove();
+  }
+}
+
 const isMsg = (from: string, text: string) => (e: ServerEvent) =>
   e.type === "msg" && e.from === from && e.text === text;
 
@@ -93,11 +119,7 @@ Deno.test({
   ),
   ignore: telnetMissing !== undefined,
   fn: async () => {
-    const server = await ServerProcess.start();
-    const dir = await tempDir();
-    const tmux = new Tmux();
-    const { client: carol } = await TestClient.join(server.port, "carol");
-    try {
+    await inTelnetRoom(async ({ server, dir, tmux, carol }) => {
       await startClient(tmux, "alice", [
         "telnet",
         "127.0.0.1",
@@ -155,12 +177,7 @@ Deno.test({
         e.type === "leave" && e.nick === "alice"
       );
       assert.equal((leave as { reason?: string }).reason, "quit");
-    } finally {
-      await tmux.kill();
-      await carol.close();
-      await server.stop();
-      await dir.remove();
-    }
+    });
   },
 });
 
@@ -171,11 +188,7 @@ Deno.test({
   ),
   ignore: telnetMissing !== undefined,
   fn: async () => {
-    const server = await ServerProcess.start();
-    const dir = await tempDir();
-    const tmux = new Tmux();
-    const { client: carol } = await TestClient.join(server.port, "carol");
-    try {
+    await inTelnetRoom(async ({ server, dir, tmux, carol }) => {
       await startClient(tmux, "bob", [
         "telnet",
         "127.0.0.1",
@@ -234,12 +247,7 @@ Deno.test({
       await tmux.type("bob", "hello 世界");
       await tmux.press("bob", "Enter");
       await expectWholeThenQuit(tmux, carol, "bob", "hello 世界");
-    } finally {
-      await tmux.kill();
-      await carol.close();
-      await server.stop();
-      await dir.remove();
-    }
+    });
   },
 });
 
@@ -250,11 +258,7 @@ Deno.test({
   ),
   ignore: plinkMissing !== undefined,
   fn: async () => {
-    const server = await ServerProcess.start();
-    const dir = await tempDir();
-    const tmux = new Tmux();
-    const { client: carol } = await TestClient.join(server.port, "carol");
-    try {
+    await inTelnetRoom(async ({ server, dir, tmux, carol }) => {
       await startClient(
         tmux,
         "pat",
@@ -287,12 +291,7 @@ Deno.test({
         e.type === "leave" && e.nick === "pat"
       );
       assert.equal((leave as { reason?: string }).reason, "quit");
-    } finally {
-      await tmux.kill();
-      await carol.close();
-      await server.stop();
-      await dir.remove();
-    }
+    });
   },
 });
 
@@ -303,11 +302,7 @@ Deno.test({
   ),
   ignore: telnetMissing !== undefined,
   fn: async () => {
-    const server = await ServerProcess.start();
-    const dir = await tempDir();
-    const tmux = new Tmux();
-    const { client: carol } = await TestClient.join(server.port, "carol");
-    try {
+    await inTelnetRoom(async ({ server, dir, tmux, carol }) => {
       await tmux.startProgram(
         "dan",
         ["telnet", "127.0.0.1", String(server.port)],
@@ -378,12 +373,7 @@ Deno.test({
       await tmux.type("dan", "fine");
       await tmux.press("dan", "Enter");
       await expectWholeThenQuit(tmux, carol, "dan", "ok fine");
-    } finally {
-      await tmux.kill();
-      await carol.close();
-      await server.stop();
-      await dir.remove();
-    }
+    });
   },
 });
 
