@@ -567,3 +567,63 @@ Deno.test("a registered nickname without PASS is told at once that its password 
   assert.equal(port.quitReason, "password needed");
   assert.equal(port.registeredAs, undefined);
 });
+
+Deno.test("PING without a token is 409; USER with an empty username or realname is 461; LUSERS counts who is here", () => {
+  const { port, irc } = start();
+  irc.receive("PING");
+  assert.deepEqual(port.take(), [":chat 409 * :No origin specified"]);
+  irc.receive("NICK bob");
+  irc.receive("USER b 0 * :");
+  irc.receive("USER  0 * :B");
+  assert.deepEqual(port.take(), [
+    ":chat 461 bob USER :Not enough parameters",
+    ":chat 461 bob USER :Not enough parameters",
+  ]);
+  assert.equal(port.registeredAs, undefined);
+  irc.receive("USER b 0 * :B");
+  assert.equal(port.registeredAs, "bob");
+  port.take();
+  irc.receive("PING");
+  irc.receive("PING :tok");
+  irc.receive("LUSERS");
+  assert.deepEqual(port.take(), [
+    ":chat 409 bob :No origin specified",
+    ":chat PONG chat :tok",
+    ":chat 251 bob :There are 1 users and 0 invisible on 1 servers",
+    ":chat 254 bob 1 :channels formed",
+    ":chat 255 bob :I have 1 clients and 0 servers",
+    ":chat 265 bob :Current local users 1, max 1",
+    ":chat 266 bob :Current global users 1, max 1",
+  ]);
+});
+
+Deno.test("a NOTICE never draws an automatic reply: no 404, 401, 411 or 412", () => {
+  const { port, irc } = registered();
+  port.answer = (frame) =>
+    frame.type === "dm"
+      ? [{ type: "error", code: "no_such_user", message: "nobody is not here" }]
+      : [{ type: "error", code: "not_in_room", message: "you are not in x" }];
+  irc.receive("NOTICE #x :hello");
+  irc.receive("NOTICE nobody :hello");
+  irc.receive("NOTICE");
+  irc.receive("NOTICE #lobby");
+  assert.deepEqual(port.take(), []);
+  // A PRIVMSG still gets its answers.
+  irc.receive("PRIVMSG nobody :hello");
+  irc.receive("PRIVMSG #lobby");
+  assert.deepEqual(port.take(), [
+    ":chat 401 bob nobody :No such nick/channel",
+    ":chat 412 bob :No text to send",
+  ]);
+});
+
+Deno.test("NAMES and WHO of a channel one is not in end an empty list, without asking the hub", () => {
+  const { port, irc } = registered();
+  irc.receive("NAMES #elsewhere");
+  irc.receive("WHO #elsewhere");
+  assert.deepEqual(port.take(), [
+    ":chat 366 bob #elsewhere :End of /NAMES list.",
+    ":chat 315 bob #elsewhere :End of /WHO list.",
+  ]);
+  assert.deepEqual(port.frames, []);
+});

@@ -214,6 +214,8 @@ export function renderWelcome(
     command: "JOIN",
     params: [channel],
   });
+  // 331 when no topic is set too: irssi opens the channel's window then,
+  // where without it the window stayed blank (tried 2026-12-01).
   lines += topicLines(view, event.room, event.notice);
   lines += namesLines(view, event.room, withOps(event.users, event.roles));
   if (event.history.length === 0) return lines;

@@ -310,16 +310,18 @@ export class IrcSession {
         return this.#maybeRegister();
       }
       case "USER":
-        if (message.params.length < 4) {
+        // An empty username or realname counts as missing (Modern IRC).
+        if (message.params.length < 4 || !first || !message.params[3]) {
           return this.#numeric("461", "USER", "Not enough parameters");
         }
         this.#user = first;
         return this.#maybeRegister();
       case "PING":
+        if (!first) return this.#numeric("409", "No origin specified");
         return this.#write({
           prefix: this.#view.server,
           command: "PONG",
-          params: [this.#view.server, first ?? ""],
+          params: [this.#view.server, first],
         });
       case "QUIT":
         return this.#port.quit("quit");
@@ -448,18 +450,35 @@ export class IrcSession {
       `TARGMAX=JOIN:${MAX_TARGETS},PART:${MAX_TARGETS},KICK:${MAX_TARGETS},PRIVMSG:1,NOTICE:1`,
       "are supported by this server",
     );
-    const { users, rooms } = this.#port.counts();
-    this.#numeric(
-      "251",
-      `There are ${users + 1} users and 0 invisible on 1 servers`,
-    );
-    this.#numeric("254", String(rooms), "channels formed");
-    this.#numeric("255", `I have ${users + 1} clients and 0 servers`);
+    this.#lusers(1);
     // A message of the day, short: some clients and bots treat 422 (none)
     // as an error, and this is where a newcomer learns the rooms are channels.
     this.#numeric("375", `- ${server} message of the day -`);
     for (const line of motdLines(server)) this.#numeric("372", `- ${line}`);
     this.#numeric("376", "End of /MOTD command.");
+  }
+
+  /**
+   * `251`, `254`, `255`, `265` and `266`: who is here. `joining` counts a
+   * client the hub does not have yet (its registration burst).
+   */
+  #lusers(joining = 0): void {
+    const { users, rooms } = this.#port.counts();
+    const here = String(users + joining);
+    this.#numeric(
+      "251",
+      `There are ${here} users and 0 invisible on 1 servers`,
+    );
+    this.#numeric("254", String(rooms), "channels formed");
+    this.#numeric("255", `I have ${here} clients and 0 servers`);
+    this.#numeric(
+      "265",
+      `Current local users ${here}, max ${here}`,
+    );
+    this.#numeric(
+      "266",
+      `Current global users ${here}, max ${here}`,
+    );
   }
 
   #nickRefused(nick: string, code: ErrorCode): void {
@@ -537,6 +556,12 @@ export class IrcSession {
           if (message.command === "WHO") return this.#whoNick(first ?? "*");
           return this.#numeric("366", first ?? "*", "End of /NAMES list.");
         }
+        // A room is seen from inside: of another, the end of an empty list.
+        if (!this.#channels.has(room)) {
+          return message.command === "WHO"
+            ? this.#numeric("315", first!, "End of /WHO list.")
+            : this.#numeric("366", first!, "End of /NAMES list.");
+        }
         this.#whoReply = {
           kind: message.command === "WHO" ? "who" : "names",
           channel: first!,
@@ -584,10 +609,11 @@ export class IrcSession {
           : this.#numeric("305", "You are no longer marked as being away");
       }
       case "PING":
+        if (!first) return this.#numeric("409", "No origin specified");
         return this.#port.writeAfterPending(formatIrcMessage({
           prefix: this.#view.server,
           command: "PONG",
-          params: [this.#view.server, first ?? ""],
+          params: [this.#view.server, first],
         }));
       case "PONG":
         return; // The door's keepalive saw the line arrive.
@@ -598,6 +624,8 @@ export class IrcSession {
       case "USER":
       case "PASS":
         return this.#numeric("462", "You may not reregister");
+      case "LUSERS":
+        return this.#lusers();
       case "USERHOST":
         // `-` marks a member who is away, `+` one who is here.
         return this.#numeric(
@@ -631,11 +659,13 @@ export class IrcSession {
 
   #privmsg(message: IrcMessage): void {
     const [target, text] = message.params;
+    const notice = message.command === "NOTICE";
     if (target === undefined) {
+      if (notice) return;
       return this.#numeric("411", `No recipient given (${message.command})`);
     }
     if (text === undefined || text === "") {
-      return this.#numeric("412", "No text to send");
+      return notice ? undefined : this.#numeric("412", "No text to send");
     }
     const ctcp = text.startsWith("\x01");
     const action = ctcp && text.slice(1, 8).toUpperCase() === "ACTION ";
@@ -959,6 +989,9 @@ export class IrcSession {
 
   #renderError(code: ErrorCode, message: string): string {
     const target = this.#target;
+    // A NOTICE never draws an automatic reply (RFC 2812 3.3.2), not even
+    // an error: bots answer notices with notices, and loops start so.
+    if (target?.command === "NOTICE") return "";
     if (target?.command === "REDACT") {
       const context = [target.name, target.nick ?? "*"];
       switch (code) {
