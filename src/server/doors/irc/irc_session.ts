@@ -659,13 +659,13 @@ export class IrcSession {
 
   #privmsg(message: IrcMessage): void {
     const [target, text] = message.params;
-    const notice = message.command === "NOTICE";
-    if (target === undefined) {
-      if (notice) return;
-      return this.#numeric("411", `No recipient given (${message.command})`);
-    }
-    if (text === undefined || text === "") {
-      return notice ? undefined : this.#numeric("412", "No text to send");
+    if (target === undefined || text === undefined || text === "") {
+      // A NOTICE never draws an automatic reply, these neither.
+      if (message.command === "NOTICE") return;
+      if (target === undefined) {
+        return this.#numeric("411", `No recipient given (${message.command})`);
+      }
+      return this.#numeric("412", "No text to send");
     }
     const ctcp = text.startsWith("\x01");
     const action = ctcp && text.slice(1, 8).toUpperCase() === "ACTION ";
